@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependency arrows point one way: C shims → Numerics → Densities → NeuralSDE → Objectives → Evaluation
+// → Experiments → dsampler. RunStore (HDF5) sits beside them and is used only by Experiments.
+let package = Package(
+    name: "DiffusionSamplers",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dsampler", targets: ["dsampler"]),
+        .library(name: "Densities", targets: ["Densities"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev", "pkg-config"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev", "pkg-config"])]),
+        .target(name: "Numerics", dependencies: ["CBLAS"]),
+        .target(name: "Densities", dependencies: ["Numerics"]),
+        .target(name: "NeuralSDE", dependencies: ["Numerics", "Densities"]),
+        .target(name: "Objectives", dependencies: ["Numerics", "NeuralSDE"]),
+        .target(name: "Evaluation", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
+        .target(name: "RunStore", dependencies: ["CHDF5"]),
+        .target(name: "Experiments",
+                dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore"]),
+        .executableTarget(name: "dsampler", dependencies: [
+            "Experiments",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW"]),
+        .testTarget(name: "DensitiesTests", dependencies: ["Densities"]),
+        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore"]),
+    ]
+)

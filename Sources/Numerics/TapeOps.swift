@@ -1,0 +1,199 @@
+import Foundation
+
+/// The differentiable operations. Each computes its value with the shared kernels and records a pullback.
+extension Tape {
+    /// Matrix product a·b.
+    public func matmul(_ a: Variable, _ b: Variable) -> Variable {
+        let av = value(a), bv = value(b)
+        precondition(av.cols == bv.rows, "matmul: \(av.rows)×\(av.cols) · \(bv.rows)×\(bv.cols)")
+        let out = Self.product(av, bv, transA: false, transB: false)
+        return record(out) { g, tape in
+            tape.accumulate(a, Self.product(g, bv, transA: false, transB: true))
+            tape.accumulate(b, Self.product(av, g, transA: true, transB: false))
+        }
+    }
+
+    /// a + bias, with `bias` a 1×cols row broadcast over the rows of `a`.
+    public func addBias(_ a: Variable, _ bias: Variable) -> Variable {
+        var out = value(a)
+        let bv = value(bias)
+        precondition(bv.rows == 1 && bv.cols == out.cols, "addBias: bias \(bv.rows)×\(bv.cols) for \(out.cols) columns")
+        let cols = out.cols
+        out.storage.withUnsafeMutableBufferPointer { o in
+            bv.storage.withUnsafeBufferPointer { b in
+                PointwiseKernels.addBiasActivate(o.baseAddress!, rows: out.rows, cols: cols, bias: b.baseAddress!,
+                                                 activation: .identity, out: nil)
+            }
+        }
+        return record(out) { g, tape in
+            tape.accumulate(a, g)
+            tape.accumulate(bias, Self.columnSums(g))
+        }
+    }
+
+    /// The pointwise nonlinearity f(a).
+    public func activation(_ a: Variable, _ f: Activation) -> Variable {
+        var z = value(a)
+        let out = Matrix(rows: z.rows, cols: z.cols) { o in
+            z.storage.withUnsafeMutableBufferPointer { zb in
+                PointwiseKernels.addBiasActivate(zb.baseAddress!, rows: z.rows, cols: z.cols, bias: nil,
+                                                 activation: f, out: o.baseAddress!)
+            }
+        }
+        return record(out) { g, tape in
+            var d = g
+            d.storage.withUnsafeMutableBufferPointer { db in
+                z.storage.withUnsafeBufferPointer { zb in
+                    PointwiseKernels.multiplyByDerivative(db.baseAddress!, z: zb.baseAddress!, count: zb.count,
+                                                          activation: f)
+                }
+            }
+            tape.accumulate(a, d)
+        }
+    }
+
+    /// Elementwise a + b.
+    public func add(_ a: Variable, _ b: Variable) -> Variable {
+        record(Self.zip(value(a), value(b), +)) { g, tape in
+            tape.accumulate(a, g)
+            tape.accumulate(b, g)
+        }
+    }
+
+    /// Elementwise a − b.
+    public func subtract(_ a: Variable, _ b: Variable) -> Variable {
+        record(Self.zip(value(a), value(b), -)) { g, tape in
+            tape.accumulate(a, g)
+            tape.accumulate(b, Self.map(g) { -$0 })
+        }
+    }
+
+    /// Elementwise (Hadamard) product a ⊙ b.
+    public func multiply(_ a: Variable, _ b: Variable) -> Variable {
+        let av = value(a), bv = value(b)
+        return record(Self.zip(av, bv, *)) { g, tape in
+            tape.accumulate(a, Self.zip(g, bv, *))
+            tape.accumulate(b, Self.zip(g, av, *))
+        }
+    }
+
+    /// s · a for a constant scalar s.
+    public func scale(_ a: Variable, by s: Float) -> Variable {
+        record(Self.map(value(a)) { $0 * s }) { g, tape in tape.accumulate(a, Self.map(g) { $0 * s }) }
+    }
+
+    /// Elementwise sine.
+    public func sin(_ a: Variable) -> Variable {
+        let av = value(a)
+        return record(Self.map(av) { Foundation.sin($0) }) { g, tape in
+            tape.accumulate(a, Self.zip(g, Self.map(av) { Foundation.cos($0) }, *))
+        }
+    }
+
+    /// Elementwise cosine.
+    public func cos(_ a: Variable) -> Variable {
+        let av = value(a)
+        return record(Self.map(av) { Foundation.cos($0) }) { g, tape in
+            tape.accumulate(a, Self.zip(g, Self.map(av) { -Foundation.sin($0) }, *))
+        }
+    }
+
+    /// The sum of all elements, as 1×1.
+    public func sum(_ a: Variable) -> Variable {
+        let av = value(a)
+        let total = av.storage.reduce(Double(0)) { $0 + Double($1) }
+        return record(Matrix(scalar: Float(total))) { g, tape in
+            tape.accumulate(a, Matrix(rows: av.rows, cols: av.cols, repeating: g.scalar))
+        }
+    }
+
+    /// Column sums: the 1×cols row Σ_r a[r, ·].
+    public func sumRows(_ a: Variable) -> Variable {
+        let av = value(a)
+        return record(Self.columnSums(av)) { g, tape in
+            var out = Matrix(rows: av.rows, cols: av.cols)
+            for r in 0..<av.rows { for c in 0..<av.cols { out[r, c] = g[0, c] } }
+            tape.accumulate(a, out)
+        }
+    }
+
+    /// [a | b]: columns of `a` followed by columns of `b` (same row count).
+    public func concatColumns(_ a: Variable, _ b: Variable) -> Variable {
+        let av = value(a), bv = value(b)
+        precondition(av.rows == bv.rows, "concatColumns: \(av.rows) vs \(bv.rows) rows")
+        var out = Matrix(rows: av.rows, cols: av.cols + bv.cols)
+        for r in 0..<av.rows {
+            for c in 0..<av.cols { out[r, c] = av[r, c] }
+            for c in 0..<bv.cols { out[r, av.cols + c] = bv[r, c] }
+        }
+        return record(out) { g, tape in
+            var ga = Matrix(rows: av.rows, cols: av.cols), gb = Matrix(rows: bv.rows, cols: bv.cols)
+            for r in 0..<av.rows {
+                for c in 0..<av.cols { ga[r, c] = g[r, c] }
+                for c in 0..<bv.cols { gb[r, c] = g[r, av.cols + c] }
+            }
+            tape.accumulate(a, ga)
+            tape.accumulate(b, gb)
+        }
+    }
+
+    /// Rows of `a` picked by `indices` (repeats allowed).
+    public func gatherRows(_ a: Variable, _ indices: [Int]) -> Variable {
+        let av = value(a)
+        var out = Matrix(rows: indices.count, cols: av.cols)
+        for (r, i) in indices.enumerated() { for c in 0..<av.cols { out[r, c] = av[i, c] } }
+        return record(out) { g, tape in
+            var ga = Matrix(rows: av.rows, cols: av.cols)
+            for (r, i) in indices.enumerated() { for c in 0..<av.cols { ga[i, c] += g[r, c] } }
+            tape.accumulate(a, ga)
+        }
+    }
+
+    /// A `rows`-row matrix whose row `indices[r]` accumulates row r of `a` (the adjoint of `gatherRows`).
+    public func scatterAddRows(_ a: Variable, _ indices: [Int], rows: Int) -> Variable {
+        let av = value(a)
+        precondition(indices.count == av.rows, "scatterAddRows: \(indices.count) indices for \(av.rows) rows")
+        var out = Matrix(rows: rows, cols: av.cols)
+        for (r, i) in indices.enumerated() { for c in 0..<av.cols { out[i, c] += av[r, c] } }
+        return record(out) { g, tape in
+            var ga = Matrix(rows: av.rows, cols: av.cols)
+            for (r, i) in indices.enumerated() { for c in 0..<av.cols { ga[r, c] = g[i, c] } }
+            tape.accumulate(a, ga)
+        }
+    }
+
+    // MARK: kernels shared by the pullbacks
+
+    static func product(_ a: Matrix, _ b: Matrix, transA: Bool, transB: Bool) -> Matrix {
+        let m = transA ? a.cols : a.rows, k = transA ? a.rows : a.cols
+        let n = transB ? b.rows : b.cols
+        return Matrix(rows: m, cols: n) { out in
+            if k == 0 { out.update(repeating: 0); return }
+            a.storage.withUnsafeBufferPointer { ap in
+                b.storage.withUnsafeBufferPointer { bp in
+                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: a.cols,
+                              b: bp.baseAddress!, ldb: b.cols, c: out.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+
+    static func columnSums(_ a: Matrix) -> Matrix {
+        var out = Matrix(rows: 1, cols: a.cols)
+        a.storage.withUnsafeBufferPointer { ap in
+            out.storage.withUnsafeMutableBufferPointer { o in
+                PointwiseKernels.accumulateColumnSums(ap.baseAddress!, rows: a.rows, cols: a.cols, into: o.baseAddress!)
+            }
+        }
+        return out
+    }
+
+    static func map(_ a: Matrix, _ f: (Float) -> Float) -> Matrix {
+        Matrix(rows: a.rows, cols: a.cols, storage: a.storage.map(f))
+    }
+
+    static func zip(_ a: Matrix, _ b: Matrix, _ f: (Float, Float) -> Float) -> Matrix {
+        precondition(a.rows == b.rows && a.cols == b.cols, "elementwise op: \(a.rows)×\(a.cols) vs \(b.rows)×\(b.cols)")
+        return Matrix(rows: a.rows, cols: a.cols, storage: Swift.zip(a.storage, b.storage).map(f))
+    }
+}

@@ -1,0 +1,82 @@
+import XCTest
+import Foundation
+import CFFTW
+@testable import Numerics
+
+final class KernelTests: XCTestCase {
+    func testFastExpMatchesLibm() {
+        var worst: Float = 0
+        for i in 0..<4000 {
+            let x = Float(i) / 4000 * 160 - 80
+            let approx = fastExp(Float8(repeating: x))[0]
+            worst = max(worst, abs(approx - expf(x)) / expf(x))
+        }
+        XCTAssertLessThan(worst, 1e-6)
+    }
+
+    func testGELUAgainstErfDefinition() {
+        // The tanh form approximates x·Φ(x) to about 1e-3 absolute.
+        for i in 0..<200 {
+            let x = Double(i) / 20 - 5
+            let exact = x * 0.5 * (1 + erf(x / 2.0.squareRoot()))
+            XCTAssertEqual(Double(Activation.gelu.apply(Float(x))), exact, accuracy: 1e-3)
+        }
+        XCTAssertEqual(Activation.gelu.derivative(Float(0)), 0.5, accuracy: 1e-6)
+    }
+
+    func testGaussianMoments() {
+        var rng = Xoshiro256(seed: 42, stream: 1, 2)
+        let n = 200_000
+        var z = [Float](repeating: 0, count: n)
+        z.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: n) }
+        let mean = z.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let second = z.reduce(0.0) { $0 + Double($1 * $1) } / Double(n)
+        let fourth = z.reduce(0.0) { $0 + pow(Double($1), 4) } / Double(n)
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(second, 1, accuracy: 0.015)
+        XCTAssertEqual(fourth, 3, accuracy: 0.08)
+    }
+
+    func testStreamsAreReproducibleAndDistinct() {
+        var a = Xoshiro256(seed: 1, stream: 5, 9), b = Xoshiro256(seed: 1, stream: 5, 9), c = Xoshiro256(seed: 1, stream: 9, 5)
+        let xa = (0..<4).map { _ in a.next() }, xb = (0..<4).map { _ in b.next() }, xc = (0..<4).map { _ in c.next() }
+        XCTAssertEqual(xa, xb)
+        XCTAssertNotEqual(xa, xc)
+    }
+
+    func testAdamMinimisesQuadratic() {
+        var store = ParameterStore()
+        let slot = store.add("x", Matrix(rows: 1, cols: 3, storage: [3, -2, 1]))
+        var adam = Adam(learningRate: 0.05, count: store.values.count)
+        for _ in 0..<2000 {
+            store.zeroGradients()
+            let x = store.value(slot)
+            store.accumulateGradient(slot, Matrix(rows: 1, cols: 3, storage: x.storage.map { 2 * ($0 - 0.5) }))
+            adam.update(&store)
+        }
+        for v in store.values { XCTAssertEqual(v, 0.5, accuracy: 1e-3) }
+    }
+
+    func testGradientClipping() {
+        var store = ParameterStore()
+        let slot = store.add("x", Matrix(rows: 1, cols: 2))
+        store.accumulateGradient(slot, Matrix(rows: 1, cols: 2, storage: [3, 4]))
+        XCTAssertEqual(store.clipGradientNorm(1), 5, accuracy: 1e-6)
+        XCTAssertEqual(store.gradientNorm, 1, accuracy: 1e-6)
+    }
+
+    /// FFTW is linked for the lattice targets; a length-4 transform of a delta is flat.
+    func testFFTWLinks() {
+        let n: Int32 = 4
+        let input = fftw_alloc_complex(4)!, output = fftw_alloc_complex(4)!
+        defer { fftw_free(input); fftw_free(output) }
+        let inRaw = UnsafeMutableRawPointer(input).assumingMemoryBound(to: Double.self)
+        for i in 0..<8 { inRaw[i] = 0 }
+        inRaw[0] = 1
+        let plan = fftw_plan_dft_1d(n, input, output, FFTW_FORWARD, UInt32(FFTW_ESTIMATE))
+        fftw_execute(plan)
+        fftw_destroy_plan(plan)
+        let outRaw = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Double.self)
+        for k in 0..<4 { XCTAssertEqual(outRaw[2 * k], 1, accuracy: 1e-12); XCTAssertEqual(outRaw[2 * k + 1], 0, accuracy: 1e-12) }
+    }
+}

@@ -1,0 +1,83 @@
+import XCTest
+@testable import Numerics
+
+/// Every tape operation's gradient against central finite differences of the same forward computation.
+final class TapeGradientTests: XCTestCase {
+    /// Checks d(loss)/d(inputs) from the tape against central differences, where
+    /// loss = Σ (f(inputs) ⊙ W) for a fixed random W, so every output element matters.
+    func checkGradients(_ inputs: [Matrix], file: StaticString = #filePath, line: UInt = #line,
+                        _ f: (Tape, [Tape.Variable]) -> Tape.Variable) {
+        var rng = Xoshiro256(seed: 7)
+        func loss(_ xs: [Matrix], weights: Matrix?) -> (Double, Matrix, Tape, [Tape.Variable]) {
+            let tape = Tape()
+            let vars = xs.map { tape.constant($0) }
+            let out = f(tape, vars)
+            let w = weights ?? rng.gaussianMatrix(rows: tape.value(out).rows, cols: tape.value(out).cols)
+            let l = tape.sum(tape.multiply(out, tape.constant(w)))
+            return (Double(tape.value(l).scalar), w, tape, vars + [l])
+        }
+        let (_, w, tape, vars) = loss(inputs, weights: nil)
+        tape.backward(from: vars.last!)
+        let h: Float = 2e-3
+        for (k, x) in inputs.enumerated() {
+            let analytic = tape.gradient(vars[k])
+            for i in 0..<x.count {
+                var plus = inputs, minus = inputs
+                plus[k].storage[i] += h
+                minus[k].storage[i] -= h
+                let numeric = (loss(plus, weights: w).0 - loss(minus, weights: w).0) / Double(2 * h)
+                let a = Double(analytic.storage[i])
+                XCTAssertEqual(a, numeric, accuracy: 2e-2 * max(1, abs(numeric)),
+                               "input \(k) element \(i)", file: file, line: line)
+            }
+        }
+    }
+
+    func random(_ rows: Int, _ cols: Int, seed: UInt64) -> Matrix {
+        var rng = Xoshiro256(seed: seed)
+        return rng.gaussianMatrix(rows: rows, cols: cols)
+    }
+
+    func testMatmul() { checkGradients([random(3, 4, seed: 1), random(4, 5, seed: 2)]) { $0.matmul($1[0], $1[1]) } }
+    func testAddBias() { checkGradients([random(3, 9, seed: 3), random(1, 9, seed: 4)]) { $0.addBias($1[0], $1[1]) } }
+    func testGELU() { checkGradients([random(3, 11, seed: 5)]) { $0.activation($1[0], .gelu) } }
+    func testSiLU() { checkGradients([random(2, 17, seed: 6)]) { $0.activation($1[0], .silu) } }
+    func testAddSubtractMultiply() {
+        checkGradients([random(3, 4, seed: 7), random(3, 4, seed: 8)]) { t, v in
+            t.multiply(t.add(v[0], v[1]), t.subtract(v[0], t.scale(v[1], by: 0.5)))
+        }
+    }
+    func testSinCos() { checkGradients([random(4, 3, seed: 9)]) { t, v in t.add(t.sin(v[0]), t.cos(t.scale(v[0], by: 2))) } }
+    func testSums() {
+        checkGradients([random(4, 3, seed: 10)]) { t, v in t.matmul(t.sumRows(v[0]), t.constant(Matrix(rows: 3, cols: 1, repeating: 1))) }
+        checkGradients([random(4, 3, seed: 11)]) { t, v in t.sum(t.multiply(v[0], v[0])) }
+    }
+    func testConcat() { checkGradients([random(3, 2, seed: 12), random(3, 5, seed: 13)]) { $0.concatColumns($1[0], $1[1]) } }
+    func testGatherScatter() {
+        checkGradients([random(4, 3, seed: 14)]) { $0.gatherRows($1[0], [3, 0, 3, 1, 2]) }
+        checkGradients([random(5, 3, seed: 15)]) { $0.scatterAddRows($1[0], [1, 1, 0, 3, 1], rows: 4) }
+    }
+
+    /// A two-layer network, as the sampler's time embedding uses it, end to end including parameter export.
+    func testParameterGradientsThroughNetwork() {
+        var store = ParameterStore()
+        let w1 = store.add("w1", random(3, 6, seed: 16)), b1 = store.add("b1", random(1, 6, seed: 17))
+        let x = random(5, 3, seed: 18)
+        func lossValue(_ s: ParameterStore) -> (Tape, Tape.Variable) {
+            let t = Tape()
+            let h = t.activation(t.addBias(t.matmul(t.constant(x), t.parameter(s, w1)), t.parameter(s, b1)), .gelu)
+            return (t, t.sum(t.multiply(h, h)))
+        }
+        let (tape, loss) = lossValue(store)
+        tape.backward(from: loss)
+        tape.exportGradients(into: &store)
+        for i in 0..<store.values.count {
+            var p = store, m = store
+            p.values[i] += 1e-3
+            m.values[i] -= 1e-3
+            let (tp, lp) = lossValue(p), (tm, lm) = lossValue(m)
+            let numeric = (tp.value(lp).scalar - tm.value(lm).scalar) / 2e-3
+            XCTAssertEqual(store.gradients[i], numeric, accuracy: 2e-2 * max(1, abs(numeric)))
+        }
+    }
+}
