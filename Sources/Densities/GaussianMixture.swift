@@ -1,0 +1,66 @@
+import Foundation
+import Numerics
+
+/// An equal-weight mixture of isotropic Gaussians N(μ_k, s²I) with log Z = 0.
+public struct GaussianMixture: Target {
+    public let name: String
+    public let dimension: Int
+    public let defaultSigma2: Float
+    /// Component means, `components × dimension`.
+    public let means: [[Float]]
+    /// Per-coordinate standard deviation s.
+    public let componentStd: Float
+    public var logZ: Double? { 0 }
+    public var modeCentres: [[Float]]? { means }
+
+    /// A mixture with the given means, common standard deviation and default SDE noise.
+    public init(name: String, means: [[Float]], componentStd: Float, defaultSigma2: Float) {
+        precondition(!means.isEmpty && means.allSatisfy { $0.count == means[0].count }, "GaussianMixture: ragged means")
+        self.name = name
+        self.means = means
+        self.dimension = means[0].count
+        self.componentStd = componentStd
+        self.defaultSigma2 = defaultSigma2
+    }
+
+    /// The mixture with one component at each point of `grid`², covariance `variance`·I (gmm9, gmm25).
+    public static func grid(name: String, coordinates grid: [Float], variance: Float, sigma2: Float) -> GaussianMixture {
+        let means = grid.flatMap { a in grid.map { b in [a, b] } }
+        return GaussianMixture(name: name, means: means, componentStd: variance.squareRoot(), defaultSigma2: sigma2)
+    }
+
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                         gradient: UnsafeMutablePointer<Float>?) {
+        let d = dimension, k = means.count
+        let invVar = 1 / (Double(componentStd) * Double(componentStd))
+        let logNorm = -log(Double(k)) - 0.5 * Double(d) * log(2 * Double.pi / invVar)
+        var logits = [Double](repeating: 0, count: k)
+        for r in 0..<count {
+            let xr = x + r * d
+            for j in 0..<k {
+                var s = 0.0
+                for c in 0..<d { let diff = Double(xr[c] - means[j][c]); s += diff * diff }
+                logits[j] = -0.5 * s * invVar
+            }
+            let top = logits.max()!
+            var total = 0.0
+            for j in 0..<k { logits[j] = exp(logits[j] - top); total += logits[j] }
+            logDensity[r] = Float(top + log(total) + logNorm)
+            guard let gradient else { continue }
+            for c in 0..<d {
+                var g = 0.0
+                for j in 0..<k { g += logits[j] * Double(means[j][c] - xr[c]) }
+                gradient[r * d + c] = Float(g / total * invVar)
+            }
+        }
+    }
+
+    public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? {
+        var out = rng.gaussianMatrix(rows: count, cols: dimension)
+        for r in 0..<count {
+            let j = Int(rng.next() % UInt64(means.count))
+            for c in 0..<dimension { out[r, c] = means[j][c] + componentStd * out[r, c] }
+        }
+        return out
+    }
+}
