@@ -65,6 +65,14 @@ public struct NonFiniteDensityError: Error, CustomStringConvertible {
     public let context: String
     /// A row whose value was not finite.
     public let row: Int
+
+    /// An error for `target` at `context` (e.g. "iteration 120"), first seen in `row`.
+    public init(target: String, context: String, row: Int) {
+        self.target = target
+        self.context = context
+        self.row = row
+    }
+
     public var description: String {
         "target \(target) returned a non-finite log-density or gradient at \(context) (row \(row)); "
             + "check the energy for overflow at large |x|, or lower the learning rate / enable gradient clipping"

@@ -1,0 +1,159 @@
+import Foundation
+import Numerics
+import Densities
+
+/// Simulates and scores paths of a `DriftNetwork` policy for one target, and back-propagates per-step
+/// log-probability cotangents into the network.
+///
+/// Paths are split into contiguous row chunks, one per thread; every path has its own random stream
+/// (seed, stream, row), so samples do not depend on the thread count. The most recent batch's network
+/// activations stay cached for `accumulateGradients`.
+public final class PathSampler {
+    /// The density being sampled.
+    public let target: any Target
+    /// Noise and time grid.
+    public let process: DiffusionProcess
+    /// Worker threads (BLAS itself should run single-threaded).
+    public let threads: Int
+
+    let cache = ActivationCache()
+    var drifts: [Float] = []
+    var scores: [Float] = []
+    var conditioning: TimeConditioning?
+    let scratch = ScratchSpace()
+    var cachedShape: (batch: Int, steps: Int)?
+
+    /// A sampler for `target` under `process`, using `threads` worker threads.
+    public init(target: any Target, process: DiffusionProcess, threads: Int = 1) {
+        self.target = target
+        self.process = process
+        self.threads = max(1, threads)
+    }
+
+    /// Simulates `batchSize` forward paths from x₀ = 0. `exploration` ε adds ε² to every step's variance while
+    /// sampling; log p_F is still scored under the policy's own variance (off-policy exploration).
+    public func sampleForward(_ net: DriftNetwork, batchSize: Int, exploration: Float = 0, seed: UInt64,
+                              stream: UInt64, context: String) throws -> TrajectoryBatch {
+        var batch = TrajectoryBatch(batchSize: batchSize, steps: process.grid.steps, dimension: net.dimension)
+        let d = net.dimension, B = batchSize
+        try run(net, &batch, context: context) { i, rows, S, drift in
+            let dt = self.process.grid.delta(i)
+            let std = (self.process.forwardVariance(i) + exploration * exploration).squareRoot()
+            var rngs = rows.map { Xoshiro256(seed: seed, stream: stream, UInt64($0), UInt64(i)) }
+            var noise = [Float](repeating: 0, count: d)
+            for (k, b) in rows.enumerated() {
+                noise.withUnsafeMutableBufferPointer { rngs[k].fillGaussian($0.baseAddress!, count: d) }
+                let from = (i * B + b) * d, to = ((i + 1) * B + b) * d
+                for c in 0..<d { S[to + c] = S[from + c] + dt * drift[from + c] + std * noise[c] }
+            }
+        }
+        return batch
+    }
+
+    /// Simulates Brownian-bridge paths backwards from the given terminal states (rows of `terminal`) to x₀ = 0
+    /// and scores them under both kernels (for EUBO and off-policy training from data or a replay buffer).
+    public func sampleBackward(_ net: DriftNetwork, terminal: Matrix, seed: UInt64, stream: UInt64,
+                               context: String) throws -> TrajectoryBatch {
+        precondition(terminal.cols == net.dimension, "sampleBackward: terminal states have \(terminal.cols) coordinates")
+        let B = terminal.rows, d = net.dimension, T = process.grid.steps
+        var batch = TrajectoryBatch(batchSize: B, steps: T, dimension: d)
+        batch.states.replaceSubrange((T * B * d)..<((T + 1) * B * d), with: terminal.storage)
+        for b in 0..<B {
+            var rng = Xoshiro256(seed: seed, stream: stream, UInt64(b))
+            var noise = [Float](repeating: 0, count: d)
+            for i in stride(from: T - 1, through: 1, by: -1) {
+                let (ratio, variance) = process.bridge(i)
+                let std = variance.squareRoot()
+                noise.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: d) }
+                let from = ((i + 1) * B + b) * d, to = (i * B + b) * d
+                for c in 0..<d { batch.states[to + c] = batch.states[from + c] * ratio + std * noise[c] }
+            }
+        }
+        try run(net, &batch, context: context, advance: nil)
+        return batch
+    }
+
+    /// Evaluates drifts and log-probabilities step by step. With `advance`, state i+1 is generated from state i
+    /// and the drift (forward sampling); without, all states are given (teacher forcing).
+    private func run(_ net: DriftNetwork, _ batch: inout TrajectoryBatch, context: String,
+                     advance: ((Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void)?) throws {
+        let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
+        prepare(net, batch: B, steps: T)
+        let tc = conditioning!
+        let stepBias = tc.stepBiasValues.storage, scales = tc.langevinScaleValues
+        var failures = [Int?](repeating: nil, count: threads)
+        let target = self.target, process = self.process
+        net.parameters.values.withUnsafeBufferPointer { P in
+        stepBias.withUnsafeBufferPointer { SB in
+        batch.states.withUnsafeMutableBufferPointer { S in
+        batch.logForward.withUnsafeMutableBufferPointer { LF in
+        batch.logBackward.withUnsafeMutableBufferPointer { LB in
+        drifts.withUnsafeMutableBufferPointer { D in
+        scores.withUnsafeMutableBufferPointer { G in
+        failures.withUnsafeMutableBufferPointer { F in
+            parallelChunks(B, parts: threads) { chunk, rows in
+                let n = rows.count
+                var logR = [Float](repeating: 0, count: n)
+                for i in 0..<T {
+                    let row = i * B + rows.lowerBound
+                    let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * d
+                    if let scales {
+                        let g = G.baseAddress! + row * d
+                        target.evaluate(x, count: n, logDensity: &logR, gradient: g)
+                        for k in 0..<(n * d) where !g[k].isFinite { F[chunk] = F[chunk] ?? (rows.lowerBound + k / d) }
+                        if F[chunk] != nil { return }
+                        for k in 0..<(n * d) { g[k] = min(max(g[k], -DriftNetwork.scoreClip), DriftNetwork.scoreClip) }
+                    }
+                    net.forwardBlock(parameters: P.baseAddress!, x: x, rows: n, stepBias: SB.baseAddress! + i * H,
+                                     cache: self.cache, cacheRow: row, out: mu)
+                    let s = scales?[i] ?? 0
+                    for k in 0..<(n * d) {
+                        let v = mu[k] + (scales == nil ? 0 : s * G[row * d + k])
+                        mu[k] = min(max(v, -DriftNetwork.outputClip), DriftNetwork.outputClip)
+                    }
+                    advance?(i, rows, S.baseAddress!, UnsafePointer(D.baseAddress!))
+                    Self.scoreStep(i, rows: rows, batch: B, dimension: d, process: process,
+                                   states: S.baseAddress!, drifts: D.baseAddress!, logForward: LF.baseAddress!,
+                                   logBackward: LB.baseAddress!)
+                }
+            }
+        }}}}}}}}
+        if let row = failures.compactMap({ $0 }).first {
+            throw NonFiniteDensityError(target: target.name, context: context, row: row)
+        }
+        batch.logReward = target.logDensity(batch.terminalStates)
+        if let row = batch.logReward.firstIndex(where: { !$0.isFinite }) {
+            throw NonFiniteDensityError(target: target.name, context: context, row: row)
+        }
+    }
+
+    /// log p_F(x_{i+1} | x_i) and log p_B(x_i | x_{i+1}) for the given rows of step i.
+    private static func scoreStep(_ i: Int, rows: Range<Int>, batch B: Int, dimension d: Int, process: DiffusionProcess,
+                                  states S: UnsafePointer<Float>, drifts D: UnsafePointer<Float>,
+                                  logForward LF: UnsafeMutablePointer<Float>, logBackward LB: UnsafeMutablePointer<Float>) {
+        let dt = process.grid.delta(i), fv = process.forwardVariance(i)
+        let (ratio, bv) = process.bridge(i)
+        for b in rows {
+            let from = (i * B + b) * d, to = ((i + 1) * B + b) * d
+            var fwd: Float = 0, bwd: Float = 0
+            for c in 0..<d {
+                let r = S[to + c] - S[from + c] - dt * D[from + c]
+                fwd += r * r
+                let q = S[from + c] - ratio * S[to + c]
+                bwd += q * q
+            }
+            LF[i * B + b] = DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d)
+            LB[i * B + b] = i == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
+        }
+    }
+
+    private func prepare(_ net: DriftNetwork, batch B: Int, steps T: Int) {
+        conditioning = net.timeConditioning(process.grid)
+        cache.reserve(rows: B * T, width: net.hidden)
+        if drifts.count != B * T * net.dimension {
+            drifts = [Float](repeating: 0, count: B * T * net.dimension)
+            scores = net.langevin ? drifts : []
+        }
+        cachedShape = (B, T)
+    }
+}

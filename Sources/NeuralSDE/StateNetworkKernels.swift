@@ -1,0 +1,105 @@
+import Numerics
+
+/// Pre- and post-activations of the state network for a block of rows, kept from the forward pass so the
+/// backward pass needs no recomputation. Rows are addressed by their index in the trajectory layout.
+final class ActivationCache {
+    private(set) var capacity = 0
+    private(set) var width = 0
+    /// z₀, h₀, z₁, h₁, z₂, h₂, each `capacity × width`.
+    private(set) var buffers: [UnsafeMutablePointer<Float>] = []
+
+    func reserve(rows: Int, width: Int) {
+        if rows <= capacity && width == self.width { return }
+        release()
+        capacity = rows
+        self.width = width
+        buffers = (0..<6).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * width) }
+    }
+
+    func pre(_ layer: Int, row: Int) -> UnsafeMutablePointer<Float> { buffers[2 * layer] + row * width }
+    func post(_ layer: Int, row: Int) -> UnsafeMutablePointer<Float> { buffers[2 * layer + 1] + row * width }
+
+    private func release() { buffers.forEach { $0.deallocate() }; buffers = [] }
+    deinit { release() }
+}
+
+/// Forward and backward kernels of the state part of `DriftNetwork` on contiguous row blocks.
+///
+/// Every layer is one `sgemm` over the block plus one fused bias/activation pass; the backward pass forms
+/// weight gradients as hᵀ·δ products over the whole block, so larger blocks mean fewer, larger BLAS calls.
+extension DriftNetwork {
+    private func weight(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].weight.offset }
+    private func bias(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].bias.offset }
+
+    /// out ← NN₁(x) for `rows` rows, with `stepBias` (H values: state bias plus time embedding) added to the
+    /// first layer. Activations are stored in `cache` from row `cacheRow` on.
+    func forwardBlock(parameters p: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int,
+                      stepBias: UnsafePointer<Float>, cache: ActivationCache, cacheRow: Int,
+                      out: UnsafeMutablePointer<Float>) {
+        let h = hidden, d = dimension
+        var input = x, inputWidth = d
+        for l in 0..<3 {
+            let z = cache.pre(l, row: cacheRow)
+            BLAS.gemm(m: n, n: h, k: inputWidth, a: input, lda: inputWidth, b: weight(p, l), ldb: h, c: z, ldc: h)
+            PointwiseKernels.addBiasActivate(z, rows: n, cols: h, bias: l == 0 ? stepBias : bias(p, l),
+                                             activation: .gelu, out: cache.post(l, row: cacheRow))
+            input = UnsafePointer(cache.post(l, row: cacheRow))
+            inputWidth = h
+        }
+        BLAS.gemm(m: n, n: d, k: h, a: input, lda: h, b: weight(p, 3), ldb: d, c: out, ldc: d)
+        PointwiseKernels.addBiasActivate(out, rows: n, cols: d, bias: bias(p, 3), activation: .identity, out: nil)
+    }
+
+    /// Back-propagates `dOut` (rows × d) through the block stored at `cacheRow`, adding weight and bias
+    /// gradients into `gradients` (laid out like `parameters.values`; the first layer's bias is left to the
+    /// caller, which owns the per-step bias). Returns the cotangent of the first pre-activation, rows × H,
+    /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x.
+    func backwardBlock(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                       x: UnsafePointer<Float>, rows n: Int, cache: ActivationCache, cacheRow: Int,
+                       dOut: UnsafePointer<Float>, work: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
+                       dx: UnsafeMutablePointer<Float>? = nil) {
+        let h = hidden, d = dimension
+        let out = layout.stateLayers[3]
+        BLAS.gemm(transA: true, m: h, n: d, k: n, a: cache.post(2, row: cacheRow), lda: h, b: dOut, ldb: d,
+                  beta: 1, c: g + out.weight.offset, ldc: d)
+        PointwiseKernels.accumulateColumnSums(dOut, rows: n, cols: d, into: g + out.bias.offset)
+        var delta = dOut, deltaWidth = d, upper = 3
+        for l in stride(from: 2, through: 0, by: -1) {
+            let target = l % 2 == 0 ? work.0 : work.1
+            BLAS.gemm(transB: true, m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: weight(p, upper),
+                      ldb: deltaWidth, c: target, ldc: h)
+            PointwiseKernels.multiplyByDerivative(target, z: cache.pre(l, row: cacheRow), count: n * h, activation: .gelu)
+            let slot = layout.stateLayers[l]
+            let input = l == 0 ? x : UnsafePointer(cache.post(l - 1, row: cacheRow))
+            let inputWidth = l == 0 ? d : h
+            BLAS.gemm(transA: true, m: inputWidth, n: h, k: n, a: input, lda: inputWidth, b: target, ldb: h,
+                      beta: 1, c: g + slot.weight.offset, ldc: h)
+            if l > 0 { PointwiseKernels.accumulateColumnSums(target, rows: n, cols: h, into: g + slot.bias.offset) }
+            delta = UnsafePointer(target)
+            deltaWidth = h
+            upper = l
+        }
+        if let dx {
+            BLAS.gemm(transB: true, m: n, n: d, k: h, a: delta, lda: h, b: weight(p, 0), ldb: h, c: dx, ldc: d)
+        }
+    }
+}
+
+/// Reusable per-thread scratch buffers, grown on demand and never shrunk, so the hot loop does not allocate.
+final class ScratchSpace {
+    private var buffers: [[UnsafeMutablePointer<Float>]] = []
+    private var capacities: [Int] = []
+
+    /// `count` buffers of at least `size` floats each for worker `worker`.
+    func buffers(worker: Int, count: Int, size: Int) -> [UnsafeMutablePointer<Float>] {
+        while buffers.count <= worker { buffers.append([]); capacities.append(0) }
+        if capacities[worker] < size || buffers[worker].count < count {
+            buffers[worker].forEach { $0.deallocate() }
+            buffers[worker] = (0..<count).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: size) }
+            capacities[worker] = size
+        }
+        return Array(buffers[worker].prefix(count))
+    }
+
+    deinit { buffers.joined().forEach { $0.deallocate() } }
+}

@@ -1,0 +1,55 @@
+import Numerics
+
+/// A batch of B discretised paths x₀ → x_T with their per-step log-probabilities.
+///
+/// Layout is step-major: state i of path b starts at `(i·B + b)·d` in `states`; the transition i → i+1 of
+/// path b is entry `i·B + b` of `logForward` and `logBackward`. Objectives read only this value.
+public struct TrajectoryBatch: Sendable {
+    /// Number of paths B.
+    public let batchSize: Int
+    /// Number of steps T.
+    public let steps: Int
+    /// State dimension d.
+    public let dimension: Int
+    /// (T + 1)·B·d states, step-major.
+    public internal(set) var states: [Float]
+    /// log p_F(x_{i+1} | x_i) under the (un-inflated) policy, T·B entries.
+    public internal(set) var logForward: [Float]
+    /// log p_B(x_i | x_{i+1}) under the Brownian bridge (0 for the deterministic step to x₀), T·B entries.
+    public internal(set) var logBackward: [Float]
+    /// log R(x_T), B entries.
+    public internal(set) var logReward: [Float]
+
+    init(batchSize: Int, steps: Int, dimension: Int) {
+        self.batchSize = batchSize
+        self.steps = steps
+        self.dimension = dimension
+        states = [Float](repeating: 0, count: (steps + 1) * batchSize * dimension)
+        logForward = [Float](repeating: 0, count: steps * batchSize)
+        logBackward = [Float](repeating: 0, count: steps * batchSize)
+        logReward = [Float](repeating: 0, count: batchSize)
+    }
+
+    /// The terminal states x_T, B × d.
+    public var terminalStates: Matrix {
+        let start = steps * batchSize * dimension
+        return Matrix(rows: batchSize, cols: dimension, storage: Array(states[start..<(start + batchSize * dimension)]))
+    }
+
+    /// Σ_i log p_F for every path (in Double, then rounded), B entries.
+    public var sumLogForward: [Double] { Self.sumOverSteps(logForward, batchSize: batchSize) }
+    /// Σ_i log p_B for every path, B entries.
+    public var sumLogBackward: [Double] { Self.sumOverSteps(logBackward, batchSize: batchSize) }
+
+    /// log w = log R(x_T) + S_B − S_F for every path: the log importance weight of the path.
+    public var logWeights: [Double] {
+        let f = sumLogForward, b = sumLogBackward
+        return (0..<batchSize).map { Double(logReward[$0]) + b[$0] - f[$0] }
+    }
+
+    static func sumOverSteps(_ values: [Float], batchSize: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: batchSize)
+        for (k, v) in values.enumerated() { out[k % batchSize] += Double(v) }
+        return out
+    }
+}

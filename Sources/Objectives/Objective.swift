@@ -1,0 +1,80 @@
+import Numerics
+import NeuralSDE
+
+/// What an objective returns for one trajectory batch.
+public struct ObjectiveOutput: Sendable {
+    /// The loss value.
+    public var loss: Double
+    /// ∂loss/∂log p_F for every transition (T·B entries, step-major, as in `TrajectoryBatch`).
+    public var logForwardCotangent: [Float]
+    /// The objective's current estimate of log Z.
+    public var logZEstimate: Double
+}
+
+/// A training objective: a function from a trajectory batch to a loss and its cotangents.
+///
+/// Objectives never see the network. Learned scalars (log Z, flows) live in the objective's own
+/// `parameters`, whose gradients `evaluate` accumulates; the trainer steps them with their own optimiser.
+public protocol Objective: Sendable {
+    /// Canonical name (`objective=NAME`).
+    var name: String { get }
+    /// Learned scalars of the objective (may be empty).
+    var parameters: ParameterStore { get set }
+    /// Computes the loss and cotangents for `batch`, adding the gradients of learned scalars to `parameters`.
+    mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput
+}
+
+extension TrajectoryBatch {
+    /// S_F − S_B − log R(x_T) per path: the negative log importance weight that every balance loss compares.
+    var logRatio: [Double] { logWeights.map { -$0 } }
+
+    /// Broadcasts a per-path cotangent of S_F to every transition of that path.
+    func perStep(_ perPath: [Double]) -> [Float] {
+        var out = [Float](repeating: 0, count: steps * batchSize)
+        for i in 0..<steps { for b in 0..<batchSize { out[i * batchSize + b] = Float(perPath[b]) } }
+        return out
+    }
+}
+
+/// Trajectory balance (Malkin et al. 2022): mean over paths of (log Z_θ + S_F − S_B − log R)².
+public struct TrajectoryBalance: Objective {
+    public let name = "tb"
+    public var parameters: ParameterStore
+    let logZ: ParameterSlot
+
+    /// TB with the learned log Z starting at `initialLogZ`.
+    public init(initialLogZ: Float = 0) {
+        var p = ParameterStore()
+        logZ = p.add("log_z", Matrix(scalar: initialLogZ))
+        parameters = p
+    }
+
+    public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        let z = Double(parameters.value(logZ).scalar)
+        let delta = batch.logRatio.map { z + $0 }
+        let n = Double(batch.batchSize)
+        let loss = delta.reduce(0) { $0 + $1 * $1 } / n
+        parameters.accumulateGradient(logZ, Matrix(scalar: Float(delta.reduce(0, +) * 2 / n)))
+        return ObjectiveOutput(loss: loss, logForwardCotangent: batch.perStep(delta.map { 2 * $0 / n }), logZEstimate: z)
+    }
+}
+
+/// VarGrad / log-variance loss (Richter et al. 2020): the batch variance of S_F − S_B − log R, which replaces
+/// the learned log Z of TB by the batch mean.
+public struct VarGrad: Objective {
+    public let name = "vargrad"
+    public var parameters = ParameterStore()
+
+    /// The VarGrad objective (no learned scalars).
+    public init() {}
+
+    public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        let ratio = batch.logRatio
+        let n = Double(batch.batchSize)
+        let mean = ratio.reduce(0, +) / n
+        let centred = ratio.map { $0 - mean }
+        let loss = centred.reduce(0) { $0 + $1 * $1 } / n
+        return ObjectiveOutput(loss: loss, logForwardCotangent: batch.perStep(centred.map { 2 * $0 / n }),
+                               logZEstimate: -mean)
+    }
+}

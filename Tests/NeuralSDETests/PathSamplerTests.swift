@@ -1,0 +1,93 @@
+import XCTest
+@testable import NeuralSDE
+@testable import Objectives
+@testable import Densities
+@testable import Numerics
+
+final class PathSamplerTests: XCTestCase {
+    /// A network with every parameter random (the zero output layer would hide inner gradients).
+    func randomNetwork(dimension: Int, langevin: Bool) -> DriftNetwork {
+        var rng = Xoshiro256(seed: 21)
+        var net = DriftNetwork(dimension: dimension, hidden: 8, langevin: langevin, rng: &rng)
+        for i in net.parameters.values.indices { net.parameters.values[i] = 0.4 * rng.nextGaussian() }
+        return net
+    }
+
+    /// At initialisation the policy is Brownian motion; for the target N(0, σ²I) the bridge is its exact time
+    /// reversal, so every path's log weight equals log Z = 0.
+    func testBrownianMotionIsExactForGaussianTarget() throws {
+        var rng = Xoshiro256(seed: 1)
+        let net = DriftNetwork(dimension: 3, hidden: 8, rng: &rng)
+        let target = GaussianMixture(name: "n", means: [[0, 0, 0]], componentStd: Float(2).squareRoot(), defaultSigma2: 2)
+        let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 2, grid: .uniform(steps: 7)), threads: 2)
+        let batch = try sampler.sampleForward(net, batchSize: 50, seed: 3, stream: 0, context: "test")
+        for w in batch.logWeights { XCTAssertEqual(w, 0, accuracy: 1e-3) }
+        let back = try sampler.sampleBackward(net, terminal: batch.terminalStates, seed: 4, stream: 0, context: "test")
+        for w in back.logWeights { XCTAssertEqual(w, 0, accuracy: 1e-3) }
+    }
+
+    /// Samples do not depend on the number of threads.
+    func testThreadCountDoesNotChangeSamples() throws {
+        let net = randomNetwork(dimension: 4, langevin: true)
+        let process = DiffusionProcess(sigma2: 1, grid: .uniform(steps: 6))
+        let one = try PathSampler(target: ManyWell(dimension: 4), process: process, threads: 1)
+            .sampleForward(net, batchSize: 9, exploration: 0.1, seed: 5, stream: 2, context: "t")
+        let two = try PathSampler(target: ManyWell(dimension: 4), process: process, threads: 2)
+            .sampleForward(net, batchSize: 9, exploration: 0.1, seed: 5, stream: 2, context: "t")
+        XCTAssertEqual(one.states, two.states)
+        XCTAssertEqual(one.logForward, two.logForward)
+    }
+
+    /// The TB loss gradient with respect to every network parameter against central finite differences, on
+    /// teacher-forced bridge paths (states are data), with and without the Langevin term.
+    func testTrajectoryBalanceGradientMatchesFiniteDifferences() throws {
+        for langevin in [false, true] {
+            var net = randomNetwork(dimension: 4, langevin: langevin)
+            let target = ManyWell(dimension: 4)
+            let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 1, grid: .uniform(steps: 5)), threads: 2)
+            var rng = Xoshiro256(seed: 8)
+            let terminal = target.exactSamples(count: 6, rng: &rng)!
+            func loss(_ n: DriftNetwork) throws -> Double {
+                var tb = TrajectoryBalance(initialLogZ: 1.5)
+                return tb.evaluate(try sampler.sampleBackward(n, terminal: terminal, seed: 9, stream: 0, context: "t")).loss
+            }
+            var tb = TrajectoryBalance(initialLogZ: 1.5)
+            let batch = try sampler.sampleBackward(net, terminal: terminal, seed: 9, stream: 0, context: "t")
+            let out = tb.evaluate(batch)
+            net.parameters.zeroGradients()
+            sampler.accumulateGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent)
+            var checked = 0
+            for slot in net.parameters.slots {
+                for j in stride(from: 0, to: slot.count, by: max(1, slot.count / 5)) {
+                    let k = slot.offset + j
+                    var plus = net, minus = net
+                    plus.parameters.values[k] += 1e-2
+                    minus.parameters.values[k] -= 1e-2
+                    let numeric = (try loss(plus) - loss(minus)) / 2e-2
+                    XCTAssertEqual(Double(net.parameters.gradients[k]), numeric, accuracy: 2e-2 * max(1, abs(numeric)),
+                                   "\(slot.name)[\(j)] langevin=\(langevin)")
+                    checked += 1
+                }
+            }
+            XCTAssertGreaterThan(checked, 50)
+        }
+    }
+
+    /// A target that returns NaN is reported with the target's name and the context.
+    func testNonFiniteDensityIsReported() {
+        struct Broken: Target {
+            let name = "broken"
+            let dimension = 2
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                          gradient: UnsafeMutablePointer<Float>?) {
+                for r in 0..<count { logDensity[r] = r == 3 ? .nan : 0 }
+            }
+        }
+        var rng = Xoshiro256(seed: 1)
+        let net = DriftNetwork(dimension: 2, hidden: 8, rng: &rng)
+        let sampler = PathSampler(target: Broken(), process: DiffusionProcess(sigma2: 1, grid: .uniform(steps: 3)))
+        XCTAssertThrowsError(try sampler.sampleForward(net, batchSize: 5, seed: 1, stream: 0, context: "iteration 7")) { error in
+            XCTAssertTrue("\(error)".contains("broken") && "\(error)".contains("iteration 7"), "\(error)")
+        }
+    }
+}
