@@ -1,0 +1,64 @@
+import Foundation
+
+/// log Z estimates from log importance weights log w = log R(x_T) + S_B − S_F of K paths.
+public struct LogZEstimates: Sendable, Equatable {
+    /// mean(log w): a lower bound on log Z for on-policy paths (ELBO), an upper bound (EUBO) for paths drawn
+    /// backwards from exact target samples.
+    public var meanLogWeight: Double
+    /// log mean exp(log w): the importance-weighted estimate of log Z.
+    public var importanceWeighted: Double
+    /// Normalised effective sample size (Σw)² / (K·Σw²), in (0, 1].
+    public var effectiveSampleSize: Double
+    /// Number of weights K.
+    public var count: Int
+
+    /// The estimates from the given log weights (must be non-empty and finite).
+    public init(logWeights w: [Double]) {
+        precondition(!w.isEmpty, "LogZEstimates: no weights")
+        count = w.count
+        meanLogWeight = w.reduce(0, +) / Double(w.count)
+        importanceWeighted = Self.logMeanExp(w)
+        let logSum = Self.logSumExp(w), logSumSq = Self.logSumExp(w.map { 2 * $0 })
+        effectiveSampleSize = exp(2 * logSum - logSumSq - log(Double(w.count)))
+    }
+
+    /// log Σ exp(x), stable for large |x|.
+    public static func logSumExp(_ x: [Double]) -> Double {
+        guard let top = x.max(), top.isFinite else { return x.max() ?? -.infinity }
+        return top + log(x.reduce(0) { $0 + exp($1 - top) })
+    }
+
+    /// log (1/n) Σ exp(x).
+    public static func logMeanExp(_ x: [Double]) -> Double { logSumExp(x) - log(Double(x.count)) }
+}
+
+/// Mode statistics of samples against a mixture's component centres (nearest-centre assignment).
+public struct ModeCoverage: Sendable, Equatable {
+    /// Number of modes holding at least `threshold` of a fair share (n/K) of the samples.
+    public var covered: Int
+    /// exp(entropy) of the mode histogram: the effective number of equally weighted modes.
+    public var effectiveModes: Double
+    /// Fraction of the samples assigned to each mode.
+    public var fractions: [Double]
+    /// The fair-share fraction a mode needs to count as covered.
+    public static let threshold = 0.1
+
+    /// Coverage of the rows of `samples` (row-major, `dimension` columns) over `centres`.
+    public init(samples: [Float], dimension d: Int, centres: [[Float]]) {
+        let n = samples.count / d
+        var counts = [Int](repeating: 0, count: centres.count)
+        for r in 0..<n {
+            var best = 0, bestDistance = Float.infinity
+            for (k, c) in centres.enumerated() {
+                var s: Float = 0
+                for j in 0..<d { let diff = samples[r * d + j] - c[j]; s += diff * diff }
+                if s < bestDistance { bestDistance = s; best = k }
+            }
+            counts[best] += 1
+        }
+        fractions = counts.map { Double($0) / Double(max(n, 1)) }
+        let fair = 1 / Double(centres.count)
+        covered = fractions.filter { $0 >= Self.threshold * fair }.count
+        effectiveModes = exp(-fractions.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) })
+    }
+}

@@ -1,0 +1,84 @@
+import XCTest
+import Foundation
+@testable import Evaluation
+@testable import Numerics
+@testable import NeuralSDE
+@testable import Densities
+
+final class EvaluationTests: XCTestCase {
+    func testEstimatorsOnKnownWeights() {
+        // Weights log w = log 2 for half the paths and log 1 (=0) for the other half: mean w = 1.5.
+        let w = [Double](repeating: log(2), count: 500) + [Double](repeating: 0, count: 500)
+        let e = LogZEstimates(logWeights: w)
+        XCTAssertEqual(e.importanceWeighted, log(1.5), accuracy: 1e-12)
+        XCTAssertEqual(e.meanLogWeight, 0.5 * log(2), accuracy: 1e-12)
+        XCTAssertEqual(e.effectiveSampleSize, 1.5 * 1.5 / 2.5, accuracy: 1e-12)
+        // Shifting all log weights by a large constant changes only the log Z estimates.
+        let shifted = LogZEstimates(logWeights: w.map { $0 + 800 })
+        XCTAssertEqual(shifted.importanceWeighted, log(1.5) + 800, accuracy: 1e-9)
+        XCTAssertEqual(shifted.effectiveSampleSize, e.effectiveSampleSize, accuracy: 1e-12)
+    }
+
+    /// Importance sampling of a Gaussian with a wider Gaussian proposal recovers log Z.
+    func testImportanceWeightedEstimateIsConsistent() {
+        var rng = Xoshiro256(seed: 4)
+        let n = 100_000
+        var w: [Double] = []
+        for _ in 0..<n {
+            let x = 2 * Double(rng.nextGaussian())  // q = N(0, 4); R = exp(−x²/2), Z = √(2π)
+            let logQ = -0.5 * x * x / 4 - 0.5 * log(2 * Double.pi * 4)
+            w.append(-0.5 * x * x - logQ)
+        }
+        let e = LogZEstimates(logWeights: w)
+        XCTAssertEqual(e.importanceWeighted, 0.5 * log(2 * Double.pi), accuracy: 0.01)
+        XCTAssertLessThan(e.meanLogWeight, e.importanceWeighted)
+    }
+
+    /// The Hungarian solver against brute force on small random problems, and W₂ of a shift.
+    func testAssignmentMatchesBruteForce() {
+        var rng = Xoshiro256(seed: 2)
+        for _ in 0..<20 {
+            let n = 6
+            let cost = (0..<(n * n)).map { _ in Double(rng.nextUniform()) }
+            let a = Wasserstein.minimumCostAssignment(cost, n: n)
+            XCTAssertEqual(Set(a).count, n)
+            let best = permutations(Array(0..<n)).map { p in (0..<n).reduce(0.0) { $0 + cost[$1 * n + p[$1]] } }.min()!
+            XCTAssertEqual((0..<n).reduce(0.0) { $0 + cost[$1 * n + a[$1]] }, best, accuracy: 1e-12)
+        }
+        let x = (0..<200).map { _ in rng.nextGaussian() }
+        XCTAssertEqual(Wasserstein.exactW2(x, x.map { $0 + 3 }, dimension: 2), 3 * 2.0.squareRoot(), accuracy: 1e-5)
+    }
+
+    func permutations(_ a: [Int]) -> [[Int]] {
+        if a.count <= 1 { return [a] }
+        return a.indices.flatMap { i -> [[Int]] in
+            var rest = a
+            let x = rest.remove(at: i)
+            return permutations(rest).map { [x] + $0 }
+        }
+    }
+
+    func testModeCoverage() {
+        let centres: [[Float]] = [[0, 0], [10, 0], [0, 10], [10, 10]]
+        let samples: [Float] = [0.1, 0, 9.9, 0.2, 0.3, 0.1, 10, 0.1]  // modes 0, 1, 0, 1
+        let c = ModeCoverage(samples: samples, dimension: 2, centres: centres)
+        XCTAssertEqual(c.covered, 2)
+        XCTAssertEqual(c.effectiveModes, 2, accuracy: 1e-12)
+    }
+
+    /// For the Gaussian target N(0, σ²I) the untrained (Brownian) sampler is exact: ELBO = EUBO = log Z = 0,
+    /// ESS = 1, and W₂ to exact samples is at the finite-sample floor.
+    func testEvaluatorOnExactSampler() throws {
+        var rng = Xoshiro256(seed: 1)
+        let net = DriftNetwork(dimension: 2, hidden: 8, rng: &rng)
+        let target = GaussianMixture(name: "n", means: [[0, 0]], componentStd: Float(3).squareRoot(), defaultSigma2: 3)
+        let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 3, grid: .uniform(steps: 10)), threads: 2)
+        let r = try Evaluator(paths: 600, seed: 3).evaluate(net, sampler: sampler)
+        XCTAssertEqual(r.onPolicy.meanLogWeight, 0, accuracy: 1e-3)
+        XCTAssertEqual(r.onPolicy.importanceWeighted, 0, accuracy: 1e-3)
+        XCTAssertEqual(r.onPolicy.effectiveSampleSize, 1, accuracy: 1e-4)
+        XCTAssertEqual(r.eubo!, 0, accuracy: 1e-3)
+        XCTAssertLessThan(r.w2!, 0.6)  // finite-sample floor for two 600-point sets of N(0, 3I) is about 0.4
+        XCTAssertEqual(r.samples.rows, 600)
+    }
+}
