@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Experiments",
                 dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore"]),
         .executableTarget(name: "dsampler", dependencies: [
-            "Experiments",
+            "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW"]),

@@ -11,3 +11,28 @@ static inline hid_t dsh5_p_link_create(void) { return H5P_LINK_CREATE; }
 static inline unsigned dsh5_f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned dsh5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline size_t dsh5_variable(void) { return H5T_VARIABLE; }
+static inline hid_t dsh5_e_default(void) { return H5E_DEFAULT; }
+static inline hid_t dsh5_s_scalar(void) { return H5Screate(H5S_SCALAR); }
+// H5Oget_info* changed signature across 1.10/1.12/1.14, and Debian's build may default to an older API:
+// call the versioned functions explicitly.
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t dsh5_object_info;
+#define DSH5_INFO_BY_NAME(loc, name, info, fields) H5Oget_info_by_name3(loc, name, info, fields, H5P_DEFAULT)
+#define DSH5_INFO(loc, info, fields) H5Oget_info3(loc, info, fields)
+#else
+typedef H5O_info_t dsh5_object_info;
+#define DSH5_INFO_BY_NAME(loc, name, info, fields) H5Oget_info_by_name2(loc, name, info, fields, H5P_DEFAULT)
+#define DSH5_INFO(loc, info, fields) H5Oget_info2(loc, info, fields)
+#endif
+static inline int dsh5_object_type(hid_t loc, const char *name) {
+    dsh5_object_info info;
+    if (DSH5_INFO_BY_NAME(loc, name, &info, H5O_INFO_BASIC) < 0) return -1;
+    return (int)info.type;
+}
+static inline long long dsh5_attribute_count(hid_t loc) {
+    dsh5_object_info info;
+    if (DSH5_INFO(loc, &info, H5O_INFO_NUM_ATTRS) < 0) return -1;
+    return (long long)info.num_attrs;
+}
+static inline int dsh5_type_group(void) { return (int)H5O_TYPE_GROUP; }
+static inline int dsh5_type_dataset(void) { return (int)H5O_TYPE_DATASET; }

@@ -31,6 +31,12 @@ extension Target {
     public var modeCentres: [[Float]]? { nil }
     public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? { nil }
 
+    /// Whether `exactSamples` returns samples.
+    public var hasExactSampler: Bool {
+        var rng = Xoshiro256(seed: 0)
+        return exactSamples(count: 0, rng: &rng) != nil
+    }
+
     /// log R for every row of `x`.
     public func logDensity(_ x: Matrix) -> [Float] {
         precondition(x.cols == dimension, "\(name): points have \(x.cols) coordinates, target has \(dimension)")

@@ -1,0 +1,152 @@
+import Foundation
+import Densities
+
+/// Every setting of one training run, with defaults from Sendera et al. (2024).
+///
+/// Settings are given as `key=value` pairs (Hydra style); `RunConfig.keys` is the single table of names,
+/// meanings and parsers, so unknown keys and bad values are rejected with the valid choices.
+public struct RunConfig: Sendable, Equatable {
+    public var target = "gmm25"
+    public var objective = "tb"
+    public var iterations = 25_000
+    public var batchSize = 300
+    public var steps = 100
+    /// SDE noise variance; nil means the target's default.
+    public var sigma2: Float?
+    public var exploration: Float = 0
+    public var explorationAnneal = true
+    public var learningRate: Float = 1e-3
+    public var logZLearningRate: Float = 1e-1
+    public var hidden = 64
+    public var langevin = false
+    public var gradClip: Float = 0
+    public var seed: UInt64 = 0
+    public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    public var evalPaths = 2000
+    public var logEvery = 100
+
+    /// The defaults.
+    public init() {}
+
+    /// The objectives `objective=` accepts.
+    public static let objectives = ["tb", "vargrad"]
+
+    /// One accepted key.
+    public struct Key: Sendable {
+        /// Name as written on the command line.
+        public let name: String
+        /// What it sets.
+        public let help: String
+        let set: @Sendable (inout RunConfig, String) throws -> Void
+        let get: @Sendable (RunConfig) -> String
+    }
+
+    /// All accepted keys, in the order they are listed and stored.
+    public static let keys: [Key] = [
+        Key(name: "target", help: "target density: " + TargetRegistry.names.joined(separator: ", "),
+            set: { c, v in c.target = try choice("target", v, TargetRegistry.names) }, get: { $0.target }),
+        Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),
+            set: { c, v in c.objective = try choice("objective", v, objectives) }, get: { $0.objective }),
+        Key(name: "iterations", help: "training iterations", set: { c, v in c.iterations = try integer("iterations", v, min: 0) },
+            get: { "\($0.iterations)" }),
+        Key(name: "batch_size", help: "paths per iteration", set: { c, v in c.batchSize = try integer("batch_size", v, min: 1) },
+            get: { "\($0.batchSize)" }),
+        Key(name: "steps", help: "time steps T of the uniform grid", set: { c, v in c.steps = try integer("steps", v, min: 1) },
+            get: { "\($0.steps)" }),
+        Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",
+            set: { c, v in c.sigma2 = v == "default" ? nil : try positive("sigma2", v) }, get: { $0.sigma2.map { "\($0)" } ?? "default" }),
+        Key(name: "exploration", help: "exploration std ε added to the sampling noise (0 = on-policy)",
+            set: { c, v in c.exploration = try nonNegative("exploration", v) }, get: { "\($0.exploration)" }),
+        Key(name: "exploration_anneal", help: "decay ε linearly to 0 over training (true/false)",
+            set: { c, v in c.explorationAnneal = try boolean("exploration_anneal", v) }, get: { "\($0.explorationAnneal)" }),
+        Key(name: "lr", help: "Adam learning rate of the drift network",
+            set: { c, v in c.learningRate = try positive("lr", v) }, get: { "\($0.learningRate)" }),
+        Key(name: "lr_log_z", help: "Adam learning rate of the learned log Z (TB)",
+            set: { c, v in c.logZLearningRate = try positive("lr_log_z", v) }, get: { "\($0.logZLearningRate)" }),
+        Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1) },
+            get: { "\($0.hidden)" }),
+        Key(name: "langevin", help: "Langevin parametrisation μ = NN₁ + NN₂(t)·∇log R (true/false)",
+            set: { c, v in c.langevin = try boolean("langevin", v) }, get: { "\($0.langevin)" }),
+        Key(name: "grad_clip", help: "clip the network gradient norm to this value (0 = off)",
+            set: { c, v in c.gradClip = try nonNegative("grad_clip", v) }, get: { "\($0.gradClip)" }),
+        Key(name: "seed", help: "random seed", set: { c, v in
+            guard let s = UInt64(v) else { throw ConfigError.badValue(key: "seed", value: v, expected: "a non-negative integer") }
+            c.seed = s
+        }, get: { "\($0.seed)" }),
+        Key(name: "threads", help: "worker threads", set: { c, v in c.threads = try integer("threads", v, min: 1) },
+            get: { "\($0.threads)" }),
+        Key(name: "eval_paths", help: "paths (and exact samples) used by the final evaluation",
+            set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2) }, get: { "\($0.evalPaths)" }),
+        Key(name: "log_every", help: "iterations between logged training points",
+            set: { c, v in c.logEvery = try integer("log_every", v, min: 1) }, get: { "\($0.logEvery)" }),
+    ]
+
+    /// The defaults with `assignments` (`key=value` strings) applied in order.
+    public static func parse(_ assignments: [String]) throws -> RunConfig {
+        var config = RunConfig()
+        for a in assignments {
+            guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ConfigError.notAssignment(a) }
+            try config.set(String(a[..<eq]), String(a[a.index(after: eq)...]))
+        }
+        return config
+    }
+
+    /// Sets one key from its string form.
+    public mutating func set(_ name: String, _ value: String) throws {
+        guard let key = Self.keys.first(where: { $0.name == name }) else {
+            throw ConfigError.unknownKey(name, valid: Self.keys.map(\.name))
+        }
+        try key.set(&self, value)
+    }
+
+    /// The resolved settings as `(key, value)` pairs, in table order.
+    public var entries: [(String, String)] { Self.keys.map { ($0.name, $0.get(self)) } }
+
+    /// The resolved settings as a YAML mapping (`key: value` lines).
+    public var yaml: String { entries.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n" }
+}
+
+/// A rejected setting, with the fix in the message.
+public enum ConfigError: Error, CustomStringConvertible, Equatable {
+    case notAssignment(String)
+    case unknownKey(String, valid: [String])
+    case badValue(key: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .notAssignment(let s): return "setting '\(s)' is not of the form key=value"
+        case .unknownKey(let k, let valid): return "unknown setting '\(k)'; valid settings: \(valid.joined(separator: ", "))"
+        case .badValue(let k, let v, let e): return "bad value '\(v)' for \(k): expected \(e)"
+        }
+    }
+}
+
+private func choice(_ key: String, _ v: String, _ options: [String]) throws -> String {
+    guard options.contains(v) else {
+        throw ConfigError.badValue(key: key, value: v, expected: "one of " + options.joined(separator: ", "))
+    }
+    return v
+}
+
+private func integer(_ key: String, _ v: String, min: Int) throws -> Int {
+    guard let x = Int(v), x >= min else { throw ConfigError.badValue(key: key, value: v, expected: "an integer ≥ \(min)") }
+    return x
+}
+
+private func nonNegative(_ key: String, _ v: String) throws -> Float {
+    guard let x = Float(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
+    return x
+}
+
+private func positive(_ key: String, _ v: String) throws -> Float {
+    guard let x = Float(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
+    return x
+}
+
+private func boolean(_ key: String, _ v: String) throws -> Bool {
+    switch v.lowercased() {
+    case "true", "1", "yes": return true
+    case "false", "0", "no": return false
+    default: throw ConfigError.badValue(key: key, value: v, expected: "true or false")
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import Numerics
+import RunStore
+import Evaluation
+
+/// The run-file schema: how a run's settings, provenance, curves, metrics, samples and checkpoint map onto
+/// HDF5 groups, datasets and attributes (see the README's "Run file" section).
+public enum RunFile {
+    /// Schema version stored in the root attribute `format_version`.
+    public static let formatVersion: Int64 = 1
+
+    /// Where a run writes when no `--out` is given: `Results/runs/<target>-<objective>-<config hash>-seed<seed>.h5`.
+    public static func defaultPath(for c: RunConfig) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the settings without the seed and thread count
+        for byte in c.entries.filter({ !["seed", "threads"].contains($0.0) }).map({ "\($0.0)=\($0.1);" }).joined().utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return "Results/runs/\(c.target)-\(c.objective)-\(String(hash, radix: 16).prefix(8))-seed\(c.seed).h5"
+    }
+
+    /// Builds the whole file for `trainer`'s current state. `status` is "running", "complete" or "failed".
+    public static func node(_ trainer: Trainer, provenance: Provenance, status: String, error: String? = nil,
+                            report: EvaluationReport? = nil) -> Node {
+        var root = Node()
+        root.set("format", .string("dsampler-run"))
+        root.set("format_version", .int(formatVersion))
+        root.set("status", .string(status))
+        if let error { root.set("error", .string(error)) }
+        root.put("config", configNode(trainer.config))
+        root.put("provenance", provenance.node)
+        root.put("train", trainNode(trainer.history))
+        root.put("checkpoint", checkpointNode(trainer.checkpoint))
+        if let report {
+            root.put("eval", evalNode(report, config: trainer.config))
+            root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
+            root.put("log_weights", .double(shape: [report.logWeights.count], values: report.logWeights))
+        }
+        return root
+    }
+
+    static func configNode(_ c: RunConfig) -> Node {
+        var n = Node()
+        n.set("yaml", .string(c.yaml))
+        for (k, v) in c.entries {
+            if let i = Int64(v) { n.set(k, .int(i)) } else if let d = Double(v) { n.set(k, .double(d)) } else { n.set(k, .string(v)) }
+        }
+        return n
+    }
+
+    static func trainNode(_ h: [TrainingPoint]) -> Node {
+        var n = Node()
+        n.put("iteration", .int64(shape: [h.count], values: h.map { Int64($0.iteration) }))
+        n.put("loss", .double(shape: [h.count], values: h.map(\.loss)))
+        n.put("log_z", .double(shape: [h.count], values: h.map(\.logZ)))
+        n.put("seconds", .double(shape: [h.count], values: h.map(\.seconds)))
+        n.put("energy_evals", .int64(shape: [h.count], values: h.map { Int64($0.energyEvaluations) }))
+        return n
+    }
+
+    static func evalNode(_ r: EvaluationReport, config: RunConfig) -> Node {
+        var n = Node()
+        let e = r.onPolicy
+        n.set("n_eval", .int(Int64(e.count)))
+        n.set("elbo", .double(e.meanLogWeight))
+        n.set("log_z_is", .double(e.importanceWeighted))
+        n.set("ess", .double(e.effectiveSampleSize))
+        if let truth = r.logZTrue {
+            n.set("log_z_true", .double(truth))
+            n.set("delta_elbo", .double(abs(e.meanLogWeight - truth)))
+            n.set("delta_log_z_is", .double(abs(e.importanceWeighted - truth)))
+        }
+        if let eubo = r.eubo { n.set("eubo", .double(eubo)) }
+        if let w2 = r.w2 {
+            n.set("w2", .double(w2))
+            n.set("w2_reference", .string("\(e.count) exact target samples; exact OT, squared-Euclidean cost, sqrt of mean cost"))
+        }
+        if let c = r.coverage {
+            n.set("modes_covered", .int(Int64(c.covered)))
+            n.set("modes_effective", .double(c.effectiveModes))
+            n.put("mode_fractions", .double(shape: [c.fractions.count], values: c.fractions))
+        }
+        return n
+    }
+
+    static func checkpointNode(_ c: Checkpoint) -> Node {
+        var n = Node()
+        func put(_ prefix: String, _ store: ParameterStore, _ adam: Adam) {
+            n.put(prefix, .float(shape: [store.values.count], values: store.values))
+            n.put(prefix + "_adam_m", .float(shape: [adam.firstMoment.count], values: adam.firstMoment))
+            n.put(prefix + "_adam_v", .float(shape: [adam.secondMoment.count], values: adam.secondMoment))
+            n.set(prefix + "_adam_step", .int(Int64(adam.step)))
+            n.set(prefix + "_layout", .string(store.slots.map { "\($0.name):\($0.rows)x\($0.cols)" }.joined(separator: ",")))
+        }
+        put("network", c.network, c.networkOptimizer)
+        put("objective", c.objective, c.objectiveOptimizer)
+        n.set("iteration", .int(Int64(c.iteration)))
+        n.set("energy_evals", .int(Int64(c.energyEvaluations)))
+        n.set("seconds", .double(c.seconds))
+        return n
+    }
+
+    /// Reads the settings, checkpoint and curve of a run file and rebuilds its trainer at that point.
+    public static func restore(_ root: Node, path: String) throws -> Trainer {
+        guard root.attribute("format") == .string("dsampler-run"), let configNode = root.group("config"),
+              case .string(let yaml)? = configNode.attribute("yaml"), let cp = root.group("checkpoint") else {
+            throw RunFileError(message: "\(path) is not a dsampler run file (no /config or /checkpoint)")
+        }
+        let settings = yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }
+        let trainer = Trainer(config: try RunConfig.parse(settings))
+        var checkpoint = trainer.checkpoint
+        func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
+            guard let values = cp.dataset(prefix)?.floats, let m = cp.dataset(prefix + "_adam_m")?.floats,
+                  let v = cp.dataset(prefix + "_adam_v")?.floats, values.count == store.values.count,
+                  case .int(let step)? = cp.attribute(prefix + "_adam_step") else {
+                throw RunFileError(message: "\(path): /checkpoint/\(prefix) is missing or does not match the configuration")
+            }
+            store.values = values
+            adam.firstMoment = m
+            adam.secondMoment = v
+            adam.step = Int(step)
+        }
+        try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
+        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
+        checkpoint.iteration = Int(cp.attribute("iteration")?.doubleValue ?? 0)
+        checkpoint.energyEvaluations = Int(cp.attribute("energy_evals")?.doubleValue ?? 0)
+        checkpoint.seconds = cp.attribute("seconds")?.doubleValue ?? 0
+        var history: [TrainingPoint] = []
+        if let t = root.group("train"), let it = t.dataset("iteration")?.doubles, let loss = t.dataset("loss")?.doubles,
+           let logZ = t.dataset("log_z")?.doubles, let sec = t.dataset("seconds")?.doubles,
+           let evals = t.dataset("energy_evals")?.doubles {
+            history = it.indices.map {
+                TrainingPoint(iteration: Int(it[$0]), loss: loss[$0], logZ: logZ[$0], seconds: sec[$0], energyEvaluations: Int(evals[$0]))
+            }
+        }
+        try trainer.restore(checkpoint, history: history)
+        return trainer
+    }
+}
+
+/// Where and how a run was produced.
+public struct Provenance: Sendable {
+    public var startTime = Date()
+    public var endTime: Date?
+    public var seed: UInt64
+    public var threads: Int
+
+    /// Provenance for a run starting now.
+    public init(seed: UInt64, threads: Int) {
+        self.seed = seed
+        self.threads = threads
+    }
+
+    /// The toolkit version.
+    public static let version = "0.1.0"
+
+    var node: Node {
+        var n = Node()
+        let iso = ISO8601DateFormatter()
+        n.set("version", .string(Self.version))
+        n.set("git_commit", .string(Self.gitCommit))
+        n.set("blas", .string(BLAS.configuration))
+        n.set("blas_threads", .int(1))
+        n.set("threads", .int(Int64(threads)))
+        n.set("seed", .int(Int64(bitPattern: seed)))
+        n.set("host", .string(ProcessInfo.processInfo.hostName))
+        n.set("start_time", .string(iso.string(from: startTime)))
+        if let endTime { n.set("end_time", .string(iso.string(from: endTime))) }
+        return n
+    }
+
+    /// The commit of the working tree the program runs from, or "unknown".
+    static let gitCommit: String = {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return "unknown" }
+        p.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return p.terminationStatus == 0 && !out.isEmpty ? out : "unknown"
+    }()
+}
+
+/// A file that is not a usable run file, with what is wrong.
+public struct RunFileError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

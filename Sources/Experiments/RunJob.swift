@@ -1,0 +1,54 @@
+import Foundation
+import RunStore
+import Evaluation
+import Objectives
+
+/// One training run from settings to a finished run file: train (writing a resumable checkpoint file every
+/// `checkpointEvery` iterations), evaluate, write. A failure writes the file with `status = failed` and the
+/// error before it propagates, so whatever was done stays readable.
+public struct RunJob {
+    /// The run's settings.
+    public var config: RunConfig
+    /// The run file.
+    public var outputPath: String
+    /// Iterations between intermediate writes of the run file (0 = only at the end).
+    public var checkpointEvery = 1000
+
+    /// A job writing `config`'s run to `outputPath`.
+    public init(config: RunConfig, outputPath: String) {
+        self.config = config
+        self.outputPath = outputPath
+    }
+
+    /// Runs the job. With `resume` and an existing run file at `outputPath` from the same settings, training
+    /// continues from its checkpoint.
+    public func run(resume: Bool = false, onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws
+        -> (trainer: Trainer, report: EvaluationReport) {
+        var provenance = Provenance(seed: config.seed, threads: config.threads)
+        let trainer: Trainer
+        if resume, FileManager.default.fileExists(atPath: outputPath) {
+            trainer = try RunFile.restore(try HDF5.read(outputPath), path: outputPath)
+            guard trainer.config == config else {
+                throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
+            }
+        } else {
+            trainer = Trainer(config: config)
+        }
+        do {
+            try trainer.train { t, out in
+                onStep(t, out)
+                if checkpointEvery > 0, t.iteration % checkpointEvery == 0, t.iteration < config.iterations {
+                    try? HDF5.write(RunFile.node(t, provenance: provenance, status: "running"), to: outputPath)
+                }
+            }
+            let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.sampler)
+            provenance.endTime = Date()
+            try HDF5.write(RunFile.node(trainer, provenance: provenance, status: "complete", report: report), to: outputPath)
+            return (trainer, report)
+        } catch {
+            provenance.endTime = Date()
+            try? HDF5.write(RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)"), to: outputPath)
+            throw error
+        }
+    }
+}

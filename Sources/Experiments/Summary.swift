@@ -1,0 +1,26 @@
+import Foundation
+import Evaluation
+
+/// Human-readable lines for a finished evaluation.
+public enum Summary {
+    /// One metric per line, with the sample counts behind them.
+    public static func lines(_ r: EvaluationReport, trainer: Trainer) -> [String] {
+        let e = r.onPolicy
+        var out = [String(format: "trained %d iterations in %.1f s (%d energy evaluations)",
+                          trainer.iteration, trainer.seconds, trainer.energyEvaluations)]
+        out.append(String(format: "elbo      %.4f   (K = %d on-policy paths)", e.meanLogWeight, e.count))
+        out.append(String(format: "log_z_is  %.4f", e.importanceWeighted))
+        out.append(String(format: "ess       %.4f", e.effectiveSampleSize))
+        if let t = r.logZTrue {
+            out.append(String(format: "log_z     %.4f (known); delta_elbo %.4f, delta_log_z_is %.4f",
+                              t, abs(e.meanLogWeight - t), abs(e.importanceWeighted - t)))
+        }
+        if let eubo = r.eubo { out.append(String(format: "eubo      %.4f   (bridge paths from %d exact samples)", eubo, e.count)) }
+        if let w2 = r.w2 { out.append(String(format: "w2        %.4f   (exact OT, %d model vs %d exact samples)", w2, e.count, e.count)) }
+        if let c = r.coverage {
+            out.append(String(format: "modes     %d of %d covered (>= %.0f%% of a fair share); effective %.2f",
+                              c.covered, c.fractions.count, ModeCoverage.threshold * 100, c.effectiveModes))
+        }
+        return out
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Numerics
+import Densities
+import NeuralSDE
+import Objectives
+
+/// One logged point of a training curve.
+public struct TrainingPoint: Sendable, Equatable {
+    /// Iterations completed.
+    public var iteration: Int
+    /// Loss of the last iteration.
+    public var loss: Double
+    /// The objective's log Z estimate at that iteration.
+    public var logZ: Double
+    /// Wall-clock seconds of training so far (excluding evaluation and I/O).
+    public var seconds: Double
+    /// Points at which the target's density (or its gradient) was evaluated so far.
+    public var energyEvaluations: Int
+}
+
+/// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
+public struct Checkpoint: Sendable, Equatable {
+    public var network: ParameterStore
+    public var networkOptimizer: Adam
+    public var objective: ParameterStore
+    public var objectiveOptimizer: Adam
+    public var iteration: Int
+    public var energyEvaluations: Int
+    public var seconds: Double
+}
+
+/// Trains a drift network on a target with one objective, iteration by iteration.
+public final class Trainer {
+    /// The resolved settings.
+    public let config: RunConfig
+    /// The target density.
+    public let target: any Target
+    /// The path simulator (target, σ², grid, threads).
+    public let sampler: PathSampler
+    /// The drift network being trained.
+    public private(set) var network: DriftNetwork
+    /// The objective, with its learned scalars.
+    public private(set) var objective: any Objective
+    private var networkOptimizer: Adam
+    private var objectiveOptimizer: Adam
+    /// Iterations completed.
+    public private(set) var iteration = 0
+    /// Points evaluated on the target so far.
+    public private(set) var energyEvaluations = 0
+    /// Training seconds so far.
+    public private(set) var seconds = 0.0
+    /// The logged training curve.
+    public private(set) var history: [TrainingPoint] = []
+
+    /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself.
+    public init(config: RunConfig) {
+        BLAS.setThreads(1)
+        self.config = config
+        target = TargetRegistry.make(config.target)!
+        let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
+        sampler = PathSampler(target: target, process: process, threads: config.threads)
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
+        network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin, rng: &rng)
+        objective = config.objective == "vargrad" ? VarGrad() : TrajectoryBalance()
+        networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
+        objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
+    }
+
+    /// Exploration std at the current iteration (linear decay to 0 over the run when annealed).
+    public var currentExploration: Float {
+        guard config.explorationAnneal, config.iterations > 0 else { return config.exploration }
+        return config.exploration * max(0, 1 - Float(iteration) / Float(config.iterations))
+    }
+
+    /// One iteration: sample paths, evaluate the objective, back-propagate, step both optimisers.
+    @discardableResult
+    public func step() throws -> ObjectiveOutput {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let context = "iteration \(iteration + 1)"
+        let batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
+                                              seed: config.seed, stream: UInt64(iteration), context: context)
+        let out = objective.evaluate(batch)
+        guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: iteration + 1, target: target.name) }
+        network.parameters.zeroGradients()
+        sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent)
+        if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
+        networkOptimizer.update(&network.parameters)
+        objectiveOptimizer.update(&objective.parameters)
+        objective.parameters.zeroGradients()
+        iteration += 1
+        energyEvaluations += config.batchSize * (network.langevin ? config.steps + 1 : 1)
+        seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if iteration % config.logEvery == 0 || iteration == config.iterations {
+            history.append(TrainingPoint(iteration: iteration, loss: out.loss, logZ: out.logZEstimate, seconds: seconds,
+                                         energyEvaluations: energyEvaluations))
+        }
+        return out
+    }
+
+    /// Runs the remaining iterations, calling `onStep` after each (for progress output).
+    public func train(onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws {
+        while iteration < config.iterations { onStep(self, try step()) }
+    }
+
+    /// Parameters, optimiser states and counters.
+    public var checkpoint: Checkpoint {
+        Checkpoint(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
+                   objectiveOptimizer: objectiveOptimizer, iteration: iteration, energyEvaluations: energyEvaluations,
+                   seconds: seconds)
+    }
+
+    /// Restores a checkpoint of a run with the same configuration (and its logged history).
+    public func restore(_ c: Checkpoint, history: [TrainingPoint]) throws {
+        guard c.network.values.count == network.parameters.values.count,
+              c.objective.values.count == objective.parameters.values.count else {
+            throw TrainingError.incompatibleCheckpoint
+        }
+        network.parameters.values = c.network.values
+        networkOptimizer = c.networkOptimizer
+        objective.parameters.values = c.objective.values
+        objectiveOptimizer = c.objectiveOptimizer
+        iteration = c.iteration
+        energyEvaluations = c.energyEvaluations
+        seconds = c.seconds
+        self.history = history
+    }
+}
+
+/// Training failures that stop a run (the run file written so far stays readable).
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(iteration: Int, target: String)
+    case incompatibleCheckpoint
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let i, let t):
+            return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
+        case .incompatibleCheckpoint:
+            return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, objective)"
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import CHDF5
+import Foundation
+
+/// A failed HDF5 operation, naming the file and what was being done.
+public struct HDF5Error: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Reads and writes `Node` trees as HDF5 files (h5py-compatible: native little-endian numbers, variable-length
+/// UTF-8 strings).
+public enum HDF5 {
+    /// Writes `root` to `path` atomically: to a temporary file beside it, then renamed over `path`, so a reader
+    /// (or a crash) never sees a half-written run file.
+    public static func write(_ root: Node, to path: String) throws {
+        silenceErrorStack
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temporary = path + ".tmp.\(getpid())"
+        let file = H5Fcreate(temporary, dsh5_f_acc_trunc(), dsh5_p_default(), dsh5_p_default())
+        guard file >= 0 else { throw HDF5Error(message: "cannot create \(temporary): check that the folder is writable") }
+        do {
+            try writeGroup(root, into: file, path: temporary)
+        } catch {
+            H5Fclose(file)
+            unlink(temporary)
+            throw error
+        }
+        guard H5Fclose(file) >= 0 else { unlink(temporary); throw HDF5Error(message: "cannot finish writing \(temporary)") }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw HDF5Error(message: "cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads the whole file at `path`.
+    public static func read(_ path: String) throws -> Node {
+        silenceErrorStack
+        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(message: "no such file: \(path)") }
+        let file = H5Fopen(path, dsh5_f_acc_rdonly(), dsh5_p_default())
+        guard file >= 0 else { throw HDF5Error(message: "\(path) is not a readable HDF5 file") }
+        defer { H5Fclose(file) }
+        return try readGroup(file, path: path)
+    }
+
+    private static let silenceErrorStack: Void = { H5Eset_auto2(dsh5_e_default(), nil, nil) }()
+
+    // MARK: writing
+
+    private static func writeGroup(_ node: Node, into group: hid_t, path: String) throws {
+        for (name, value) in node.attributes { try writeAttribute(name, value, on: group, path: path) }
+        for (name, data) in node.datasets { try writeDataset(name, data, in: group, path: path) }
+        for (name, child) in node.groups {
+            let g = H5Gcreate2(group, name, dsh5_p_default(), dsh5_p_default(), dsh5_p_default())
+            guard g >= 0 else { throw HDF5Error(message: "cannot create group \(name) in \(path)") }
+            defer { H5Gclose(g) }
+            try writeGroup(child, into: g, path: path)
+        }
+    }
+
+    private static func writeAttribute(_ name: String, _ value: AttributeValue, on loc: hid_t, path: String) throws {
+        let space = dsh5_s_scalar()
+        defer { H5Sclose(space) }
+        var status: herr_t = -1
+        switch value {
+        case .int(var v):
+            let a = H5Acreate2(loc, name, dsh5_native_int64(), space, dsh5_p_default(), dsh5_p_default())
+            if a >= 0 { status = H5Awrite(a, dsh5_native_int64(), &v); H5Aclose(a) }
+        case .double(var v):
+            let a = H5Acreate2(loc, name, dsh5_native_double(), space, dsh5_p_default(), dsh5_p_default())
+            if a >= 0 { status = H5Awrite(a, dsh5_native_double(), &v); H5Aclose(a) }
+        case .string(let s):
+            let type = stringType()
+            defer { H5Tclose(type) }
+            let a = H5Acreate2(loc, name, type, space, dsh5_p_default(), dsh5_p_default())
+            if a >= 0 {
+                s.withCString { c in
+                    var pointer: UnsafePointer<CChar>? = c
+                    status = H5Awrite(a, type, &pointer)
+                }
+                H5Aclose(a)
+            }
+        }
+        guard status >= 0 else { throw HDF5Error(message: "cannot write attribute \(name) in \(path)") }
+    }
+
+    private static func writeDataset(_ name: String, _ data: Dataset, in loc: hid_t, path: String) throws {
+        var dims = data.shape.map { hsize_t($0) }
+        let space = H5Screate_simple(Int32(dims.count), &dims, nil)
+        defer { H5Sclose(space) }
+        func put<T>(_ values: [T], _ type: hid_t) -> herr_t {
+            let d = H5Dcreate2(loc, name, type, space, dsh5_p_default(), dsh5_p_default(), dsh5_p_default())
+            guard d >= 0 else { return -1 }
+            defer { H5Dclose(d) }
+            return values.withUnsafeBytes { H5Dwrite(d, type, dsh5_s_all(), dsh5_s_all(), dsh5_p_default(), $0.baseAddress) }
+        }
+        let status: herr_t
+        switch data {
+        case .float(_, let v): status = put(v, dsh5_native_float())
+        case .double(_, let v): status = put(v, dsh5_native_double())
+        case .int64(_, let v): status = put(v, dsh5_native_int64())
+        }
+        guard status >= 0 else { throw HDF5Error(message: "cannot write dataset \(name) in \(path)") }
+    }
+
+    private static func stringType() -> hid_t {
+        let t = H5Tcopy(dsh5_c_s1())
+        H5Tset_size(t, dsh5_variable())
+        H5Tset_cset(t, H5T_CSET_UTF8)
+        return t
+    }
+
+    // MARK: reading
+
+    private static func readGroup(_ group: hid_t, path: String) throws -> Node {
+        var node = Node()
+        let attributeCount = dsh5_attribute_count(group)
+        for i in 0..<max(0, attributeCount) {
+            let a = H5Aopen_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), dsh5_p_default(), dsh5_p_default())
+            guard a >= 0 else { throw HDF5Error(message: "cannot open attribute \(i) in \(path)") }
+            defer { H5Aclose(a) }
+            let nameLength = H5Aget_name(a, 0, nil)
+            var nameBuffer = [CChar](repeating: 0, count: Int(nameLength) + 1)
+            H5Aget_name(a, nameBuffer.count, &nameBuffer)
+            node.set(String(cString: nameBuffer), try readAttribute(a, path: path))
+        }
+        var info = H5G_info_t()
+        H5Gget_info(group, &info)
+        for i in 0..<info.nlinks {
+            let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, dsh5_p_default())
+            var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, dsh5_p_default())
+            let name = String(cString: buffer)
+            let kind = dsh5_object_type(group, name)
+            if kind == dsh5_type_group() {
+                let g = H5Gopen2(group, name, dsh5_p_default())
+                defer { H5Gclose(g) }
+                node.put(name, try readGroup(g, path: path))
+            } else if kind == dsh5_type_dataset() {
+                node.put(name, try readDataset(group, name, path: path))
+            }
+        }
+        return node
+    }
+
+    private static func readAttribute(_ a: hid_t, path: String) throws -> AttributeValue {
+        let type = H5Aget_type(a)
+        defer { H5Tclose(type) }
+        switch H5Tget_class(type) {
+        case H5T_INTEGER:
+            var v: Int64 = 0
+            H5Aread(a, dsh5_native_int64(), &v)
+            return .int(v)
+        case H5T_FLOAT:
+            var v: Double = 0
+            H5Aread(a, dsh5_native_double(), &v)
+            return .double(v)
+        case H5T_STRING:
+            let memType = stringType()
+            defer { H5Tclose(memType) }
+            var pointer: UnsafeMutablePointer<CChar>?
+            guard H5Aread(a, memType, &pointer) >= 0, let p = pointer else {
+                throw HDF5Error(message: "cannot read a string attribute in \(path)")
+            }
+            defer { H5free_memory(p) }
+            return .string(String(cString: p))
+        default:
+            throw HDF5Error(message: "unsupported attribute type in \(path)")
+        }
+    }
+
+    private static func readDataset(_ loc: hid_t, _ name: String, path: String) throws -> Dataset {
+        let d = H5Dopen2(loc, name, dsh5_p_default())
+        guard d >= 0 else { throw HDF5Error(message: "cannot open dataset \(name) in \(path)") }
+        defer { H5Dclose(d) }
+        let space = H5Dget_space(d)
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        var dims = [hsize_t](repeating: 0, count: rank)
+        H5Sget_simple_extent_dims(space, &dims, nil)
+        let shape = dims.map { Int($0) }
+        let count = shape.reduce(1, *)
+        let type = H5Dget_type(d)
+        defer { H5Tclose(type) }
+        func get<T>(_ zero: T, _ memType: hid_t) -> [T] {
+            var values = [T](repeating: zero, count: count)
+            values.withUnsafeMutableBytes { _ = H5Dread(d, memType, dsh5_s_all(), dsh5_s_all(), dsh5_p_default(), $0.baseAddress) }
+            return values
+        }
+        switch H5Tget_class(type) {
+        case H5T_FLOAT:
+            if H5Tget_size(type) == 4 { return .float(shape: shape, values: get(Float(0), dsh5_native_float())) }
+            return .double(shape: shape, values: get(Double(0), dsh5_native_double()))
+        case H5T_INTEGER:
+            return .int64(shape: shape, values: get(Int64(0), dsh5_native_int64()))
+        default:
+            throw HDF5Error(message: "dataset \(name) in \(path) has an unsupported type")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Experiments
+import Evaluation
+import Objectives
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a diffusion sampler and write one HDF5 run file.",
+        discussion: "Settings are key=value pairs, e.g. target=gmm25 objective=tb exploration=0.2 iterations=5000.\n"
+            + RunConfig.keys.map { "  \($0.name): \($0.help)" }.joined(separator: "\n"))
+
+    @Argument(help: "key=value settings.") var settings: [String] = []
+    @Option(help: "Run file to write (default: Results/runs/<target>-<objective>-<hash>-seed<seed>.h5).") var out: String?
+    @Flag(help: "Continue from the checkpoint in the run file, if it exists.") var resume = false
+    @Option(help: "Iterations between intermediate checkpoint writes (0 = only at the end).") var checkpointEvery = 1000
+
+    func run() throws {
+        let config: RunConfig
+        do { config = try RunConfig.parse(settings) } catch { throw ValidationError("\(error)") }
+        var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
+        job.checkpointEvery = checkpointEvery
+        print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+        let progress = Progress(total: config.iterations, every: config.logEvery)
+        do {
+            let (trainer, report) = try job.run(resume: resume) { t, out in progress.update(t, out) }
+            progress.finish()
+            print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
+            print("run file: \(job.outputPath)")
+        } catch {
+            progress.finish()
+            FileHandle.standardError.write(Data("error: \(error)\nrun file so far: \(job.outputPath)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Progress output: an updating line on a terminal, plain periodic lines otherwise.
+final class Progress {
+    let total: Int, every: Int
+    let isTerminal = isatty(STDOUT_FILENO) != 0
+    var lastDraw = 0.0
+
+    init(total: Int, every: Int) { self.total = total; self.every = every }
+
+    func update(_ t: Trainer, _ out: ObjectiveOutput) {
+        let now = t.seconds
+        let due = isTerminal ? (now - lastDraw > 0.25 || t.iteration == total) : (t.iteration % every == 0 || t.iteration == total)
+        guard due else { return }
+        lastDraw = now
+        let rate = Double(t.iteration) / max(now, 1e-9)
+        let eta = Double(total - t.iteration) / max(rate, 1e-9)
+        let line = String(format: "iter %6d/%d  loss %10.4f  log Z %9.4f  %6.1f it/s  ETA %5.0fs",
+                          t.iteration, total, out.loss, out.logZEstimate, rate, eta)
+        if isTerminal { print("\r" + line, terminator: "") } else { print(line) }
+        fflush(nil)
+    }
+
+    func finish() { if isTerminal { print("") } }
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+import Experiments
+
+DSampler.main()
