@@ -1,12 +1,16 @@
 import Numerics
 
 extension PathSampler {
+    /// Rows back-propagated together: large enough for efficient GEMMs, small enough to stay in L2.
+    static let tileRows = 600
+
     /// Adds ∂L/∂θ to `net.parameters.gradients`, given ∂L/∂log p_F(x_{i+1} | x_i) for every transition of
     /// the most recent batch this sampler produced (`logForwardCotangent`, T·B entries, step-major).
     ///
     /// States are treated as data (off-policy objectives): only the drift inside log p_F depends on θ, with
     /// ∂ log p_F/∂μ = (x_{i+1} − x_i − Δt·μ)/σ². Steps are split across threads; each thread back-propagates
-    /// its whole block of rows at once and the per-thread gradients are summed in thread order.
+    /// its steps in tiles of about `tileRows` rows, so the cotangent buffers stay in cache (the pass is
+    /// memory-bound otherwise), and the per-thread gradients are summed in thread order.
     public func accumulateGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent: [Float]) {
         let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulateGradients: batch is not the sampler's latest")
@@ -17,8 +21,8 @@ extension PathSampler {
         var dStepBias = Matrix(rows: T, cols: H)
         var dScale = [Float](repeating: 0, count: T)
         let invSigma2 = 1 / process.sigma2, langevin = net.langevin
-        let maxRows = (T + parts - 1) / parts * B
-        let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: maxRows * max(H, d)) }
+        let tileSteps = max(1, Self.tileRows / B)
+        let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: tileSteps * B * max(H, d)) }
         let network = net
         network.parameters.values.withUnsafeBufferPointer { P in
         batch.states.withUnsafeBufferPointer { S in
@@ -28,32 +32,34 @@ extension PathSampler {
         partial.withUnsafeMutableBufferPointer { grads in
         dStepBias.storage.withUnsafeMutableBufferPointer { DSB in
         dScale.withUnsafeMutableBufferPointer { DS in
-            parallelChunks(T, parts: parts) { chunk, steps in
-                let first = steps.lowerBound * B, n = steps.count * B
+            parallelChunks(T, parts: parts) { chunk, chunkSteps in
                 let (dz0, spare, dmu) = (work[chunk][0], work[chunk][1], work[chunk][2])
-                for i in steps {
-                    let dt = process.grid.delta(i)
-                    var scaleCotangent: Float = 0
-                    for b in 0..<B {
-                        let row = i * B + b, local = (row - first) * d
-                        let from = row * d, to = ((i + 1) * B + b) * d
-                        for c in 0..<d {
-                            let mu = D[from + c]
-                            let clipped = abs(mu) >= DriftNetwork.outputClip
-                            let residual = S[to + c] - S[from + c] - dt * mu
-                            let g = clipped ? 0 : C[row] * residual * invSigma2
-                            dmu[local + c] = g
-                            if langevin { scaleCotangent += g * G[from + c] }
+                for tileStart in stride(from: chunkSteps.lowerBound, to: chunkSteps.upperBound, by: tileSteps) {
+                    let steps = tileStart..<min(tileStart + tileSteps, chunkSteps.upperBound)
+                    let first = steps.lowerBound * B, n = steps.count * B
+                    for i in steps {
+                        let dt = process.grid.delta(i)
+                        var scaleCotangent: Float = 0
+                        for b in 0..<B {
+                            let row = i * B + b, local = (row - first) * d
+                            let from = row * d, to = ((i + 1) * B + b) * d
+                            for c in 0..<d {
+                                let mu = D[from + c]
+                                let residual = S[to + c] - S[from + c] - dt * mu
+                                let g = abs(mu) >= DriftNetwork.outputClip ? 0 : C[row] * residual * invSigma2
+                                dmu[local + c] = g
+                                if langevin { scaleCotangent += g * G[from + c] }
+                            }
                         }
+                        DS[i] = scaleCotangent
                     }
-                    DS[i] = scaleCotangent
-                }
-                network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
-                                      x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
-                                      dOut: dmu, work: (dz0, spare))
-                for i in steps {
-                    PointwiseKernels.accumulateColumnSums(dz0 + (i * B - first) * H, rows: B, cols: H,
-                                                          into: DSB.baseAddress! + i * H)
+                    network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
+                                          x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
+                                          dOut: dmu, work: (dz0, spare))
+                    for i in steps {
+                        PointwiseKernels.accumulateColumnSums(dz0 + (i * B - first) * H, rows: B, cols: H,
+                                                              into: DSB.baseAddress! + i * H)
+                    }
                 }
             }
         }}}}}}}}

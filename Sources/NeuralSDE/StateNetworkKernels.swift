@@ -5,7 +5,8 @@ import Numerics
 final class ActivationCache {
     private(set) var capacity = 0
     private(set) var width = 0
-    /// z₀, h₀, z₁, h₁, z₂, h₂, each `capacity × width`.
+    /// f′(z₀), h₀, f′(z₁), h₁, f′(z₂), h₂, each `capacity × width`: activation derivatives are kept instead
+    /// of pre-activations, so the backward pass needs no exponentials.
     private(set) var buffers: [UnsafeMutablePointer<Float>] = []
 
     func reserve(rows: Int, width: Int) {
@@ -16,7 +17,7 @@ final class ActivationCache {
         buffers = (0..<6).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: rows * width) }
     }
 
-    func pre(_ layer: Int, row: Int) -> UnsafeMutablePointer<Float> { buffers[2 * layer] + row * width }
+    func derivative(_ layer: Int, row: Int) -> UnsafeMutablePointer<Float> { buffers[2 * layer] + row * width }
     func post(_ layer: Int, row: Int) -> UnsafeMutablePointer<Float> { buffers[2 * layer + 1] + row * width }
 
     private func release() { buffers.forEach { $0.deallocate() }; buffers = [] }
@@ -39,10 +40,10 @@ extension DriftNetwork {
         let h = hidden, d = dimension
         var input = x, inputWidth = d
         for l in 0..<3 {
-            let z = cache.pre(l, row: cacheRow)
+            let z = cache.derivative(l, row: cacheRow)
             BLAS.gemm(m: n, n: h, k: inputWidth, a: input, lda: inputWidth, b: weight(p, l), ldb: h, c: z, ldc: h)
-            PointwiseKernels.addBiasActivate(z, rows: n, cols: h, bias: l == 0 ? stepBias : bias(p, l),
-                                             activation: .gelu, out: cache.post(l, row: cacheRow))
+            PointwiseKernels.addBiasActivateKeepingDerivative(z, rows: n, cols: h, bias: l == 0 ? stepBias : bias(p, l),
+                                                              activation: .gelu, out: cache.post(l, row: cacheRow))
             input = UnsafePointer(cache.post(l, row: cacheRow))
             inputWidth = h
         }
@@ -68,7 +69,7 @@ extension DriftNetwork {
             let target = l % 2 == 0 ? work.0 : work.1
             BLAS.gemm(transB: true, m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: weight(p, upper),
                       ldb: deltaWidth, c: target, ldc: h)
-            PointwiseKernels.multiplyByDerivative(target, z: cache.pre(l, row: cacheRow), count: n * h, activation: .gelu)
+            PointwiseKernels.multiplyElementwise(target, by: cache.derivative(l, row: cacheRow), count: n * h)
             let slot = layout.stateLayers[l]
             let input = l == 0 ? x : UnsafePointer(cache.post(l - 1, row: cacheRow))
             let inputWidth = l == 0 ? d : h

@@ -17,10 +17,19 @@ public typealias Float8 = SIMD8<Float>
 @usableFromInline let geluC2: Float = 1.5957691216057308 * 0.044715
 
 /// e^x on eight lanes; inputs are clamped to [−87, 88] so the result stays finite and normal.
+///
+/// Rounding to the nearest integer n uses the 1.5·2²³ trick (adding it leaves n in the low mantissa bits),
+/// because the generic SIMD rounding and float→int conversions do not vectorise.
+/// NaN inputs stay NaN.
 @inlinable @inline(__always)
 public func fastExp(_ x: Float8) -> Float8 {
-    let clamped = x.clamped(lowerBound: Float8(repeating: -87), upperBound: Float8(repeating: 88))
-    let n = (clamped * 1.4426950408889634).rounded(.toNearestOrEven)
+    let magic = Float8(repeating: 12_582_912)
+    // `replace(with:where:)` vectorises; the generic `pointwiseMin`/`clamped` do not.
+    var clamped = x
+    clamped.replace(with: 88, where: x .> 88)
+    clamped.replace(with: -87, where: x .< -87)
+    let shifted = clamped * 1.4426950408889634 + magic
+    let n = shifted - magic
     let r = clamped - n * 0.693145751953125 - n * 1.428606765330187e-06
     var p = Float8(repeating: 1.0 / 720)
     p = p * r + 1.0 / 120
@@ -29,8 +38,8 @@ public func fastExp(_ x: Float8) -> Float8 {
     p = p * r + 0.5
     p = p * r + 1
     p = p * r + 1
-    let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: Float8.self)
+    let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return p * unsafeBitCast(exponent, to: Float8.self)
 }
 
 /// The logistic function on eight lanes.
@@ -60,6 +69,21 @@ extension Activation {
             let s = fastSigmoid(z)
             return s * (1 + z * (1 - s))
         case .identity: return Float8(repeating: 1)
+        }
+    }
+
+    /// (f(z), f′(z)) on eight lanes, sharing the exponential.
+    @inlinable @inline(__always)
+    public func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
+        switch self {
+        case .gelu:
+            let z2 = z * z
+            let s = fastSigmoid(z * (geluC1 + geluC2 * z2))
+            return (z * s, s + z * s * (1 - s) * (geluC1 + 3 * geluC2 * z2))
+        case .silu:
+            let s = fastSigmoid(z)
+            return (z * s, s * (1 + z * (1 - s)))
+        case .identity: return (z, Float8(repeating: 1))
         }
     }
 
@@ -97,6 +121,38 @@ public enum PointwiseKernels {
                 c += 1
             }
         }
+    }
+
+    /// out ← f(z + bias) and z ← f′(z + bias): the forward pass keeps the derivative instead of the
+    /// pre-activation, so the backward pass is a plain product (`multiplyElementwise`) with no exponentials.
+    @inlinable
+    public static func addBiasActivateKeepingDerivative(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+                                                        bias: UnsafePointer<Float>, activation: Activation,
+                                                        out: UnsafeMutablePointer<Float>) {
+        let vecEnd = cols & ~7
+        for r in 0..<rows {
+            let zr = z + r * cols, outRow = out + r * cols
+            var c = 0
+            while c < vecEnd {
+                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self) + UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self)
+                let (value, derivative) = activation.valueAndDerivative(v)
+                UnsafeMutableRawPointer(outRow + c).storeBytes(of: value, as: Float8.self)
+                UnsafeMutableRawPointer(zr + c).storeBytes(of: derivative, as: Float8.self)
+                c += 8
+            }
+            while c < cols {
+                let v = zr[c] + bias[c]
+                outRow[c] = activation.apply(v)
+                zr[c] = activation.derivative(v)
+                c += 1
+            }
+        }
+    }
+
+    /// g ← g ⊙ f, elementwise over `count` elements.
+    @inlinable
+    public static func multiplyElementwise(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { g[i] *= f[i] }
     }
 
     /// g ← g ⊙ f′(z), elementwise over `count` elements (the cotangent through the activation).
