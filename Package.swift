@@ -38,6 +38,6 @@ let package = Package(
         .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation"]),
     ]
 )

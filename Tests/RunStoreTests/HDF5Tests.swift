@@ -1,0 +1,55 @@
+import XCTest
+import Foundation
+@testable import RunStore
+
+final class HDF5Tests: XCTestCase {
+    var directory: String!
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "dsampler-h5-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    func sampleTree() -> Node {
+        var root = Node()
+        root.set("a_int", .int(-7))
+        root.set("b_double", .double(2.5))
+        root.set("c_text", .string("héllo: world\nline 2"))
+        root.put("matrix", .float(shape: [2, 3], values: [1, 2, 3, 4, 5, 6]))
+        var child = Node()
+        child.put("doubles", .double(shape: [3], values: [0.5, -1, 1e300]))
+        child.put("ints", .int64(shape: [2], values: [Int64.max, -1]))
+        child.set("empty", .string(""))
+        root.put("group", child)
+        return root
+    }
+
+    /// Everything written reads back equal (attributes and links come back in name order, as written here).
+    func testRoundTrip() throws {
+        let path = directory + "/sub/run.h5"
+        try HDF5.write(sampleTree(), to: path)
+        XCTAssertEqual(try HDF5.read(path), sampleTree())
+    }
+
+    /// The write goes through a temporary file: no temporary is left behind, and a failed write leaves the
+    /// previous file intact.
+    func testAtomicReplace() throws {
+        let path = directory + "/run.h5"
+        try HDF5.write(sampleTree(), to: path)
+        var bad = Node()
+        bad.datasets = [("no/such/group", .float(shape: [1], values: [1]))]  // intermediate groups do not exist
+        XCTAssertThrowsError(try HDF5.write(bad, to: path))
+        XCTAssertEqual(try HDF5.read(path), sampleTree())
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testReadErrorsNameTheFile() {
+        XCTAssertThrowsError(try HDF5.read(directory + "/missing.h5")) { XCTAssertTrue("\($0)".contains("missing.h5")) }
+        let junk = directory + "/junk.h5"
+        FileManager.default.createFile(atPath: junk, contents: Data("not hdf5".utf8))
+        XCTAssertThrowsError(try HDF5.read(junk)) { XCTAssertTrue("\($0)".contains("junk.h5")) }
+    }
+}
