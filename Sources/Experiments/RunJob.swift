@@ -2,6 +2,7 @@ import Foundation
 import RunStore
 import Evaluation
 import Objectives
+import Densities
 
 /// One training run from settings to a finished run file: train (writing a resumable checkpoint file every
 /// `checkpointEvery` iterations), evaluate, write. A failure writes the file with `status = failed` and the
@@ -13,6 +14,8 @@ public struct RunJob {
     public var outputPath: String
     /// Iterations between intermediate writes of the run file (0 = only at the end).
     public var checkpointEvery = 1000
+    /// A custom target to train on instead of the built-in one named in `config`.
+    public var target: (any Target)?
 
     /// A job writing `config`'s run to `outputPath`.
     public init(config: RunConfig, outputPath: String) {
@@ -28,11 +31,12 @@ public struct RunJob {
         let trainer: Trainer
         if resume, FileManager.default.fileExists(atPath: outputPath) {
             trainer = try RunFile.restore(try HDF5.read(outputPath), path: outputPath)
+            guard target == nil else { throw RunFileError(message: "resuming runs on custom targets is not supported yet") }
             guard trainer.config == config else {
                 throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
             }
         } else {
-            trainer = Trainer(config: config)
+            trainer = Trainer(config: config, target: target)
         }
         do {
             try trainer.train { t, out in

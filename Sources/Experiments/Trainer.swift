@@ -53,10 +53,14 @@ public final class Trainer {
     public private(set) var history: [TrainingPoint] = []
 
     /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself.
-    public init(config: RunConfig) {
+    /// Pass `target` to train on your own `Target` instead of the built-in one named in `config`
+    /// (`config.target` is then set to its name).
+    public init(config: RunConfig, target custom: (any Target)? = nil) {
         BLAS.setThreads(1)
+        var config = config
+        if let custom { config.target = custom.name }
         self.config = config
-        target = TargetRegistry.make(config.target)!
+        target = custom ?? TargetRegistry.make(config.target)!
         let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)

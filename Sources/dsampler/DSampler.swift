@@ -38,15 +38,15 @@ struct Bench: ParsableCommand {
 }
 
 struct Targets: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the built-in targets.")
+    static let configuration = CommandConfiguration(abstract: "List the built-in targets with dimension, known log Z, reference samples and default σ².")
 
     func run() {
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-        print(pad("name", 10) + pad("dim", 5) + pad("log Z", 11) + pad("exact", 7) + pad("σ²", 5) + "description")
+        print(pad("name", 10) + pad("dim", 5) + pad("log Z", 11) + pad("reference", 15) + pad("σ²", 5) + "description")
         for e in TargetRegistry.entries {
             let t = e.make()
             print(pad(e.name, 10) + pad("\(t.dimension)", 5) + pad(t.logZ.map { String(format: "%.4f", $0) } ?? "unknown", 11)
-                  + pad(t.hasExactSampler ? "yes" : "no", 7) + pad(String(format: "%g", t.defaultSigma2), 5) + e.summary)
+                  + pad(t.hasExactSampler ? "exact sampler" : "none", 15) + pad(String(format: "%g", t.defaultSigma2), 5) + e.summary)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 @testable import Experiments
 @testable import RunStore
 import Evaluation
+import Densities
 
 final class ConfigTests: XCTestCase {
     func testParsesAndRejects() throws {
@@ -115,5 +116,28 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(resumed.trainer.iteration, 30)
         XCTAssertEqual(resumed.report.samples, full.samples)
         XCTAssertEqual(resumed.report.logWeights, full.logWeights)
+    }
+
+    /// A target that turns non-finite stops the run with an error naming the iteration and the target; the run
+    /// file is still written, readable, and marked failed.
+    func testNonFiniteTargetStopsRunAndKeepsFile() throws {
+        struct Cliff: Target {
+            let name = "cliff"
+            let dimension = 2
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                          gradient: UnsafeMutablePointer<Float>?) {
+                for r in 0..<count { logDensity[r] = abs(x[2 * r]) > 2.5 ? .nan : -0.5 * x[2 * r] * x[2 * r] }
+            }
+        }
+        var job = RunJob(config: try RunConfig.parse(tiny), outputPath: directory + "/cliff.h5")
+        job.target = Cliff()
+        XCTAssertThrowsError(try job.run()) { error in
+            XCTAssertTrue("\(error)".contains("cliff") && "\(error)".contains("iteration "), "\(error)")
+        }
+        let root = try HDF5.read(directory + "/cliff.h5")
+        XCTAssertEqual(root.attribute("status"), .string("failed"))
+        XCTAssertTrue("\(root.attribute("error")!)".contains("non-finite"))
+        XCTAssertEqual(root.group("config")?.attribute("target"), .string("cliff"))
+        XCTAssertNotNil(root.group("checkpoint")?.dataset("network"))
     }
 }
