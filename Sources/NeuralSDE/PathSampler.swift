@@ -36,15 +36,17 @@ public final class PathSampler {
                               stream: UInt64, context: String) throws -> TrajectoryBatch {
         var batch = TrajectoryBatch(batchSize: batchSize, steps: process.grid.steps, dimension: net.dimension)
         let d = net.dimension, B = batchSize
+        // One generator per path, advanced step by step; each thread touches only its own paths' generators.
+        let generators = UnsafeMutablePointer<Xoshiro256>.allocate(capacity: B)
+        defer { generators.deinitialize(count: B); generators.deallocate() }
+        for b in 0..<B { (generators + b).initialize(to: Xoshiro256(seed: seed, stream: stream, UInt64(b))) }
         try run(net, &batch, context: context) { i, rows, S, drift in
             let dt = self.process.grid.delta(i)
             let std = (self.process.forwardVariance(i) + exploration * exploration).squareRoot()
-            var rngs = rows.map { Xoshiro256(seed: seed, stream: stream, UInt64($0), UInt64(i)) }
-            var noise = [Float](repeating: 0, count: d)
-            for (k, b) in rows.enumerated() {
-                noise.withUnsafeMutableBufferPointer { rngs[k].fillGaussian($0.baseAddress!, count: d) }
+            for b in rows {
                 let from = (i * B + b) * d, to = ((i + 1) * B + b) * d
-                for c in 0..<d { S[to + c] = S[from + c] + dt * drift[from + c] + std * noise[c] }
+                generators[b].fillGaussian(S + to, count: d)
+                for c in 0..<d { S[to + c] = S[from + c] + dt * drift[from + c] + std * S[to + c] }
             }
         }
         return batch
