@@ -1,7 +1,7 @@
 /// Pointwise nonlinearities with fast, vectorised forward and derivative kernels.
 ///
 /// glibc's `tanhf`/`expf` cost ~10 ns per element and block vectorisation; these kernels use a degree-5
-/// polynomial `exp` on eight lanes (relative error below 5e-6, ample for activations), which keeps them a
+/// polynomial `exp` on eight lanes (relative error below 1e-5, ample for activations), which keeps them a
 /// small share of a training step.
 public enum Activation: String, Sendable, CaseIterable {
     /// GELU in its tanh form, x·σ(1.5957691·(x + 0.044715·x³)).

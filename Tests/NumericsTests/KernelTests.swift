@@ -11,7 +11,7 @@ final class KernelTests: XCTestCase {
             let approx = fastExp(Float8(repeating: x))[0]
             worst = max(worst, abs(approx - expf(x)) / expf(x))
         }
-        XCTAssertLessThan(worst, 5e-6)
+        XCTAssertLessThan(worst, 1e-5)  // degree-5 polynomial plus one-constant range reduction
     }
 
     func testGELUAgainstErfDefinition() {
