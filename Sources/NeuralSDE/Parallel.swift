@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// Splits `0..<count` into `parts` contiguous chunks and runs `body(chunkIndex, range)` for each, concurrently.
 ///
@@ -8,10 +9,14 @@ import Foundation
 func parallelChunks(_ count: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
     let n = max(1, min(parts, count))
     let ranges = (0..<n).map { k in (count * k / n)..<(count * (k + 1) / n) }
+    BLAS.flushDenormalsToZero()
     if n == 1 { body(0, ranges[0]); return }
     withoutActuallyEscaping(body) { escapable in
         let shared = UncheckedSendable(escapable)
-        DispatchQueue.concurrentPerform(iterations: n) { k in shared.value(k, ranges[k]) }
+        DispatchQueue.concurrentPerform(iterations: n) { k in
+            BLAS.flushDenormalsToZero()
+            shared.value(k, ranges[k])
+        }
     }
 }
 

@@ -19,6 +19,10 @@ public enum BLAS {
     /// so runs pin this to 1 (the result then does not depend on OpenBLAS's own partitioning).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// Makes the calling thread flush denormal floats to zero (x86-64; a no-op elsewhere). Worker threads call
+    /// it before running kernels so that speed does not drop as values shrink during training.
+    public static func flushDenormalsToZero() { dsn_flush_denormals_to_zero() }
+
     /// OpenBLAS's build description (core type, threading), for provenance.
     public static var configuration: String { String(cString: openblas_get_config()) }
 }

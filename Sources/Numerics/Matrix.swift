@@ -53,10 +53,4 @@ public struct Matrix: Equatable, Sendable {
         get { storage[row * cols + col] }
         set { storage[row * cols + col] = newValue }
     }
-
-    /// The elements of one row, copied.
-    public func row(_ r: Int) -> [Float] { Array(storage[(r * cols)..<((r + 1) * cols)]) }
-
-    /// Whether every element is finite.
-    public var isFinite: Bool { storage.allSatisfy { $0.isFinite } }
 }

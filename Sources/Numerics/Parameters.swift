@@ -39,9 +39,6 @@ public struct ParameterStore: Sendable, Equatable {
         return slot
     }
 
-    /// The slot with the given name, if any.
-    public func slot(named name: String) -> ParameterSlot? { slots.first { $0.name == name } }
-
     /// A copy of a parameter's value.
     public func value(_ slot: ParameterSlot) -> Matrix {
         Matrix(rows: slot.rows, cols: slot.cols, storage: Array(values[slot.offset..<(slot.offset + slot.count)]))
