@@ -34,7 +34,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW"]),
-        .testTarget(name: "DensitiesTests", dependencies: ["Densities"]),
+        .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore"]),
         .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),

@@ -15,11 +15,14 @@ public protocol Target: Sendable {
     var logZ: Double? { get }
     /// Means of the mixture components, when the target is a mixture (for mode coverage).
     var modeCentres: [[Float]]? { get }
+    /// How coordinates group into particles, for particle systems (nil otherwise).
+    var particleStructure: ParticleStructure? { get }
 
     /// Writes log R(x) for each of the `count` rows of `x` (row-major, `count × dimension`) into `logDensity`
-    /// and, when `gradient` is non-nil, ∇ₓ log R(x) into it (same layout as `x`).
+    /// and, when `gradient` is non-nil, ∇ₓ log R(x) into it (same layout as `x`). Built-in targets never
+    /// throw; targets backed by external code (plug-ins) throw when that code reports a failure.
     func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
-                  gradient: UnsafeMutablePointer<Float>?)
+                  gradient: UnsafeMutablePointer<Float>?) throws
 
     /// `count` exact, independent samples, or nil when the target has no exact sampler.
     func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix?
@@ -29,6 +32,7 @@ extension Target {
     public var defaultSigma2: Float { 1 }
     public var logZ: Double? { nil }
     public var modeCentres: [[Float]]? { nil }
+    public var particleStructure: ParticleStructure? { nil }
     public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? { nil }
 
     /// Whether `exactSamples` returns samples.
@@ -38,24 +42,24 @@ extension Target {
     }
 
     /// log R for every row of `x`.
-    public func logDensity(_ x: Matrix) -> [Float] {
+    public func logDensity(_ x: Matrix) throws -> [Float] {
         precondition(x.cols == dimension, "\(name): points have \(x.cols) coordinates, target has \(dimension)")
         var out = [Float](repeating: 0, count: x.rows)
-        x.storage.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { evaluate(xp.baseAddress!, count: x.rows, logDensity: $0.baseAddress!, gradient: nil) }
+        try x.storage.withUnsafeBufferPointer { xp in
+            try out.withUnsafeMutableBufferPointer { try evaluate(xp.baseAddress!, count: x.rows, logDensity: $0.baseAddress!, gradient: nil) }
         }
         return out
     }
 
     /// log R and ∇ log R for every row of `x`.
-    public func logDensityAndGradient(_ x: Matrix) -> (logDensity: [Float], gradient: Matrix) {
+    public func logDensityAndGradient(_ x: Matrix) throws -> (logDensity: [Float], gradient: Matrix) {
         precondition(x.cols == dimension, "\(name): points have \(x.cols) coordinates, target has \(dimension)")
         var out = [Float](repeating: 0, count: x.rows)
         var grad = Matrix(rows: x.rows, cols: x.cols)
-        x.storage.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { o in
-                grad.storage.withUnsafeMutableBufferPointer { g in
-                    evaluate(xp.baseAddress!, count: x.rows, logDensity: o.baseAddress!, gradient: g.baseAddress!)
+        try x.storage.withUnsafeBufferPointer { xp in
+            try out.withUnsafeMutableBufferPointer { o in
+                try grad.storage.withUnsafeMutableBufferPointer { g in
+                    try evaluate(xp.baseAddress!, count: x.rows, logDensity: o.baseAddress!, gradient: g.baseAddress!)
                 }
             }
         }
@@ -83,4 +87,23 @@ public struct NonFiniteDensityError: Error, CustomStringConvertible {
         "target \(target) returned a non-finite log-density or gradient at \(context) (row \(row)); "
             + "check the energy for overflow at large |x|, or lower the learning rate / enable gradient clipping"
     }
+}
+
+/// A target's own code reported an error (for example a plug-in returning a non-zero status).
+public struct TargetFailure: Error, CustomStringConvertible {
+    /// Target name.
+    public let target: String
+    /// Where it happened, e.g. "iteration 120".
+    public let context: String
+    /// What the target reported.
+    public let underlying: any Error
+
+    /// A failure of `target` at `context`.
+    public init(target: String, context: String, underlying: any Error) {
+        self.target = target
+        self.context = context
+        self.underlying = underlying
+    }
+
+    public var description: String { "target \(target) failed at \(context): \(underlying)" }
 }

@@ -43,8 +43,15 @@ public struct RunConfig: Sendable, Equatable {
 
     /// All accepted keys, in the order they are listed and stored.
     public static let keys: [Key] = [
-        Key(name: "target", help: "target density: " + TargetRegistry.names.joined(separator: ", "),
-            set: { c, v in c.target = try choice("target", v, TargetRegistry.names) }, get: { $0.target }),
+        Key(name: "target", help: "target density: " + TargetRegistry.names.joined(separator: ", ")
+                + ", manywell-D (D even), plugin:PATH.so",
+            set: { c, v in
+                guard TargetRegistry.isValidName(v) else {
+                    throw ConfigError.badValue(key: "target", value: v, expected: "one of " + TargetRegistry.names.joined(separator: ", ")
+                                               + ", manywell-D (D even), or plugin:PATH.so")
+                }
+                c.target = v
+            }, get: { $0.target }),
         Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),
             set: { c, v in c.objective = try choice("objective", v, objectives) }, get: { $0.objective }),
         Key(name: "iterations", help: "training iterations", set: { c, v in c.iterations = try integer("iterations", v, min: 0) },

@@ -106,7 +106,7 @@ public enum RunFile {
             throw RunFileError(message: "\(path) is not a dsampler run file (no /config or /checkpoint)")
         }
         let settings = yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }
-        let trainer = Trainer(config: try RunConfig.parse(settings))
+        let trainer = try Trainer(config: try RunConfig.parse(settings))
         var checkpoint = trainer.checkpoint
         func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
             guard let values = cp.dataset(prefix)?.floats, let m = cp.dataset(prefix + "_adam_m")?.floats,

@@ -36,7 +36,7 @@ public struct RunJob {
                 throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
             }
         } else {
-            trainer = Trainer(config: config, target: target)
+            trainer = try Trainer(config: config, target: target)
         }
         do {
             try trainer.train { t, out in

@@ -55,12 +55,16 @@ public final class Trainer {
     /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself.
     /// Pass `target` to train on your own `Target` instead of the built-in one named in `config`
     /// (`config.target` is then set to its name).
-    public init(config: RunConfig, target custom: (any Target)? = nil) {
+    public init(config: RunConfig, target custom: (any Target)? = nil) throws {
         BLAS.setThreads(1)
         var config = config
         if let custom { config.target = custom.name }
         self.config = config
-        target = custom ?? TargetRegistry.make(config.target)!
+        target = try custom ?? TargetRegistry.resolve(config.target)
+        if target.particleStructure != nil {
+            throw TrainingError.unsupportedTarget(target.name, reason: "particle systems need the centre-of-mass-free "
+                + "sampler and an equivariant network, which the trainer does not have yet")
+        }
         let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
@@ -134,6 +138,7 @@ public final class Trainer {
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(iteration: Int, target: String)
     case incompatibleCheckpoint
+    case unsupportedTarget(String, reason: String)
 
     public var description: String {
         switch self {
@@ -141,6 +146,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
         case .incompatibleCheckpoint:
             return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, objective)"
+        case .unsupportedTarget(let name, let reason):
+            return "target \(name) cannot be trained yet: \(reason)"
         }
     }
 }

@@ -84,6 +84,7 @@ public final class PathSampler {
         let tc = conditioning!
         let stepBias = tc.stepBiasValues.storage, scales = tc.langevinScaleValues
         var failures = [Int?](repeating: nil, count: threads)
+        var thrown = [(any Error)?](repeating: nil, count: threads)
         let target = self.target, process = self.process
         net.parameters.values.withUnsafeBufferPointer { P in
         stepBias.withUnsafeBufferPointer { SB in
@@ -93,6 +94,7 @@ public final class PathSampler {
         drifts.withUnsafeMutableBufferPointer { D in
         scores.withUnsafeMutableBufferPointer { G in
         failures.withUnsafeMutableBufferPointer { F in
+        thrown.withUnsafeMutableBufferPointer { E in
             parallelChunks(B, parts: threads) { chunk, rows in
                 let n = rows.count
                 var logR = [Float](repeating: 0, count: n)
@@ -101,7 +103,7 @@ public final class PathSampler {
                     let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * d
                     if let scales {
                         let g = G.baseAddress! + row * d
-                        target.evaluate(x, count: n, logDensity: &logR, gradient: g)
+                        do { try target.evaluate(x, count: n, logDensity: &logR, gradient: g) } catch { E[chunk] = error; return }
                         for k in 0..<(n * d) where !g[k].isFinite { F[chunk] = F[chunk] ?? (rows.lowerBound + k / d) }
                         if F[chunk] != nil { return }
                         for k in 0..<(n * d) { g[k] = min(max(g[k], -DriftNetwork.scoreClip), DriftNetwork.scoreClip) }
@@ -119,11 +121,16 @@ public final class PathSampler {
                                    logBackward: LB.baseAddress!)
                 }
             }
-        }}}}}}}}
+        }}}}}}}}}
+        if let error = thrown.compactMap({ $0 }).first {
+            throw TargetFailure(target: target.name, context: context, underlying: error)
+        }
         if let row = failures.compactMap({ $0 }).first {
             throw NonFiniteDensityError(target: target.name, context: context, row: row)
         }
-        batch.logReward = target.logDensity(batch.terminalStates)
+        do { batch.logReward = try target.logDensity(batch.terminalStates) } catch {
+            throw TargetFailure(target: target.name, context: context, underlying: error)
+        }
         if let row = batch.logReward.firstIndex(where: { !$0.isFinite }) {
             throw NonFiniteDensityError(target: target.name, context: context, row: row)
         }

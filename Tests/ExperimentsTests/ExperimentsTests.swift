@@ -108,7 +108,7 @@ final class RunJobTests: XCTestCase {
         let c = try RunConfig.parse(tiny)
         let full = try RunJob(config: c, outputPath: directory + "/full.h5").run().report
         let path = directory + "/resumed.h5"
-        let interrupted = Trainer(config: c)
+        let interrupted = try Trainer(config: c)
         for _ in 0..<20 { try interrupted.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
@@ -139,5 +139,29 @@ final class RunJobTests: XCTestCase {
         XCTAssertTrue("\(root.attribute("error")!)".contains("non-finite"))
         XCTAssertEqual(root.group("config")?.attribute("target"), .string("cliff"))
         XCTAssertNotNil(root.group("checkpoint")?.dataset("network"))
+    }
+
+    /// The shipped C example trains through `target=plugin:…` and its log Z estimate matches `dsampler_log_z`.
+    func testPluginTargetTrainsToItsLogZ() throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Targets/plugins/gaussian_example.c").path
+        let library = directory + "/gaussian.so"
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-lm"]
+        try cc.run()
+        cc.waitUntilExit()
+        let config = try RunConfig.parse(["target=plugin:" + library, "objective=tb", "iterations=400", "batch_size=64",
+                                          "steps=20", "hidden=32", "eval_paths=1000", "threads=2"])
+        let report = try RunJob(config: config, outputPath: directory + "/plugin.h5").run().report
+        XCTAssertEqual(report.logZTrue!, log(4 * Double.pi), accuracy: 1e-12)
+        XCTAssertEqual(report.onPolicy.importanceWeighted, log(4 * Double.pi), accuracy: 0.05)
+        XCTAssertLessThan(report.onPolicy.meanLogWeight, report.onPolicy.importanceWeighted)
+    }
+
+    func testParticleTargetsAreRejectedWithReason() throws {
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["target=lj13"]))) {
+            XCTAssertTrue("\($0)".contains("centre-of-mass"), "\($0)")
+        }
     }
 }

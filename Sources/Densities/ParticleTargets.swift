@@ -1,0 +1,109 @@
+import Foundation
+import Numerics
+
+/// How a target's coordinates group into particles: x = (x₁, …, x_N), each x_i ∈ ℝ^D.
+public struct ParticleStructure: Sendable, Equatable {
+    /// Number of particles N.
+    public let count: Int
+    /// Spatial dimension D.
+    public let spatialDimension: Int
+}
+
+/// The 4-particle double-well system in 2-D (Köhler et al. 2020): E = Σ_{i<j} [0.9(d_ij − 4)⁴ − 4(d_ij − 4)²].
+/// Invariant under rotation, translation and permutation; log Z unknown.
+public struct DoubleWellParticles: Target {
+    public let name: String
+    public let particles: ParticleStructure
+    public var dimension: Int { particles.count * particles.spatialDimension }
+    public var particleStructure: ParticleStructure? { particles }
+
+    /// N particles in D dimensions (DW4: 4 in 2-D).
+    public init(name: String = "dw4", count: Int = 4, spatialDimension: Int = 2) {
+        self.name = name
+        particles = ParticleStructure(count: count, spatialDimension: spatialDimension)
+    }
+
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                         gradient: UnsafeMutablePointer<Float>?) {
+        let n = particles.count, dd = particles.spatialDimension, d = dimension
+        for r in 0..<count {
+            let xr = x + r * d
+            let g = gradient.map { $0 + r * d }
+            if let g { for k in 0..<d { g[k] = 0 } }
+            var energy = 0.0
+            forEachPair(n) { i, j in
+                var s = 0.0
+                for k in 0..<dd { let diff = Double(xr[i * dd + k] - xr[j * dd + k]); s += diff * diff }
+                let dist = s.squareRoot(), u = dist - 4
+                energy += 0.9 * u * u * u * u - 4 * u * u
+                guard let g, dist > 0 else { return }
+                let dE = (3.6 * u * u * u - 8 * u) / dist  // dE/d(dist) · 1/dist
+                for k in 0..<dd {
+                    let f = Float(dE * Double(xr[i * dd + k] - xr[j * dd + k]))
+                    g[i * dd + k] -= f  // ∇ log R = −∇E
+                    g[j * dd + k] += f
+                }
+            }
+            logDensity[r] = Float(-energy)
+        }
+    }
+}
+
+/// Lennard-Jones clusters (LJ13, LJ55) in 3-D with a harmonic tether to the centre of mass:
+/// E = Σ_{i≠j} [r_ij⁻¹² − 2 r_ij⁻⁶] + ½ Σ_i ‖x_i − x̄‖², r_ij = sqrt(‖x_i − x_j‖² + 10⁻⁶).
+///
+/// The pair sum runs over ordered pairs (each pair twice): under this convention the public reference
+/// samples are Boltzmann at T = 1 (virial ⟨x·∇E⟩ = 3(N−1)). Samples live in the centre-of-mass-free subspace.
+public struct LennardJones: Target {
+    public let name: String
+    public let particles: ParticleStructure
+    public var dimension: Int { particles.count * particles.spatialDimension }
+    public var particleStructure: ParticleStructure? { particles }
+    /// Softening added to squared distances.
+    public static let softening = 1e-6
+
+    /// N particles in 3-D.
+    public init(name: String, count: Int) {
+        self.name = name
+        particles = ParticleStructure(count: count, spatialDimension: 3)
+    }
+
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                         gradient: UnsafeMutablePointer<Float>?) {
+        let n = particles.count, d = dimension
+        var centre = [Double](repeating: 0, count: 3)
+        for r in 0..<count {
+            let xr = x + r * d
+            let g = gradient.map { $0 + r * d }
+            for k in 0..<3 { centre[k] = (0..<n).reduce(0.0) { $0 + Double(xr[$1 * 3 + k]) } / Double(n) }
+            var energy = 0.0
+            for i in 0..<n {
+                for k in 0..<3 {
+                    let offset = Double(xr[i * 3 + k]) - centre[k]
+                    energy += 0.5 * offset * offset
+                    g?[i * 3 + k] = Float(-offset)  // the x̄ terms cancel because Σ_i (x_i − x̄) = 0
+                }
+            }
+            forEachPair(n) { i, j in
+                let dx = Double(xr[i * 3] - xr[j * 3]), dy = Double(xr[i * 3 + 1] - xr[j * 3 + 1])
+                let dz = Double(xr[i * 3 + 2] - xr[j * 3 + 2])
+                let s = dx * dx + dy * dy + dz * dz + Self.softening
+                let inv6 = 1 / (s * s * s)
+                energy += 2 * (inv6 * inv6 - 2 * inv6)  // ordered pairs: twice per unordered pair
+                guard let g else { return }
+                // d/ds of 2(s⁻⁶ − 2s⁻³) is 2(−6s⁻⁷ + 6s⁻⁴); ds/dx_i = 2(x_i − x_j).
+                let dEds = 2 * (-6 * inv6 * inv6 + 6 * inv6) / s
+                let fx = Float(2 * dEds * dx), fy = Float(2 * dEds * dy), fz = Float(2 * dEds * dz)
+                g[i * 3] -= fx; g[i * 3 + 1] -= fy; g[i * 3 + 2] -= fz
+                g[j * 3] += fx; g[j * 3 + 1] += fy; g[j * 3 + 2] += fz
+            }
+            logDensity[r] = Float(-energy)
+        }
+    }
+}
+
+/// Calls `body(i, j)` for every unordered pair i < j of `n` particles.
+@inline(__always)
+func forEachPair(_ n: Int, _ body: (Int, Int) -> Void) {
+    for i in 0..<n { for j in (i + 1)..<n { body(i, j) } }
+}

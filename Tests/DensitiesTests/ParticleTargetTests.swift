@@ -1,0 +1,84 @@
+import XCTest
+import Foundation
+@testable import Densities
+@testable import Numerics
+import RunStore
+
+/// The particle systems against the public reference samples (Targets/reference) and finite differences.
+final class ParticleTargetTests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    func reference(_ name: String, split: String = "test") throws -> Matrix {
+        let root = try HDF5.read(Self.repository.appendingPathComponent("Targets/reference/\(name).h5").path)
+        let data = try XCTUnwrap(root.dataset(split))
+        return Matrix(rows: data.shape[0], cols: data.shape[1], storage: data.floats)
+    }
+
+    /// Mean energy and virial ⟨x·∇E⟩ over a sample set.
+    func statistics(_ t: any Target, _ x: Matrix) throws -> (energy: Double, virial: Double) {
+        let (logR, grad) = try t.logDensityAndGradient(x)
+        let energy = logR.reduce(0.0) { $0 - Double($1) } / Double(x.rows)
+        var virial = 0.0
+        for i in 0..<x.count { virial -= Double(x.storage[i]) * Double(grad.storage[i]) }
+        return (energy, virial / Double(x.rows))
+    }
+
+    /// Under the ordered-pair convention the LJ13 reference is Boltzmann at T = 1: ⟨E⟩ = −43.13 and the
+    /// virial equals the (N−1)·3 = 36 degrees of freedom of the centre-of-mass-free subspace.
+    func testLJ13ReferenceStatistics() throws {
+        let (energy, virial) = try statistics(LennardJones(name: "lj13", count: 13), try reference("lj13"))
+        XCTAssertEqual(energy, -43.1, accuracy: 0.2)
+        XCTAssertEqual(virial, 36, accuracy: 0.5)
+    }
+
+    func testDW4ReferenceEnergy() throws {
+        // (The virial of this set is 5.34, not the 6 of an exact T = 1 Boltzmann sample; the energy matches.)
+        XCTAssertEqual(try statistics(DoubleWellParticles(), try reference("dw4")).energy, -22.45, accuracy: 0.1)
+    }
+
+    /// Gradients against central differences at reference configurations (and a perturbed lattice for LJ55),
+    /// where energies are moderate.
+    func testParticleGradientsMatchFiniteDifferences() throws {
+        var rng = Xoshiro256(seed: 2)
+        var lattice = Matrix(rows: 1, cols: 165)
+        for i in 0..<55 {
+            let site = [i % 4, (i / 4) % 4, i / 16]
+            for k in 0..<3 { lattice[0, i * 3 + k] = 1.12 * Float(site[k]) + 0.05 * rng.nextGaussian() }
+        }
+        let lj13 = try reference("lj13"), dw4 = try reference("dw4")
+        let cases: [(any Target, Matrix)] = [
+            (LennardJones(name: "lj13", count: 13), Matrix(rows: 2, cols: 39, storage: Array(lj13.storage[0..<78]))),
+            (DoubleWellParticles(), Matrix(rows: 2, cols: 8, storage: Array(dw4.storage[0..<16]))),
+            (LennardJones(name: "lj55", count: 55), lattice),
+        ]
+        for (t, x) in cases {
+            let (_, grad) = try t.logDensityAndGradient(x)
+            let h: Float = 1e-3
+            for r in 0..<x.rows {
+                for c in stride(from: 0, to: t.dimension, by: 3) {
+                    var p = x, m = x
+                    p[r, c] += h; m[r, c] -= h
+                    let numeric = Double(try t.logDensity(p)[r] - t.logDensity(m)[r]) / Double(2 * h)
+                    XCTAssertEqual(Double(grad[r, c]), numeric, accuracy: 0.03 * max(1, abs(numeric)), "\(t.name) (\(r),\(c))")
+                }
+            }
+        }
+    }
+
+    /// Energies are invariant under translation, rotation and permutation of the particles.
+    func testSymmetries() throws {
+        let t = LennardJones(name: "lj13", count: 13)
+        let x = Matrix(rows: 1, cols: 39, storage: Array(try reference("lj13").storage[0..<39]))
+        var moved = x
+        let (c, s) = (Float(cos(0.7)), Float(sin(0.7)))
+        for i in 0..<13 {
+            let (a, b) = (x[0, i * 3], x[0, i * 3 + 1])
+            let j = (i + 5) % 13  // permute
+            moved[0, j * 3] = c * a - s * b + 3
+            moved[0, j * 3 + 1] = s * a + c * b - 1
+            moved[0, j * 3 + 2] = x[0, i * 3 + 2] + 2
+        }
+        XCTAssertEqual(try t.logDensity(moved)[0], try t.logDensity(x)[0], accuracy: 1e-3)
+    }
+}
