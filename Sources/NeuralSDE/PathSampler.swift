@@ -101,7 +101,7 @@ public final class PathSampler {
                 for i in 0..<T {
                     let row = i * B + rows.lowerBound
                     let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * d
-                    if let scales {
+                    if scales != nil {
                         let g = G.baseAddress! + row * d
                         do { try target.evaluate(x, count: n, logDensity: &logR, gradient: g) } catch { E[chunk] = error; return }
                         for k in 0..<(n * d) where !g[k].isFinite { F[chunk] = F[chunk] ?? (rows.lowerBound + k / d) }
