@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -28,7 +29,8 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Experiments",
-                dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore"]),
+                dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore",
+                               .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "dsampler", dependencies: [
             "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

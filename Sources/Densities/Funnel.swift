@@ -9,14 +9,15 @@ public struct Funnel: Target {
     public let dimension: Int
     /// Standard deviation of the neck coordinate x₀.
     public let neckStd: Double
-    public var defaultSigma2: Float { 1 }
+    public let defaultSigma2: Float
     public var logZ: Double? { 0 }
 
     /// A funnel of dimension `dimension` with neck standard deviation `neckStd`.
-    public init(name: String = "funnel", dimension: Int = 10, neckStd: Double = 3) {
+    public init(name: String = "funnel", dimension: Int = 10, neckStd: Double = 3, defaultSigma2: Float = 1) {
         self.name = name
         self.dimension = dimension
         self.neckStd = neckStd
+        self.defaultSigma2 = defaultSigma2
     }
 
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,

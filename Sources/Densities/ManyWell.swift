@@ -8,16 +8,17 @@ import Numerics
 public struct ManyWell: Target {
     public let name: String
     public let dimension: Int
-    public var defaultSigma2: Float { 1 }
+    public let defaultSigma2: Float
     /// ∫ exp(−a⁴ + 6a² + ½a) da over ℝ.
     public static let wellIntegral = 11784.50927
     public var logZ: Double? { Double(dimension / 2) * (log(Self.wellIntegral) + 0.5 * log(2 * Double.pi)) }
 
     /// A ManyWell of even dimension `dimension`.
-    public init(name: String = "manywell", dimension: Int = 32) {
+    public init(name: String = "manywell", dimension: Int = 32, defaultSigma2: Float = 1) {
         precondition(dimension > 0 && dimension % 2 == 0, "ManyWell needs an even dimension, got \(dimension)")
         self.name = name
         self.dimension = dimension
+        self.defaultSigma2 = defaultSigma2
     }
 
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,

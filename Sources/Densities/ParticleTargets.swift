@@ -16,11 +16,13 @@ public struct DoubleWellParticles: Target {
     public let particles: ParticleStructure
     public var dimension: Int { particles.count * particles.spatialDimension }
     public var particleStructure: ParticleStructure? { particles }
+    public let defaultSigma2: Float
 
     /// N particles in D dimensions (DW4: 4 in 2-D).
-    public init(name: String = "dw4", count: Int = 4, spatialDimension: Int = 2) {
+    public init(name: String = "dw4", count: Int = 4, spatialDimension: Int = 2, defaultSigma2: Float = 3) {
         self.name = name
         particles = ParticleStructure(count: count, spatialDimension: spatialDimension)
+        self.defaultSigma2 = defaultSigma2
     }
 
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
@@ -59,13 +61,15 @@ public struct LennardJones: Target {
     public let particles: ParticleStructure
     public var dimension: Int { particles.count * particles.spatialDimension }
     public var particleStructure: ParticleStructure? { particles }
+    public let defaultSigma2: Float
     /// Softening added to squared distances.
     public static let softening = 1e-6
 
     /// N particles in 3-D.
-    public init(name: String, count: Int) {
+    public init(name: String, count: Int, defaultSigma2: Float = 1) {
         self.name = name
         particles = ParticleStructure(count: count, spatialDimension: 3)
+        self.defaultSigma2 = defaultSigma2
     }
 
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,

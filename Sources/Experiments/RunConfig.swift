@@ -1,5 +1,4 @@
 import Foundation
-import Densities
 
 /// Every setting of one training run, with defaults from Sendera et al. (2024).
 ///
@@ -43,13 +42,10 @@ public struct RunConfig: Sendable, Equatable {
 
     /// All accepted keys, in the order they are listed and stored.
     public static let keys: [Key] = [
-        Key(name: "target", help: "target density: " + TargetRegistry.names.joined(separator: ", ")
-                + ", manywell-D (D even), plugin:PATH.so",
+        Key(name: "target", help: "target density: a name from `dsampler targets`, manywell-D (D even), plugin:PATH.so "
+                + "or a spec file PATH.yaml",
             set: { c, v in
-                guard TargetRegistry.isValidName(v) else {
-                    throw ConfigError.badValue(key: "target", value: v, expected: "one of " + TargetRegistry.names.joined(separator: ", ")
-                                               + ", manywell-D (D even), or plugin:PATH.so")
-                }
+                try TargetCatalog.validate(v)
                 c.target = v
             }, get: { $0.target }),
         Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),

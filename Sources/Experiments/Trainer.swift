@@ -60,7 +60,7 @@ public final class Trainer {
         var config = config
         if let custom { config.target = custom.name }
         self.config = config
-        target = try custom ?? TargetRegistry.resolve(config.target)
+        target = try custom ?? TargetCatalog.resolve(config.target)
         if target.particleStructure != nil {
             throw TrainingError.unsupportedTarget(target.name, reason: "particle systems need the centre-of-mass-free "
                 + "sampler and an equivariant network, which the trainer does not have yet")

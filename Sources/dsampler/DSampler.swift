@@ -10,7 +10,7 @@ struct DSampler: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsampler",
         abstract: "Train and evaluate diffusion samplers for unnormalised densities.",
-        subcommands: [Train.self, Eval.self, Targets.self, Bench.self])
+        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self])
 }
 
 struct Bench: ParsableCommand {
@@ -38,15 +38,41 @@ struct Bench: ParsableCommand {
 }
 
 struct Targets: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the built-in targets with dimension, known log Z, reference samples and default σ².")
+    static let configuration = CommandConfiguration(
+        abstract: "List the targets (dimension, known log Z, reference, default σ²), or show one target's spec.")
 
-    func run() {
+    @Argument(help: "A target to show in full.") var name: String?
+
+    func run() throws {
         func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-        print(pad("name", 10) + pad("dim", 5) + pad("log Z", 11) + pad("reference", 15) + pad("σ²", 5) + "description")
-        for e in TargetRegistry.entries {
-            let t = e.make()
-            print(pad(e.name, 10) + pad("\(t.dimension)", 5) + pad(t.logZ.map { String(format: "%.4f", $0) } ?? "unknown", 11)
-                  + pad(t.hasExactSampler ? "exact sampler" : "none", 15) + pad(String(format: "%g", t.defaultSigma2), 5) + e.summary)
+        func reference(_ t: any Target, _ spec: TargetSpec?) -> String {
+            spec?.reference.map { "samples " + URL(fileURLWithPath: $0).lastPathComponent } ?? (t.hasExactSampler ? "exact sampler" : "none")
+        }
+        guard let name else {
+            print(pad("name", 13) + pad("dim", 5) + pad("log Z", 11) + pad("reference", 20) + pad("σ²", 6) + "description")
+            for spec in try TargetCatalog.specs() {
+                let t = try spec.make()
+                print(pad(spec.name, 13) + pad("\(t.dimension)", 5) + pad(t.logZ.map { String(format: "%.4f", $0) } ?? "unknown", 11)
+                      + pad(reference(t, spec), 20) + pad(String(format: "%g", t.defaultSigma2), 6) + spec.summary)
+            }
+            return
+        }
+        let t = try TargetCatalog.resolve(name)
+        let spec = try TargetCatalog.spec(name)
+        if let spec { print("# \(spec.file.path)\n" + spec.text) }
+        print("dimension: \(t.dimension)")
+        print("log Z: " + (t.logZ.map { String(format: "%.6f", $0) } ?? "unknown"))
+        print("default σ²: \(t.defaultSigma2)")
+        print("exact sampler: \(t.hasExactSampler ? "yes" : "no")")
+        if let particles = t.particleStructure { print("particles: \(particles.count) in \(particles.spatialDimension)-D") }
+        if let path = spec?.reference {
+            let root = try HDF5.read(path)
+            print("reference: \(path)")
+            for (key, value) in root.attributes { print("  \(key): \(value)") }
+            for (split, data) in root.datasets {
+                let stats = root.group(split)?.attributes.map { "\($0.name) \($0.value)" }.joined(separator: ", ") ?? ""
+                print("  \(split): \(data.shape.map(String.init).joined(separator: " × ")) \(stats)")
+            }
         }
     }
 }
@@ -63,5 +89,30 @@ struct Eval: ParsableCommand {
         let evaluator = Evaluator(paths: paths ?? trainer.config.evalPaths, seed: trainer.config.seed)
         let report = try evaluator.evaluate(trainer.network, sampler: trainer.sampler)
         print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
+    }
+}
+
+struct Reference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a reference sample set (val/test) for a target by a long MALA run, as an HDF5 file.")
+
+    @Argument(help: "Target name.") var target: String
+    @Option(help: "Chains per population (two populations run on two threads).") var chains = 64
+    @Option(help: "MALA sweeps per chain.") var sweeps = 40_000
+    @Option(help: "Adaptation sweeps at the start, discarded.") var burnIn = 20_000
+    @Option(help: "Keep every n-th sweep after burn-in.") var thin = 1_000
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Output file.") var out: String
+
+    func run() throws {
+        var sampling = ReferenceSampling()
+        (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin, sampling.seed) = (chains, sweeps, burnIn, thin, seed)
+        let t = try TargetCatalog.resolve(target)
+        let node = try sampling.run(t) { sweep in print("sweep \(sweep)/\(sweeps)"); fflush(nil) }
+        try HDF5.write(node, to: out)
+        for key in ["acceptance", "step_size_mean", "val_energy_mean", "val_energy_std", "test_energy_mean", "test_energy_std", "seconds"] {
+            print("\(key) \(node.attribute(key)!)")
+        }
+        print("wrote \(out): \(node.dataset("val")!.shape[0]) + \(node.dataset("test")!.shape[0]) samples")
     }
 }

@@ -17,7 +17,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let config: RunConfig
-        do { config = try RunConfig.parse(settings) } catch { throw ValidationError("\(error)") }
+        do { config = try RunConfig.parse(settings) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
         job.checkpointEvery = checkpointEvery
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
@@ -29,7 +32,8 @@ struct Train: ParsableCommand {
             print("run file: \(job.outputPath)")
         } catch {
             progress.finish()
-            FileHandle.standardError.write(Data("error: \(error)\nrun file so far: \(job.outputPath)\n".utf8))
+            let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
+            FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)
         }
     }

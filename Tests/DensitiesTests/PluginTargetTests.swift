@@ -35,7 +35,7 @@ final class PluginTargetTests: XCTestCase {
     func testShippedExampleLoadsWithGradientAndLogZ() throws {
         let example = Self.repository.appendingPathComponent("Targets/plugins/gaussian_example.c").path
         let path = try Self.build(example, named: "gaussian", in: directory)
-        let t = try TargetRegistry.resolve("plugin:" + path)
+        let t: any Target = try PluginTarget(path: path)
         XCTAssertEqual(t.dimension, 2)
         XCTAssertEqual(t.logZ!, log(4 * Double.pi), accuracy: 1e-12)
         let (logR, grad) = try t.logDensityAndGradient(Matrix(rows: 2, cols: 2, storage: [1, -2, 3, 0]))

@@ -1,0 +1,177 @@
+import Foundation
+import Yams
+import Densities
+
+/// One target spec: a YAML file in `Targets/` that names a target kind and its constants.
+public struct TargetSpec {
+    /// Canonical name (`target=NAME`).
+    public let name: String
+    /// Which family builds it (`grid-mixture`, `mixture`, `funnel`, `manywell`, `double-well-particles`,
+    /// `lennard-jones`, `plugin`).
+    public let kind: String
+    /// One-line description.
+    public let summary: String
+    /// The file it came from.
+    public let file: URL
+    /// The file's text, as written.
+    public let text: String
+    /// Plot range [lo, hi] per coordinate, if given.
+    public let plotRange: [Double]?
+    /// Absolute path of the reference sample set, if any.
+    public let reference: String?
+    fileprivate let fields: [String: Any]
+
+    /// Keys every spec may have, and the extra keys of each kind.
+    static let commonKeys: Set = ["name", "kind", "description", "sde_sigma2", "plot_range", "reference"]
+    static let kindKeys: [String: Set<String>] = [
+        "grid-mixture": ["grid", "variance"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
+        "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
+        "plugin": ["plugin", "dimension"],
+    ]
+
+    /// Parses the spec at `file`, rejecting unknown kinds and keys.
+    public init(file: URL) throws {
+        let text = try String(contentsOf: file, encoding: .utf8)
+        guard let fields = try Yams.load(yaml: text) as? [String: Any] else {
+            throw SpecError(file: file, problem: "is not a YAML mapping")
+        }
+        guard let kind = fields["kind"] as? String, let allowed = Self.kindKeys[kind] else {
+            throw SpecError(file: file, problem: "needs 'kind:' with one of \(Self.kindKeys.keys.sorted().joined(separator: ", "))")
+        }
+        let valid = Self.commonKeys.union(allowed)
+        if let unknown = fields.keys.sorted().first(where: { !valid.contains($0) }) {
+            throw SpecError(file: file, problem: "unknown key '\(unknown)' for kind \(kind); valid keys: \(valid.sorted().joined(separator: ", "))")
+        }
+        self.file = file
+        self.text = text
+        self.kind = kind
+        self.fields = fields
+        name = fields["name"] as? String ?? file.deletingPathExtension().lastPathComponent
+        summary = fields["description"] as? String ?? kind
+        plotRange = (fields["plot_range"] as? [Any])?.compactMap(Self.number)
+        reference = (fields["reference"] as? String).map { Self.path($0, relativeTo: file) }
+    }
+
+    /// Builds the target.
+    public func make() throws -> any Target {
+        let sigma2 = try float("sde_sigma2", default: 1)
+        switch kind {
+        case "grid-mixture":
+            return GaussianMixture.grid(name: name, coordinates: try numbers("grid").map(Float.init),
+                                        variance: try float("variance"), sigma2: sigma2)
+        case "mixture":
+            return GaussianMixture(name: name, means: try meansFile(), componentStd: try float("std"), defaultSigma2: sigma2)
+        case "funnel":
+            return Funnel(name: name, dimension: try integer("dimension"), neckStd: Double(try float("neck_std")), defaultSigma2: sigma2)
+        case "manywell":
+            let d = try integer("dimension")
+            guard d % 2 == 0 else { throw SpecError(file: file, problem: "manywell needs an even dimension, got \(d)") }
+            return ManyWell(name: name, dimension: d, defaultSigma2: sigma2)
+        case "double-well-particles":
+            return DoubleWellParticles(name: name, count: try integer("particles"), spatialDimension: try integer("spatial_dim"),
+                                       defaultSigma2: sigma2)
+        case "lennard-jones":
+            return LennardJones(name: name, count: try integer("particles"), defaultSigma2: sigma2)
+        default:  // plugin
+            guard let library = fields["plugin"] as? String else { throw SpecError(file: file, problem: "needs 'plugin: PATH.so'") }
+            let expected = fields["dimension"] == nil ? nil : try integer("dimension")
+            return try PluginTarget(path: Self.path(library, relativeTo: file), sigma2: sigma2, expectedDimension: expected)
+        }
+    }
+
+    private static func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
+
+    private static func path(_ p: String, relativeTo file: URL) -> String {
+        p.hasPrefix("/") ? p : file.deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path
+    }
+
+    private func float(_ key: String, default value: Float? = nil) throws -> Float {
+        if let v = fields[key].flatMap(Self.number) { return Float(v) }
+        if let value, fields[key] == nil { return value }
+        throw SpecError(file: file, problem: "'\(key)' must be a number")
+    }
+
+    private func integer(_ key: String) throws -> Int {
+        guard let v = fields[key] as? Int, v > 0 else { throw SpecError(file: file, problem: "'\(key)' must be a positive integer") }
+        return v
+    }
+
+    private func numbers(_ key: String) throws -> [Double] {
+        guard let list = fields[key] as? [Any], case let values = list.compactMap(Self.number), values.count == list.count,
+              !values.isEmpty else { throw SpecError(file: file, problem: "'\(key)' must be a list of numbers") }
+        return values
+    }
+
+    private func meansFile() throws -> [[Float]] {
+        guard let relative = fields["means_file"] as? String else { throw SpecError(file: file, problem: "needs 'means_file'") }
+        let path = Self.path(relative, relativeTo: file)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw SpecError(file: file, problem: "cannot read means_file \(path)")
+        }
+        let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let means = rows.map { $0.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
+        guard let first = means.first, means.allSatisfy({ $0.count == first.count && !$0.isEmpty }) else {
+            throw SpecError(file: file, problem: "means_file \(path) must hold one comma-separated mean per line")
+        }
+        return means
+    }
+}
+
+/// A target spec that cannot be used, naming the file and the problem.
+public struct SpecError: Error, CustomStringConvertible {
+    public let file: URL
+    public let problem: String
+    public var description: String { "target spec \(file.path): \(problem)" }
+}
+
+/// The target specs in `Targets/*.yaml`, and name resolution for `target=`.
+public enum TargetCatalog {
+    /// The catalog folder: `$DSAMPLER_TARGETS`, else the first `Targets/` holding `gmm25.yaml` found walking up
+    /// from the working directory or from the executable.
+    public static let directory: URL? = {
+        if let env = ProcessInfo.processInfo.environment["DSAMPLER_TARGETS"] { return URL(fileURLWithPath: env) }
+        let starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                      URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
+        for start in starts {
+            var dir = start.standardizedFileURL
+            for _ in 0..<8 {
+                let candidate = dir.appendingPathComponent("Targets")
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("gmm25.yaml").path) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        return nil
+    }()
+
+    /// All specs in the catalog, by file name.
+    public static func specs() throws -> [TargetSpec] {
+        guard let directory else {
+            throw SpecError(file: URL(fileURLWithPath: "Targets"), problem:
+                "cannot find the target catalog (Targets/*.yaml); run from the repository or set DSAMPLER_TARGETS")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        return try files.map { try TargetSpec(file: directory.appendingPathComponent($0)) }
+    }
+
+    /// The spec called `name`, if any.
+    public static func spec(_ name: String) throws -> TargetSpec? { try specs().first { $0.name == name } }
+
+    /// Checks the form of a `target=` value without loading anything; the error lists the valid names.
+    public static func validate(_ name: String) throws {
+        if name.hasPrefix("plugin:") && name.count > 7 || name.hasSuffix(".yaml") { return }
+        if let d = Int(name.dropFirst("manywell-".count)), name.hasPrefix("manywell-"), d > 0, d % 2 == 0 { return }
+        let known = try specs().map(\.name)
+        if !known.contains(name) { throw UnknownTargetError(name: name, known: known) }
+    }
+
+    /// The target for a `target=` value: a catalog name, `manywell-D`, `plugin:PATH.so`, or a spec file `PATH.yaml`.
+    public static func resolve(_ name: String) throws -> any Target {
+        if name.hasPrefix("plugin:") { return try PluginTarget(path: String(name.dropFirst("plugin:".count))) }
+        if name.hasSuffix(".yaml") { return try TargetSpec(file: URL(fileURLWithPath: name)).make() }
+        if let spec = try spec(name) { return try spec.make() }
+        if name.hasPrefix("manywell-"), let d = Int(name.dropFirst("manywell-".count)), d > 0, d % 2 == 0 {
+            return ManyWell(name: name, dimension: d)
+        }
+        throw UnknownTargetError(name: name, known: try specs().map(\.name))
+    }
+}

@@ -1,0 +1,120 @@
+import XCTest
+import Foundation
+@testable import Experiments
+@testable import Densities
+import Numerics
+
+/// The YAML target catalog in Targets/ and the densities it builds.
+final class TargetCatalogTests: XCTestCase {
+    func target(_ name: String) throws -> any Target { try TargetCatalog.resolve(name) }
+
+    func testEveryCatalogSpecBuilds() throws {
+        let names = try TargetCatalog.specs().map(\.name)
+        for name in ["gmm9", "gmm25", "gmm40", "funnel", "funnel-easy", "manywell", "dw4", "lj13"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        for spec in try TargetCatalog.specs() {
+            let t = try spec.make()
+            XCTAssertEqual(t.name, spec.name)
+            if let reference = spec.reference { XCTAssertTrue(FileManager.default.fileExists(atPath: reference), reference) }
+        }
+        XCTAssertEqual(try target("gmm40").modeCentres?.count, 40)
+        XCTAssertEqual(try target("gmm25").defaultSigma2, 5)
+        XCTAssertEqual((try target("funnel-easy") as! Funnel).neckStd, 1)
+        XCTAssertEqual((try target("funnel") as! Funnel).neckStd, 3)
+        XCTAssertEqual(try target("manywell").logZ!, 164.6957, accuracy: 1e-3)
+        XCTAssertEqual(try target("manywell-8").logZ!, 164.6957 / 4, accuracy: 1e-3)
+        XCTAssertThrowsError(try target("manywell-7")) { XCTAssertTrue("\($0)".contains("manywell-D"), "\($0)") }
+        XCTAssertThrowsError(try target("funel")) { XCTAssertTrue("\($0)".contains("funnel-easy"), "\($0)") }
+    }
+
+    /// ∇ log R against central differences at random points, for every non-particle catalog target.
+    func testGradientsMatchFiniteDifferences() throws {
+        for spec in try TargetCatalog.specs() {
+            let t = try spec.make()
+            guard t.particleStructure == nil else { continue }
+            var rng = Xoshiro256(seed: 3, stream: 1)
+            var x = rng.gaussianMatrix(rows: 4, cols: t.dimension)
+            let scale: Float = t.name == "gmm40" ? 20 : t.name == "gmm25" ? 4 : 1.2
+            for i in x.storage.indices { x.storage[i] *= scale }
+            let (_, grad) = try t.logDensityAndGradient(x)
+            let h: Float = 1e-2
+            for r in 0..<x.rows {
+                for c in 0..<t.dimension {
+                    var p = x, m = x
+                    p[r, c] += h; m[r, c] -= h
+                    let numeric = Double(try t.logDensity(p)[r] - t.logDensity(m)[r]) / Double(2 * h)
+                    XCTAssertEqual(Double(grad[r, c]), numeric, accuracy: 2e-2 * max(1, abs(numeric)), "\(t.name) (\(r),\(c))")
+                }
+            }
+        }
+    }
+
+    /// The 2-D mixtures integrate to exactly 1 (log Z = 0) by midpoint quadrature.
+    func testMixturesIntegrateToOne() throws {
+        for (name, h, lo, n) in [("gmm9", Float(0.05), Float(-14), 560), ("gmm25", 0.05, -14, 560), ("gmm40", 0.1, -60, 1200)] {
+            let t = try target(name)
+            var total = 0.0
+            for i in 0..<n {
+                var rowPoints = Matrix(rows: n, cols: 2)
+                for j in 0..<n { rowPoints[j, 0] = lo + (Float(i) + 0.5) * h; rowPoints[j, 1] = lo + (Float(j) + 0.5) * h }
+                total += try t.logDensity(rowPoints).reduce(0.0) { $0 + exp(Double($1)) }
+            }
+            XCTAssertEqual(log(total * Double(h * h)), 0, accuracy: 1e-3, name)
+        }
+    }
+
+    func testBadSpecsAreRejectedWithTheFix() throws {
+        let dir = NSTemporaryDirectory() + "dsampler-spec-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let typo = dir + "/typo.yaml"
+        try "name: typo\nkind: funnel\ndimension: 10\nneck_sd: 3\n".write(toFile: typo, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TargetCatalog.resolve(typo)) {
+            XCTAssertTrue("\($0)".contains("unknown key 'neck_sd'") && "\($0)".contains("neck_std"), "\($0)")
+        }
+        let kind = dir + "/kind.yaml"
+        try "name: k\nkind: banana\n".write(toFile: kind, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TargetCatalog.resolve(kind)) { XCTAssertTrue("\($0)".contains("grid-mixture"), "\($0)") }
+        let odd = dir + "/odd.yaml"
+        try "name: odd\nkind: manywell\ndimension: 5\n".write(toFile: odd, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TargetCatalog.resolve(odd)) { XCTAssertTrue("\($0)".contains("even"), "\($0)") }
+    }
+
+    /// A plug-in selected through a spec file gets the spec's σ² and its declared dimension is checked.
+    func testPluginSpec() throws {
+        let dir = NSTemporaryDirectory() + "dsampler-pspec-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = TargetCatalog.directory!.appendingPathComponent("plugins/gaussian_example.c").path
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", dir + "/g.so", source, "-lm"]
+        try cc.run()
+        cc.waitUntilExit()
+        try "name: mine\nkind: plugin\nplugin: g.so\nsde_sigma2: 2.5\n".write(toFile: dir + "/mine.yaml", atomically: true, encoding: .utf8)
+        let t = try TargetCatalog.resolve(dir + "/mine.yaml")
+        XCTAssertEqual(t.defaultSigma2, 2.5)
+        XCTAssertEqual(t.logZ!, log(4 * Double.pi), accuracy: 1e-12)
+        try "name: mine\nkind: plugin\nplugin: g.so\ndimension: 3\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TargetCatalog.resolve(dir + "/bad.yaml")) { XCTAssertTrue("\($0)".contains("dimension 3"), "\($0)") }
+    }
+
+    /// MALA from `dsampler reference` reproduces the public LJ13 reference: mean energy and the virial of
+    /// 36 degrees of freedom.
+    func testMALAReproducesLJ13Reference() throws {
+        var sampling = ReferenceSampling()
+        (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin) = (48, 16_000, 6_000, 100)
+        let t = try TargetCatalog.resolve("lj13")
+        let node = try sampling.run(t)
+        XCTAssertEqual(node.attribute("acceptance")!.doubleValue!, 0.574, accuracy: 0.05)
+        let data = node.dataset("val")!.floats + node.dataset("test")!.floats
+        let x = Matrix(rows: data.count / 39, cols: 39, storage: data)
+        let (logR, grad) = try t.logDensityAndGradient(x)
+        let energy = logR.reduce(0.0) { $0 - Double($1) } / Double(x.rows)
+        var virial = 0.0
+        for i in 0..<x.count { virial -= Double(x.storage[i]) * Double(grad.storage[i]) }
+        XCTAssertEqual(energy, -43.13, accuracy: 0.5)
+        XCTAssertEqual(virial / Double(x.rows), 36, accuracy: 1)
+    }
+}
