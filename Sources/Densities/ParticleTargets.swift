@@ -7,6 +7,12 @@ public struct ParticleStructure: Sendable, Equatable {
     public let count: Int
     /// Spatial dimension D.
     public let spatialDimension: Int
+
+    /// N particles in D dimensions.
+    public init(count: Int, spatialDimension: Int) {
+        self.count = count
+        self.spatialDimension = spatialDimension
+    }
 }
 
 /// The 4-particle double-well system in 2-D (Köhler et al. 2020): E = Σ_{i<j} [0.9(d_ij − 4)⁴ − 4(d_ij − 4)²].
