@@ -10,3 +10,7 @@ static inline void dsn_flush_denormals_to_zero(void) {
     __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | 0x8040);
 #endif
 }
+// LAPACK routines that OpenBLAS exports (Fortran calling convention: hidden string lengths at the end).
+#include <stddef.h>
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);

@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// The speed benchmark behind `dsampler bench`: training iterations of fixed cases, median of repeats.
 public enum Benchmark {
@@ -44,6 +45,27 @@ public enum Benchmark {
         let median = times.sorted()[times.count / 2]
         return Result(name: benchCase.name, millisecondsPerIteration: median,
                       gflops: denseFlops(config, dimension: trainer.target.dimension) / (median * 1e6))
+    }
+
+    /// Density cases: one batched evaluation of log R and its gradient at 300 points.
+    public static let densityCases = ["lgcp-logp": "lgcp"]
+
+    /// Times `repeats` evaluations of log R and ∇log R for a batch of 300 points drawn around the origin
+    /// (the median is reported; GFLOP/s counts the 2·n·d² of the precision GEMM for the Cox process).
+    public static func runDensity(_ name: String, repeats: Int = 11) throws -> Result {
+        BLAS.setThreads(1)  // as during training: one BLAS thread per worker
+        let target = try TargetCatalog.resolve(densityCases[name]!)
+        var rng = Numerics.Xoshiro256(seed: 0)
+        let x = rng.gaussianMatrix(rows: 300, cols: target.dimension)
+        _ = try target.logDensityAndGradient(x)
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try target.logDensityAndGradient(x)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        let median = times.sorted()[times.count / 2], d = Double(target.dimension)
+        return Result(name: name, millisecondsPerIteration: median, gflops: 2 * 300 * d * d / (median * 1e6))
     }
 
     /// Multiply-adds ×2 of the state network per iteration: forward, plus backward (δ and weight gradients,

@@ -27,6 +27,7 @@ public struct TargetSpec {
         "grid-mixture": ["grid", "variance"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
         "plugin": ["plugin", "dimension"],
+        "cox-process": ["points_file", "x_range", "y_range", "grid", "prior_variance", "beta"],
     ]
 
     /// Parses the spec at `file`, rejecting unknown kinds and keys.
@@ -60,7 +61,8 @@ public struct TargetSpec {
             return GaussianMixture.grid(name: name, coordinates: try numbers("grid").map(Float.init),
                                         variance: try float("variance"), sigma2: sigma2)
         case "mixture":
-            return GaussianMixture(name: name, means: try meansFile(), componentStd: try float("std"), defaultSigma2: sigma2)
+            return GaussianMixture(name: name, means: try table("means_file").map { $0.map(Float.init) },
+                                   componentStd: try float("std"), defaultSigma2: sigma2)
         case "funnel":
             return Funnel(name: name, dimension: try integer("dimension"), neckStd: Double(try float("neck_std")), defaultSigma2: sigma2)
         case "manywell":
@@ -72,6 +74,15 @@ public struct TargetSpec {
                                        defaultSigma2: sigma2)
         case "lennard-jones":
             return LennardJones(name: name, count: try integer("particles"), defaultSigma2: sigma2)
+        case "cox-process":
+            let x = try numbers("x_range"), y = try numbers("y_range")
+            guard x.count == 2, y.count == 2, x[0] < x[1], y[0] < y[1] else {
+                throw SpecError(file: file, problem: "x_range and y_range must be [low, high]")
+            }
+            return try LogGaussianCoxProcess(name: name, points: try table("points_file").map { ($0[0], $0[1]) },
+                                             xRange: x[0]...x[1], yRange: y[0]...y[1], gridSize: try integer("grid"),
+                                             priorVariance: try double("prior_variance"), beta: try double("beta"),
+                                             defaultSigma2: sigma2)
         default:  // plugin
             guard let library = fields["plugin"] as? String else { throw SpecError(file: file, problem: "needs 'plugin: PATH.so'") }
             let expected = fields["dimension"] == nil ? nil : try integer("dimension")
@@ -83,6 +94,11 @@ public struct TargetSpec {
 
     private static func path(_ p: String, relativeTo file: URL) -> String {
         p.hasPrefix("/") ? p : file.deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path
+    }
+
+    private func double(_ key: String) throws -> Double {
+        guard let v = fields[key].flatMap(Self.number) else { throw SpecError(file: file, problem: "'\(key)' must be a number") }
+        return v
     }
 
     private func float(_ key: String, default value: Float? = nil) throws -> Float {
@@ -102,18 +118,19 @@ public struct TargetSpec {
         return values
     }
 
-    private func meansFile() throws -> [[Float]] {
-        guard let relative = fields["means_file"] as? String else { throw SpecError(file: file, problem: "needs 'means_file'") }
+    /// A CSV file named by `key` (relative to the spec): one comma-separated row of numbers per line, `#` comments.
+    private func table(_ key: String) throws -> [[Double]] {
+        guard let relative = fields[key] as? String else { throw SpecError(file: file, problem: "needs '\(key)'") }
         let path = Self.path(relative, relativeTo: file)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw SpecError(file: file, problem: "cannot read means_file \(path)")
+            throw SpecError(file: file, problem: "cannot read \(key) \(path)")
         }
         let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        let means = rows.map { $0.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
-        guard let first = means.first, means.allSatisfy({ $0.count == first.count && !$0.isEmpty }) else {
-            throw SpecError(file: file, problem: "means_file \(path) must hold one comma-separated mean per line")
+        let values = rows.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+        guard let first = values.first, values.allSatisfy({ $0.count == first.count && !$0.isEmpty }) else {
+            throw SpecError(file: file, problem: "\(key) \(path) must hold one comma-separated row of numbers per line")
         }
-        return means
+        return values
     }
 }
 

@@ -26,3 +26,16 @@ public enum BLAS {
     /// OpenBLAS's build description (core type, threading), for provenance.
     public static var configuration: String { String(cString: openblas_get_config()) }
 }
+
+extension BLAS {
+    /// C ← α·op(A)·op(B) + β·C in double precision, row-major (see `gemm`).
+    @inlinable
+    public static func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Double = 1, a: UnsafePointer<Double>, lda: Int,
+                             b: UnsafePointer<Double>, ldb: Int,
+                             beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -20,18 +20,20 @@ struct Bench: ParsableCommand {
     @Option(help: "Worker threads.") var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Timed groups per case.") var repeats = 5
     @Option(help: "Iterations per timed group.") var iterations = 10
-    @Argument(help: "Cases to run (default: all): \(Benchmark.cases.map(\.name).joined(separator: ", "))")
+    @Argument(help: "Cases to run (default: all): \(Bench.allNames.joined(separator: ", "))")
     var cases: [String] = []
 
+    static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
+
     func run() throws {
-        let selected = cases.isEmpty ? Benchmark.cases : try cases.map { name in
-            guard let c = Benchmark.cases.first(where: { $0.name == name }) else {
-                throw ValidationError("unknown case \(name); cases: \(Benchmark.cases.map(\.name).joined(separator: ", "))")
+        for name in cases.isEmpty ? Self.allNames : cases {
+            if let c = Benchmark.cases.first(where: { $0.name == name }) {
+                print(try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations).line)
+            } else if Benchmark.densityCases[name] != nil {
+                print(try Benchmark.runDensity(name, repeats: repeats).line)
+            } else {
+                throw ValidationError("unknown case \(name); cases: \(Self.allNames.joined(separator: ", "))")
             }
-            return c
-        }
-        for c in selected {
-            print(try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations).line)
             fflush(nil)
         }
     }

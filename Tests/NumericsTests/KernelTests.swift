@@ -80,3 +80,21 @@ final class KernelTests: XCTestCase {
         for k in 0..<4 { XCTAssertEqual(outRaw[2 * k], 1, accuracy: 1e-12); XCTAssertEqual(outRaw[2 * k + 1], 0, accuracy: 1e-12) }
     }
 }
+
+final class CholeskyTests: XCTestCase {
+    /// A = I + u·uᵀ has det 1 + ‖u‖² and inverse I − u·uᵀ/(1 + ‖u‖²) (Sherman–Morrison).
+    func testInverseAndLogDeterminant() throws {
+        let u: [Double] = [0.5, -1, 2, 0.25]
+        let n = u.count, norm2 = u.reduce(0) { $0 + $1 * $1 }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n { a[i * n + j] = (i == j ? 1 : 0) + u[i] * u[j] } }
+        let (inverse, logDet) = try SymmetricPositiveDefinite.inverseAndLogDeterminant(a, n: n)
+        XCTAssertEqual(logDet, log(1 + norm2), accuracy: 1e-12)
+        for i in 0..<n {
+            for j in 0..<n {
+                XCTAssertEqual(inverse[i * n + j], (i == j ? 1 : 0) - u[i] * u[j] / (1 + norm2), accuracy: 1e-12)
+            }
+        }
+        XCTAssertThrowsError(try SymmetricPositiveDefinite.inverseAndLogDeterminant([1, 2, 2, 1], n: 2))
+    }
+}
