@@ -143,14 +143,7 @@ final class RunJobTests: XCTestCase {
 
     /// The shipped C example trains through `target=plugin:…` and its log Z estimate matches `dsampler_log_z`.
     func testPluginTargetTrainsToItsLogZ() throws {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Targets/plugins/gaussian_example.c").path
-        let library = directory + "/gaussian.so"
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", library, source, "-lm"]
-        try cc.run()
-        cc.waitUntilExit()
+        let library = try buildExamplePlugin(into: directory)
         let config = try RunConfig.parse(["target=plugin:" + library, "objective=tb", "iterations=400", "batch_size=64",
                                           "steps=20", "hidden=32", "eval_paths=1000", "threads=2"])
         let report = try RunJob(config: config, outputPath: directory + "/plugin.h5").run().report

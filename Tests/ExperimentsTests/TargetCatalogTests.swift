@@ -86,17 +86,12 @@ final class TargetCatalogTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "dsampler-pspec-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let source = TargetCatalog.directory!.appendingPathComponent("plugins/gaussian_example.c").path
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        cc.arguments = ["cc", "-O2", "-shared", "-fPIC", "-o", dir + "/g.so", source, "-lm"]
-        try cc.run()
-        cc.waitUntilExit()
-        try "name: mine\nkind: plugin\nplugin: g.so\nsde_sigma2: 2.5\n".write(toFile: dir + "/mine.yaml", atomically: true, encoding: .utf8)
+        _ = try buildExamplePlugin(into: dir)
+        try "name: mine\nkind: plugin\nplugin: gaussian_example.so\nsde_sigma2: 2.5\n".write(toFile: dir + "/mine.yaml", atomically: true, encoding: .utf8)
         let t = try TargetCatalog.resolve(dir + "/mine.yaml")
         XCTAssertEqual(t.defaultSigma2, 2.5)
         XCTAssertEqual(t.logZ!, log(4 * Double.pi), accuracy: 1e-12)
-        try "name: mine\nkind: plugin\nplugin: g.so\ndimension: 3\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        try "name: mine\nkind: plugin\nplugin: gaussian_example.so\ndimension: 3\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TargetCatalog.resolve(dir + "/bad.yaml")) { XCTAssertTrue("\($0)".contains("dimension 3"), "\($0)") }
     }
 
