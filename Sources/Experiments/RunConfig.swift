@@ -10,6 +10,10 @@ public struct RunConfig: Sendable, Equatable {
     public var iterations = 25_000
     public var batchSize = 300
     public var steps = 100
+    /// Training grid: `uniform`, or a fresh `random` / `shifted` grid of `steps` steps every iteration.
+    public var grid = "uniform"
+    /// Steps of the uniform evaluation grid; nil means `steps`.
+    public var evalSteps: Int?
     /// SDE noise variance; nil means the target's default.
     public var sigma2: Float?
     public var exploration: Float = 0
@@ -26,6 +30,9 @@ public struct RunConfig: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// The training grids `grid=` accepts.
+    public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
     public static let objectives = ["tb", "vargrad"]
@@ -56,6 +63,11 @@ public struct RunConfig: Sendable, Equatable {
             get: { "\($0.batchSize)" }),
         Key(name: "steps", help: "time steps T of the uniform grid", set: { c, v in c.steps = try integer("steps", v, min: 1) },
             get: { "\($0.steps)" }),
+        Key(name: "grid", help: "training time grid: " + grids.joined(separator: ", ") + " (random/shifted: new each iteration)",
+            set: { c, v in c.grid = try choice("grid", v, grids) }, get: { $0.grid }),
+        Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps)",
+            set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1) },
+            get: { $0.evalSteps.map { "\($0)" } ?? "default" }),
         Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",
             set: { c, v in c.sigma2 = v == "default" ? nil : try positive("sigma2", v) }, get: { $0.sigma2.map { "\($0)" } ?? "default" }),
         Key(name: "exploration", help: "exploration std ε added to the sampling noise (0 = on-policy)",

@@ -45,7 +45,7 @@ public struct RunJob {
                     try? HDF5.write(RunFile.node(t, provenance: provenance, status: "running"), to: outputPath)
                 }
             }
-            let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.sampler)
+            let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
             provenance.endTime = Date()
             try HDF5.write(RunFile.node(trainer, provenance: provenance, status: "complete", report: report), to: outputPath)
             return (trainer, report)

@@ -74,6 +74,13 @@ public final class Trainer {
         objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
     }
 
+    /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
+    public func evaluationSampler() -> PathSampler {
+        PathSampler(target: target, process: DiffusionProcess(sigma2: sampler.process.sigma2,
+                                                              grid: .uniform(steps: config.evalSteps ?? config.steps)),
+                    threads: config.threads)
+    }
+
     /// Exploration std at the current iteration (linear decay to 0 over the run when annealed).
     public var currentExploration: Float {
         guard config.explorationAnneal, config.iterations > 0 else { return config.exploration }
@@ -85,6 +92,11 @@ public final class Trainer {
     public func step() throws -> ObjectiveOutput {
         let start = DispatchTime.now().uptimeNanoseconds
         let context = "iteration \(iteration + 1)"
+        if config.grid != "uniform" {
+            var rng = Xoshiro256(seed: config.seed, stream: 1 << 45, UInt64(iteration))
+            sampler.process.grid = config.grid == "random" ? .random(steps: config.steps, rng: &rng)
+                                                             : .shifted(steps: config.steps, rng: &rng)
+        }
         let batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
                                               seed: config.seed, stream: UInt64(iteration), context: context)
         let out = objective.evaluate(batch)

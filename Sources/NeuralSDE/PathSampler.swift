@@ -11,8 +11,9 @@ import Densities
 public final class PathSampler {
     /// The density being sampled.
     public let target: any Target
-    /// Noise and time grid.
-    public let process: DiffusionProcess
+    /// Noise and time grid. The grid may change between batches (random training grids) as long as the
+    /// number of steps stays the same for `accumulateGradients` of the latest batch.
+    public var process: DiffusionProcess
     /// Worker threads (BLAS itself should run single-threaded).
     public let threads: Int
 

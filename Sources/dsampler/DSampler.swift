@@ -89,7 +89,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let trainer = try RunFile.restore(try HDF5.read(file), path: file)
         let evaluator = Evaluator(paths: paths ?? trainer.config.evalPaths, seed: trainer.config.seed)
-        let report = try evaluator.evaluate(trainer.network, sampler: trainer.sampler)
+        let report = try evaluator.evaluate(trainer.network, sampler: trainer.evaluationSampler())
         print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
     }
 }

@@ -78,7 +78,7 @@ final class RunJobTests: XCTestCase {
 
         let trainer = try RunFile.restore(root, path: path)
         XCTAssertEqual(trainer.iteration, 30)
-        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.sampler)
+        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
         XCTAssertEqual(again.logWeights, report.logWeights)
 
         let script = """
@@ -156,5 +156,20 @@ final class RunJobTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["target=lj13"]))) {
             XCTAssertTrue("\($0)".contains("centre-of-mass"), "\($0)")
         }
+    }
+
+    /// Coarse random training grids: each iteration draws a new grid of `steps` steps; evaluation uses the
+    /// uniform grid of `eval_steps` steps, and both settings are stored.
+    func testCoarseRandomTrainingGrid() throws {
+        let c = try RunConfig.parse(tiny.filter { !$0.hasPrefix("steps=") } + ["steps=5", "grid=random", "eval_steps=25"])
+        let (trainer, report) = try RunJob(config: c, outputPath: directory + "/coarse.h5").run()
+        XCTAssertEqual(trainer.sampler.process.grid.steps, 5)
+        XCTAssertNotEqual(trainer.sampler.process.grid, .uniform(steps: 5))
+        XCTAssertEqual(trainer.evaluationSampler().process.grid, .uniform(steps: 25))
+        XCTAssertTrue(report.onPolicy.meanLogWeight.isFinite)
+        let config = try HDF5.read(directory + "/coarse.h5").group("config")!
+        XCTAssertEqual(config.attribute("grid"), .string("random"))
+        XCTAssertEqual(config.attribute("eval_steps"), .int(25))
+        XCTAssertThrowsError(try RunConfig.parse(["grid=chebyshev"])) { XCTAssertTrue("\($0)".contains("shifted")) }
     }
 }

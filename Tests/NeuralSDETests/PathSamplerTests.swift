@@ -26,6 +26,27 @@ final class PathSamplerTests: XCTestCase {
         for w in back.logWeights { XCTAssertEqual(w, 0, accuracy: 1e-3) }
     }
 
+    /// Random and shifted grids are valid grids, and the exactness of Brownian motion for N(0, σ²I) holds on them.
+    func testRandomAndShiftedGrids() throws {
+        var rng = Xoshiro256(seed: 3)
+        for _ in 0..<200 {
+            let g = TimeGrid.random(steps: 7, rng: &rng), h = TimeGrid.shifted(steps: 7, rng: &rng)
+            for grid in [g, h] {
+                XCTAssertEqual(grid.steps, 7)
+                XCTAssertEqual(grid.times.first, 0)
+                XCTAssertEqual(grid.times.last, 1)
+                XCTAssertTrue(zip(grid.times, grid.times.dropFirst()).allSatisfy { $0 < $1 })
+            }
+            let shift = h.times[1] * 7  // = 1 − u
+            for i in 1..<7 { XCTAssertEqual(h.times[i], (Float(i) - 1 + shift) / 7, accuracy: 1e-6) }
+        }
+        let net = DriftNetwork(dimension: 2, hidden: 8, rng: &rng)
+        let target = GaussianMixture(name: "n", means: [[0, 0]], componentStd: Float(2).squareRoot(), defaultSigma2: 2)
+        let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 2, grid: .random(steps: 9, rng: &rng)))
+        let batch = try sampler.sampleForward(net, batchSize: 40, seed: 1, stream: 0, context: "test")
+        for w in batch.logWeights { XCTAssertEqual(w, 0, accuracy: 1e-3) }
+    }
+
     /// Samples do not depend on the number of threads.
     func testThreadCountDoesNotChangeSamples() throws {
         let net = randomNetwork(dimension: 4, langevin: true)
