@@ -15,6 +15,7 @@ public enum Benchmark {
         Case(name: "tb-funnel", settings: ["target=funnel", "objective=tb"]),
         Case(name: "tb-manywell", settings: ["target=manywell", "objective=tb"]),
         Case(name: "tb-manywell-langevin", settings: ["target=manywell", "objective=tb", "langevin=true"]),
+        Case(name: "pis-funnel", settings: ["target=funnel", "objective=pis"]),
     ]
 
     /// One measured case.

@@ -35,7 +35,7 @@ public struct RunConfig: Sendable, Equatable {
     public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad"]
+    public static let objectives = ["tb", "vargrad", "pis"]
 
     /// One accepted key.
     public struct Key: Sendable {

@@ -69,7 +69,16 @@ public final class Trainer {
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
         network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin, rng: &rng)
-        objective = config.objective == "vargrad" ? VarGrad() : TrajectoryBalance()
+        switch config.objective {
+        case "vargrad": objective = VarGrad()
+        case "pis":
+            guard !config.langevin else {
+                throw TrainingError.unsupportedTarget(target.name, reason: "objective=pis with langevin=true needs "
+                    + "Hessian-vector products of log R, which are not implemented; use langevin=false")
+            }
+            objective = PathIntegralSampler()
+        default: objective = TrajectoryBalance()
+        }
         networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
         objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
     }
@@ -102,13 +111,19 @@ public final class Trainer {
         let out = objective.evaluate(batch)
         guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: iteration + 1, target: target.name) }
         network.parameters.zeroGradients()
-        sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent)
+        if let pathwise = out.pathwise {
+            try sampler.accumulatePathwiseGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                                    logBackwardCotangent: pathwise.logBackwardCotangent,
+                                                    logRewardCotangent: pathwise.logRewardCotangent)
+        } else {
+            sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent)
+        }
         if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
         networkOptimizer.update(&network.parameters)
         objectiveOptimizer.update(&objective.parameters)
         objective.parameters.zeroGradients()
         iteration += 1
-        energyEvaluations += config.batchSize * (network.langevin ? config.steps + 1 : 1)
+        energyEvaluations += config.batchSize * (network.langevin ? config.steps + 1 : out.pathwise == nil ? 1 : 2)
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if iteration % config.logEvery == 0 || iteration == config.iterations {
             history.append(TrainingPoint(iteration: iteration, loss: out.loss, logZ: out.logZEstimate, seconds: seconds,

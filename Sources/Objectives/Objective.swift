@@ -9,6 +9,18 @@ public struct ObjectiveOutput: Sendable {
     public var logForwardCotangent: [Float]
     /// The objective's current estimate of log Z.
     public var logZEstimate: Double
+    /// For pathwise objectives (PIS): ∂loss/∂log p_B per transition and ∂loss/∂log R(x_T) per path, to be
+    /// differentiated through the reparameterised states; nil for objectives that treat states as data.
+    public var pathwise: (logBackwardCotangent: [Float], logRewardCotangent: [Float])?
+
+    /// An output; `pathwise` is nil for off-policy objectives.
+    public init(loss: Double, logForwardCotangent: [Float], logZEstimate: Double,
+                pathwise: (logBackwardCotangent: [Float], logRewardCotangent: [Float])? = nil) {
+        self.loss = loss
+        self.logForwardCotangent = logForwardCotangent
+        self.logZEstimate = logZEstimate
+        self.pathwise = pathwise
+    }
 }
 
 /// A training objective: a function from a trajectory batch to a loss and its cotangents.
@@ -76,5 +88,25 @@ public struct VarGrad: Objective {
         let loss = centred.reduce(0) { $0 + $1 * $1 } / n
         return ObjectiveOutput(loss: loss, logForwardCotangent: batch.perStep(centred.map { 2 * $0 / n }),
                                logZEstimate: -mean)
+    }
+}
+
+/// Path integral sampler (Zhang & Chen 2022): the reverse KL mean(S_F − S_B − log R) of on-policy paths,
+/// minimised by differentiating through the reparameterised path (`pathwise`); −loss is the ELBO.
+public struct PathIntegralSampler: Objective {
+    public let name = "pis"
+    public var parameters = ParameterStore()
+
+    /// The PIS objective (no learned scalars).
+    public init() {}
+
+    public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        let ratio = batch.logRatio
+        let n = Double(batch.batchSize)
+        let loss = ratio.reduce(0, +) / n
+        let weight = Float(1 / n)
+        let perStep = [Float](repeating: weight, count: batch.steps * batch.batchSize)
+        return ObjectiveOutput(loss: loss, logForwardCotangent: perStep, logZEstimate: -loss,
+                               pathwise: (perStep.map { -$0 }, [Float](repeating: -weight, count: batch.batchSize)))
     }
 }
