@@ -53,7 +53,8 @@ public enum RunFile {
         n.put("loss", .double(shape: [h.count], values: h.map(\.loss)))
         n.put("log_z", .double(shape: [h.count], values: h.map(\.logZ)))
         n.put("seconds", .double(shape: [h.count], values: h.map(\.seconds)))
-        n.put("energy_evals", .int64(shape: [h.count], values: h.map { Int64($0.energyEvaluations) }))
+        n.put("energy_evals", .int64(shape: [h.count], values: h.map { Int64($0.budget.energy) }))
+        n.put("grad_evals", .int64(shape: [h.count], values: h.map { Int64($0.budget.gradient) }))
         return n
     }
 
@@ -94,7 +95,8 @@ public enum RunFile {
         put("network", c.network, c.networkOptimizer)
         put("objective", c.objective, c.objectiveOptimizer)
         n.set("iteration", .int(Int64(c.iteration)))
-        n.set("energy_evals", .int(Int64(c.energyEvaluations)))
+        n.set("energy_evals", .int(Int64(c.budget.energy)))
+        n.set("grad_evals", .int(Int64(c.budget.gradient)))
         n.set("seconds", .double(c.seconds))
         return n
     }
@@ -122,14 +124,16 @@ public enum RunFile {
         try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
         try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
         checkpoint.iteration = Int(cp.attribute("iteration")?.doubleValue ?? 0)
-        checkpoint.energyEvaluations = Int(cp.attribute("energy_evals")?.doubleValue ?? 0)
+        checkpoint.budget = EvaluationBudget(energy: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
+                                             gradient: Int(cp.attribute("grad_evals")?.doubleValue ?? 0))
         checkpoint.seconds = cp.attribute("seconds")?.doubleValue ?? 0
         var history: [TrainingPoint] = []
         if let t = root.group("train"), let it = t.dataset("iteration")?.doubles, let loss = t.dataset("loss")?.doubles,
            let logZ = t.dataset("log_z")?.doubles, let sec = t.dataset("seconds")?.doubles,
-           let evals = t.dataset("energy_evals")?.doubles {
+           let evals = t.dataset("energy_evals")?.doubles, let grads = t.dataset("grad_evals")?.doubles {
             history = it.indices.map {
-                TrainingPoint(iteration: Int(it[$0]), loss: loss[$0], logZ: logZ[$0], seconds: sec[$0], energyEvaluations: Int(evals[$0]))
+                TrainingPoint(iteration: Int(it[$0]), loss: loss[$0], logZ: logZ[$0], seconds: sec[$0],
+                              budget: EvaluationBudget(energy: Int(evals[$0]), gradient: Int(grads[$0])))
             }
         }
         try trainer.restore(checkpoint, history: history)

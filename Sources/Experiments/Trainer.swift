@@ -4,6 +4,20 @@ import Densities
 import NeuralSDE
 import Objectives
 
+/// How often the target was evaluated: the budget that samplers are compared at.
+public struct EvaluationBudget: Sendable, Equatable {
+    /// Points at which only log R was evaluated.
+    public var energy = 0
+    /// Points at which ∇log R (with log R) was evaluated.
+    public var gradient = 0
+
+    /// No evaluations.
+    public init(energy: Int = 0, gradient: Int = 0) {
+        self.energy = energy
+        self.gradient = gradient
+    }
+}
+
 /// One logged point of a training curve.
 public struct TrainingPoint: Sendable, Equatable {
     /// Iterations completed.
@@ -14,8 +28,8 @@ public struct TrainingPoint: Sendable, Equatable {
     public var logZ: Double
     /// Wall-clock seconds of training so far (excluding evaluation and I/O).
     public var seconds: Double
-    /// Points at which the target's density (or its gradient) was evaluated so far.
-    public var energyEvaluations: Int
+    /// Target evaluations so far.
+    public var budget: EvaluationBudget
 }
 
 /// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
@@ -25,7 +39,7 @@ public struct Checkpoint: Sendable, Equatable {
     public var objective: ParameterStore
     public var objectiveOptimizer: Adam
     public var iteration: Int
-    public var energyEvaluations: Int
+    public var budget: EvaluationBudget
     public var seconds: Double
 }
 
@@ -45,8 +59,8 @@ public final class Trainer {
     private var objectiveOptimizer: Adam
     /// Iterations completed.
     public private(set) var iteration = 0
-    /// Points evaluated on the target so far.
-    public private(set) var energyEvaluations = 0
+    /// Target evaluations so far.
+    public private(set) var budget = EvaluationBudget()
     /// Training seconds so far.
     public private(set) var seconds = 0.0
     /// The logged training curve.
@@ -123,11 +137,13 @@ public final class Trainer {
         objectiveOptimizer.update(&objective.parameters)
         objective.parameters.zeroGradients()
         iteration += 1
-        energyEvaluations += config.batchSize * (network.langevin ? config.steps + 1 : out.pathwise == nil ? 1 : 2)
+        // log R(x_T) for every path; ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
+        budget.energy += config.batchSize
+        budget.gradient += config.batchSize * ((network.langevin ? config.steps : 0) + (out.pathwise == nil ? 0 : 1))
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if iteration % config.logEvery == 0 || iteration == config.iterations {
             history.append(TrainingPoint(iteration: iteration, loss: out.loss, logZ: out.logZEstimate, seconds: seconds,
-                                         energyEvaluations: energyEvaluations))
+                                         budget: budget))
         }
         return out
     }
@@ -140,7 +156,7 @@ public final class Trainer {
     /// Parameters, optimiser states and counters.
     public var checkpoint: Checkpoint {
         Checkpoint(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
-                   objectiveOptimizer: objectiveOptimizer, iteration: iteration, energyEvaluations: energyEvaluations,
+                   objectiveOptimizer: objectiveOptimizer, iteration: iteration, budget: budget,
                    seconds: seconds)
     }
 
@@ -155,7 +171,7 @@ public final class Trainer {
         objective.parameters.values = c.objective.values
         objectiveOptimizer = c.objectiveOptimizer
         iteration = c.iteration
-        energyEvaluations = c.energyEvaluations
+        budget = c.budget
         seconds = c.seconds
         self.history = history
     }

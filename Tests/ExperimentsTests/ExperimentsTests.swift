@@ -74,10 +74,11 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(eval.attribute("elbo")?.doubleValue, report.onPolicy.meanLogWeight)
         XCTAssertEqual(root.dataset("samples")?.shape, [64, 2])
         XCTAssertEqual(root.group("train")?.dataset("loss")?.shape, [3])
-        for key in ["loss", "log_z", "seconds", "energy_evals", "iteration"] { XCTAssertNotNil(root.group("train")?.dataset(key), key) }
+        for key in ["loss", "log_z", "seconds", "energy_evals", "grad_evals", "iteration"] { XCTAssertNotNil(root.group("train")?.dataset(key), key) }
 
         let trainer = try RunFile.restore(root, path: path)
         XCTAssertEqual(trainer.iteration, 30)
+        XCTAssertEqual(trainer.budget, EvaluationBudget(energy: 30 * 32, gradient: 0))
         let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
         XCTAssertEqual(again.logWeights, report.logWeights)
 
