@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CBLAS"]),
         .target(name: "Densities", dependencies: ["Numerics"]),
         .target(name: "NeuralSDE", dependencies: ["Numerics", "Densities"]),
-        .target(name: "Objectives", dependencies: ["Numerics", "NeuralSDE"]),
+        .target(name: "Objectives", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
         .target(name: "Evaluation", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Experiments",

@@ -23,6 +23,14 @@ public struct RunConfig: Sendable, Equatable {
     public var hidden = 64
     public var langevin = false
     public var gradClip: Float = 0
+    /// Off-policy training from a replay buffer with MALA local search (alternating on-policy and buffer steps).
+    public var localSearch = false
+    public var lsEvery = 100
+    public var lsSweeps = 200
+    public var lsBurnIn = 100
+    public var lsStep: Float = 0.01
+    public var bufferSize = 600_000
+    public var rankWeight: Float = 0.01
     public var seed: UInt64 = 0
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var evalPaths = 2000
@@ -84,6 +92,21 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.langevin = try boolean("langevin", v) }, get: { "\($0.langevin)" }),
         Key(name: "grad_clip", help: "clip the network gradient norm to this value (0 = off)",
             set: { c, v in c.gradClip = try nonNegative("grad_clip", v) }, get: { "\($0.gradClip)" }),
+        Key(name: "local_search", help: "alternate on-policy steps with backward paths from a replay buffer fed by "
+                + "MALA local search (true/false)",
+            set: { c, v in c.localSearch = try boolean("local_search", v) }, get: { "\($0.localSearch)" }),
+        Key(name: "ls_every", help: "iterations between local-search cycles",
+            set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1) }, get: { "\($0.lsEvery)" }),
+        Key(name: "ls_sweeps", help: "MALA sweeps per local-search cycle",
+            set: { c, v in c.lsSweeps = try integer("ls_sweeps", v, min: 1) }, get: { "\($0.lsSweeps)" }),
+        Key(name: "ls_burn_in", help: "MALA sweeps of step-size adaptation per cycle (states not kept)",
+            set: { c, v in c.lsBurnIn = try integer("ls_burn_in", v, min: 0) }, get: { "\($0.lsBurnIn)" }),
+        Key(name: "ls_step", help: "initial MALA step size", set: { c, v in c.lsStep = try positive("ls_step", v) },
+            get: { "\($0.lsStep)" }),
+        Key(name: "buffer_size", help: "replay buffer capacity (highest rewards kept)",
+            set: { c, v in c.bufferSize = try integer("buffer_size", v, min: 1) }, get: { "\($0.bufferSize)" }),
+        Key(name: "rank_weight", help: "rank-priority weight k: P(rank r) ∝ 1/(k·N + r)",
+            set: { c, v in c.rankWeight = try positive("rank_weight", v) }, get: { "\($0.rankWeight)" }),
         Key(name: "seed", help: "random seed", set: { c, v in
             guard let s = UInt64(v) else { throw ConfigError.badValue(key: "seed", value: v, expected: "a non-negative integer") }
             c.seed = s

@@ -63,6 +63,8 @@ public final class Trainer {
     public private(set) var budget = EvaluationBudget()
     /// Training seconds so far.
     public private(set) var seconds = 0.0
+    /// The replay buffer of local-search training (nil without `local_search`).
+    public private(set) var buffer: ReplayBuffer?
     /// The logged training curve.
     public private(set) var history: [TrainingPoint] = []
 
@@ -93,6 +95,13 @@ public final class Trainer {
             objective = PathIntegralSampler()
         default: objective = TrajectoryBalance()
         }
+        if config.localSearch {
+            guard config.objective != "pis" else {
+                throw TrainingError.unsupportedTarget(target.name, reason: "local search trains on backward paths, which "
+                    + "a pathwise objective (pis) cannot use; choose tb or vargrad")
+            }
+            buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
+        }
         networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
         objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
     }
@@ -120,8 +129,7 @@ public final class Trainer {
             sampler.process.grid = config.grid == "random" ? .random(steps: config.steps, rng: &rng)
                                                              : .shifted(steps: config.steps, rng: &rng)
         }
-        let batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
-                                              seed: config.seed, stream: UInt64(iteration), context: context)
+        let batch = try sampleBatch(context: context)
         let out = objective.evaluate(batch)
         guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: iteration + 1, target: target.name) }
         network.parameters.zeroGradients()
@@ -146,6 +154,33 @@ public final class Trainer {
                                          budget: budget))
         }
         return out
+    }
+
+    /// The paths of this iteration: on-policy (with exploration), or — every other iteration with local search —
+    /// Brownian-bridge paths back from replayed states. On-policy terminal states feed the buffer, and every
+    /// `ls_every` iterations a MALA cycle from replayed states adds the states it accepts.
+    private func sampleBatch(context: String) throws -> TrajectoryBatch {
+        let stream = UInt64(iteration)
+        guard var replay = buffer else {
+            return try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
+                                             seed: config.seed, stream: stream, context: context)
+        }
+        defer { buffer = replay }
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 46, stream)
+        if iteration > 0 && iteration % config.lsEvery == 0 && replay.count > 0 {
+            let search = LocalSearch(sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
+            let found = try search.run(from: replay.sample(config.batchSize, rng: &rng), target: target, rng: &rng)
+            replay.add(found.states, logRewards: found.logRewards)
+            budget.gradient += found.gradientEvaluations
+        }
+        if iteration % 2 == 1 && replay.count > 0 {
+            return try sampler.sampleBackward(network, terminal: replay.sample(config.batchSize, rng: &rng), seed: config.seed,
+                                              stream: stream | 1 << 48, context: context)
+        }
+        let batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
+                                              seed: config.seed, stream: stream, context: context)
+        replay.add(batch.terminalStates, logRewards: batch.logReward)
+        return batch
     }
 
     /// Runs the remaining iterations, calling `onStep` after each (for progress output).

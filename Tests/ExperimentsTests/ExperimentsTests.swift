@@ -173,4 +173,18 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(config.attribute("eval_steps"), .int(25))
         XCTAssertThrowsError(try RunConfig.parse(["grid=chebyshev"])) { XCTAssertTrue("\($0)".contains("shifted")) }
     }
+
+    /// Local search: the buffer fills from on-policy and MALA states, MALA evaluations are counted, and the run is
+    /// reproducible.
+    func testLocalSearchTraining() throws {
+        let c = try RunConfig.parse(tiny + ["local_search=true", "ls_every=10", "ls_sweeps=20", "ls_burn_in=10", "buffer_size=500"])
+        let (trainer, report) = try RunJob(config: c, outputPath: directory + "/ls.h5").run()
+        let buffer = try XCTUnwrap(trainer.buffer)
+        XCTAssertEqual(buffer.count, 500)
+        XCTAssertEqual(buffer.logRewards, buffer.logRewards.sorted(by: >))
+        XCTAssertEqual(trainer.budget.gradient, 2 * 32 * 21)  // cycles at iterations 10 and 20
+        let again = try RunJob(config: c, outputPath: directory + "/ls2.h5").run().report
+        XCTAssertEqual(again.samples, report.samples)
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"])))
+    }
 }
