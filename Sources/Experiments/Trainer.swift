@@ -41,6 +41,8 @@ public struct Checkpoint: Sendable, Equatable {
     public var iteration: Int
     public var budget: EvaluationBudget
     public var seconds: Double
+    /// The replay buffer of local-search runs.
+    public var buffer: ReplayBuffer?
 }
 
 /// Trains a drift network on a target with one objective, iteration by iteration.
@@ -192,7 +194,7 @@ public final class Trainer {
     public var checkpoint: Checkpoint {
         Checkpoint(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
                    objectiveOptimizer: objectiveOptimizer, iteration: iteration, budget: budget,
-                   seconds: seconds)
+                   seconds: seconds, buffer: buffer)
     }
 
     /// Restores a checkpoint of a run with the same configuration (and its logged history).
@@ -207,6 +209,7 @@ public final class Trainer {
         objectiveOptimizer = c.objectiveOptimizer
         iteration = c.iteration
         budget = c.budget
+        if let restored = c.buffer { buffer = restored }
         seconds = c.seconds
         self.history = history
     }

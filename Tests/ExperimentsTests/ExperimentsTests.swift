@@ -185,6 +185,13 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(trainer.budget.gradient, 2 * 32 * 21)  // cycles at iterations 10 and 20
         let again = try RunJob(config: c, outputPath: directory + "/ls2.h5").run().report
         XCTAssertEqual(again.samples, report.samples)
+        // The buffer is part of the checkpoint, so an interrupted local-search run resumes exactly.
+        let path = directory + "/ls3.h5"
+        let interrupted = try Trainer(config: c)
+        for _ in 0..<15 { try interrupted.step() }
+        try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
+                       to: path)
+        XCTAssertEqual(try RunJob(config: c, outputPath: path).run(resume: true).report.samples, report.samples)
         XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"])))
     }
 }
