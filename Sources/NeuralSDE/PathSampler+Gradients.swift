@@ -1,6 +1,13 @@
 import Numerics
 
 extension PathSampler {
+    /// Adds the `blocks` equal consecutive blocks of `partial` (one per worker thread) to `total`, in block order,
+    /// so the reduction is reproducible for a fixed thread count.
+    static func addBlocks(_ partial: [Float], blocks: Int, into total: inout [Float]) {
+        let n = total.count
+        for k in 0..<blocks { for j in 0..<n { total[j] += partial[k * n + j] } }
+    }
+
     /// Rows back-propagated together: large enough for efficient GEMMs, small enough to stay in L2.
     static let tileRows = 600
 
@@ -63,9 +70,7 @@ extension PathSampler {
                 }
             }
         }}}}}}}}
-        for k in 0..<parts {
-            for j in 0..<count { net.parameters.gradients[j] += partial[k * count + j] }
-        }
+        Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: langevin ? dScale : nil,
                                into: &net.parameters)
     }

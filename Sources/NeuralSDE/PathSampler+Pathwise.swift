@@ -67,9 +67,9 @@ extension PathSampler {
                 }
             }
         }}}}}
-        for k in 0..<parts { for j in 0..<count { net.parameters.gradients[j] += partial[k * count + j] } }
+        Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         var dStepBias = Matrix(rows: T, cols: H)
-        for k in 0..<parts { for j in 0..<(T * H) { dStepBias.storage[j] += stepBias[k * T * H + j] } }
+        Self.addBlocks(stepBias, blocks: parts, into: &dStepBias.storage)
         conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: nil, into: &net.parameters)
     }
 }

@@ -13,6 +13,26 @@ final class PathSamplerTests: XCTestCase {
         return net
     }
 
+    /// Compares the gradients accumulated in `net` with central differences of `loss` at about `perSlot` entries
+    /// of every parameter slot; returns how many entries were checked.
+    func assertGradientsMatch(_ net: DriftNetwork, step h: Float, tolerance: Double, perSlot: Int,
+                              _ loss: (DriftNetwork) throws -> Double, line: UInt = #line) throws -> Int {
+        var checked = 0
+        for slot in net.parameters.slots {
+            for j in stride(from: 0, to: slot.count, by: max(1, slot.count / perSlot)) {
+                let k = slot.offset + j
+                var plus = net, minus = net
+                plus.parameters.values[k] += h
+                minus.parameters.values[k] -= h
+                let numeric = (try loss(plus) - loss(minus)) / Double(2 * h)
+                XCTAssertEqual(Double(net.parameters.gradients[k]), numeric, accuracy: tolerance * max(1, abs(numeric)),
+                               "\(slot.name)[\(j)]", line: line)
+                checked += 1
+            }
+        }
+        return checked
+    }
+
     /// At initialisation the policy is Brownian motion; for the target N(0, σ²I) the bridge is its exact time
     /// reversal, so every path's log weight equals log Z = 0.
     func testBrownianMotionIsExactForGaussianTarget() throws {
@@ -77,19 +97,7 @@ final class PathSamplerTests: XCTestCase {
             let out = tb.evaluate(batch)
             net.parameters.zeroGradients()
             sampler.accumulateGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent)
-            var checked = 0
-            for slot in net.parameters.slots {
-                for j in stride(from: 0, to: slot.count, by: max(1, slot.count / 5)) {
-                    let k = slot.offset + j
-                    var plus = net, minus = net
-                    plus.parameters.values[k] += 1e-2
-                    minus.parameters.values[k] -= 1e-2
-                    let numeric = (try loss(plus) - loss(minus)) / 2e-2
-                    XCTAssertEqual(Double(net.parameters.gradients[k]), numeric, accuracy: 2e-2 * max(1, abs(numeric)),
-                                   "\(slot.name)[\(j)] langevin=\(langevin)")
-                    checked += 1
-                }
-            }
+            let checked = try assertGradientsMatch(net, step: 1e-2, tolerance: 2e-2, perSlot: 5, loss)
             XCTAssertGreaterThan(checked, 50)
         }
     }
@@ -114,18 +122,7 @@ final class PathSamplerTests: XCTestCase {
         try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
                                                 logBackwardCotangent: pathwise.logBackwardCotangent,
                                                 logRewardCotangent: pathwise.logRewardCotangent)
-        var checked = 0
-        for slot in net.parameters.slots {
-            for j in stride(from: 0, to: slot.count, by: max(1, slot.count / 4)) {
-                let k = slot.offset + j
-                var plus = net, minus = net
-                plus.parameters.values[k] += 5e-3
-                minus.parameters.values[k] -= 5e-3
-                let numeric = (try loss(plus) - loss(minus)) / 1e-2
-                XCTAssertEqual(Double(net.parameters.gradients[k]), numeric, accuracy: 3e-2 * max(1, abs(numeric)), "\(slot.name)[\(j)]")
-                checked += 1
-            }
-        }
+        let checked = try assertGradientsMatch(net, step: 5e-3, tolerance: 3e-2, perSlot: 4, loss)
         XCTAssertGreaterThan(checked, 40)
     }
 
