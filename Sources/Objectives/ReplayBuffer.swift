@@ -10,10 +10,14 @@ public struct ReplayBuffer: Sendable, Equatable {
     public let dimension: Int
     /// The rank weight k.
     public let rankWeight: Double
-    /// Stored states, row-major, sorted by decreasing log-reward.
-    public private(set) var states: [Float] = []
     /// Stored log-rewards, decreasing.
     public private(set) var logRewards: [Float] = []
+    /// Slot of the state of each rank; rows stay where they were written, so ranking moves indices, not rows.
+    private var order: [Int] = []
+    /// Row storage, one `dimension`-row per slot.
+    private var slots: [Float] = []
+    /// Slots whose states were evicted, to be reused before the storage grows.
+    private var freeSlots: [Int] = []
 
     /// An empty buffer.
     public init(capacity: Int, dimension: Int, rankWeight: Double = 0.01) {
@@ -26,28 +30,47 @@ public struct ReplayBuffer: Sendable, Equatable {
     /// Number of stored states.
     public var count: Int { logRewards.count }
 
+    /// The stored states in rank order (best first), row-major.
+    public var states: [Float] { order.flatMap { slots[($0 * dimension)..<(($0 + 1) * dimension)] } }
+
     /// Adds the rows of `x` with their log-rewards (non-finite rewards are skipped), keeping the best `capacity`.
-    /// The new rows are sorted and merged into the sorted store: O(N·d + B log B) per call.
+    /// The new rows are sorted and merged into the ranking, O(N + B·d + B log B) per call; evicted rows' slots
+    /// are reused.
     public mutating func add(_ x: Matrix, logRewards rewards: [Float]) {
         precondition(x.cols == dimension && x.rows == rewards.count, "ReplayBuffer.add: shape mismatch")
         let incoming = (0..<x.rows).filter { rewards[$0].isFinite }.sorted { rewards[$0] > rewards[$1] }
-        var mergedStates: [Float] = [], mergedRewards: [Float] = []
-        mergedStates.reserveCapacity(min(capacity, count + incoming.count) * dimension)
+        var mergedRewards: [Float] = [], mergedOrder: [Int] = [], newRows: [(rank: Int, row: Int)] = []
+        mergedRewards.reserveCapacity(min(capacity, count + incoming.count))
         var i = 0, j = 0
         while mergedRewards.count < capacity && (i < count || j < incoming.count) {
             if j == incoming.count || (i < count && logRewards[i] >= rewards[incoming[j]]) {
                 mergedRewards.append(logRewards[i])
-                mergedStates += states[(i * dimension)..<((i + 1) * dimension)]
+                mergedOrder.append(order[i])
                 i += 1
             } else {
-                let r = incoming[j]
-                mergedRewards.append(rewards[r])
-                mergedStates += x.storage[(r * dimension)..<((r + 1) * dimension)]
+                newRows.append((mergedRewards.count, incoming[j]))
+                mergedRewards.append(rewards[incoming[j]])
+                mergedOrder.append(-1)
                 j += 1
             }
         }
-        states = mergedStates
+        freeSlots += order[i...]  // slots of evicted states
+        for (rank, row) in newRows {
+            let slot: Int
+            if let reused = freeSlots.popLast() { slot = reused } else {
+                slot = slots.count / dimension
+                slots += [Float](repeating: 0, count: dimension)
+            }
+            for c in 0..<dimension { slots[slot * dimension + c] = x.storage[row * dimension + c] }
+            mergedOrder[rank] = slot
+        }
         logRewards = mergedRewards
+        order = mergedOrder
+    }
+
+    public static func == (a: ReplayBuffer, b: ReplayBuffer) -> Bool {
+        a.capacity == b.capacity && a.dimension == b.dimension && a.rankWeight == b.rankWeight
+            && a.logRewards == b.logRewards && a.states == b.states
     }
 
     /// `n` states drawn with replacement by rank priority.
@@ -62,7 +85,8 @@ public struct ReplayBuffer: Sendable, Equatable {
             let u = Double(rng.nextUniform()) * total
             var lo = 0, hi = count - 1
             while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] < u { lo = mid + 1 } else { hi = mid } }
-            for c in 0..<dimension { out[i, c] = states[lo * dimension + c] }
+            let slot = order[lo]
+            for c in 0..<dimension { out[i, c] = slots[slot * dimension + c] }
         }
         return out
     }

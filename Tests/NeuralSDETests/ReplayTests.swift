@@ -11,6 +11,20 @@ final class ReplayTests: XCTestCase {
         buffer.add(Matrix(rows: 3, cols: 1, storage: [4, 5, 6]), logRewards: [2, -3, 7])
         XCTAssertEqual(buffer.logRewards, [7, 5, 2, -1])
         XCTAssertEqual(buffer.states, [6, 2, 4, 1])
+        // Evictions reuse storage: after many adds the contents are still exactly the best `capacity` states.
+        var big = ReplayBuffer(capacity: 50, dimension: 2)
+        var rng0 = Xoshiro256(seed: 9)
+        var all: [(Float, [Float])] = []
+        for _ in 0..<40 {
+            let n = Int(rng0.next() % 9)
+            let x = rng0.gaussianMatrix(rows: n, cols: 2)
+            let r = (0..<n).map { _ in rng0.nextGaussian() }
+            big.add(x, logRewards: r)
+            all += (0..<n).map { (r[$0], [x[$0, 0], x[$0, 1]]) }
+        }
+        let best = all.sorted { $0.0 > $1.0 }.prefix(50)
+        XCTAssertEqual(big.logRewards, best.map(\.0))
+        XCTAssertEqual(big.states, best.flatMap(\.1))
         var rng = Xoshiro256(seed: 1)
         let draws = buffer.sample(200_000, rng: &rng).storage
         let weights = (0..<4).map { 1 / (0.5 * 4 + Double($0)) }
