@@ -40,7 +40,10 @@ public struct ReferenceSampling: Sendable {
         let rows = all.count / d
         // Alternate configurations between the splits so both see every chain and every stage of the run.
         var val: [Float] = [], test: [Float] = []
-        for r in 0..<rows { (r % 2 == 0 ? { val += all[(r * d)..<((r + 1) * d)] } : { test += all[(r * d)..<((r + 1) * d)] })() }
+        for r in 0..<rows {
+            let row = all[(r * d)..<((r + 1) * d)]
+            if r % 2 == 0 { val += row } else { test += row }
+        }
         var root = Node()
         root.set("source", .string("dsampler reference: \(populations)×\(chains) MALA chains, \(sweeps) sweeps, "
                                    + "burn-in \(burnIn) with step-size adaptation to acceptance 0.574, thinning \(thin)"))

@@ -91,7 +91,7 @@ public final class Trainer {
         case "vargrad": objective = VarGrad()
         case "pis":
             guard !config.langevin else {
-                throw TrainingError.unsupportedTarget(target.name, reason: "objective=pis with langevin=true needs "
+                throw TrainingError.unsupportedSettings("objective=pis with langevin=true needs "
                     + "Hessian-vector products of log R, which are not implemented; use langevin=false")
             }
             objective = PathIntegralSampler()
@@ -99,7 +99,7 @@ public final class Trainer {
         }
         if config.localSearch {
             guard config.objective != "pis" else {
-                throw TrainingError.unsupportedTarget(target.name, reason: "local search trains on backward paths, which "
+                throw TrainingError.unsupportedSettings("local search trains on backward paths, which "
                     + "a pathwise objective (pis) cannot use; choose tb or vargrad")
             }
             buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
@@ -220,6 +220,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(iteration: Int, target: String)
     case incompatibleCheckpoint
     case unsupportedTarget(String, reason: String)
+    case unsupportedSettings(String)
 
     public var description: String {
         switch self {
@@ -227,6 +228,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
         case .incompatibleCheckpoint:
             return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, objective)"
+        case .unsupportedSettings(let reason):
+            return "these settings cannot be combined: \(reason)"
         case .unsupportedTarget(let name, let reason):
             return "target \(name) cannot be trained yet: \(reason)"
         }

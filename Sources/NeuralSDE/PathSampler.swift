@@ -160,10 +160,9 @@ public final class PathSampler {
     private func prepare(_ net: DriftNetwork, batch B: Int, steps T: Int) {
         conditioning = net.timeConditioning(process.grid)
         cache.reserve(rows: B * T, width: net.hidden)
-        if drifts.count != B * T * net.dimension {
-            drifts = [Float](repeating: 0, count: B * T * net.dimension)
-            scores = net.langevin ? drifts : []
-        }
+        let size = B * T * net.dimension
+        if drifts.count != size { drifts = [Float](repeating: 0, count: size) }
+        if scores.count != (net.langevin ? size : 0) { scores = [Float](repeating: 0, count: net.langevin ? size : 0) }
         cachedShape = (B, T)
     }
 }

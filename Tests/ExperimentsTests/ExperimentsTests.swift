@@ -192,6 +192,11 @@ final class RunJobTests: XCTestCase {
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
         XCTAssertEqual(try RunJob(config: c, outputPath: path).run(resume: true).report.samples, report.samples)
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"])))
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
+            XCTAssertTrue("\($0)".contains("cannot be combined"), "\($0)")
+        }
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "langevin=true"]))) {
+            XCTAssertTrue("\($0)".contains("langevin=false"), "\($0)")
+        }
     }
 }
