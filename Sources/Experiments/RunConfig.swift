@@ -20,6 +20,10 @@ public struct RunConfig: Sendable, Equatable {
     public var explorationAnneal = true
     public var learningRate: Float = 1e-3
     public var logZLearningRate: Float = 1e-1
+    /// Learning rate of the log-flow head (DB, SubTB, FL-SubTB).
+    public var flowLearningRate: Float = 1e-2
+    /// Sub-trajectory weight base λ of SubTB and FL-SubTB (weights ∝ λ^length).
+    public var subtbLambda: Float = 2
     public var hidden = 64
     public var langevin = false
     public var gradClip: Float = 0
@@ -43,7 +47,10 @@ public struct RunConfig: Sendable, Equatable {
     public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad", "pis"]
+    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis"]
+
+    /// Whether the objective learns state flows (and so needs the network's flow head).
+    public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
 
     /// One accepted key.
     public struct Key: Sendable {
@@ -86,6 +93,10 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.learningRate = try positive("lr", v) }, get: { "\($0.learningRate)" }),
         Key(name: "lr_log_z", help: "Adam learning rate of the learned log Z (TB)",
             set: { c, v in c.logZLearningRate = try positive("lr_log_z", v) }, get: { "\($0.logZLearningRate)" }),
+        Key(name: "lr_flow", help: "Adam learning rate of the log-flow head (db, subtb, fl-subtb)",
+            set: { c, v in c.flowLearningRate = try positive("lr_flow", v) }, get: { "\($0.flowLearningRate)" }),
+        Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
+            set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
         Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1) },
             get: { "\($0.hidden)" }),
         Key(name: "langevin", help: "Langevin parametrisation μ = NN₁ + NN₂(t)·∇log R (true/false)",

@@ -86,9 +86,15 @@ public final class Trainer {
         let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
-        network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin, rng: &rng)
+        network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin,
+                               flow: config.usesFlows, rng: &rng)
+        sampler.forwardLooking = config.objective == "fl-subtb"
         switch config.objective {
         case "vargrad": objective = VarGrad()
+        case "db": objective = SubTrajectoryBalance.detailedBalance()
+        case "subtb", "fl-subtb":
+            objective = SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(config.subtbLambda),
+                                                                  forwardLooking: sampler.forwardLooking)
         case "pis":
             guard !config.langevin else {
                 throw TrainingError.unsupportedSettings("objective=pis with langevin=true needs "
@@ -140,15 +146,17 @@ public final class Trainer {
                                                     logBackwardCotangent: pathwise.logBackwardCotangent,
                                                     logRewardCotangent: pathwise.logRewardCotangent)
         } else {
-            sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent)
+            sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                        logFlowCotangent: out.logFlowCotangent)
         }
         if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
-        networkOptimizer.update(&network.parameters)
+        networkOptimizer.update(&network.parameters, overrides: network.flowSlots.map { ($0, config.flowLearningRate) })
         objectiveOptimizer.update(&objective.parameters)
         objective.parameters.zeroGradients()
         iteration += 1
-        // log R(x_T) for every path; ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
-        budget.energy += config.batchSize
+        // log R(x_T) for every path, and at x_1…x_{T−1} for forward-looking flows without the Langevin term;
+        // ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
+        budget.energy += config.batchSize * (sampler.forwardLooking && !network.langevin ? config.steps : 1)
         budget.gradient += config.batchSize * ((network.langevin ? config.steps : 0) + (out.pathwise == nil ? 0 : 1))
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if iteration % config.logEvery == 0 || iteration == config.iterations {

@@ -7,7 +7,8 @@ import Numerics
 /// then Linear(2H→H)·GELU·Linear(H→H). State: Linear(d→H). The two are summed and passed through
 /// GELU·[Linear(H→H)·GELU]×2·Linear(H→d), whose last layer starts at zero so the initial policy is
 /// Brownian motion. With `langevin`, μ = NN₁(x, t) + NN₂(t)·clip(∇log R(x), ±100), NN₂ a time-only net
-/// that starts at 0.01.
+/// that starts at 0.01. With `flow`, a linear head on the last hidden layer also gives a learned log-flow
+/// log F(x, t) per state (DB, SubTB and FL-SubTB); it shares the trunk with the drift.
 ///
 /// Time-only parts run once per time step on a `Tape`; the state part runs over row blocks with BLAS
 /// and fused kernels (`StateNetworkKernels`), so the cost per row is three dense layers.
@@ -18,6 +19,10 @@ public struct DriftNetwork: Sendable {
     public let hidden: Int
     /// Whether the Langevin term NN₂(t)·clip(∇log R) is part of the drift.
     public let langevin: Bool
+    /// Whether the network has the log-flow head.
+    public var hasFlow: Bool { layout.flow != nil }
+    /// The log-flow head's parameter slots (empty without the head), for their own learning rate.
+    public var flowSlots: [ParameterSlot] { layout.flow.map { [$0.weight, $0.bias] } ?? [] }
     /// All trainable values.
     public var parameters: ParameterStore
     /// Where each layer lives in `parameters`.
@@ -34,10 +39,13 @@ public struct DriftNetwork: Sendable {
         /// State layer, joint layers and output layer, in order (weight, bias).
         let stateLayers: [(weight: ParameterSlot, bias: ParameterSlot)]
         let langevinPhase, langevinW1, langevinB1, langevinW2, langevinB2, langevinW3, langevinB3: ParameterSlot?
+        /// The log-flow head Linear(H→1) on the last hidden layer, if any.
+        let flow: (weight: ParameterSlot, bias: ParameterSlot)?
     }
 
-    /// A freshly initialised network (PyTorch's default uniform initialisation; zero output layer).
-    public init(dimension: Int, hidden: Int = 64, langevin: Bool = false, rng: inout Xoshiro256) {
+    /// A freshly initialised network (PyTorch's default uniform initialisation; zero output layer), with the
+    /// log-flow head when `flow` is set.
+    public init(dimension: Int, hidden: Int = 64, langevin: Bool = false, flow: Bool = false, rng: inout Xoshiro256) {
         self.dimension = dimension
         self.hidden = hidden
         self.langevin = langevin
@@ -64,11 +72,13 @@ public struct DriftNetwork: Sendable {
             lgv[5] = p.add("langevin.out.weight", Matrix(rows: hidden, cols: 1))
             lgv[6] = p.add("langevin.out.bias", Matrix(scalar: 0.01))
         }
+        let flowHead = flow ? dense("flow", hidden, 1) : nil
         parameters = p
         layout = Layout(timePhase: phase, timeW1: tw1, timeB1: tb1, timeW2: tw2, timeB2: tb2,
                         stateLayers: layers.map { (weight: $0.0, bias: $0.1) },
                         langevinPhase: lgv[0], langevinW1: lgv[1], langevinB1: lgv[2], langevinW2: lgv[3],
-                        langevinB2: lgv[4], langevinW3: lgv[5], langevinB3: lgv[6])
+                        langevinB2: lgv[4], langevinW3: lgv[5], langevinB3: lgv[6],
+                        flow: flowHead.map { (weight: $0.0, bias: $0.1) })
     }
 
     /// The Fourier frequencies ω, linearly spaced in [0.1, 100].

@@ -12,16 +12,21 @@ extension PathSampler {
     static let tileRows = 600
 
     /// Adds ∂L/∂θ to `net.parameters.gradients`, given ∂L/∂log p_F(x_{i+1} | x_i) for every transition of
-    /// the most recent batch this sampler produced (`logForwardCotangent`, T·B entries, step-major).
+    /// the most recent batch this sampler produced (`logForwardCotangent`, T·B entries, step-major), and
+    /// ∂L/∂log F(x_i) for its log-flows (`logFlowCotangent`, same layout) when the network has a flow head.
     ///
     /// States are treated as data (off-policy objectives): only the drift inside log p_F depends on θ, with
     /// ∂ log p_F/∂μ = (x_{i+1} − x_i − Δt·μ)/σ². Steps are split across threads; each thread back-propagates
     /// its steps in tiles of about `tileRows` rows, so the cotangent buffers stay in cache (the pass is
     /// memory-bound otherwise), and the per-thread gradients are summed in thread order.
-    public func accumulateGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent: [Float]) {
+    public func accumulateGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent: [Float],
+                                    logFlowCotangent: [Float]? = nil) {
         let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulateGradients: batch is not the sampler's latest")
         precondition(logForwardCotangent.count == B * T, "accumulateGradients: need \(B * T) cotangents")
+        precondition(logFlowCotangent.map { $0.count == B * T && net.hasFlow } ?? true,
+                     "accumulateGradients: flow cotangents need a flow head and \(B * T) entries")
+        let flowCotangent = logFlowCotangent ?? []
         let count = net.parameters.values.count
         let parts = min(threads, T)
         var partial = [Float](repeating: 0, count: parts * count)
@@ -36,6 +41,7 @@ extension PathSampler {
         drifts.withUnsafeBufferPointer { D in
         scores.withUnsafeBufferPointer { G in
         logForwardCotangent.withUnsafeBufferPointer { C in
+        flowCotangent.withUnsafeBufferPointer { CF in
         partial.withUnsafeMutableBufferPointer { grads in
         dStepBias.storage.withUnsafeMutableBufferPointer { DSB in
         dScale.withUnsafeMutableBufferPointer { DS in
@@ -62,14 +68,14 @@ extension PathSampler {
                     }
                     network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
                                           x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
-                                          dOut: dmu, work: (dz0, spare))
+                                          dOut: dmu, work: (dz0, spare), dFlow: CF.baseAddress.map { $0 + first })
                     for i in steps {
                         PointwiseKernels.accumulateColumnSums(dz0 + (i * B - first) * H, rows: B, cols: H,
                                                               into: DSB.baseAddress! + i * H)
                     }
                 }
             }
-        }}}}}}}}
+        }}}}}}}}}
         Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: langevin ? dScale : nil,
                                into: &net.parameters)

@@ -16,6 +16,9 @@ public final class PathSampler {
     public var process: DiffusionProcess
     /// Worker threads (BLAS itself should run single-threaded).
     public let threads: Int
+    /// Whether log-flows are forward-looking (FL-SubTB): the head's output is added to the fixed baseline
+    /// (1 − t)·log N(x; 0, σ²t) + t·log R(x) at every state after x₀, which costs one log R per state.
+    public var forwardLooking = false
 
     let cache = ActivationCache()
     var drifts: [Float] = []
@@ -35,7 +38,7 @@ public final class PathSampler {
     /// sampling; log p_F is still scored under the policy's own variance (off-policy exploration).
     public func sampleForward(_ net: DriftNetwork, batchSize: Int, exploration: Float = 0, seed: UInt64,
                               stream: UInt64, context: String) throws -> TrajectoryBatch {
-        var batch = TrajectoryBatch(batchSize: batchSize, steps: process.grid.steps, dimension: net.dimension)
+        var batch = TrajectoryBatch(batchSize: batchSize, steps: process.grid.steps, dimension: net.dimension, flows: net.hasFlow)
         let d = net.dimension, B = batchSize
         // One generator per path, advanced step by step; each thread touches only its own paths' generators.
         let generators = UnsafeMutablePointer<Xoshiro256>.allocate(capacity: B)
@@ -59,7 +62,7 @@ public final class PathSampler {
                                context: String) throws -> TrajectoryBatch {
         precondition(terminal.cols == net.dimension, "sampleBackward: terminal states have \(terminal.cols) coordinates")
         let B = terminal.rows, d = net.dimension, T = process.grid.steps
-        var batch = TrajectoryBatch(batchSize: B, steps: T, dimension: d)
+        var batch = TrajectoryBatch(batchSize: B, steps: T, dimension: d, flows: net.hasFlow)
         batch.states.replaceSubrange((T * B * d)..<((T + 1) * B * d), with: terminal.storage)
         for b in 0..<B {
             var rng = Xoshiro256(seed: seed, stream: stream, UInt64(b))
@@ -86,12 +89,13 @@ public final class PathSampler {
         let stepBias = tc.stepBiasValues.storage, scales = tc.langevinScaleValues
         var failures = [Int?](repeating: nil, count: threads)
         var thrown = [(any Error)?](repeating: nil, count: threads)
-        let target = self.target, process = self.process
+        let target = self.target, process = self.process, forwardLooking = forwardLooking && net.hasFlow
         net.parameters.values.withUnsafeBufferPointer { P in
         stepBias.withUnsafeBufferPointer { SB in
         batch.states.withUnsafeMutableBufferPointer { S in
         batch.logForward.withUnsafeMutableBufferPointer { LF in
         batch.logBackward.withUnsafeMutableBufferPointer { LB in
+        batch.logFlow.withUnsafeMutableBufferPointer { FL in
         drifts.withUnsafeMutableBufferPointer { D in
         scores.withUnsafeMutableBufferPointer { G in
         failures.withUnsafeMutableBufferPointer { F in
@@ -108,9 +112,17 @@ public final class PathSampler {
                         for k in 0..<(n * d) where !g[k].isFinite { F[chunk] = F[chunk] ?? (rows.lowerBound + k / d) }
                         if F[chunk] != nil { return }
                         for k in 0..<(n * d) { g[k] = min(max(g[k], -DriftNetwork.scoreClip), DriftNetwork.scoreClip) }
+                    } else if forwardLooking && i > 0 {
+                        do { try target.evaluate(x, count: n, logDensity: &logR, gradient: nil) } catch { E[chunk] = error; return }
                     }
+                    let flow = FL.baseAddress.map { $0 + row }
                     net.forwardBlock(parameters: P.baseAddress!, x: x, rows: n, stepBias: SB.baseAddress! + i * H,
-                                     cache: self.cache, cacheRow: row, out: mu)
+                                     cache: self.cache, cacheRow: row, out: mu, flowOut: flow)
+                    if forwardLooking && i > 0, let flow {
+                        if let k = logR.firstIndex(where: { !$0.isFinite }) { F[chunk] = rows.lowerBound + k; return }
+                        Self.addForwardLookingBaseline(flow, states: x, logReward: logR, rows: n, dimension: d,
+                                                       time: process.grid.times[i], sigma2: process.sigma2)
+                    }
                     let s = scales?[i] ?? 0
                     for k in 0..<(n * d) {
                         let v = mu[k] + (scales == nil ? 0 : s * G[row * d + k])
@@ -122,7 +134,7 @@ public final class PathSampler {
                                    logBackward: LB.baseAddress!)
                 }
             }
-        }}}}}}}}}
+        }}}}}}}}}}
         if let error = thrown.compactMap({ $0 }).first {
             throw TargetFailure(target: target.name, context: context, underlying: error)
         }
@@ -134,6 +146,18 @@ public final class PathSampler {
         }
         if let row = batch.logReward.firstIndex(where: { !$0.isFinite }) {
             throw NonFiniteDensityError(target: target.name, context: context, row: row)
+        }
+    }
+
+    /// Adds (1 − t)·log N(x; 0, σ²t·I) + t·log R(x) to the log-flows of `rows` states at time t > 0.
+    private static func addForwardLookingBaseline(_ flow: UnsafeMutablePointer<Float>, states x: UnsafePointer<Float>,
+                                                  logReward: [Float], rows n: Int, dimension d: Int, time t: Float,
+                                                  sigma2: Float) {
+        for k in 0..<n {
+            var squared: Float = 0
+            for c in 0..<d { squared += x[k * d + c] * x[k * d + c] }
+            let prior = DiffusionProcess.gaussianLogDensity(squaredDistance: squared, variance: sigma2 * t, dimension: d)
+            flow[k] += (1 - t) * prior + t * logReward[k]
         }
     }
 

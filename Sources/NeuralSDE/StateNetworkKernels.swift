@@ -33,10 +33,11 @@ extension DriftNetwork {
     private func bias(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].bias.offset }
 
     /// out ← NN₁(x) for `rows` rows, with `stepBias` (H values: state bias plus time embedding) added to the
-    /// first layer. Activations are stored in `cache` from row `cacheRow` on.
+    /// first layer, and `flowOut` ← the log-flow head when the network has one. Activations are stored in
+    /// `cache` from row `cacheRow` on.
     func forwardBlock(parameters p: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int,
                       stepBias: UnsafePointer<Float>, cache: ActivationCache, cacheRow: Int,
-                      out: UnsafeMutablePointer<Float>) {
+                      out: UnsafeMutablePointer<Float>, flowOut: UnsafeMutablePointer<Float>? = nil) {
         let h = hidden, d = dimension
         var input = x, inputWidth = d
         for l in 0..<3 {
@@ -49,16 +50,21 @@ extension DriftNetwork {
         }
         BLAS.gemm(m: n, n: d, k: h, a: input, lda: h, b: weight(p, 3), ldb: d, c: out, ldc: d)
         PointwiseKernels.addBiasActivate(out, rows: n, cols: d, bias: bias(p, 3), activation: .identity, out: nil)
+        if let flow = layout.flow, let flowOut {
+            BLAS.gemm(m: n, n: 1, k: h, a: input, lda: h, b: p + flow.weight.offset, ldb: 1, c: flowOut, ldc: 1)
+            PointwiseKernels.addBiasActivate(flowOut, rows: n, cols: 1, bias: p + flow.bias.offset, activation: .identity, out: nil)
+        }
     }
 
     /// Back-propagates `dOut` (rows × d) through the block stored at `cacheRow`, adding weight and bias
     /// gradients into `gradients` (laid out like `parameters.values`; the first layer's bias is left to the
     /// caller, which owns the per-step bias). Returns the cotangent of the first pre-activation, rows × H,
-    /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x.
+    /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x; `dFlow`
+    /// (rows values) is the cotangent of the log-flow head's output, if any.
     func backwardBlock(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                        x: UnsafePointer<Float>, rows n: Int, cache: ActivationCache, cacheRow: Int,
                        dOut: UnsafePointer<Float>, work: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
-                       dx: UnsafeMutablePointer<Float>? = nil) {
+                       dx: UnsafeMutablePointer<Float>? = nil, dFlow: UnsafePointer<Float>? = nil) {
         let h = hidden, d = dimension
         let out = layout.stateLayers[3]
         BLAS.gemm(transA: true, m: h, n: d, k: n, a: cache.post(2, row: cacheRow), lda: h, b: dOut, ldb: d,
@@ -69,6 +75,13 @@ extension DriftNetwork {
             let target = l % 2 == 0 ? work.0 : work.1
             BLAS.gemm(transB: true, m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: weight(p, upper),
                       ldb: deltaWidth, c: target, ldc: h)
+            if l == 2, let flow = layout.flow, let dFlow {
+                // The flow head reads the same last hidden layer: add its rank-1 contribution and its gradients.
+                BLAS.gemm(m: n, n: h, k: 1, a: dFlow, lda: 1, b: p + flow.weight.offset, ldb: h, beta: 1, c: target, ldc: h)
+                BLAS.gemm(transA: true, m: h, n: 1, k: n, a: cache.post(2, row: cacheRow), lda: h, b: dFlow, ldb: 1,
+                          beta: 1, c: g + flow.weight.offset, ldc: 1)
+                PointwiseKernels.accumulateColumnSums(dFlow, rows: n, cols: 1, into: g + flow.bias.offset)
+            }
             PointwiseKernels.multiplyElementwise(target, by: cache.derivative(l, row: cacheRow), count: n * h)
             let slot = layout.stateLayers[l]
             let input = l == 0 ? x : UnsafePointer(cache.post(l - 1, row: cacheRow))

@@ -19,8 +19,11 @@ public struct TrajectoryBatch: Sendable {
     public internal(set) var logBackward: [Float]
     /// log R(x_T), B entries.
     public internal(set) var logReward: [Float]
+    /// Learned log-flow log F(x_i, t_i) of states 0..<T (T·B entries, step-major; with the forward-looking
+    /// parametrisation it includes the fixed baseline), or empty when the network has no flow head.
+    public internal(set) var logFlow: [Float]
 
-    init(batchSize: Int, steps: Int, dimension: Int) {
+    init(batchSize: Int, steps: Int, dimension: Int, flows: Bool = false) {
         self.batchSize = batchSize
         self.steps = steps
         self.dimension = dimension
@@ -28,6 +31,7 @@ public struct TrajectoryBatch: Sendable {
         logForward = [Float](repeating: 0, count: steps * batchSize)
         logBackward = [Float](repeating: 0, count: steps * batchSize)
         logReward = [Float](repeating: 0, count: batchSize)
+        logFlow = flows ? [Float](repeating: 0, count: steps * batchSize) : []
     }
 
     /// The terminal states x_T, B × d.

@@ -104,14 +104,26 @@ public struct Adam: Sendable, Equatable {
         secondMoment = [Float](repeating: 0, count: count)
     }
 
-    /// One update of `store.values` from `store.gradients`.
-    public mutating func update(_ store: inout ParameterStore) {
+    /// One update of `store.values` from `store.gradients`; the slots in `overrides` use their own learning
+    /// rate (e.g. a flow head trained faster than the policy that shares its trunk).
+    public mutating func update(_ store: inout ParameterStore, overrides: [(slot: ParameterSlot, learningRate: Float)] = []) {
         precondition(store.values.count == firstMoment.count, "Adam: store size changed")
         step += 1
+        var rates = [(range: 0..<store.values.count, rate: learningRate)]
+        for o in overrides.sorted(by: { $0.slot.offset < $1.slot.offset }) {
+            let last = rates.removeLast()
+            let slot = o.slot.offset..<(o.slot.offset + o.slot.count)
+            rates += [(last.range.lowerBound..<slot.lowerBound, last.rate), (slot, o.learningRate),
+                      (slot.upperBound..<last.range.upperBound, last.rate)]
+        }
+        for (range, rate) in rates { update(&store, range: range, learningRate: rate) }
+    }
+
+    private mutating func update(_ store: inout ParameterStore, range: Range<Int>, learningRate lr: Float) {
         let c1 = 1 - Float(Foundation.pow(Double(beta1), Double(step)))
         let c2 = 1 - Float(Foundation.pow(Double(beta2), Double(step)))
-        let (b1, b2, lr, eps) = (beta1, beta2, learningRate, epsilon)
-        for i in store.values.indices {
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        for i in range {
             let g = store.gradients[i]
             let m = b1 * firstMoment[i] + (1 - b1) * g
             let v = b2 * secondMoment[i] + (1 - b2) * g * g

@@ -12,14 +12,18 @@ public struct ObjectiveOutput: Sendable {
     /// For pathwise objectives (PIS): ∂loss/∂log p_B per transition and ∂loss/∂log R(x_T) per path, to be
     /// differentiated through the reparameterised states; nil for objectives that treat states as data.
     public var pathwise: (logBackwardCotangent: [Float], logRewardCotangent: [Float])?
+    /// ∂loss/∂log F(x_i) for the batch's learned log-flows (T·B entries), or nil for objectives without flows.
+    public var logFlowCotangent: [Float]?
 
-    /// An output; `pathwise` is nil for off-policy objectives.
+    /// An output; `pathwise` is nil for off-policy objectives, `logFlowCotangent` for objectives without flows.
     public init(loss: Double, logForwardCotangent: [Float], logZEstimate: Double,
-                pathwise: (logBackwardCotangent: [Float], logRewardCotangent: [Float])? = nil) {
+                pathwise: (logBackwardCotangent: [Float], logRewardCotangent: [Float])? = nil,
+                logFlowCotangent: [Float]? = nil) {
         self.loss = loss
         self.logForwardCotangent = logForwardCotangent
         self.logZEstimate = logZEstimate
         self.pathwise = pathwise
+        self.logFlowCotangent = logFlowCotangent
     }
 }
 

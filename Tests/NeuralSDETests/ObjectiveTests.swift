@@ -30,4 +30,51 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(out.logForwardCotangent, [1.125, -1.125, 1.125, -1.125])
         XCTAssertEqual(out.logZEstimate, 3.375, accuracy: 1e-9)
     }
+
+    /// The tiny batch with learned log-flows of states 0 and 1 (step-major: [F₀ path 0, F₀ path 1, F₁ path 0, F₁ path 1]).
+    func tinyBatchWithFlows() -> TrajectoryBatch {
+        var b = tinyBatch()
+        b.logFlow = [0.5, 0.3, 0.2, -0.4]
+        return b
+    }
+
+    func testDetailedBalanceByHand() throws {
+        var db = SubTrajectoryBalance.detailedBalance()
+        let out = db.evaluate(tinyBatchWithFlows())
+        // δ_i = F_i + log p_F − log p_B − F_{i+1} (F₂ = r): path 0 [−0.7, −1.05], path 1 [−1.3, −2.9]
+        XCTAssertEqual(out.loss, (0.49 + 1.1025 + 1.69 + 8.41) / 2, accuracy: 1e-6)
+        assertEqual(out.logForwardCotangent, [-0.7, -1.3, -1.05, -2.9])
+        assertEqual(try XCTUnwrap(out.logFlowCotangent), [-0.7, -1.3, -0.35, -1.6])
+        XCTAssertEqual(out.logZEstimate, 0.4, accuracy: 1e-6)
+    }
+
+    func testSubTrajectoryBalanceByHand() throws {
+        var subtb = SubTrajectoryBalance.subTrajectoryBalance(lambda: 2)
+        let out = subtb.evaluate(tinyBatchWithFlows())
+        // Pairs (0,1), (1,2) have weight 2, (0,2) weight 4; normalised 1/4, 1/4, 1/2. δ₀₂ = δ₀₁ + δ₁₂.
+        let loss0 = 0.25 * 0.49 + 0.25 * 1.1025 + 0.5 * 1.75 * 1.75
+        let loss1 = 0.25 * 1.69 + 0.25 * 8.41 + 0.5 * 4.2 * 4.2
+        XCTAssertEqual(out.loss, (loss0 + loss1) / 2, accuracy: 1e-6)
+        assertEqual(out.logForwardCotangent, [-1.05, -2.425, -1.1375, -2.825])
+        assertEqual(try XCTUnwrap(out.logFlowCotangent), [-1.05, -2.425, -0.0875, -0.4])
+        XCTAssertEqual(subtb.name, "subtb")
+        XCTAssertEqual(SubTrajectoryBalance.subTrajectoryBalance(forwardLooking: true).name, "fl-subtb")
+    }
+
+    func testPathIntegralSamplerByHand() throws {
+        var pis = PathIntegralSampler()
+        let out = pis.evaluate(tinyBatch())
+        // S_F − S_B − r = [−2.25, −4.5]: the loss is their mean; each term enters with weight 1/B.
+        XCTAssertEqual(out.loss, -3.375, accuracy: 1e-9)
+        XCTAssertEqual(out.logZEstimate, 3.375, accuracy: 1e-9)
+        XCTAssertEqual(out.logForwardCotangent, [0.5, 0.5, 0.5, 0.5])
+        let pathwise = try XCTUnwrap(out.pathwise)
+        XCTAssertEqual(pathwise.logBackwardCotangent, [-0.5, -0.5, -0.5, -0.5])
+        XCTAssertEqual(pathwise.logRewardCotangent, [-0.5, -0.5])
+    }
+
+    func assertEqual(_ a: [Float], _ b: [Float], line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, line: line)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6, line: line) }
+    }
 }

@@ -97,4 +97,18 @@ final class CholeskyTests: XCTestCase {
         }
         XCTAssertThrowsError(try SymmetricPositiveDefinite.inverseAndLogDeterminant([1, 2, 2, 1], n: 2))
     }
+
+    /// Adam's first step moves every value by its learning rate against the gradient's sign; an overridden
+    /// slot uses its own rate.
+    func testAdamLearningRateOverride() {
+        var store = ParameterStore()
+        _ = store.add("a", Matrix(rows: 1, cols: 3, storage: [1, 2, 3]))
+        let b = store.add("b", Matrix(rows: 1, cols: 2, storage: [4, 5]))
+        _ = store.add("c", Matrix(scalar: 6))
+        store.gradients = [1, -2, 3, -4, 5, 6]
+        var adam = Adam(learningRate: 0.1, count: 6)
+        adam.update(&store, overrides: [(slot: b, learningRate: 0.5)])
+        let expected: [Float] = [0.9, 2.1, 2.9, 4.5, 4.5, 5.9]
+        for (x, y) in zip(store.values, expected) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+    }
 }
