@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import Objectives
 
 /// The speed benchmark behind `dsampler bench`: training iterations of fixed cases, median of repeats.
 public enum Benchmark {
@@ -16,17 +17,22 @@ public enum Benchmark {
         Case(name: "tb-manywell", settings: ["target=manywell", "objective=tb"]),
         Case(name: "tb-manywell-langevin", settings: ["target=manywell", "objective=tb", "langevin=true"]),
         Case(name: "pis-funnel", settings: ["target=funnel", "objective=pis"]),
+        Case(name: "subtb-gmm25", settings: ["target=gmm25", "objective=subtb"]),
+        Case(name: "fl-subtb-gmm25", settings: ["target=gmm25", "objective=fl-subtb"]),
     ]
 
     /// One measured case.
     public struct Result: Sendable {
         public let name: String
-        /// Median over repeats of the mean time per iteration.
+        /// Median over repeats of the mean time per iteration (per cycle for local search).
         public let millisecondsPerIteration: Double
-        /// Dense-layer floating-point work per iteration divided by the median time.
+        /// Dense-layer floating-point work per iteration divided by the median time (for local search: millions
+        /// of gradient evaluations per second).
         public let gflops: Double
+        /// Names of the two figures in `line`.
+        var labels = ("ms_per_iter", "gflops")
         public var line: String {
-            String(format: "bench %@ ms_per_iter=%.2f gflops=%.1f", name, millisecondsPerIteration, gflops)
+            String(format: "bench %@ %@=%.2f %@=%.1f", name, labels.0, millisecondsPerIteration, labels.1, gflops)
         }
     }
 
@@ -67,6 +73,32 @@ public enum Benchmark {
         }
         let median = times.sorted()[times.count / 2], d = Double(target.dimension)
         return Result(name: name, millisecondsPerIteration: median, gflops: 2 * 300 * d * d / (median * 1e6))
+    }
+
+    /// The local-search case: one cycle of the trainer's default MALA local search on manywell.
+    public static let localSearchCase = "ls-manywell"
+
+    /// Times `repeats` local-search cycles (300 chains × 200 MALA sweeps, 100 of them adapting the step size) on
+    /// manywell, started from exact samples as a replay buffer would hold them; reports the median cycle.
+    public static func runLocalSearch(threads: Int, repeats: Int = 5) throws -> Result {
+        BLAS.setThreads(1)
+        let target = try TargetCatalog.resolve("manywell")
+        var rng = Numerics.Xoshiro256(seed: 0)
+        let start = target.exactSamples(count: 300, rng: &rng)!
+        let config = RunConfig()
+        let search = LocalSearch(sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
+        var times: [Double] = [], evaluations = 0
+        for r in 0..<repeats {
+            var chainRNG = Numerics.Xoshiro256(seed: UInt64(r))
+            let begin = DispatchTime.now().uptimeNanoseconds
+            evaluations = try search.run(from: start, target: target, rng: &chainRNG).gradientEvaluations
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e6)
+        }
+        let median = times.sorted()[times.count / 2]
+        var result = Result(name: localSearchCase, millisecondsPerIteration: median,
+                            gflops: Double(evaluations) / (median * 1e3))
+        result.labels = ("ms_per_cycle", "mgrad_evals_per_s")
+        return result
     }
 
     /// Multiply-adds ×2 of the state network per iteration: forward, plus backward (δ and weight gradients,
