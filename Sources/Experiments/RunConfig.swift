@@ -26,6 +26,8 @@ public struct RunConfig: Sendable, Equatable {
     public var subtbLambda: Float = 2
     public var hidden = 64
     public var langevin = false
+    /// Whether the policy also outputs a per-coordinate, per-step variance factor.
+    public var learnedVariance = false
     public var gradClip: Float = 0
     /// Off-policy training from a replay buffer with MALA local search (alternating on-policy and buffer steps).
     public var localSearch = false
@@ -101,6 +103,8 @@ public struct RunConfig: Sendable, Equatable {
             get: { "\($0.hidden)" }),
         Key(name: "langevin", help: "Langevin parametrisation μ = NN₁ + NN₂(t)·∇log R (true/false)",
             set: { c, v in c.langevin = try boolean("langevin", v) }, get: { "\($0.langevin)" }),
+        Key(name: "learned_variance", help: "learn a per-coordinate step variance σ²Δt·exp(4·tanh(o)) (true/false)",
+            set: { c, v in c.learnedVariance = try boolean("learned_variance", v) }, get: { "\($0.learnedVariance)" }),
         Key(name: "grad_clip", help: "clip the network gradient norm to this value (0 = off)",
             set: { c, v in c.gradClip = try nonNegative("grad_clip", v) }, get: { "\($0.gradClip)" }),
         Key(name: "local_search", help: "alternate on-policy steps with backward paths from a replay buffer fed by "

@@ -87,7 +87,7 @@ public final class Trainer {
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
         network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin,
-                               flow: config.usesFlows, rng: &rng)
+                               flow: config.usesFlows, learnedVariance: config.learnedVariance, rng: &rng)
         sampler.forwardLooking = config.objective == "fl-subtb"
         switch config.objective {
         case "vargrad": objective = VarGrad()
@@ -99,6 +99,10 @@ public final class Trainer {
             guard !config.langevin else {
                 throw TrainingError.unsupportedSettings("objective=pis with langevin=true needs "
                     + "Hessian-vector products of log R, which are not implemented; use langevin=false")
+            }
+            guard !config.learnedVariance else {
+                throw TrainingError.unsupportedSettings("objective=pis with learned_variance=true is not implemented "
+                    + "(the noise scale would join the reparameterised path); use an off-policy objective")
             }
             objective = PathIntegralSampler()
         default: objective = TrajectoryBalance()
@@ -235,7 +239,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .nonFiniteLoss(let i, let t):
             return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
         case .incompatibleCheckpoint:
-            return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, objective)"
+            return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, learned_variance, objective)"
         case .unsupportedSettings(let reason):
             return "these settings cannot be combined: \(reason)"
         case .unsupportedTarget(let name, let reason):

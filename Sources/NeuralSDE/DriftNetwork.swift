@@ -19,6 +19,16 @@ public struct DriftNetwork: Sendable {
     public let hidden: Int
     /// Whether the Langevin term NN₂(t)·clip(∇log R) is part of the drift.
     public let langevin: Bool
+    /// Whether the last d output columns set a per-coordinate step variance.
+    public let learnedVariance: Bool
+    /// Output columns per row: d drift values, then d log-variance outputs with `learnedVariance`.
+    public var outputWidth: Int { learnedVariance ? 2 * dimension : dimension }
+    /// Bound of the learned log-variance scale: s = range·tanh(o) ∈ (−range, range).
+    public static let logVarianceRange: Float = 4
+    /// The log-variance scale s = range·tanh(o) of a variance output o.
+    @inlinable public static func logVarianceScale(_ o: Float) -> Float { logVarianceRange * tanhf(o) }
+    /// The variance factor eˢ of a variance output o.
+    @inlinable public static func varianceScale(_ o: Float) -> Float { expf(logVarianceScale(o)) }
     /// Whether the network has the log-flow head.
     public var hasFlow: Bool { layout.flow != nil }
     /// The log-flow head's parameter slots (empty without the head), for their own learning rate.
@@ -44,11 +54,13 @@ public struct DriftNetwork: Sendable {
     }
 
     /// A freshly initialised network (PyTorch's default uniform initialisation; zero output layer), with the
-    /// log-flow head when `flow` is set.
-    public init(dimension: Int, hidden: Int = 64, langevin: Bool = false, flow: Bool = false, rng: inout Xoshiro256) {
+    /// log-flow head when `flow` is set and the variance outputs when `learnedVariance` is set.
+    public init(dimension: Int, hidden: Int = 64, langevin: Bool = false, flow: Bool = false,
+                learnedVariance: Bool = false, rng: inout Xoshiro256) {
         self.dimension = dimension
         self.hidden = hidden
         self.langevin = langevin
+        self.learnedVariance = learnedVariance
         var p = ParameterStore()
         func dense(_ name: String, _ fanIn: Int, _ fanOut: Int, zero: Bool = false) -> (ParameterSlot, ParameterSlot) {
             let bound = 1 / Float(fanIn).squareRoot()
@@ -63,7 +75,7 @@ public struct DriftNetwork: Sendable {
         let (tw1, tb1) = dense("time.linear1", 2 * hidden, hidden)
         let (tw2, tb2) = dense("time.linear2", hidden, hidden)
         let layers = [dense("state.embed", dimension, hidden), dense("joint.linear1", hidden, hidden),
-                      dense("joint.linear2", hidden, hidden), dense("joint.out", hidden, dimension, zero: true)]
+                      dense("joint.linear2", hidden, hidden), dense("joint.out", hidden, learnedVariance ? 2 * dimension : dimension, zero: true)]
         var lgv: [ParameterSlot?] = Array(repeating: nil, count: 7)
         if langevin {
             lgv[0] = p.add("langevin.phase", rng.gaussianMatrix(rows: 1, cols: hidden))

@@ -1,3 +1,4 @@
+import Foundation
 import Numerics
 
 extension PathSampler {
@@ -21,7 +22,7 @@ extension PathSampler {
     /// memory-bound otherwise), and the per-thread gradients are summed in thread order.
     public func accumulateGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent: [Float],
                                     logFlowCotangent: [Float]? = nil) {
-        let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
+        let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden, ow = net.outputWidth
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulateGradients: batch is not the sampler's latest")
         precondition(logForwardCotangent.count == B * T, "accumulateGradients: need \(B * T) cotangents")
         precondition(logFlowCotangent.map { $0.count == B * T && net.hasFlow } ?? true,
@@ -32,13 +33,13 @@ extension PathSampler {
         var partial = [Float](repeating: 0, count: parts * count)
         var dStepBias = Matrix(rows: T, cols: H)
         var dScale = [Float](repeating: 0, count: T)
-        let invSigma2 = 1 / process.sigma2, langevin = net.langevin
+        let invSigma2 = 1 / process.sigma2, langevin = net.langevin, learned = net.learnedVariance
         let tileSteps = max(1, Self.tileRows / B)
-        let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: tileSteps * B * max(H, d)) }
+        let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: tileSteps * B * max(H, ow)) }
         let network = net
         network.parameters.values.withUnsafeBufferPointer { P in
         batch.states.withUnsafeBufferPointer { S in
-        drifts.withUnsafeBufferPointer { D in
+        outputs.withUnsafeBufferPointer { D in
         scores.withUnsafeBufferPointer { G in
         logForwardCotangent.withUnsafeBufferPointer { C in
         flowCotangent.withUnsafeBufferPointer { CF in
@@ -51,15 +52,24 @@ extension PathSampler {
                     let steps = tileStart..<min(tileStart + tileSteps, chunkSteps.upperBound)
                     let first = steps.lowerBound * B, n = steps.count * B
                     for i in steps {
-                        let dt = process.grid.delta(i)
+                        let dt = process.grid.delta(i), variance = process.forwardVariance(i)
                         var scaleCotangent: Float = 0
                         for b in 0..<B {
-                            let row = i * B + b, local = (row - first) * d
+                            let row = i * B + b, local = (row - first) * ow, out = row * ow
                             let from = row * d, to = ((i + 1) * B + b) * d
                             for c in 0..<d {
-                                let mu = D[from + c]
+                                let mu = D[out + c]
                                 let residual = S[to + c] - S[from + c] - dt * mu
-                                let g = abs(mu) >= DriftNetwork.outputClip ? 0 : C[row] * residual * invSigma2
+                                // ∂log p_F/∂μ = Δt·residual/(σ²Δt·eˢ); with a learned variance, also
+                                // ∂log p_F/∂o = (r²/(σ²Δt·eˢ) − 1)/2 · ∂s/∂o.
+                                var inverseScale: Float = 1
+                                if learned {
+                                    let o = D[out + d + c], th = tanhf(o)
+                                    inverseScale = expf(-DriftNetwork.logVarianceRange * th)
+                                    let ds = DriftNetwork.logVarianceRange * (1 - th * th)
+                                    dmu[local + d + c] = C[row] * 0.5 * (residual * residual * inverseScale / variance - 1) * ds
+                                }
+                                let g = abs(mu) >= DriftNetwork.outputClip ? 0 : C[row] * residual * invSigma2 * inverseScale
                                 dmu[local + c] = g
                                 if langevin { scaleCotangent += g * G[from + c] }
                             }

@@ -7,11 +7,13 @@ extension PathSampler {
     ///
     /// Back-propagation through time runs from the last step to the first; the rows of a batch are independent,
     /// so they are split across threads, each with its own gradient accumulators (summed in thread order).
-    /// The Langevin term would need Hessian-vector products of log R and is not supported here.
+    /// The Langevin term would need Hessian-vector products of log R and is not supported here, nor is a learned
+    /// variance (the noise scale would join the reparameterisation).
     public func accumulatePathwiseGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent cF: [Float],
                                             logBackwardCotangent cB: [Float], logRewardCotangent cR: [Float]) throws {
         let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
         precondition(!net.langevin, "pathwise gradients with the Langevin term are not supported")
+        precondition(!net.learnedVariance, "pathwise gradients with a learned variance are not supported")
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulatePathwiseGradients: batch is not the sampler's latest")
         precondition(cF.count == B * T && cB.count == B * T && cR.count == B, "accumulatePathwiseGradients: cotangent sizes")
         // ∂ log R/∂x_T, the only place the target's gradient enters.
@@ -26,7 +28,7 @@ extension PathSampler {
         let network = net
         network.parameters.values.withUnsafeBufferPointer { P in
         batch.states.withUnsafeBufferPointer { S in
-        drifts.withUnsafeBufferPointer { D in
+        outputs.withUnsafeBufferPointer { D in
         partial.withUnsafeMutableBufferPointer { grads in
         stepBias.withUnsafeMutableBufferPointer { SB in
             parallelChunks(B, parts: parts) { chunk, rows in

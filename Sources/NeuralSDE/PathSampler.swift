@@ -21,7 +21,8 @@ public final class PathSampler {
     public var forwardLooking = false
 
     let cache = ActivationCache()
-    var drifts: [Float] = []
+    /// Network outputs of the latest batch, `outputWidth` per row (drift, then variance outputs if learned).
+    var outputs: [Float] = []
     var scores: [Float] = []
     var conditioning: TimeConditioning?
     let scratch = ScratchSpace()
@@ -44,13 +45,17 @@ public final class PathSampler {
         let generators = UnsafeMutablePointer<Xoshiro256>.allocate(capacity: B)
         defer { generators.deinitialize(count: B); generators.deallocate() }
         for b in 0..<B { (generators + b).initialize(to: Xoshiro256(seed: seed, stream: stream, UInt64(b))) }
-        try run(net, &batch, context: context) { i, rows, S, drift in
-            let dt = self.process.grid.delta(i)
-            let std = (self.process.forwardVariance(i) + exploration * exploration).squareRoot()
+        let ow = net.outputWidth, learned = net.learnedVariance
+        try run(net, &batch, context: context) { i, rows, S, output in
+            let dt = self.process.grid.delta(i), variance = self.process.forwardVariance(i)
+            let explorationVariance = exploration * exploration
             for b in rows {
-                let from = (i * B + b) * d, to = ((i + 1) * B + b) * d
+                let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
                 generators[b].fillGaussian(S + to, count: d)
-                for c in 0..<d { S[to + c] = S[from + c] + dt * drift[from + c] + std * S[to + c] }
+                for c in 0..<d {
+                    let v = learned ? variance * DriftNetwork.varianceScale(output[out + d + c]) : variance
+                    S[to + c] = S[from + c] + dt * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
+                }
             }
         }
         return batch
@@ -83,7 +88,7 @@ public final class PathSampler {
     /// and the drift (forward sampling); without, all states are given (teacher forcing).
     private func run(_ net: DriftNetwork, _ batch: inout TrajectoryBatch, context: String,
                      advance: ((Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafePointer<Float>) -> Void)?) throws {
-        let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
+        let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden, ow = net.outputWidth
         prepare(net, batch: B, steps: T)
         let tc = conditioning!
         let stepBias = tc.stepBiasValues.storage, scales = tc.langevinScaleValues
@@ -96,7 +101,7 @@ public final class PathSampler {
         batch.logForward.withUnsafeMutableBufferPointer { LF in
         batch.logBackward.withUnsafeMutableBufferPointer { LB in
         batch.logFlow.withUnsafeMutableBufferPointer { FL in
-        drifts.withUnsafeMutableBufferPointer { D in
+        outputs.withUnsafeMutableBufferPointer { D in
         scores.withUnsafeMutableBufferPointer { G in
         failures.withUnsafeMutableBufferPointer { F in
         thrown.withUnsafeMutableBufferPointer { E in
@@ -105,7 +110,7 @@ public final class PathSampler {
                 var logR = [Float](repeating: 0, count: n)
                 for i in 0..<T {
                     let row = i * B + rows.lowerBound
-                    let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * d
+                    let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * ow
                     if scales != nil {
                         let g = G.baseAddress! + row * d
                         do { try target.evaluate(x, count: n, logDensity: &logR, gradient: g) } catch { E[chunk] = error; return }
@@ -124,13 +129,15 @@ public final class PathSampler {
                                                        time: process.grid.times[i], sigma2: process.sigma2)
                     }
                     let s = scales?[i] ?? 0
-                    for k in 0..<(n * d) {
-                        let v = mu[k] + (scales == nil ? 0 : s * G[row * d + k])
-                        mu[k] = min(max(v, -DriftNetwork.outputClip), DriftNetwork.outputClip)
+                    for r in 0..<n {
+                        for c in 0..<d {
+                            let v = mu[r * ow + c] + (scales == nil ? 0 : s * G[(row + r) * d + c])
+                            mu[r * ow + c] = min(max(v, -DriftNetwork.outputClip), DriftNetwork.outputClip)
+                        }
                     }
                     advance?(i, rows, S.baseAddress!, UnsafePointer(D.baseAddress!))
-                    Self.scoreStep(i, rows: rows, batch: B, dimension: d, process: process,
-                                   states: S.baseAddress!, drifts: D.baseAddress!, logForward: LF.baseAddress!,
+                    Self.scoreStep(i, rows: rows, batch: B, dimension: d, process: process, network: net,
+                                   states: S.baseAddress!, outputs: D.baseAddress!, logForward: LF.baseAddress!,
                                    logBackward: LB.baseAddress!)
                 }
             }
@@ -161,22 +168,29 @@ public final class PathSampler {
         }
     }
 
-    /// log p_F(x_{i+1} | x_i) and log p_B(x_i | x_{i+1}) for the given rows of step i.
+    /// log p_F(x_{i+1} | x_i) and log p_B(x_i | x_{i+1}) for the given rows of step i; `outputs` holds the
+    /// network's `outputWidth` values per row (drift, then log-variance outputs when learned).
     private static func scoreStep(_ i: Int, rows: Range<Int>, batch B: Int, dimension d: Int, process: DiffusionProcess,
-                                  states S: UnsafePointer<Float>, drifts D: UnsafePointer<Float>,
+                                  network: DriftNetwork, states S: UnsafePointer<Float>, outputs D: UnsafePointer<Float>,
                                   logForward LF: UnsafeMutablePointer<Float>, logBackward LB: UnsafeMutablePointer<Float>) {
-        let dt = process.grid.delta(i), fv = process.forwardVariance(i)
+        let dt = process.grid.delta(i), fv = process.forwardVariance(i), ow = network.outputWidth
         let (ratio, bv) = process.bridge(i)
         for b in rows {
-            let from = (i * B + b) * d, to = ((i + 1) * B + b) * d
-            var fwd: Float = 0, bwd: Float = 0
+            let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
+            var fwd: Float = 0, bwd: Float = 0, logScale: Float = 0
             for c in 0..<d {
-                let r = S[to + c] - S[from + c] - dt * D[from + c]
-                fwd += r * r
+                let r = S[to + c] - S[from + c] - dt * D[out + c]
+                if network.learnedVariance {
+                    let s = DriftNetwork.logVarianceScale(D[out + d + c])
+                    fwd += r * r * expf(-s)
+                    logScale += s
+                } else {
+                    fwd += r * r
+                }
                 let q = S[from + c] - ratio * S[to + c]
                 bwd += q * q
             }
-            LF[i * B + b] = DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d)
+            LF[i * B + b] = DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d) - 0.5 * logScale
             LB[i * B + b] = i == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
         }
     }
@@ -185,7 +199,7 @@ public final class PathSampler {
         conditioning = net.timeConditioning(process.grid)
         cache.reserve(rows: B * T, width: net.hidden)
         let size = B * T * net.dimension
-        if drifts.count != size { drifts = [Float](repeating: 0, count: size) }
+        if outputs.count != B * T * net.outputWidth { outputs = [Float](repeating: 0, count: B * T * net.outputWidth) }
         if scores.count != (net.langevin ? size : 0) { scores = [Float](repeating: 0, count: net.langevin ? size : 0) }
         cachedShape = (B, T)
     }

@@ -32,7 +32,7 @@ extension DriftNetwork {
     private func weight(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].weight.offset }
     private func bias(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].bias.offset }
 
-    /// out ← NN₁(x) for `rows` rows, with `stepBias` (H values: state bias plus time embedding) added to the
+    /// out ← NN₁(x) for `rows` rows (`outputWidth` columns), with `stepBias` (H values: state bias plus time embedding) added to the
     /// first layer, and `flowOut` ← the log-flow head when the network has one. Activations are stored in
     /// `cache` from row `cacheRow` on.
     func forwardBlock(parameters p: UnsafePointer<Float>, x: UnsafePointer<Float>, rows n: Int,
@@ -48,15 +48,16 @@ extension DriftNetwork {
             input = UnsafePointer(cache.post(l, row: cacheRow))
             inputWidth = h
         }
-        BLAS.gemm(m: n, n: d, k: h, a: input, lda: h, b: weight(p, 3), ldb: d, c: out, ldc: d)
-        PointwiseKernels.addBiasActivate(out, rows: n, cols: d, bias: bias(p, 3), activation: .identity, out: nil)
+        let w = outputWidth
+        BLAS.gemm(m: n, n: w, k: h, a: input, lda: h, b: weight(p, 3), ldb: w, c: out, ldc: w)
+        PointwiseKernels.addBiasActivate(out, rows: n, cols: w, bias: bias(p, 3), activation: .identity, out: nil)
         if let flow = layout.flow, let flowOut {
             BLAS.gemm(m: n, n: 1, k: h, a: input, lda: h, b: p + flow.weight.offset, ldb: 1, c: flowOut, ldc: 1)
             PointwiseKernels.addBiasActivate(flowOut, rows: n, cols: 1, bias: p + flow.bias.offset, activation: .identity, out: nil)
         }
     }
 
-    /// Back-propagates `dOut` (rows × d) through the block stored at `cacheRow`, adding weight and bias
+    /// Back-propagates `dOut` (rows × `outputWidth`) through the block stored at `cacheRow`, adding weight and bias
     /// gradients into `gradients` (laid out like `parameters.values`; the first layer's bias is left to the
     /// caller, which owns the per-step bias). Returns the cotangent of the first pre-activation, rows × H,
     /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x; `dFlow`
@@ -65,12 +66,12 @@ extension DriftNetwork {
                        x: UnsafePointer<Float>, rows n: Int, cache: ActivationCache, cacheRow: Int,
                        dOut: UnsafePointer<Float>, work: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
                        dx: UnsafeMutablePointer<Float>? = nil, dFlow: UnsafePointer<Float>? = nil) {
-        let h = hidden, d = dimension
+        let h = hidden, d = dimension, w = outputWidth
         let out = layout.stateLayers[3]
-        BLAS.gemm(transA: true, m: h, n: d, k: n, a: cache.post(2, row: cacheRow), lda: h, b: dOut, ldb: d,
-                  beta: 1, c: g + out.weight.offset, ldc: d)
-        PointwiseKernels.accumulateColumnSums(dOut, rows: n, cols: d, into: g + out.bias.offset)
-        var delta = dOut, deltaWidth = d, upper = 3
+        BLAS.gemm(transA: true, m: h, n: w, k: n, a: cache.post(2, row: cacheRow), lda: h, b: dOut, ldb: w,
+                  beta: 1, c: g + out.weight.offset, ldc: w)
+        PointwiseKernels.accumulateColumnSums(dOut, rows: n, cols: w, into: g + out.bias.offset)
+        var delta = dOut, deltaWidth = w, upper = 3
         for l in stride(from: 2, through: 0, by: -1) {
             let target = l % 2 == 0 ? work.0 : work.1
             BLAS.gemm(transB: true, m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: weight(p, upper),

@@ -6,9 +6,10 @@ import XCTest
 
 final class PathSamplerTests: XCTestCase {
     /// A network with every parameter random (the zero output layer would hide inner gradients).
-    func randomNetwork(dimension: Int, langevin: Bool, flow: Bool = false) -> DriftNetwork {
+    func randomNetwork(dimension: Int, langevin: Bool, flow: Bool = false, learnedVariance: Bool = false) -> DriftNetwork {
         var rng = Xoshiro256(seed: 21)
-        var net = DriftNetwork(dimension: dimension, hidden: 8, langevin: langevin, flow: flow, rng: &rng)
+        var net = DriftNetwork(dimension: dimension, hidden: 8, langevin: langevin, flow: flow,
+                               learnedVariance: learnedVariance, rng: &rng)
         for i in net.parameters.values.indices { net.parameters.values[i] = 0.4 * rng.nextGaussian() }
         return net
     }
@@ -80,10 +81,10 @@ final class PathSamplerTests: XCTestCase {
     }
 
     /// The TB loss gradient with respect to every network parameter against central finite differences, on
-    /// teacher-forced bridge paths (states are data), with and without the Langevin term.
+    /// teacher-forced bridge paths (states are data), with and without the Langevin term and a learned variance.
     func testTrajectoryBalanceGradientMatchesFiniteDifferences() throws {
-        for langevin in [false, true] {
-            var net = randomNetwork(dimension: 4, langevin: langevin)
+        for (langevin, learnedVariance) in [(false, false), (true, false), (false, true), (true, true)] {
+            var net = randomNetwork(dimension: 4, langevin: langevin, learnedVariance: learnedVariance)
             let target = ManyWell(dimension: 4)
             let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 1, grid: .uniform(steps: 5)), threads: 2)
             var rng = Xoshiro256(seed: 8)
@@ -100,6 +101,34 @@ final class PathSamplerTests: XCTestCase {
             let checked = try assertGradientsMatch(net, step: 1e-2, tolerance: 2e-2, perSlot: 5, loss)
             XCTAssertGreaterThan(checked, 50)
         }
+    }
+
+    /// A learned variance output o scales every step's variance by e^{4·tanh(o)}: with zero drift and a constant o,
+    /// x_T ~ N(0, σ²·e^{4·tanh(o)}·I), and log p_F is that Gaussian kernel's density.
+    func testLearnedVarianceScalesTheSteps() throws {
+        var rng = Xoshiro256(seed: 5)
+        var net = DriftNetwork(dimension: 2, hidden: 8, learnedVariance: true, rng: &rng)
+        let out = net.layout.stateLayers[3].bias
+        net.parameters.values[out.offset + 2] = 0.2
+        net.parameters.values[out.offset + 3] = -0.3
+        let sampler = PathSampler(target: GaussianMixture(name: "n", means: [[0, 0]], componentStd: 1, defaultSigma2: 1),
+                                  process: DiffusionProcess(sigma2: 1.5, grid: .uniform(steps: 4)), threads: 2)
+        let batch = try sampler.sampleForward(net, batchSize: 20000, seed: 1, stream: 0, context: "t")
+        let x = batch.terminalStates
+        for (c, o) in [(0, Float(0.2)), (1, Float(-0.3))] {
+            let variance = (0..<x.rows).reduce(0.0) { $0 + Double(x[$1, c] * x[$1, c]) } / Double(x.rows)
+            let expected = 1.5 * Double(exp(4 * tanh(o)))
+            XCTAssertEqual(variance, expected, accuracy: 0.03 * expected)
+        }
+        // One transition by hand: step 2 of path 7.
+        let B = 20000, d = 2
+        var logp = 0.0
+        for (c, o) in [(0, Float(0.2)), (1, Float(-0.3))] {
+            let v = 1.5 * 0.25 * Double(exp(4 * tanh(o)))
+            let r = Double(batch.states[(3 * B + 7) * d + c] - batch.states[(2 * B + 7) * d + c])
+            logp += -0.5 * log(2 * Double.pi * v) - r * r / (2 * v)
+        }
+        XCTAssertEqual(Double(batch.logForward[2 * B + 7]), logp, accuracy: 1e-4)
     }
 
     /// DB and FL-SubTB: gradients through the drift and the flow head (which shares the trunk) against central
