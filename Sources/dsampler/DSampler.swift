@@ -10,7 +10,7 @@ struct DSampler: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsampler",
         abstract: "Train and evaluate diffusion samplers for unnormalised densities.",
-        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self])
+        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self, ReportCommand.self])
 }
 
 struct Bench: ParsableCommand {
@@ -118,5 +118,33 @@ struct Reference: ParsableCommand {
             print("\(key) \(node.attribute(key)!)")
         }
         print("wrote \(out): \(node.dataset("val")!.shape[0]) + \(node.dataset("test")!.shape[0]) samples")
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Tabulate a directory of run files: complete runs grouped by target and method, mean ± std over seeds.")
+
+    @Argument(help: "Directory searched (recursively) for run files (*.h5).") var directory: String
+    @Option(help: "markdown, latex or csv.") var format = "markdown"
+    @Flag(help: "Report the standard error of the mean instead of the standard deviation.") var sem = false
+    @Option(help: "YAML of published numbers: target → method (as printed) → metric → value.") var published: String?
+
+    func validate() throws {
+        guard ["markdown", "latex", "csv"].contains(format) else {
+            throw ValidationError("unknown format \(format); use markdown, latex or csv")
+        }
+    }
+
+    func run() throws {
+        let numbers = try published.map { path -> [String: [String: [String: Double]]] in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the published numbers \(path)")
+            }
+            return try Report.published(yaml: text)
+        } ?? [:]
+        let report = Report(records: try Report.records(in: directory), standardError: sem, published: numbers)
+        print(report.render(format), terminator: "")
     }
 }

@@ -1,0 +1,198 @@
+import Foundation
+import RunStore
+import Yams
+
+/// The final metrics of one run file, as `dsampler report` groups them.
+public struct RunRecord: Sendable {
+    /// Path of the run file.
+    public var path: String
+    /// "complete", "running" or "failed".
+    public var status: String
+    /// The run's settings.
+    public var config: RunConfig
+    /// `/eval` attributes that are numbers, plus `seconds` (training wall-clock) and `energy_evals`/`grad_evals`.
+    public var metrics: [String: Double]
+
+    /// Reads the status, settings and final metrics of a run file.
+    public init(path: String) throws {
+        let root = try HDF5.read(path)
+        guard root.attribute("format") == .string("dsampler-run"), case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
+            throw RunFileError(message: "\(path) is not a dsampler run file (no /config)")
+        }
+        self.path = path
+        status = root.attribute("status")?.description ?? "unknown"
+        do {
+            config = try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
+        } catch {
+            throw RunFileError(message: "\(path): its settings do not parse with this version (\(error))")
+        }
+        metrics = [:]
+        for a in root.group("eval")?.attributes ?? [] { if let v = a.value.doubleValue { metrics[a.name] = v } }
+        if let cp = root.group("checkpoint") {
+            for key in ["seconds", "energy_evals", "grad_evals"] { if let v = cp.attribute(key)?.doubleValue { metrics[key] = v } }
+        }
+    }
+
+    /// The method: the objective and every setting that differs from the defaults, except the target and the
+    /// per-run ones (seed, threads, logging), e.g. `tb exploration=0.2 local_search=true`.
+    public var method: String {
+        let defaults = Dictionary(RunConfig().entries, uniquingKeysWith: { a, _ in a })
+        let ignored: Set = ["target", "objective", "seed", "threads", "log_every"]
+        let changed = config.entries.filter { !ignored.contains($0.0) && defaults[$0.0] != $0.1 }
+        return ([config.objective] + changed.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
+    }
+}
+
+/// One column of a report: a metric of `/eval` and which direction is better.
+public struct ReportColumn: Sendable {
+    /// Attribute name in `/eval` (or `seconds`).
+    public var metric: String
+    /// Column heading.
+    public var heading: String
+    /// Whether smaller is better (otherwise larger).
+    public var smallerIsBetter: Bool
+
+    /// The default columns: Δlog Z (ELBO), Δlog Z^RW (importance-weighted), W₂, ESS, EUBO, training seconds.
+    public static let defaults = [
+        ReportColumn(metric: "delta_elbo", heading: "Δlog Z", smallerIsBetter: true),
+        ReportColumn(metric: "delta_log_z_is", heading: "Δlog Z^RW", smallerIsBetter: true),
+        ReportColumn(metric: "w2", heading: "W2", smallerIsBetter: true),
+        ReportColumn(metric: "ess", heading: "ESS", smallerIsBetter: false),
+        ReportColumn(metric: "eubo", heading: "EUBO", smallerIsBetter: true),
+        ReportColumn(metric: "seconds", heading: "train s", smallerIsBetter: true),
+    ]
+}
+
+/// Tables over a directory of run files: complete runs grouped by target and method, mean ± spread over seeds.
+public struct Report: Sendable {
+    /// One (target, method) group.
+    public struct Row: Sendable {
+        public var target: String
+        public var method: String
+        public var seeds: [UInt64]
+        /// Per column: mean and spread (std or SEM) over the group's runs, nil where a run lacks the metric.
+        public var cells: [(mean: Double, spread: Double)?]
+        /// Published values per column, if given.
+        public var published: [Double?]
+    }
+
+    public var columns: [ReportColumn]
+    public var rows: [Row]
+    /// Files that are not complete (running or failed), with their status.
+    public var incomplete: [(path: String, status: String)]
+    /// Whether the spread is the standard error of the mean (else the sample standard deviation).
+    public var standardError: Bool
+
+    /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values.
+    public init(records: [RunRecord], columns: [ReportColumn] = ReportColumn.defaults, standardError: Bool = false,
+                published: [String: [String: [String: Double]]] = [:]) {
+        self.columns = columns
+        self.standardError = standardError
+        incomplete = records.filter { $0.status != "complete" }.map { ($0.path, $0.status) }
+        var groups: [String: [RunRecord]] = [:], order: [String] = []
+        for r in records where r.status == "complete" {
+            let key = r.config.target + "\u{1}" + r.method
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(r)
+        }
+        rows = order.sorted().map { key in
+            let runs = groups[key]!
+            let target = runs[0].config.target, method = runs[0].method
+            let cells: [(mean: Double, spread: Double)?] = columns.map { c in
+                let values = runs.compactMap { $0.metrics[c.metric] }
+                guard values.count == runs.count else { return nil }
+                return Report.meanAndSpread(values, standardError: standardError)
+            }
+            return Row(target: target, method: method, seeds: runs.map(\.config.seed).sorted(), cells: cells,
+                       published: columns.map { published[target]?[method]?[$0.metric] })
+        }
+    }
+
+    /// Mean and sample standard deviation (n − 1; 0 for one value), or the standard error of the mean.
+    public static func meanAndSpread(_ v: [Double], standardError: Bool) -> (mean: Double, spread: Double) {
+        let mean = v.reduce(0, +) / Double(v.count)
+        guard v.count > 1 else { return (mean, 0) }
+        let sd = (v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1)).squareRoot()
+        return (mean, standardError ? sd / Double(v.count).squareRoot() : sd)
+    }
+
+    /// Reads every `*.h5` file under `directory` (recursively), sorted by path.
+    public static func records(in directory: String) throws -> [RunRecord] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else {
+            throw RunFileError(message: "\(directory) is not a readable directory")
+        }
+        let paths = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".h5") }.sorted()
+        return try paths.map { try RunRecord(path: (directory as NSString).appendingPathComponent($0)) }
+    }
+
+    /// Published numbers from YAML: `target: {method: {metric: value}}`, methods named as in the report.
+    public static func published(yaml: String) throws -> [String: [String: [String: Double]]] {
+        guard let tree = try Yams.load(yaml: yaml) as? [String: [String: [String: Any]]] else {
+            throw RunFileError(message: "published numbers must be a mapping target → method → metric → number")
+        }
+        return tree.mapValues { $0.mapValues { $0.compactMapValues { ($0 as? Double) ?? ($0 as? Int).map(Double.init) } } }
+    }
+
+    /// Whether row `r` holds the best mean of column `c` among the rows of its target.
+    func isBest(_ r: Int, _ c: Int) -> Bool {
+        guard let mine = rows[r].cells[c]?.mean else { return false }
+        let others = rows.indices.filter { rows[$0].target == rows[r].target }.compactMap { rows[$0].cells[c]?.mean }
+        return others.count > 1 && mine == (columns[c].smallerIsBetter ? others.min() : others.max())
+    }
+
+    /// The caption: what the numbers are.
+    public var caption: String {
+        "Final values after training (evaluation of the last checkpoint), mean ± \(standardError ? "SEM" : "std") over seeds; "
+            + "best mean per target in bold; published values in brackets."
+    }
+
+    /// The table in `format`: "markdown", "latex" or "csv".
+    public func render(_ format: String) -> String {
+        func number(_ x: Double) -> String { String(format: abs(x) >= 100 ? "%.1f" : "%.3f", x) }
+        var lines: [String] = []
+        switch format {
+        case "csv":
+            lines.append((["target", "method", "seeds"] + columns.flatMap { [$0.metric + "_mean", $0.metric + "_spread", $0.metric + "_published"] })
+                .joined(separator: ","))
+            for row in rows {
+                var fields = [row.target, "\"\(row.method)\"", row.seeds.map(String.init).joined(separator: " ")]
+                for (c, cell) in row.cells.enumerated() {
+                    fields += [cell.map { "\($0.mean)" } ?? "", cell.map { "\($0.spread)" } ?? "", row.published[c].map { "\($0)" } ?? ""]
+                }
+                lines.append(fields.joined(separator: ","))
+            }
+        default:
+            let latex = format == "latex"
+            let (sep, end, pm) = latex ? (" & ", " \\\\", " $\\pm$ ") : (" | ", " |", " ± ")
+            func cell(_ r: Int, _ c: Int) -> String {
+                guard let v = rows[r].cells[c] else { return "–" }
+                var s = number(v.mean) + (rows[r].seeds.count > 1 ? pm + number(v.spread) : "")
+                if isBest(r, c) { s = latex ? "\\textbf{\(s)}" : "**\(s)**" }
+                if let p = rows[r].published[c] { s += " [\(number(p))]" }
+                return s
+            }
+            let head = ["target", "method", "seeds"] + columns.map(\.heading)
+            if latex {
+                lines.append("% " + caption)
+                lines.append("\\begin{tabular}{ll r" + String(repeating: "r", count: columns.count) + "}")
+                lines.append(head.joined(separator: sep) + end + " \\hline")
+            } else {
+                lines.append(caption)
+                lines.append("")
+                lines.append("| " + head.joined(separator: sep) + end)
+                lines.append("|" + String(repeating: "---|", count: head.count))
+            }
+            for r in rows.indices {
+                let method = latex ? rows[r].method.replacingOccurrences(of: "_", with: "\\_") : "`\(rows[r].method)`"
+                let fields = [rows[r].target, method, "\(rows[r].seeds.count)"] + columns.indices.map { cell(r, $0) }
+                lines.append((latex ? "" : "| ") + fields.joined(separator: sep) + end)
+            }
+            if latex { lines.append("\\end{tabular}") }
+        }
+        if !incomplete.isEmpty && format != "csv" {
+            lines.append("")
+            lines.append("Not included (not complete): " + incomplete.map { "\($0.path) (\($0.status))" }.joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,72 @@
+import XCTest
+import Foundation
+@testable import Experiments
+@testable import RunStore
+
+final class ReportTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "report-test-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: directory + "/nested", withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Writes a minimal run file with the given settings, status and `/eval` metrics.
+    func write(_ name: String, _ settings: [String], status: String = "complete", eval: [String: Double]) throws {
+        var root = Node()
+        root.set("format", .string("dsampler-run"))
+        root.set("status", .string(status))
+        var config = Node()
+        config.set("yaml", .string(try RunConfig.parse(settings).yaml))
+        root.put("config", config)
+        var e = Node()
+        for (k, v) in eval.sorted(by: { $0.key < $1.key }) { e.set(k, .double(v)) }
+        root.put("eval", e)
+        var checkpoint = Node()
+        checkpoint.set("seconds", .double(10))
+        root.put("checkpoint", checkpoint)
+        try HDF5.write(root, to: directory + "/" + name)
+    }
+
+    /// Two seeds of one method, one of another, one unfinished run: the group's mean ± std is recomputed by hand,
+    /// the best mean is marked, published numbers appear, and the unfinished file is listed, not averaged.
+    func testGroupsSeedsAndComputesMeanAndStd() throws {
+        let tb = ["target=gmm25", "objective=tb", "exploration=0.2"]
+        try write("a.h5", tb + ["seed=0"], eval: ["delta_elbo": 1.0, "delta_log_z_is": 0.5, "w2": 3])
+        try write("nested/b.h5", tb + ["seed=1"], eval: ["delta_elbo": 2.0, "delta_log_z_is": 0.25, "w2": 5])
+        try write("c.h5", ["target=gmm25", "objective=vargrad", "seed=0"], eval: ["delta_elbo": 0.7, "delta_log_z_is": 0.9, "w2": 4])
+        try write("d.h5", tb + ["seed=2"], status: "running", eval: [:])
+        let published = try Report.published(yaml: "gmm25:\n  tb exploration=0.2:\n    delta_log_z_is: 0.422\n")
+        let report = Report(records: try Report.records(in: directory), published: published)
+        XCTAssertEqual(report.rows.count, 2)
+        let row = try XCTUnwrap(report.rows.first { $0.method == "tb exploration=0.2" })
+        XCTAssertEqual(row.seeds, [0, 1])
+        let elbo = try XCTUnwrap(row.cells[0]), rw = try XCTUnwrap(row.cells[1])
+        XCTAssertEqual(elbo.mean, 1.5, accuracy: 1e-12)
+        XCTAssertEqual(elbo.spread, (0.5 * 0.5 * 2 / 1).squareRoot(), accuracy: 1e-12)  // sample std, n − 1
+        XCTAssertEqual(rw.mean, 0.375, accuracy: 1e-12)
+        XCTAssertEqual(rw.spread, 0.125 * 2.squareRoot(), accuracy: 1e-12)
+        XCTAssertNil(row.cells[3], "ESS is missing from the files")
+        XCTAssertEqual(row.published[1], 0.422)
+        let markdown = report.render("markdown")
+        XCTAssertTrue(markdown.contains("**0.700**"), markdown)             // vargrad has the best Δlog Z
+        XCTAssertTrue(markdown.contains("**0.375 ± 0.177** [0.422]"), markdown)
+        XCTAssertTrue(markdown.contains("d.h5 (running)"), markdown)
+        let sem = Report(records: try Report.records(in: directory), standardError: true)
+        XCTAssertEqual(try XCTUnwrap(sem.rows.first { $0.method == "tb exploration=0.2" }?.cells[0]).spread, 0.5, accuracy: 1e-12)
+        let csv = report.render("csv").split(separator: "\n")
+        XCTAssertEqual(csv.count, 3)
+        XCTAssertTrue(csv[1].hasPrefix("gmm25,\"tb exploration=0.2\",0 1,1.5,"), String(csv[1]))
+        XCTAssertTrue(report.render("latex").contains("\\textbf{0.700}"))
+    }
+
+    /// A file that is not a run file is named in the error.
+    func testRejectsForeignFiles() throws {
+        var root = Node()
+        root.set("something", .int(1))
+        try HDF5.write(root, to: directory + "/foreign.h5")
+        XCTAssertThrowsError(try Report.records(in: directory)) { XCTAssertTrue("\($0)".contains("foreign.h5"), "\($0)") }
+    }
+}
