@@ -99,9 +99,10 @@ public enum RunFile {
         n.set("energy_evals", .int(Int64(c.budget.energy)))
         n.set("grad_evals", .int(Int64(c.budget.gradient)))
         n.set("seconds", .double(c.seconds))
-        if let b = c.buffer {
-            n.put("buffer_states", .float(shape: [b.count, b.dimension], values: b.states))
-            n.put("buffer_log_rewards", .float(shape: [b.count], values: b.logRewards))
+        for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
+            guard let b = buffer else { continue }
+            n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
+            n.put(prefix + "_log_rewards", .float(shape: [b.count], values: b.logRewards))
         }
         return n
     }
@@ -132,10 +133,13 @@ public enum RunFile {
         checkpoint.budget = EvaluationBudget(energy: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
                                              gradient: Int(cp.attribute("grad_evals")?.doubleValue ?? 0))
         checkpoint.seconds = cp.attribute("seconds")?.doubleValue ?? 0
-        if var buffer = checkpoint.buffer, let states = cp.dataset("buffer_states"), let rewards = cp.dataset("buffer_log_rewards") {
-            buffer.add(Matrix(rows: rewards.shape[0], cols: buffer.dimension, storage: states.floats), logRewards: rewards.floats)
-            checkpoint.buffer = buffer
+        func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) {
+            guard var b = buffer, let states = cp.dataset(prefix + "_states"), let rewards = cp.dataset(prefix + "_log_rewards") else { return }
+            b.add(Matrix(rows: rewards.shape[0], cols: b.dimension, storage: states.floats), logRewards: rewards.floats)
+            buffer = b
         }
+        restoreBuffer("buffer", &checkpoint.buffer)
+        restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
         var history: [TrainingPoint] = []
         if let t = root.group("train"), let it = t.dataset("iteration")?.doubles, let loss = t.dataset("loss")?.doubles,
            let logZ = t.dataset("log_z")?.doubles, let sec = t.dataset("seconds")?.doubles,

@@ -41,8 +41,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var iteration: Int
     public var budget: EvaluationBudget
     public var seconds: Double
-    /// The replay buffer of local-search runs.
+    /// The replay buffers of local-search runs: on-policy terminal states, and the states local search accepted.
     public var buffer: ReplayBuffer?
+    public var localSearchBuffer: ReplayBuffer?
 }
 
 /// Trains a drift network on a target with one objective, iteration by iteration.
@@ -65,8 +66,10 @@ public final class Trainer {
     public private(set) var budget = EvaluationBudget()
     /// Training seconds so far.
     public private(set) var seconds = 0.0
-    /// The replay buffer of local-search training (nil without `local_search`).
+    /// On-policy terminal states of local-search training (nil without `local_search`): where local search starts.
     public private(set) var buffer: ReplayBuffer?
+    /// States accepted by local search (nil without `local_search`): what the backward iterations replay.
+    public private(set) var localSearchBuffer: ReplayBuffer?
     /// The logged training curve.
     public private(set) var history: [TrainingPoint] = []
 
@@ -113,6 +116,7 @@ public final class Trainer {
                     + "a pathwise objective (pis) cannot use; choose tb or vargrad")
             }
             buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
+            localSearchBuffer = buffer
         }
         networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
         objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
@@ -171,29 +175,31 @@ public final class Trainer {
     }
 
     /// The paths of this iteration: on-policy (with exploration), or — every other iteration with local search —
-    /// Brownian-bridge paths back from replayed states. On-policy terminal states feed the buffer, and every
-    /// `ls_every` iterations a MALA cycle from replayed states adds the states it accepts.
+    /// Brownian-bridge paths back from states that local search accepted (Sendera et al. 2024). On-policy terminal
+    /// states feed one buffer; every `ls_every` iterations a MALA cycle starts from states replayed from it and
+    /// puts the states it accepts into the second buffer, which the backward iterations replay.
     private func sampleBatch(context: String) throws -> TrajectoryBatch {
         let stream = UInt64(iteration)
-        guard var replay = buffer else {
+        guard var onPolicy = buffer, var searched = localSearchBuffer else {
             return try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
                                              seed: config.seed, stream: stream, context: context)
         }
-        defer { buffer = replay }
+        defer { buffer = onPolicy; localSearchBuffer = searched }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 46, stream)
-        if iteration > 0 && iteration % config.lsEvery == 0 && replay.count > 0 {
+        if iteration > 0 && iteration % config.lsEvery == 0 && onPolicy.count > 0 {
             let search = LocalSearch(sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
-            let found = try search.run(from: replay.sample(config.batchSize, rng: &rng), target: target, rng: &rng)
-            replay.add(found.states, logRewards: found.logRewards)
+            let found = try search.run(from: onPolicy.sample(config.batchSize, rng: &rng), target: target, rng: &rng)
+            searched.add(found.states, logRewards: found.logRewards)
             budget.gradient += found.gradientEvaluations
         }
-        if iteration % 2 == 1 && replay.count > 0 {
+        if iteration % 2 == 1 {
+            let replay = searched.count > 0 ? searched : onPolicy
             return try sampler.sampleBackward(network, terminal: replay.sample(config.batchSize, rng: &rng), seed: config.seed,
                                               stream: stream | 1 << 48, context: context)
         }
         let batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
                                               seed: config.seed, stream: stream, context: context)
-        replay.add(batch.terminalStates, logRewards: batch.logReward)
+        onPolicy.add(batch.terminalStates, logRewards: batch.logReward)
         return batch
     }
 
@@ -206,7 +212,7 @@ public final class Trainer {
     public var checkpoint: Checkpoint {
         Checkpoint(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
                    objectiveOptimizer: objectiveOptimizer, iteration: iteration, budget: budget,
-                   seconds: seconds, buffer: buffer)
+                   seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer)
     }
 
     /// Restores a checkpoint of a run with the same configuration (and its logged history).
@@ -222,6 +228,7 @@ public final class Trainer {
         iteration = c.iteration
         budget = c.budget
         if let restored = c.buffer { buffer = restored }
+        if let restored = c.localSearchBuffer { localSearchBuffer = restored }
         seconds = c.seconds
         self.history = history
     }

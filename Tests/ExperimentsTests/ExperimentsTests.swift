@@ -174,14 +174,17 @@ final class RunJobTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.parse(["grid=chebyshev"])) { XCTAssertTrue("\($0)".contains("shifted")) }
     }
 
-    /// Local search: the buffer fills from on-policy and MALA states, MALA evaluations are counted, and the run is
-    /// reproducible.
+    /// Local search: one buffer fills with on-policy states, the other with the states MALA accepted (each kept in
+    /// decreasing reward), MALA evaluations are counted, and the run is reproducible and resumes exactly.
     func testLocalSearchTraining() throws {
         let c = try RunConfig.parse(tiny + ["local_search=true", "ls_every=10", "ls_sweeps=20", "ls_burn_in=10", "buffer_size=500"])
         let (trainer, report) = try RunJob(config: c, outputPath: directory + "/ls.h5").run()
-        let buffer = try XCTUnwrap(trainer.buffer)
-        XCTAssertEqual(buffer.count, 500)
+        let buffer = try XCTUnwrap(trainer.buffer), searched = try XCTUnwrap(trainer.localSearchBuffer)
+        XCTAssertEqual(buffer.count, 15 * 32)  // on-policy iterations 0, 2, …, 28
+        XCTAssertGreaterThan(searched.count, 100)  // 2 cycles × 32 chains × 10 kept sweeps × acceptance
+        XCTAssertLessThanOrEqual(searched.count, 2 * 32 * 10)
         XCTAssertEqual(buffer.logRewards, buffer.logRewards.sorted(by: >))
+        XCTAssertEqual(searched.logRewards, searched.logRewards.sorted(by: >))
         XCTAssertEqual(trainer.budget.gradient, 2 * 32 * 21)  // cycles at iterations 10 and 20
         let again = try RunJob(config: c, outputPath: directory + "/ls2.h5").run().report
         XCTAssertEqual(again.samples, report.samples)
