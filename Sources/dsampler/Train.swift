@@ -14,6 +14,7 @@ struct Train: ParsableCommand {
     @Option(help: "Run file to write (default: Results/runs/<target>-<objective>-<hash>-seed<seed>.h5).") var out: String?
     @Flag(help: "Continue from the checkpoint in the run file, if it exists.") var resume = false
     @Option(help: "Iterations between intermediate checkpoint writes (0 = only at the end).") var checkpointEvery = 1000
+    @Option(help: .hidden) var parentPid: Int32?
 
     func run() throws {
         let config: RunConfig
@@ -21,6 +22,7 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if let parentPid { exitWhenOrphaned(parent: parentPid) }
         var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
         job.checkpointEvery = checkpointEvery
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
@@ -36,6 +38,15 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+/// Exits when `parent` is no longer this process's parent (a sweep that was killed), so no orphan keeps writing
+/// the sweep's files; the run file keeps its last checkpoint, which the rerun resumes.
+func exitWhenOrphaned(parent: Int32) {
+    Thread.detachNewThread {
+        while getppid() == parent { Thread.sleep(forTimeInterval: 0.5) }
+        exit(3)
     }
 }
 

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Experiments
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run a grid of training runs in parallel, one run file each; rerunning skips complete runs.",
+        discussion: """
+            A grid is a YAML spec (name, settings, cells; any value may be a list) and/or key=a,b,c settings, e.g.
+              dsampler sweep target=gmm25,funnel objective=tb,vargrad seed=0,1,2 iterations=2000 --name quick
+            Each run trains with threads=1 in its own process (log in DIR/logs/). Killed runs resume from their last
+            checkpoint; failed runs are reported and left alone unless --retry-failed.
+            """)
+
+    @Argument(help: "A YAML sweep spec (optional) followed by key=a,b,c settings.") var arguments: [String] = []
+    @Option(help: "Sweep name (default: the spec's name, or 'sweep').") var name: String?
+    @Option(help: "Output directory (default: Results/runs/<name>/).") var out: String?
+    @Option(help: "Runs at a time.") var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Flag(help: "Run again the runs whose file says they failed.") var retryFailed = false
+    @Flag(help: "Only list the runs and their state.") var dryRun = false
+
+    func run() throws {
+        var spec = try loadSpec()
+        if let name { spec.name = name }
+        let directory = out ?? "Results/runs/\(spec.name)"
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        let runs = spec.runs()
+        var pending: [SweepSpec.Run] = [], failed: [(SweepSpec.Run, String)] = []
+        var complete = 0
+        for run in runs {
+            switch SweepSpec.state(of: directory + "/" + run.fileName) {
+            case .complete: complete += 1
+            case .failed(let error) where !retryFailed: failed.append((run, error))
+            case .failed:
+                try FileManager.default.removeItem(atPath: directory + "/" + run.fileName)
+                pending.append(run)
+            case .unfinished, .missing: pending.append(run)
+            }
+        }
+        print("sweep \(spec.name): \(runs.count) runs in \(directory): \(complete) complete, \(failed.count) failed, "
+              + "\(pending.count) to run (\(jobs) at a time)")
+        if dryRun {
+            for run in pending { print("to run: \(run.fileName)  \(run.settings.joined(separator: " "))") }
+        } else {
+            let outcomes = try SweepRunner(directory: directory, jobs: jobs).run(pending)
+            complete += outcomes.filter { $0.error == nil }.count
+            failed += outcomes.compactMap { o in o.error.map { (o.run, $0) } }
+        }
+        for (run, error) in failed { print("failed: \(run.fileName): \(error)") }
+        let remaining = runs.count - complete - failed.count
+        print("sweep \(spec.name): \(complete) complete, \(failed.count) failed, \(remaining) remaining")
+        if !failed.isEmpty || remaining > 0 { throw ExitCode(1) }
+    }
+
+    func loadSpec() throws -> SweepSpec {
+        guard let first = arguments.first, first.hasSuffix(".yaml") || first.hasSuffix(".yml") else {
+            guard !arguments.isEmpty else { throw ValidationError("give a YAML spec or key=a,b,c settings") }
+            return try SweepSpec(name: name ?? "sweep", assignments: arguments)
+        }
+        guard let text = try? String(contentsOfFile: first, encoding: .utf8) else {
+            throw ValidationError("cannot read the sweep spec \(first)")
+        }
+        return try SweepSpec(yaml: text, extra: Array(arguments.dropFirst()))
+    }
+}
+
+/// Runs sweep runs as child `dsampler train` processes, `jobs` at a time. Each child is told the sweep's process
+/// id and exits if the sweep dies, so a killed sweep leaves no orphan writing its files.
+struct SweepRunner {
+    let directory: String
+    let jobs: Int
+
+    struct Outcome {
+        let run: SweepSpec.Run
+        let error: String?
+    }
+
+    func run(_ runs: [SweepSpec.Run]) throws -> [Outcome] {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+        let slots = DispatchSemaphore(value: jobs), group = DispatchGroup(), outcomes = Outcomes()
+        for run in runs {
+            slots.wait()
+            let file = directory + "/" + run.fileName
+            let logPath = directory + "/logs/" + (run.fileName as NSString).deletingPathExtension + ".log"
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = ["train"] + run.settings + ["threads=1", "--out", file, "--resume",
+                                                          "--parent-pid", "\(getpid())"]
+            child.standardOutput = log
+            child.standardError = log
+            group.enter()
+            child.terminationHandler = { p in
+                try? log.close()
+                let error: String? = p.terminationStatus == 0 ? nil : Self.failure(file: file, log: logPath, status: p.terminationStatus)
+                outcomes.append(Outcome(run: run, error: error),
+                                report: "\(error == nil ? "done" : "FAILED"): \(run.fileName)\(error.map { " — " + $0 } ?? "")")
+                slots.signal()
+                group.leave()
+            }
+            outcomes.say("start: \(run.fileName)  \(run.settings.joined(separator: " "))")
+            try child.run()
+        }
+        group.wait()
+        return outcomes.all
+    }
+
+    /// Outcomes collected from termination handlers, and the sweep's output lines, under one lock.
+    final class Outcomes: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [Outcome] = []
+        var all: [Outcome] { lock.withLock { items } }
+        func say(_ line: String) { lock.withLock { print(line); fflush(nil) } }
+        func append(_ o: Outcome, report: String) { lock.withLock { items.append(o); print(report); fflush(nil) } }
+    }
+
+    /// The error stored in the run file, or else the last line of the run's log.
+    static func failure(file: String, log: String, status: Int32) -> String {
+        if case .failed(let error) = SweepSpec.state(of: file) { return error }
+        let last = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+        return "exit status \(status)" + (last.map { ": " + $0 } ?? "")
+    }
+}
