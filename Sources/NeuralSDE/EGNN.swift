@@ -1,0 +1,123 @@
+import Foundation
+import Numerics
+
+/// An E(n)-equivariant graph network (Satorras et al. 2021) on configurations of n particles in D dimensions,
+/// conditioned on a time t: the vector field for particle systems (iDEM's score network).
+///
+/// Every particle starts with the same feature h⁰ = Linear(time features of t). Each layer, over all ordered
+/// pairs i ≠ j of a configuration:
+///   m_ij = φ_e(h_i, h_j, ‖x_i − x_j‖²),  x_i ← x_i + Σ_j (x_i − x_j)·φ_x(m_ij)/(n − 1),  h_i ← h_i + φ_h(h_i, Σ_j m_ij),
+/// with two-layer SiLU MLPs. The output is the displacement x^L − x⁰ with its per-configuration mean removed, so
+/// rotating, translating or permuting the particles rotates, ignores or permutes the output.
+public struct EGNN: Sendable {
+    /// Particles per configuration.
+    public let particles: Int
+    /// Spatial dimension D of each particle.
+    public let spatialDimension: Int
+    /// Width of node features and messages.
+    public let hidden: Int
+    /// All trainable values.
+    public var parameters: ParameterStore
+    let timeLayer: Dense
+    let layers: [Layer]
+
+    /// Frequencies of the time features sin/cos(ω·t) (with t itself as the first feature).
+    static let frequencies: [Float] = (0..<8).map { 1 + 99 * Float($0) / 7 }
+
+    struct Dense: Sendable {
+        let weight, bias: ParameterSlot
+    }
+
+    struct Layer: Sendable {
+        let edge1, edge2, coordinate1, coordinate2, node1, node2: Dense
+    }
+
+    /// A freshly initialised network with `layers` message-passing layers (PyTorch's default uniform
+    /// initialisation; the last coordinate layer is scaled down so the initial field is small).
+    public init(particles: Int, spatialDimension: Int, hidden: Int = 32, layers: Int = 3, rng: inout Xoshiro256) {
+        precondition(particles >= 2, "EGNN: need at least two particles")
+        self.particles = particles
+        self.spatialDimension = spatialDimension
+        self.hidden = hidden
+        var p = ParameterStore()
+        func dense(_ name: String, _ fanIn: Int, _ fanOut: Int, gain: Float = 1) -> Dense {
+            let bound = gain / Float(fanIn).squareRoot()
+            func uniform(_ rows: Int, _ cols: Int) -> Matrix {
+                Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in (2 * rng.nextUniform() - 1) * bound })
+            }
+            return Dense(weight: p.add(name + ".weight", uniform(fanIn, fanOut)), bias: p.add(name + ".bias", uniform(1, fanOut)))
+        }
+        let h = hidden
+        timeLayer = dense("time", 1 + 2 * Self.frequencies.count, h)
+        self.layers = (0..<layers).map { l in
+            Layer(edge1: dense("layer\(l).edge1", 2 * h + 1, h), edge2: dense("layer\(l).edge2", h, h),
+                  coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.01),
+                  node1: dense("layer\(l).node1", 2 * h, h), node2: dense("layer\(l).node2", h, h))
+        }
+        parameters = p
+    }
+
+    /// Sender and receiver node of every ordered pair i ≠ j, configuration by configuration.
+    func edges(configurations: Int) -> (from: [Int], to: [Int]) {
+        var from: [Int] = [], to: [Int] = []
+        let n = particles
+        from.reserveCapacity(configurations * n * (n - 1))
+        to.reserveCapacity(configurations * n * (n - 1))
+        for b in 0..<configurations { for i in 0..<n { for j in 0..<n where j != i { from.append(b * n + i); to.append(b * n + j) } } }
+        return (from, to)
+    }
+
+    /// Records the network on `tape` for configurations `x` (B × n·D, row-major particle coordinates) at times
+    /// `t` (B values); returns the B·n × D output (row b·n + i is particle i of configuration b).
+    public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
+        let n = particles, D = spatialDimension, B = x.rows
+        precondition(x.cols == n * D && t.count == B, "EGNN: need B × \(n * D) positions and B times")
+        func linear(_ v: Tape.Variable, _ d: Dense) -> Tape.Variable {
+            tape.addBias(tape.matmul(v, tape.parameter(parameters, d.weight)), tape.parameter(parameters, d.bias))
+        }
+        func mlp(_ v: Tape.Variable, _ a: Dense, _ b: Dense, activateOutput: Bool) -> Tape.Variable {
+            let out = linear(tape.activation(linear(v, a), .silu), b)
+            return activateOutput ? tape.activation(out, .silu) : out
+        }
+        // Node rows repeat their configuration's time features.
+        var features = Matrix(rows: B * n, cols: 1 + 2 * Self.frequencies.count)
+        for b in 0..<B {
+            for i in 0..<n {
+                features[b * n + i, 0] = t[b]
+                for (k, w) in Self.frequencies.enumerated() {
+                    features[b * n + i, 1 + 2 * k] = Foundation.sin(w * t[b])
+                    features[b * n + i, 2 + 2 * k] = Foundation.cos(w * t[b])
+                }
+            }
+        }
+        let (from, to) = edges(configurations: B)
+        let onesD = tape.constant(Matrix(rows: D, cols: 1, repeating: 1))
+        let broadcastD = tape.constant(Matrix(rows: 1, cols: D, repeating: 1))
+        let start = tape.constant(Matrix(rows: B * n, cols: D, storage: x.storage))
+        var h = linear(tape.constant(features), timeLayer)
+        var position = start
+        for layer in layers {
+            let difference = tape.subtract(tape.gatherRows(position, from), tape.gatherRows(position, to))
+            let squared = tape.matmul(tape.multiply(difference, difference), onesD)
+            let input = tape.concatColumns(tape.concatColumns(tape.gatherRows(h, from), tape.gatherRows(h, to)), squared)
+            let message = mlp(input, layer.edge1, layer.edge2, activateOutput: true)
+            let weight = mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false)
+            let shift = tape.multiply(difference, tape.matmul(weight, broadcastD))
+            position = tape.add(position, tape.scale(tape.scatterAddRows(shift, from, rows: B * n), by: 1 / Float(n - 1)))
+            let aggregated = tape.scatterAddRows(message, from, rows: B * n)
+            h = tape.add(h, mlp(tape.concatColumns(h, aggregated), layer.node1, layer.node2, activateOutput: false))
+        }
+        let displacement = tape.subtract(position, start)
+        // Remove each configuration's mean displacement: gather the per-configuration sums back to its particles.
+        let owner = (0..<(B * n)).map { $0 / n }
+        let mean = tape.scale(tape.scatterAddRows(displacement, owner, rows: B), by: 1 / Float(n))
+        return tape.subtract(displacement, tape.gatherRows(mean, owner))
+    }
+
+    /// The output for configurations `x` at times `t`, as B × n·D.
+    public func callAsFunction(_ x: Matrix, t: [Float]) -> Matrix {
+        let tape = Tape()
+        let out = tape.value(forward(tape, x: x, t: t))
+        return Matrix(rows: x.rows, cols: x.cols, storage: out.storage)
+    }
+}
