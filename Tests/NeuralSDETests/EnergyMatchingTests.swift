@@ -1,0 +1,59 @@
+import XCTest
+import Foundation
+@testable import Objectives
+@testable import Densities
+@testable import Numerics
+
+final class EnergyMatchingTests: XCTestCase {
+    func testGeometricSchedule() {
+        let s = GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 2)
+        XCTAssertEqual(s.sigma(0), 0.01, accuracy: 1e-7)
+        XCTAssertEqual(s.sigma(1), 2, accuracy: 1e-5)
+        XCTAssertEqual(s.variance(0), 0, accuracy: 1e-9)
+        for t: Float in [0.2, 0.5, 0.9] {  // g² = dσ²/dt
+            let h: Float = 1e-3
+            let numeric = (s.sigma(t + h) * s.sigma(t + h) - s.sigma(t - h) * s.sigma(t - h)) / (2 * h)
+            XCTAssertEqual(s.diffusionSquared(t), numeric, accuracy: 1e-3 * numeric)
+        }
+    }
+
+    /// For R = N(μ, s²I), the noised density is N(μ, (s² + h(t))·I) and its score −(x − μ)/(s² + h(t)) is what the
+    /// estimator converges to.
+    func testScoreEstimateMatchesExactNoisedGaussianScore() throws {
+        let mu: [Float] = [1, -0.5], s: Float = 0.7
+        let target = GaussianMixture(name: "g", means: [mu], componentStd: s, defaultSigma2: 1)
+        let schedule = GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 2)
+        let x = Matrix(rows: 3, cols: 2, storage: [0.5, 0, 1.5, -1, 0, 0.5])  // within ~1.5 std of the mean, where K = 40 000 suffices
+        let t: [Float] = [0.1, 0.6, 0.9]
+        let estimate = try MonteCarloScore(samples: 40000, maxNorm: nil)
+            .estimate(target, x: x, t: t, schedule: schedule, seed: 1, stream: 0, context: "test")
+        for r in 0..<3 {
+            let v = s * s + schedule.variance(t[r])
+            for c in 0..<2 {
+                let exact = -(x[r, c] - mu[c]) / v
+                XCTAssertEqual(estimate[r, c], exact, accuracy: 0.03 * max(1, abs(exact)), "row \(r) coordinate \(c)")
+            }
+        }
+        // Clipping scales long estimates down to the maximum norm, keeping their direction.
+        let clipped = try MonteCarloScore(samples: 40000, maxNorm: 0.5)
+            .estimate(target, x: x, t: t, schedule: schedule, seed: 1, stream: 0, context: "test")
+        for r in 0..<3 {
+            let norm = (clipped[r, 0] * clipped[r, 0] + clipped[r, 1] * clipped[r, 1]).squareRoot()
+            XCTAssertLessThanOrEqual(norm, 0.5 + 1e-5)
+            XCTAssertEqual(clipped[r, 0] * estimate[r, 1], clipped[r, 1] * estimate[r, 0], accuracy: 1e-4)
+        }
+    }
+
+    /// On a particle system the estimate lies in the centre-of-mass-free subspace.
+    func testParticleScoresAreMeanFree() throws {
+        let target = DoubleWellParticles()
+        var rng = Xoshiro256(seed: 2)
+        let x = rng.gaussianMatrix(rows: 4, cols: 8)
+        let estimate = try MonteCarloScore(samples: 200, maxNorm: 20)
+            .estimate(target, x: x, t: [0.2, 0.4, 0.6, 0.8], schedule: GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3),
+                      seed: 3, stream: 0, context: "test")
+        for r in 0..<4 {
+            for a in 0..<2 { XCTAssertEqual((0..<4).reduce(Float(0)) { $0 + estimate[r, $1 * 2 + a] }, 0, accuracy: 1e-4) }
+        }
+    }
+}
