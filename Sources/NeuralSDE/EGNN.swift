@@ -21,9 +21,6 @@ public struct EGNN: Sendable {
     let timeLayer: Dense
     let layers: [Layer]
 
-    /// Frequencies of the time features sin/cos(ω·t) (with t itself as the first feature).
-    static let frequencies: [Float] = (0..<8).map { 1 + 99 * Float($0) / 7 }
-
     struct Dense: Sendable {
         let weight, bias: ParameterSlot
     }
@@ -48,7 +45,7 @@ public struct EGNN: Sendable {
             return Dense(weight: p.add(name + ".weight", uniform(fanIn, fanOut)), bias: p.add(name + ".bias", uniform(1, fanOut)))
         }
         let h = hidden
-        timeLayer = dense("time", 1 + 2 * Self.frequencies.count, h)
+        timeLayer = dense("time", TimeFeatures.width, h)
         self.layers = (0..<layers).map { l in
             Layer(edge1: dense("layer\(l).edge1", 2 * h + 1, h), edge2: dense("layer\(l).edge2", h, h),
                   coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.01),
@@ -79,22 +76,11 @@ public struct EGNN: Sendable {
             let out = linear(tape.activation(linear(v, a), .silu), b)
             return activateOutput ? tape.activation(out, .silu) : out
         }
-        // Node rows repeat their configuration's time features.
-        var features = Matrix(rows: B * n, cols: 1 + 2 * Self.frequencies.count)
-        for b in 0..<B {
-            for i in 0..<n {
-                features[b * n + i, 0] = t[b]
-                for (k, w) in Self.frequencies.enumerated() {
-                    features[b * n + i, 1 + 2 * k] = Foundation.sin(w * t[b])
-                    features[b * n + i, 2 + 2 * k] = Foundation.cos(w * t[b])
-                }
-            }
-        }
         let (from, to) = edges(configurations: B)
         let onesD = tape.constant(Matrix(rows: D, cols: 1, repeating: 1))
         let broadcastD = tape.constant(Matrix(rows: 1, cols: D, repeating: 1))
         let start = tape.constant(Matrix(rows: B * n, cols: D, storage: x.storage))
-        var h = linear(tape.constant(features), timeLayer)
+        var h = linear(tape.constant(TimeFeatures.matrix(t, repeats: n)), timeLayer)
         var position = start
         for layer in layers {
             let difference = tape.subtract(tape.gatherRows(position, from), tape.gatherRows(position, to))
@@ -112,12 +98,5 @@ public struct EGNN: Sendable {
         let owner = (0..<(B * n)).map { $0 / n }
         let mean = tape.scale(tape.scatterAddRows(displacement, owner, rows: B), by: 1 / Float(n))
         return tape.subtract(displacement, tape.gatherRows(mean, owner))
-    }
-
-    /// The output for configurations `x` at times `t`, as B × n·D.
-    public func callAsFunction(_ x: Matrix, t: [Float]) -> Matrix {
-        let tape = Tape()
-        let out = tape.value(forward(tape, x: x, t: t))
-        return Matrix(rows: x.rows, cols: x.cols, storage: out.storage)
     }
 }

@@ -34,7 +34,7 @@ final class EGNNTests: XCTestCase {
         var rng = Xoshiro256(seed: 11)
         let x = rng.gaussianMatrix(rows: B, cols: n * D)
         let t: [Float] = [0.3, 0.8]
-        let out = net(x, t: t)
+        let out = net.evaluate(x, t: t)
         let q = orthogonal(D, rng: &rng)
         let shift = (0..<D).map { _ in rng.nextGaussian() }
         let permutation = [3, 0, 4, 1, 2]
@@ -52,7 +52,7 @@ final class EGNNTests: XCTestCase {
             }
             return r
         }
-        let moved = net(transform(x, translate: true), t: t)
+        let moved = net.evaluate(transform(x, translate: true), t: t)
         let expected = transform(out, translate: false)
         for k in 0..<moved.count { XCTAssertEqual(moved.storage[k], expected.storage[k], accuracy: 1e-4) }
         for b in 0..<B {
@@ -71,7 +71,7 @@ final class EGNNTests: XCTestCase {
         let w = rng.gaussianMatrix(rows: 8, cols: 2)
         let t: [Float] = [0.1, 0.6]
         func loss(_ n: EGNN) -> Double {
-            let out = n(x, t: t)
+            let out = n.evaluate(x, t: t)
             return zip(out.storage, w.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         let tape = Tape()

@@ -3,6 +3,7 @@ import Foundation
 @testable import Objectives
 @testable import Densities
 @testable import Numerics
+@testable import NeuralSDE
 
 final class EnergyMatchingTests: XCTestCase {
     func testGeometricSchedule() {
@@ -54,6 +55,38 @@ final class EnergyMatchingTests: XCTestCase {
                       seed: 3, stream: 0, context: "test")
         for r in 0..<4 {
             for a in 0..<2 { XCTAssertEqual((0..<4).reduce(Float(0)) { $0 + estimate[r, $1 * 2 + a] }, 0, accuracy: 1e-4) }
+        }
+    }
+}
+
+final class EnergyMatchingTrainerTests: XCTestCase {
+    /// iDEM on a 2-D Gaussian: after a few epochs the reverse SDE's samples have the target's mean and spread,
+    /// and the FIFO buffer keeps only the newest rows.
+    func testLearnsAGaussian() throws {
+        let mu: [Float] = [1, -0.5]
+        let target = GaussianMixture(name: "g", means: [mu], componentStd: 0.5, defaultSigma2: 1)
+        var rng = Xoshiro256(seed: 4)
+        let net = TimeConditionedMLP(dimension: 2, hidden: 32, depth: 2, rng: &rng)
+        var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                                              estimator: MonteCarloScore(samples: 200, maxNorm: 50))
+        settings.integrationSteps = 100
+        settings.samplesPerEpoch = 300
+        settings.innerSteps = 60
+        settings.batchSize = 128
+        settings.bufferCapacity = 1000
+        settings.learningRate = 3e-3
+        let trainer = EnergyMatchingTrainer(target: target, network: net, settings: settings, seed: 1)
+        for _ in 0..<8 { try trainer.trainEpoch() }
+        XCTAssertEqual(trainer.buffer.count, 1000 * 2)
+        XCTAssertEqual(trainer.gradientEvaluations, 8 * 60 * 128 * 200)
+        let x = trainer.generate(count: 2000, stream: 99)
+        for c in 0..<2 {
+            let column = (0..<x.rows).map { Double(x[$0, c]) }
+            let mean = column.reduce(0, +) / Double(x.rows)
+            let squares: Double = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+            let std = (squares / Double(x.rows)).squareRoot()
+            XCTAssertEqual(mean, Double(mu[c]), accuracy: 0.1, "coordinate \(c)")
+            XCTAssertEqual(std, 0.5, accuracy: 0.1, "coordinate \(c)")
         }
     }
 }

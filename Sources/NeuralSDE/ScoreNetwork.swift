@@ -1,0 +1,73 @@
+import Foundation
+import Numerics
+
+/// A time-conditioned vector field s(x, t) recorded on a `Tape`: the score network of energy matching (iDEM).
+public protocol ScoreNetwork: Sendable {
+    /// All trainable values.
+    var parameters: ParameterStore { get set }
+    /// Records s(x, t) for the rows of `x` (B × d) at times `t` (B values). The result holds the B × d outputs in
+    /// row-major order (particle networks return them as B·n × D).
+    func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable
+}
+
+extension ScoreNetwork {
+    /// s(x, t) as B × d, without keeping the tape.
+    public func evaluate(_ x: Matrix, t: [Float]) -> Matrix {
+        let tape = Tape()
+        return Matrix(rows: x.rows, cols: x.cols, storage: tape.value(forward(tape, x: x, t: t)).storage)
+    }
+}
+
+extension EGNN: ScoreNetwork {}
+
+/// Fourier features of t: [t, sin(ω_k t), cos(ω_k t)] for 8 frequencies ω_k from 1 to 100, shared by the
+/// time-conditioned networks.
+enum TimeFeatures {
+    static let frequencies: [Float] = (0..<8).map { 1 + 99 * Float($0) / 7 }
+    static var width: Int { 1 + 2 * frequencies.count }
+
+    /// One row of features per entry of `t`, each repeated `repeats` times.
+    static func matrix(_ t: [Float], repeats: Int = 1) -> Matrix {
+        var m = Matrix(rows: t.count * repeats, cols: width)
+        for (b, time) in t.enumerated() {
+            for r in 0..<repeats {
+                let row = b * repeats + r
+                m[row, 0] = time
+                for (k, w) in frequencies.enumerated() {
+                    m[row, 1 + 2 * k] = Foundation.sin(w * time)
+                    m[row, 2 + 2 * k] = Foundation.cos(w * time)
+                }
+            }
+        }
+        return m
+    }
+}
+
+/// A plain score network for targets without particle structure: [x, time features] → SiLU MLP → d.
+public struct TimeConditionedMLP: ScoreNetwork {
+    public var parameters: ParameterStore
+    let layers: [(weight: ParameterSlot, bias: ParameterSlot)]
+
+    /// `depth` hidden layers of width `hidden` (PyTorch's default uniform initialisation).
+    public init(dimension: Int, hidden: Int = 128, depth: Int = 3, rng: inout Xoshiro256) {
+        var p = ParameterStore()
+        let widths = [dimension + TimeFeatures.width] + Array(repeating: hidden, count: depth) + [dimension]
+        layers = (0..<(widths.count - 1)).map { l in
+            let bound = 1 / Float(widths[l]).squareRoot()
+            func uniform(_ rows: Int, _ cols: Int) -> Matrix {
+                Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in (2 * rng.nextUniform() - 1) * bound })
+            }
+            return (p.add("layer\(l).weight", uniform(widths[l], widths[l + 1])), p.add("layer\(l).bias", uniform(1, widths[l + 1])))
+        }
+        parameters = p
+    }
+
+    public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
+        var h = tape.concatColumns(tape.constant(x), tape.constant(TimeFeatures.matrix(t)))
+        for (l, layer) in layers.enumerated() {
+            h = tape.addBias(tape.matmul(h, tape.parameter(parameters, layer.weight)), tape.parameter(parameters, layer.bias))
+            if l < layers.count - 1 { h = tape.activation(h, .silu) }
+        }
+        return h
+    }
+}
