@@ -8,6 +8,8 @@ public enum Wasserstein {
         precondition(a.count == b.count && a.count % d == 0, "exactW2: sample sets must have equal size")
         let n = a.count / d
         if n == 0 { return 0 }
+        // The assignment does not terminate on NaN costs; a set with non-finite points has no finite W₂.
+        guard a.allSatisfy(\.isFinite) && b.allSatisfy(\.isFinite) else { return .nan }
         var cost = [Double](repeating: 0, count: n * n)
         for i in 0..<n {
             for j in 0..<n {

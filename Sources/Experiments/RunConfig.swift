@@ -41,6 +41,15 @@ public struct RunConfig: Sendable, Equatable {
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var evalPaths = 2000
     public var logEvery = 100
+    /// Settings of `objective=idem`; nil fields take the target spec's `idem:` defaults.
+    public var idem = EnergyMatchingOverrides()
+
+    /// iDEM settings as given on the command line (nil = the target's default, then the iDEM code's).
+    public struct EnergyMatchingOverrides: Sendable, Equatable {
+        public var sigmaMin: Float?, sigmaMax: Float?, scoreClip: Float?, diffusionScale: Float?
+        public var samples: Int?
+        public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
+    }
 
     /// The defaults.
     public init() {}
@@ -49,7 +58,7 @@ public struct RunConfig: Sendable, Equatable {
     public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis"]
+    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "idem"]
 
     /// Whether the objective learns state flows (and so needs the network's flow head).
     public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
@@ -122,6 +131,26 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.bufferSize = try integer("buffer_size", v, min: 1) }, get: { "\($0.bufferSize)" }),
         Key(name: "rank_weight", help: "rank-priority weight k: P(rank r) ∝ 1/(k·N + r)",
             set: { c, v in c.rankWeight = try positive("rank_weight", v) }, get: { "\($0.rankWeight)" }),
+        Key(name: "idem_sigma_min", help: "iDEM: σ_min of the geometric noise schedule (default: the target's)",
+            set: { c, v in c.idem.sigmaMin = v == "default" ? nil : try positive("idem_sigma_min", v) }, get: { $0.idem.sigmaMin.map { "\($0)" } ?? "default" }),
+        Key(name: "idem_sigma_max", help: "iDEM: σ_max of the noise schedule (default: the target's)",
+            set: { c, v in c.idem.sigmaMax = v == "default" ? nil : try positive("idem_sigma_max", v) }, get: { $0.idem.sigmaMax.map { "\($0)" } ?? "default" }),
+        Key(name: "idem_samples", help: "iDEM: Monte-Carlo samples K per score estimate (default: the target's)",
+            set: { c, v in c.idem.samples = v == "default" ? nil : try integer("idem_samples", v, min: 1) }, get: { $0.idem.samples.map { "\($0)" } ?? "default" }),
+        Key(name: "idem_score_clip", help: "iDEM: norm clip of score estimates (default: the target's)",
+            set: { c, v in c.idem.scoreClip = v == "default" ? nil : try positive("idem_score_clip", v) }, get: { $0.idem.scoreClip.map { "\($0)" } ?? "default" }),
+        Key(name: "idem_diffusion_scale", help: "iDEM: noise factor of the reverse SDE when generating (default: the target's)",
+            set: { c, v in c.idem.diffusionScale = v == "default" ? nil : try positive("idem_diffusion_scale", v) }, get: { $0.idem.diffusionScale.map { "\($0)" } ?? "default" }),
+        Key(name: "idem_steps", help: "iDEM: Euler–Maruyama steps of the reverse SDE",
+            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1) }, get: { "\($0.idem.steps)" }),
+        Key(name: "idem_generate", help: "iDEM: samples generated into the buffer per epoch (iterations = epochs)",
+            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1) }, get: { "\($0.idem.generate)" }),
+        Key(name: "idem_inner", help: "iDEM: regression steps per epoch (batch_size points each)",
+            set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1) }, get: { "\($0.idem.inner)" }),
+        Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
+            set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1) }, get: { "\($0.idem.buffer)" }),
+        Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
+            set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
         Key(name: "seed", help: "random seed", set: { c, v in
             guard let s = UInt64(v) else { throw ConfigError.badValue(key: "seed", value: v, expected: "a non-negative integer") }
             c.seed = s

@@ -22,7 +22,10 @@ public struct TargetSpec {
     fileprivate let fields: [String: Any]
 
     /// Keys every spec may have, and the extra keys of each kind.
-    static let commonKeys: Set = ["name", "kind", "description", "sde_sigma2", "plot_range", "reference"]
+    static let commonKeys: Set = ["name", "kind", "description", "sde_sigma2", "plot_range", "reference", "idem"]
+    /// Keys of the `idem:` mapping: per-target defaults of `objective=idem`.
+    static let idemKeys: Set = ["sigma_min", "sigma_max", "samples", "score_clip", "diffusion_scale", "scale",
+                                "variance_weighting"]
     static let kindKeys: [String: Set<String>] = [
         "grid-mixture": ["grid", "variance"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
@@ -43,6 +46,12 @@ public struct TargetSpec {
         if let unknown = fields.keys.sorted().first(where: { !valid.contains($0) }) {
             throw SpecError(file: file, problem: "unknown key '\(unknown)' for kind \(kind); valid keys: \(valid.sorted().joined(separator: ", "))")
         }
+        if let idem = fields["idem"] {
+            guard let map = idem as? [String: Any] else { throw SpecError(file: file, problem: "idem must be a mapping") }
+            if let unknown = map.keys.sorted().first(where: { !Self.idemKeys.contains($0) }) {
+                throw SpecError(file: file, problem: "unknown idem key '\(unknown)'; valid: \(Self.idemKeys.sorted().joined(separator: ", "))")
+            }
+        }
         self.file = file
         self.text = text
         self.kind = kind
@@ -51,6 +60,11 @@ public struct TargetSpec {
         summary = fields["description"] as? String ?? kind
         plotRange = (fields["plot_range"] as? [Any])?.compactMap(Self.number)
         reference = (fields["reference"] as? String).map { Self.path($0, relativeTo: file) }
+    }
+
+    /// The spec's iDEM defaults (`idem:` mapping) as numbers; empty without one.
+    public var idemDefaults: [String: Double] {
+        ((fields["idem"] as? [String: Any]) ?? [:]).compactMapValues { Self.number($0) ?? (($0 as? Bool).map { $0 ? 1 : 0 }) }
     }
 
     /// Builds the target.

@@ -6,8 +6,9 @@ import Numerics
 ///
 /// Every particle starts with the same feature h⁰ = Linear(time features of t). Each layer, over all ordered
 /// pairs i ≠ j of a configuration:
-///   m_ij = φ_e(h_i, h_j, ‖x_i − x_j‖²),  x_i ← x_i + Σ_j (x_i − x_j)·φ_x(m_ij)/(n − 1),  h_i ← h_i + φ_h(h_i, Σ_j m_ij),
-/// with two-layer SiLU MLPs. The output is the displacement x^L − x⁰ with its per-configuration mean removed, so
+///   m_ij = φ_e(h_i, h_j, ‖x_i − x_j‖²),  x_i ← x_i + Σ_j (x_i − x_j)·tanh(φ_x(m_ij))/(n − 1),  h_i ← h_i + φ_h(h_i, Σ_j m_ij),
+/// with two-layer SiLU MLPs; the tanh bounds every layer's move by the mean particle distance, which keeps the
+/// reverse SDE stable where the network is still untrained. The output is the displacement x^L − x⁰ with its per-configuration mean removed, so
 /// rotating, translating or permuting the particles rotates, ignores or permutes the output.
 public struct EGNN: Sendable {
     /// Particles per configuration.
@@ -87,7 +88,7 @@ public struct EGNN: Sendable {
             let squared = tape.matmul(tape.multiply(difference, difference), onesD)
             let input = tape.concatColumns(tape.concatColumns(tape.gatherRows(h, from), tape.gatherRows(h, to)), squared)
             let message = mlp(input, layer.edge1, layer.edge2, activateOutput: true)
-            let weight = mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false)
+            let weight = tape.activation(mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false), .tanh)
             let shift = tape.multiply(difference, tape.matmul(weight, broadcastD))
             position = tape.add(position, tape.scale(tape.scatterAddRows(shift, from, rows: B * n), by: 1 / Float(n - 1)))
             let aggregated = tape.scatterAddRows(message, from, rows: B * n)

@@ -10,6 +10,8 @@ public enum Activation: String, Sendable, CaseIterable {
     case silu
     /// The identity (no nonlinearity).
     case identity
+    /// tanh, as 2σ(2x) − 1.
+    case tanh
 }
 
 public typealias Float8 = SIMD8<Float>
@@ -54,6 +56,7 @@ extension Activation {
         case .gelu: return z * fastSigmoid(z * (geluC1 + geluC2 * z * z))
         case .silu: return z * fastSigmoid(z)
         case .identity: return z
+        case .tanh: return 2 * fastSigmoid(2 * z) - 1
         }
     }
 
@@ -69,6 +72,9 @@ extension Activation {
             let s = fastSigmoid(z)
             return s * (1 + z * (1 - s))
         case .identity: return Float8(repeating: 1)
+        case .tanh:
+            let t = 2 * fastSigmoid(2 * z) - 1
+            return 1 - t * t
         }
     }
 
@@ -84,6 +90,9 @@ extension Activation {
             let s = fastSigmoid(z)
             return (z * s, s * (1 + z * (1 - s)))
         case .identity: return (z, Float8(repeating: 1))
+        case .tanh:
+            let t = 2 * fastSigmoid(2 * z) - 1
+            return (t, 1 - t * t)
         }
     }
 

@@ -21,6 +21,8 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     public var batchSize = 512
     /// Capacity of the first-in-first-out buffer.
     public var bufferCapacity = 10_000
+    /// Whether each point's squared error is weighted by λ(t) = h(t) + 10⁻³ (iDEM's GMM setting) instead of 1.
+    public var varianceWeighting = false
     /// Adam learning rate and gradient-norm clip (0 = off).
     public var learningRate: Float = 1e-3
     public var gradientClip: Float = 0
@@ -47,7 +49,44 @@ public final class EnergyMatchingTrainer {
     public private(set) var epoch = 0
     /// Points at which log R and ∇log R were evaluated.
     public private(set) var gradientEvaluations = 0
+    /// Training seconds so far.
+    public private(set) var seconds = 0.0
     let seed: UInt64
+
+    /// Everything needed to resume: parameters, optimiser, buffer and counters.
+    public struct State: Sendable {
+        public var parameters: [Float]
+        public var optimizer: Adam
+        public var buffer: [Float]
+        public var epoch: Int
+        public var gradientEvaluations: Int
+        public var seconds: Double
+
+        /// A state from its parts.
+        public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int, seconds: Double) {
+            (self.parameters, self.optimizer, self.buffer, self.epoch) = (parameters, optimizer, buffer, epoch)
+            (self.gradientEvaluations, self.seconds) = (gradientEvaluations, seconds)
+        }
+    }
+
+    /// The current state.
+    public var state: State {
+        State(parameters: network.parameters.values, optimizer: optimizer, buffer: buffer, epoch: epoch,
+              gradientEvaluations: gradientEvaluations, seconds: seconds)
+    }
+
+    /// Continues from `state` (of a trainer with the same network shape).
+    public func restore(_ s: State) throws {
+        guard s.parameters.count == network.parameters.values.count, s.optimizer.firstMoment.count == s.parameters.count else {
+            throw EnergyMatchingError("the checkpoint's network does not match this configuration")
+        }
+        network.parameters.values = s.parameters
+        optimizer = s.optimizer
+        buffer = s.buffer
+        epoch = s.epoch
+        gradientEvaluations = s.gradientEvaluations
+        seconds = s.seconds
+    }
 
     /// A fresh trainer for `network` on `target`.
     public init(target: any Target, network: any ScoreNetwork, settings: EnergyMatchingSettings, seed: UInt64) {
@@ -88,6 +127,8 @@ public final class EnergyMatchingTrainer {
     /// steps. Returns the mean regression loss of the epoch.
     @discardableResult
     public func trainEpoch() throws -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let d = target.dimension
         buffer += generate(count: settings.samplesPerEpoch, stream: UInt64(epoch)).storage
         if buffer.count > settings.bufferCapacity * d { buffer.removeFirst(buffer.count - settings.bufferCapacity * d) }
@@ -99,7 +140,7 @@ public final class EnergyMatchingTrainer {
         return total / Double(settings.innerSteps)
     }
 
-    /// One regression step on a batch from the buffer; returns the loss mean_b ‖s_θ(x_t, t) − S_K(x_t, t)‖².
+    /// One regression step on a batch from the buffer; returns the loss mean_b λ(t_b)·‖s_θ(x_t, t) − S_K(x_t, t)‖².
     func regressionStep(stream: UInt64) throws -> Double {
         let d = target.dimension, B = settings.batchSize, rows = buffer.count / d
         var rng = Xoshiro256(seed: seed, stream: 1 << 51 | stream)
@@ -119,7 +160,11 @@ public final class EnergyMatchingTrainer {
         let predicted = network.forward(tape, x: x, t: t)
         let shape = tape.value(predicted)
         let residual = tape.subtract(predicted, tape.constant(Matrix(rows: shape.rows, cols: shape.cols, storage: targetScore.storage)))
-        let loss = tape.scale(tape.sum(tape.multiply(residual, residual)), by: 1 / Float(B))
+        // Element k of the row-major outputs belongs to point k / d, whatever shape the network returns them in.
+        let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(B * d)).map { k in
+            (settings.varianceWeighting ? settings.schedule.variance(t[k / d]) + 1e-3 : 1) / Float(B)
+        })
+        let loss = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
         tape.backward(from: loss)
         network.parameters.zeroGradients()
         tape.exportGradients(into: &network.parameters)
@@ -127,4 +172,10 @@ public final class EnergyMatchingTrainer {
         optimizer.update(&network.parameters)
         return Double(tape.value(loss).scalar)
     }
+}
+
+/// An iDEM failure with what to change.
+public struct EnergyMatchingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

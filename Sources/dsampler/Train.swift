@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
             throw ExitCode(2)
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
+        if config.objective == "idem" { return try trainEnergyMatching(config) }
         var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
         job.checkpointEvery = checkpointEvery
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
@@ -34,6 +35,35 @@ struct Train: ParsableCommand {
             print("run file: \(job.outputPath)")
         } catch {
             progress.finish()
+            let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
+            FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Train {
+    /// `objective=idem`: epochs of reverse-SDE generation and score regression, then particle or sample metrics.
+    func trainEnergyMatching(_ config: RunConfig) throws {
+        var job = EnergyMatchingJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
+        job.checkpointEvery = max(1, checkpointEvery / 100)
+        print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+        do {
+            let (trainer, report) = try job.run(resume: resume) { t, loss in
+                print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %d gradient evaluations", t.epoch, config.iterations,
+                             loss, t.seconds, t.gradientEvaluations))
+                fflush(nil)
+            }
+            print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
+                         trainer.gradientEvaluations))
+            print(String(format: "w2        %.4f   (exact OT, %@)", report.w2, report.reference))
+            if let p = report.particles {
+                print(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
+                             p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
+            }
+            if let c = report.coverage { print("modes     \(c.covered) of \(c.fractions.count) covered") }
+            print("run file: \(job.outputPath)")
+        } catch {
             let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
             FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)

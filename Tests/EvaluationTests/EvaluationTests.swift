@@ -82,3 +82,36 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(r.samples.rows, 600)
     }
 }
+
+final class ParticleMetricsTests: XCTestCase {
+    /// 1-D W₂ by quantile matching: a shift by c gives c; unequal sizes match quantiles.
+    func testOneDimensionalW2() {
+        let a: [Double] = [0, 1, 2, 3], b = a.map { $0 + 0.5 }
+        XCTAssertEqual(ParticleMetrics.w2(a, b), 0.5, accuracy: 1e-12)
+        // {0, 1} against {0, 0, 1, 1}: identical distributions.
+        XCTAssertEqual(ParticleMetrics.w2([0, 1], [1, 0, 1, 0]), 0, accuracy: 1e-12)
+        // {0} against {0, 2}: half the mass moves by 2 → sqrt(0.5·4).
+        XCTAssertEqual(ParticleMetrics.w2([0], [0, 2]), 2.0.squareRoot(), accuracy: 1e-12)
+    }
+
+    /// Identical sets have zero distances; one configuration's distances are its pair distances.
+    func testParticleMetricsOnKnownSets() throws {
+        let target = DoubleWellParticles()
+        let particles = try XCTUnwrap(target.particleStructure)
+        var rng = Xoshiro256(seed: 1)
+        let x = rng.gaussianMatrix(rows: 50, cols: 8)
+        let same = try ParticleMetrics(target: target, particles: particles, model: x, reference: x)
+        XCTAssertEqual(same.energyW2, 0, accuracy: 1e-9)
+        XCTAssertEqual(same.distanceW2, 0, accuracy: 1e-9)
+        XCTAssertEqual(same.distanceTV, 0, accuracy: 1e-12)
+        let square = Matrix(rows: 1, cols: 8, storage: [0, 0, 1, 0, 1, 1, 0, 1])
+        XCTAssertEqual(ParticleMetrics.distances(square, particles).sorted(), [1, 1, 1, 1, 2.0.squareRoot(), 2.0.squareRoot()].map { $0 })
+        var scaled = x
+        for k in scaled.storage.indices { scaled.storage[k] *= 2 }  // distances double
+        let far = try ParticleMetrics(target: target, particles: particles, model: scaled, reference: x)
+        let d = ParticleMetrics.distances(x, particles)
+        let rms = (d.reduce(0) { $0 + $1 * $1 } / Double(d.count)).squareRoot()
+        XCTAssertEqual(far.distanceW2, rms, accuracy: 1e-4 * rms)  // W₂(2X, X) = ‖X‖ for a scaling
+        XCTAssertGreaterThan(far.distanceTV, 0.2)
+    }
+}

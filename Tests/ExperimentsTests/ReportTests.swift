@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Experiments
 @testable import RunStore
+import Objectives
 
 final class ReportTests: XCTestCase {
     var directory = ""
@@ -68,5 +69,41 @@ final class ReportTests: XCTestCase {
         root.set("something", .int(1))
         try HDF5.write(root, to: directory + "/foreign.h5")
         XCTAssertThrowsError(try Report.records(in: directory)) { XCTAssertTrue("\($0)".contains("foreign.h5"), "\($0)") }
+    }
+}
+
+final class EnergyMatchingJobTests: XCTestCase {
+    let tiny = ["target=dw4", "objective=idem", "iterations=2", "idem_steps=20", "idem_generate=50", "idem_inner=3",
+                "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40"]
+
+    /// A tiny iDEM run on DW4 takes the target's defaults, writes the particle metrics and histograms, and a run
+    /// resumed from its checkpoint after one epoch ends with the same samples as the uninterrupted run.
+    func testWritesParticleMetricsAndResumesExactly() throws {
+        let directory = NSTemporaryDirectory() + "idem-test-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = try RunConfig.parse(tiny)
+        let job = EnergyMatchingJob(config: config, outputPath: directory + "/a.h5")
+        let settings = try job.resolve().settings
+        XCTAssertEqual(settings.schedule, GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3))  // Targets/dw4.yaml
+        XCTAssertEqual(settings.estimator.maxNorm, 20)
+        let (_, report) = try job.run()
+        let root = try HDF5.read(directory + "/a.h5")
+        XCTAssertEqual(root.attribute("status"), .string("complete"))
+        let eval = try XCTUnwrap(root.group("eval"))
+        for key in ["w2", "energy_w2", "distance_w2", "distance_tv"] {
+            XCTAssertNotNil(eval.attribute(key)?.doubleValue, key)
+        }
+        XCTAssertEqual(eval.group("distance_histogram")?.dataset("model")?.shape, [100])
+        XCTAssertEqual(root.dataset("samples")?.shape, [40, 8])
+        // Interrupted after one epoch (checkpoint written), then resumed.
+        var first = try RunConfig.parse(tiny)
+        first.iterations = 1
+        _ = try EnergyMatchingJob(config: first, outputPath: directory + "/b.h5").run()
+        var root1 = try HDF5.read(directory + "/b.h5")
+        root1.put("config", RunFile.configNode(config))  // as the periodic checkpoint of the 2-epoch run would be
+        try HDF5.write(root1, to: directory + "/b.h5")
+        let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(resume: true).report
+        XCTAssertEqual(resumed.samples, report.samples)
     }
 }

@@ -41,6 +41,7 @@ final class TapeGradientTests: XCTestCase {
     func testMatmul() { checkGradients([random(3, 4, seed: 1), random(4, 5, seed: 2)]) { $0.matmul($1[0], $1[1]) } }
     func testAddBias() { checkGradients([random(3, 9, seed: 3), random(1, 9, seed: 4)]) { $0.addBias($1[0], $1[1]) } }
     func testGELU() { checkGradients([random(3, 11, seed: 5)]) { $0.activation($1[0], .gelu) } }
+    func testTanh() { checkGradients([random(3, 13, seed: 12)]) { $0.activation($1[0], .tanh) } }
     func testSiLU() { checkGradients([random(2, 17, seed: 6)]) { $0.activation($1[0], .silu) } }
     func testAddSubtractMultiply() {
         checkGradients([random(3, 4, seed: 7), random(3, 4, seed: 8)]) { t, v in

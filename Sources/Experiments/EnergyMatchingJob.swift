@@ -1,0 +1,150 @@
+import Foundation
+import Numerics
+import Densities
+import NeuralSDE
+import Objectives
+import Evaluation
+import RunStore
+
+/// What an iDEM run is scored by: samples from the reverse SDE against exact or reference samples.
+public struct EnergyMatchingReport: Sendable {
+    /// Generated samples in the target's own coordinates.
+    public var samples: Matrix
+    /// The set they were compared with, e.g. "2000 exact samples" or "test split of …/dw4.h5 (2000 rows)".
+    public var reference: String
+    /// Exact W₂ (Euclidean, not squared) between samples and the reference set.
+    public var w2: Double
+    /// Energy and interatomic-distance metrics (particle systems only).
+    public var particles: ParticleMetrics?
+    /// Mode coverage (mixtures only).
+    public var coverage: ModeCoverage?
+}
+
+/// One `objective=idem` run from settings to a run file: train epoch by epoch (checkpointing the file every
+/// `checkpointEvery` epochs), generate and score samples, write. Same file layout as other runs, with epochs as
+/// the iterations of `/train`.
+public struct EnergyMatchingJob {
+    public var config: RunConfig
+    public var outputPath: String
+    /// Epochs between intermediate writes of the run file (0 = only at the end).
+    public var checkpointEvery = 10
+
+    public init(config: RunConfig, outputPath: String) {
+        self.config = config
+        self.outputPath = outputPath
+    }
+
+    /// The target in the sampler's coordinates, the target itself, and the resolved iDEM settings.
+    public func resolve() throws -> (sampled: any Target, original: any Target, settings: EnergyMatchingSettings, scale: Float) {
+        let original = try TargetCatalog.resolve(config.target)
+        let defaults = try TargetCatalog.spec(config.target)?.idemDefaults ?? [:]
+        func value(_ given: Float?, _ key: String, _ fallback: Float) -> Float { given ?? defaults[key].map(Float.init) ?? fallback }
+        let o = config.idem
+        let sigmaMin = value(o.sigmaMin, "sigma_min", 1e-5), sigmaMax = value(o.sigmaMax, "sigma_max", 1)
+        guard sigmaMin < sigmaMax else {
+            throw EnergyMatchingError("idem_sigma_min (\(sigmaMin)) must be below idem_sigma_max (\(sigmaMax))")
+        }
+        let clip = value(o.scoreClip, "score_clip", 0)
+        var settings = EnergyMatchingSettings(
+            schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),
+            estimator: MonteCarloScore(samples: o.samples ?? defaults["samples"].map { Int($0) } ?? 500, maxNorm: clip > 0 ? clip : nil))
+        settings.diffusionScale = value(o.diffusionScale, "diffusion_scale", 1)
+        settings.integrationSteps = o.steps
+        settings.samplesPerEpoch = o.generate
+        settings.innerSteps = o.inner
+        settings.batchSize = config.batchSize
+        settings.bufferCapacity = o.buffer
+        settings.learningRate = config.learningRate
+        settings.gradientClip = config.gradClip
+        settings.varianceWeighting = (defaults["variance_weighting"] ?? 0) != 0
+        let scale = Float(defaults["scale"] ?? 1)
+        return (scale == 1 ? original : ScaledTarget(original, scale: scale), original, settings, scale)
+    }
+
+    /// A fresh trainer: an EGNN for particle systems, a time-conditioned MLP otherwise.
+    public func makeTrainer() throws -> EnergyMatchingTrainer {
+        let (sampled, _, settings, _) = try resolve()
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
+        let network: any ScoreNetwork
+        if let p = sampled.particleStructure {
+            network = EGNN(particles: p.count, spatialDimension: p.spatialDimension, hidden: config.hidden,
+                           layers: config.idem.layers, rng: &rng)
+        } else {
+            network = TimeConditionedMLP(dimension: sampled.dimension, hidden: config.hidden, depth: config.idem.layers, rng: &rng)
+        }
+        return EnergyMatchingTrainer(target: sampled, network: network, settings: settings, seed: config.seed)
+    }
+
+    /// Trains (from the file's checkpoint with `resume`), evaluates and writes the run file.
+    public func run(resume: Bool = false, onEpoch: (EnergyMatchingTrainer, Double) -> Void = { _, _ in }) throws
+        -> (trainer: EnergyMatchingTrainer, report: EnergyMatchingReport) {
+        BLAS.setThreads(1)
+        var provenance = Provenance(seed: config.seed, threads: 1)
+        let trainer = try makeTrainer()
+        var history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)] = []
+        if resume, FileManager.default.fileExists(atPath: outputPath) {
+            let root = try HDF5.read(outputPath)
+            guard case .string(let yaml)? = root.group("config")?.attribute("yaml"),
+                  try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }) == config else {
+                throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
+            }
+            try Self.restore(trainer, history: &history, from: root, path: outputPath)
+        }
+        func node(_ status: String, error: String? = nil, report: EnergyMatchingReport? = nil) -> Node {
+            Self.node(trainer, config: config, provenance: provenance, history: history, status: status, error: error, report: report)
+        }
+        do {
+            while trainer.epoch < config.iterations {
+                let loss = try trainer.trainEpoch()
+                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: trainer.epoch, target: config.target) }
+                history.append((trainer.epoch, loss, trainer.seconds, trainer.gradientEvaluations))
+                onEpoch(trainer, loss)
+                if checkpointEvery > 0, trainer.epoch % checkpointEvery == 0, trainer.epoch < config.iterations {
+                    try? HDF5.write(node("running"), to: outputPath)
+                }
+            }
+            let report = try evaluate(trainer)
+            provenance.endTime = Date()
+            try HDF5.write(node("complete", report: report), to: outputPath)
+            return (trainer, report)
+        } catch {
+            provenance.endTime = Date()
+            try? HDF5.write(node("failed", error: "\(error)"), to: outputPath)
+            throw error
+        }
+    }
+
+    /// Generates `eval_paths` samples and compares them with exact samples or the reference set's test split.
+    public func evaluate(_ trainer: EnergyMatchingTrainer) throws -> EnergyMatchingReport {
+        let (_, original, _, scale) = try resolve()
+        var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40)
+        for k in samples.storage.indices { samples.storage[k] *= scale }
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
+        var reference: Matrix, description: String
+        if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {
+            (reference, description) = (exact, "\(config.evalPaths) exact samples")
+        } else if let path = try TargetCatalog.spec(config.target)?.reference,
+                  let test = try HDF5.read(path).dataset("test") {
+            let rows = min(config.evalPaths, test.shape[0]), d = test.shape[1]
+            reference = Matrix(rows: rows, cols: d, storage: Array(test.floats[0..<(rows * d)]))
+            description = "test split of \(path) (first \(rows) rows)"
+        } else {
+            throw EnergyMatchingError("target \(config.target) has neither an exact sampler nor a reference set to evaluate against")
+        }
+        if let p = original.particleStructure {  // compare in the centre-of-mass-free frame the sampler lives in
+            removeCentreOfMass(&reference.storage, particles: p)
+            description += ", centred"
+        }
+        // Exact OT needs equal counts: the first n of each when the reference set is smaller.
+        let n = min(samples.rows, reference.rows), d = original.dimension
+        let w2 = Wasserstein.exactW2(Array(samples.storage[0..<(n * d)]), Array(reference.storage[0..<(n * d)]), dimension: d)
+        var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, particles: nil, coverage: nil)
+        if let p = original.particleStructure {
+            report.particles = try ParticleMetrics(target: original, particles: p, model: samples, reference: reference)
+        }
+        if let centres = original.modeCentres {
+            report.coverage = ModeCoverage(samples: samples.storage, dimension: original.dimension, centres: centres)
+        }
+        return report
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Numerics
+import RunStore
+import Objectives
+
+/// The run-file layout of iDEM runs: the common groups (`/config`, `/provenance`, `/train` with epochs as
+/// iterations, `/eval`, `/samples`) and a checkpoint of the score network, its optimiser and the FIFO buffer.
+extension EnergyMatchingJob {
+    static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,
+                     history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)], status: String,
+                     error: String?, report: EnergyMatchingReport?) -> Node {
+        var root = Node()
+        root.set("format", .string("dsampler-run"))
+        root.set("format_version", .int(RunFile.formatVersion))
+        root.set("status", .string(status))
+        if let error { root.set("error", .string(error)) }
+        root.put("config", RunFile.configNode(config))
+        root.put("provenance", provenance.node)
+        var train = Node()
+        train.put("iteration", .int64(shape: [history.count], values: history.map { Int64($0.epoch) }))
+        train.put("loss", .double(shape: [history.count], values: history.map(\.loss)))
+        train.put("seconds", .double(shape: [history.count], values: history.map(\.seconds)))
+        train.put("grad_evals", .int64(shape: [history.count], values: history.map { Int64($0.evaluations) }))
+        root.put("train", train)
+        let s = trainer.state
+        var checkpoint = Node()
+        checkpoint.put("network", .float(shape: [s.parameters.count], values: s.parameters))
+        checkpoint.put("network_adam_m", .float(shape: [s.optimizer.firstMoment.count], values: s.optimizer.firstMoment))
+        checkpoint.put("network_adam_v", .float(shape: [s.optimizer.secondMoment.count], values: s.optimizer.secondMoment))
+        checkpoint.set("network_adam_step", .int(Int64(s.optimizer.step)))
+        checkpoint.set("iteration", .int(Int64(s.epoch)))
+        checkpoint.set("grad_evals", .int(Int64(s.gradientEvaluations)))
+        checkpoint.set("seconds", .double(s.seconds))
+        let d = trainer.target.dimension
+        checkpoint.put("buffer_states", .float(shape: [s.buffer.count / d, d], values: s.buffer))
+        root.put("checkpoint", checkpoint)
+        if let report {
+            var eval = Node()
+            eval.set("n_eval", .int(Int64(report.samples.rows)))
+            eval.set("w2", .double(report.w2))
+            eval.set("w2_reference", .string(report.reference + "; exact OT, Euclidean cost, W2 not squared"))
+            if let p = report.particles {
+                eval.set("energy_w2", .double(p.energyW2))
+                eval.set("distance_w2", .double(p.distanceW2))
+                eval.set("distance_tv", .double(p.distanceTV))
+                eval.set("non_finite_energies", .int(Int64(p.nonFiniteEnergies)))
+                eval.set("particle_metrics", .string("1-D W2 by quantile matching, not squared; TV of 100-bin histograms; "
+                    + "against " + report.reference))
+                for (name, h) in [("energy_histogram", p.energyHistogram), ("distance_histogram", p.distanceHistogram)] {
+                    var g = Node()
+                    g.put("edges", .double(shape: [h.edges.count], values: h.edges))
+                    g.put("model", .double(shape: [h.model.count], values: h.model))
+                    g.put("reference", .double(shape: [h.reference.count], values: h.reference))
+                    eval.put(name, g)
+                }
+            }
+            if let c = report.coverage {
+                eval.set("modes_covered", .int(Int64(c.covered)))
+                eval.set("modes_effective", .double(c.effectiveModes))
+            }
+            root.put("eval", eval)
+            root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
+        }
+        return root
+    }
+
+    static func restore(_ trainer: EnergyMatchingTrainer, history: inout [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)],
+                        from root: Node, path: String) throws {
+        guard let cp = root.group("checkpoint"), let values = cp.dataset("network")?.floats,
+              let m = cp.dataset("network_adam_m")?.floats, let v = cp.dataset("network_adam_v")?.floats,
+              case .int(let step)? = cp.attribute("network_adam_step"), let buffer = cp.dataset("buffer_states")?.floats else {
+            throw RunFileError(message: "\(path): /checkpoint is missing or is not an iDEM checkpoint")
+        }
+        var optimizer = trainer.state.optimizer
+        optimizer.firstMoment = m
+        optimizer.secondMoment = v
+        optimizer.step = Int(step)
+        try trainer.restore(EnergyMatchingTrainer.State(
+            parameters: values, optimizer: optimizer, buffer: buffer, epoch: Int(cp.attribute("iteration")?.doubleValue ?? 0),
+            gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0), seconds: cp.attribute("seconds")?.doubleValue ?? 0))
+        if let t = root.group("train"), let e = t.dataset("iteration")?.doubles, let l = t.dataset("loss")?.doubles,
+           let s = t.dataset("seconds")?.doubles, let g = t.dataset("grad_evals")?.doubles {
+            history = e.indices.map { (Int(e[$0]), l[$0], s[$0], Int(g[$0])) }
+        }
+    }
+}
