@@ -114,11 +114,17 @@ public struct EnergyMatchingJob {
         }
     }
 
-    /// Generates `eval_paths` samples and compares them with exact samples or the reference set's test split.
+    /// Generates `eval_paths` samples and scores them.
     public func evaluate(_ trainer: EnergyMatchingTrainer) throws -> EnergyMatchingReport {
-        let (_, original, _, scale) = try resolve()
         var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40)
+        let scale = try resolve().scale
         for k in samples.storage.indices { samples.storage[k] *= scale }
+        return try score(samples: samples)
+    }
+
+    /// Compares `samples` (in the target's own coordinates) with exact samples or the reference set's test split.
+    public func score(samples: Matrix) throws -> EnergyMatchingReport {
+        let original = try resolve().original
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
         var reference: Matrix, description: String
         if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {

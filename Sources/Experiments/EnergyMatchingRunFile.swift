@@ -35,33 +35,38 @@ extension EnergyMatchingJob {
         checkpoint.put("buffer_states", .float(shape: [s.buffer.count / d, d], values: s.buffer))
         root.put("checkpoint", checkpoint)
         if let report {
-            var eval = Node()
-            eval.set("n_eval", .int(Int64(report.samples.rows)))
-            eval.set("w2", .double(report.w2))
-            eval.set("w2_reference", .string(report.reference + "; exact OT, Euclidean cost, W2 not squared"))
-            if let p = report.particles {
-                eval.set("energy_w2", .double(p.energyW2))
-                eval.set("distance_w2", .double(p.distanceW2))
-                eval.set("distance_tv", .double(p.distanceTV))
-                eval.set("non_finite_energies", .int(Int64(p.nonFiniteEnergies)))
-                eval.set("particle_metrics", .string("1-D W2 by quantile matching, not squared; TV of 100-bin histograms; "
-                    + "against " + report.reference))
-                for (name, h) in [("energy_histogram", p.energyHistogram), ("distance_histogram", p.distanceHistogram)] {
-                    var g = Node()
-                    g.put("edges", .double(shape: [h.edges.count], values: h.edges))
-                    g.put("model", .double(shape: [h.model.count], values: h.model))
-                    g.put("reference", .double(shape: [h.reference.count], values: h.reference))
-                    eval.put(name, g)
-                }
-            }
-            if let c = report.coverage {
-                eval.set("modes_covered", .int(Int64(c.covered)))
-                eval.set("modes_effective", .double(c.effectiveModes))
-            }
-            root.put("eval", eval)
+            root.put("eval", evalNode(report))
             root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
         }
         return root
+    }
+
+    /// `/eval` of a sample-scored run: W₂, particle metrics with their histograms, mode coverage.
+    static func evalNode(_ report: EnergyMatchingReport) -> Node {
+        var eval = Node()
+        eval.set("n_eval", .int(Int64(report.samples.rows)))
+        eval.set("w2", .double(report.w2))
+        eval.set("w2_reference", .string(report.reference + "; exact OT, Euclidean cost, W2 not squared"))
+        if let p = report.particles {
+            eval.set("energy_w2", .double(p.energyW2))
+            eval.set("distance_w2", .double(p.distanceW2))
+            eval.set("distance_tv", .double(p.distanceTV))
+            eval.set("non_finite_energies", .int(Int64(p.nonFiniteEnergies)))
+            eval.set("particle_metrics", .string("1-D W2 by quantile matching, not squared; TV of 100-bin histograms; "
+                + "against " + report.reference))
+            for (name, h) in [("energy_histogram", p.energyHistogram), ("distance_histogram", p.distanceHistogram)] {
+                var g = Node()
+                g.put("edges", .double(shape: [h.edges.count], values: h.edges))
+                g.put("model", .double(shape: [h.model.count], values: h.model))
+                g.put("reference", .double(shape: [h.reference.count], values: h.reference))
+                eval.put(name, g)
+            }
+        }
+        if let c = report.coverage {
+            eval.set("modes_covered", .int(Int64(c.covered)))
+            eval.set("modes_effective", .double(c.effectiveModes))
+        }
+        return eval
     }
 
     static func restore(_ trainer: EnergyMatchingTrainer, history: inout [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)],

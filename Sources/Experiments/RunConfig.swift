@@ -41,6 +41,8 @@ public struct RunConfig: Sendable, Equatable {
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var evalPaths = 2000
     public var logEvery = 100
+    /// Gradient evaluations of `objective=mala` (the matched-budget MCMC baseline), spread over `eval_paths` chains.
+    public var malaBudget = 10_000_000
     /// Settings of `objective=idem`; nil fields take the target spec's `idem:` defaults.
     public var idem = EnergyMatchingOverrides()
 
@@ -58,7 +60,7 @@ public struct RunConfig: Sendable, Equatable {
     public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "idem"]
+    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "idem", "mala"]
 
     /// Whether the objective learns state flows (and so needs the network's flow head).
     public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
@@ -151,6 +153,8 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1) }, get: { "\($0.idem.buffer)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
+        Key(name: "mala_budget", help: "objective=mala: gradient evaluations in total (eval_paths chains; ls_step is the initial step)",
+            set: { c, v in c.malaBudget = try integer("mala_budget", v, min: 2) }, get: { "\($0.malaBudget)" }),
         Key(name: "seed", help: "random seed", set: { c, v in
             guard let s = UInt64(v) else { throw ConfigError.badValue(key: "seed", value: v, expected: "a non-negative integer") }
             c.seed = s

@@ -24,6 +24,7 @@ struct Train: ParsableCommand {
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
         if config.objective == "idem" { return try trainEnergyMatching(config) }
+        if config.objective == "mala" { return try runMALA(config) }
         var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
         job.checkpointEvery = checkpointEvery
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
@@ -56,18 +57,35 @@ extension Train {
             }
             print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
                          trainer.gradientEvaluations))
-            print(String(format: "w2        %.4f   (exact OT, %@)", report.w2, report.reference))
-            if let p = report.particles {
-                print(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
-                             p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
-            }
-            if let c = report.coverage { print("modes     \(c.covered) of \(c.fractions.count) covered") }
+            printScores(report)
             print("run file: \(job.outputPath)")
         } catch {
             let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
             FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension Train {
+    /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
+    func runMALA(_ config: RunConfig) throws {
+        let job = MatchedBudgetMALA(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
+        print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+        let (report, acceptance, seconds) = try job.run()
+        print(String(format: "ran %d MALA chains for %d gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
+                     config.evalPaths, config.malaBudget, seconds, acceptance))
+        printScores(report)
+        print("run file: \(job.outputPath)")
+    }
+
+    func printScores(_ report: EnergyMatchingReport) {
+        print(String(format: "w2        %.4f   (exact OT, %@)", report.w2, report.reference))
+        if let p = report.particles {
+            print(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
+                         p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
+        }
+        if let c = report.coverage { print("modes     \(c.covered) of \(c.fractions.count) covered") }
     }
 }
 

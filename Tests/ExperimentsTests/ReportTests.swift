@@ -106,4 +106,19 @@ final class EnergyMatchingJobTests: XCTestCase {
         let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(resume: true).report
         XCTAssertEqual(resumed.samples, report.samples)
     }
+
+    /// The matched-budget MALA baseline spends exactly its budget, and on DW4 a modest budget already brings the
+    /// energy distribution close to the reference (energy-W2 well under 1).
+    func testMatchedBudgetMALA() throws {
+        let path = NSTemporaryDirectory() + "mala-test-\(ProcessInfo.processInfo.processIdentifier).h5"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let config = try RunConfig.parse(["target=dw4", "objective=mala", "eval_paths=400", "mala_budget=200000"])
+        let (report, acceptance, _) = try MatchedBudgetMALA(config: config, outputPath: path).run()
+        XCTAssertEqual(acceptance, 0.574, accuracy: 0.1)
+        let particles = try XCTUnwrap(report.particles)
+        XCTAssertLessThan(particles.energyW2, 1)
+        let root = try HDF5.read(path)
+        XCTAssertEqual(root.group("checkpoint")?.attribute("grad_evals"), .int(400 * 501))
+        XCTAssertEqual(root.group("eval")?.attribute("energy_w2")?.doubleValue ?? -1, particles.energyW2, accuracy: 1e-12)
+    }
 }
