@@ -15,6 +15,8 @@ public protocol Target: Sendable {
     var logZ: Double? { get }
     /// Means of the mixture components, when the target is a mixture (for mode coverage).
     var modeCentres: [[Float]]? { get }
+    /// The weights of those modes (summing to 1), when known.
+    var modeWeights: [Double]? { get }
     /// How coordinates group into particles, for particle systems (nil otherwise).
     var particleStructure: ParticleStructure? { get }
 
@@ -32,6 +34,7 @@ extension Target {
     public var defaultSigma2: Float { 1 }
     public var logZ: Double? { nil }
     public var modeCentres: [[Float]]? { nil }
+    public var modeWeights: [Double]? { nil }
     public var particleStructure: ParticleStructure? { nil }
     public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? { nil }
 

@@ -40,11 +40,14 @@ public struct ModeCoverage: Sendable, Equatable {
     public var effectiveModes: Double
     /// Fraction of the samples assigned to each mode.
     public var fractions: [Double]
+    /// KL(w ‖ f) from the modes' true weights w to the sampled fractions f (empty modes count as 1/(2n)), when the
+    /// weights are known: how far the sampler's mode weights are from the target's.
+    public var weightKL: Double?
     /// The fair-share fraction a mode needs to count as covered.
     public static let threshold = 0.1
 
     /// Coverage of the rows of `samples` (row-major, `dimension` columns) over `centres`.
-    public init(samples: [Float], dimension d: Int, centres: [[Float]]) {
+    public init(samples: [Float], dimension d: Int, centres: [[Float]], weights: [Double]? = nil) {
         let n = samples.count / d
         var counts = [Int](repeating: 0, count: centres.count)
         for r in 0..<n {
@@ -60,5 +63,7 @@ public struct ModeCoverage: Sendable, Equatable {
         let fair = 1 / Double(centres.count)
         covered = fractions.filter { $0 >= Self.threshold * fair }.count
         effectiveModes = exp(-fractions.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) })
+        let floor = 0.5 / Double(max(n, 1))
+        weightKL = weights.map { w in zip(w, fractions).reduce(0) { $0 + $1.0 * log($1.0 / max($1.1, floor)) } }
     }
 }

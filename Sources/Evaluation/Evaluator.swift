@@ -61,7 +61,7 @@ public struct Evaluator {
             report.w2 = Wasserstein.exactW2(samples, exact.storage, dimension: d)
         }
         if let centres = target.modeCentres {
-            report.coverage = ModeCoverage(samples: samples, dimension: d, centres: centres)
+            report.coverage = ModeCoverage(samples: samples, dimension: d, centres: centres, weights: target.modeWeights)
         }
         return report
     }

@@ -149,7 +149,8 @@ public struct EnergyMatchingJob {
             report.particles = try ParticleMetrics(target: original, particles: p, model: samples, reference: reference)
         }
         if let centres = original.modeCentres {
-            report.coverage = ModeCoverage(samples: samples.storage, dimension: original.dimension, centres: centres)
+            report.coverage = ModeCoverage(samples: samples.storage, dimension: original.dimension, centres: centres,
+                                           weights: original.modeWeights)
         }
         return report
     }

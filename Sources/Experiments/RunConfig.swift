@@ -41,6 +41,12 @@ public struct RunConfig: Sendable, Equatable {
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     public var evalPaths = 2000
     public var logEvery = 100
+    /// Data of `objective=mle`: `exact` (the target's exact sampler) or `FILE.h5[:DATASET]` (default dataset `samples`).
+    public var data = "exact"
+    /// `objective=rtb`: the prior's run file, the reward target (log r) and its exponent β.
+    public var prior = ""
+    public var reward = ""
+    public var beta: Float = 1
     /// Gradient evaluations of `objective=mala` (the matched-budget MCMC baseline), spread over `eval_paths` chains.
     public var malaBudget = 10_000_000
     /// Settings of `objective=idem`; nil fields take the target spec's `idem:` defaults.
@@ -60,7 +66,7 @@ public struct RunConfig: Sendable, Equatable {
     public static let grids = ["uniform", "random", "shifted"]
 
     /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "idem", "mala"]
+    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
     /// Whether the objective learns state flows (and so needs the network's flow head).
     public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
@@ -153,6 +159,14 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1) }, get: { "\($0.idem.buffer)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
+        Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",
+            set: { c, v in c.data = v }, get: { $0.data }),
+        Key(name: "prior", help: "objective=rtb: run file of the prior diffusion (e.g. an mle run)", set: { c, v in c.prior = v },
+            get: { $0.prior }),
+        Key(name: "reward", help: "objective=rtb: target whose log-density is log r (the posterior is prior·r^beta)",
+            set: { c, v in c.reward = v }, get: { $0.reward }),
+        Key(name: "beta", help: "objective=rtb: reward exponent β", set: { c, v in c.beta = try positive("beta", v) },
+            get: { "\($0.beta)" }),
         Key(name: "mala_budget", help: "objective=mala: gradient evaluations in total (eval_paths chains; ls_step is the initial step)",
             set: { c, v in c.malaBudget = try integer("mala_budget", v, min: 2) }, get: { "\($0.malaBudget)" }),
         Key(name: "seed", help: "random seed", set: { c, v in

@@ -80,6 +80,7 @@ public enum RunFile {
             n.set("modes_covered", .int(Int64(c.covered)))
             n.set("modes_effective", .double(c.effectiveModes))
             n.put("mode_fractions", .double(shape: [c.fractions.count], values: c.fractions))
+            if let kl = c.weightKL { n.set("mode_weight_kl", .double(kl)) }
         }
         return n
     }

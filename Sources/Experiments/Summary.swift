@@ -20,6 +20,9 @@ public enum Summary {
         if let c = r.coverage {
             out.append(String(format: "modes     %d of %d covered (>= %.0f%% of a fair share); effective %.2f",
                               c.covered, c.fractions.count, ModeCoverage.threshold * 100, c.effectiveModes))
+            if let kl = c.weightKL {
+                out.append(String(format: "mode_weight_kl %.4f   (KL from the target's mode weights to the sampled fractions)", kl))
+            }
         }
         return out
     }

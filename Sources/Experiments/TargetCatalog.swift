@@ -27,7 +27,7 @@ public struct TargetSpec {
     static let idemKeys: Set = ["sigma_min", "sigma_max", "samples", "score_clip", "diffusion_scale", "scale",
                                 "variance_weighting"]
     static let kindKeys: [String: Set<String>] = [
-        "grid-mixture": ["grid", "variance"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
+        "grid-mixture": ["grid", "variance", "weights"], "ratio": ["numerator", "denominator"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
         "plugin": ["plugin", "dimension"],
         "cox-process": ["points_file", "x_range", "y_range", "grid", "prior_variance", "beta"],
@@ -72,8 +72,14 @@ public struct TargetSpec {
         let sigma2 = try float("sde_sigma2", default: 1)
         switch kind {
         case "grid-mixture":
+            let weights = fields["weights"] == nil ? nil : try numbers("weights")
             return GaussianMixture.grid(name: name, coordinates: try numbers("grid").map(Float.init),
-                                        variance: try float("variance"), sigma2: sigma2)
+                                        variance: try float("variance"), sigma2: sigma2, weights: weights)
+        case "ratio":
+            guard let a = fields["numerator"] as? String, let b = fields["denominator"] as? String else {
+                throw SpecError(file: file, problem: "a ratio needs numerator: NAME and denominator: NAME")
+            }
+            return RewardRatio(name: name, numerator: try TargetCatalog.resolve(a), denominator: try TargetCatalog.resolve(b))
         case "mixture":
             return GaussianMixture(name: name, means: try table("means_file").map { $0.map(Float.init) },
                                    componentStd: try float("std"), defaultSigma2: sigma2)

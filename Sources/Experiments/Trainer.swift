@@ -50,8 +50,14 @@ public struct Checkpoint: Sendable, Equatable {
 public final class Trainer {
     /// The resolved settings.
     public let config: RunConfig
-    /// The target density.
+    /// The density the sampler trains toward (for RTB the reward r; otherwise the target).
     public let target: any Target
+    /// The density the final evaluation compares with (`target=`; for RTB the posterior, when known).
+    public let evaluationTarget: any Target
+    /// For RTB: the frozen prior and a sampler that scores posterior paths under it.
+    var prior: (network: DriftNetwork, sampler: PathSampler)?
+    /// For MLE from a file: the data rows.
+    var dataSet: Matrix?
     /// The path simulator (target, σ², grid, threads).
     public let sampler: PathSampler
     /// The drift network being trained.
@@ -81,7 +87,15 @@ public final class Trainer {
         var config = config
         if let custom { config.target = custom.name }
         self.config = config
-        target = try custom ?? TargetCatalog.resolve(config.target)
+        evaluationTarget = try custom ?? TargetCatalog.resolve(config.target)
+        if config.objective == "rtb" {
+            guard !config.reward.isEmpty, !config.prior.isEmpty else {
+                throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")
+            }
+            target = try TargetCatalog.resolve(config.reward)
+        } else {
+            target = evaluationTarget
+        }
         if target.particleStructure != nil {
             throw TrainingError.unsupportedTarget(target.name, reason: "particle systems need the centre-of-mass-free "
                 + "sampler and an equivariant network, which the trainer does not have yet")
@@ -95,6 +109,8 @@ public final class Trainer {
         switch config.objective {
         case "vargrad": objective = VarGrad()
         case "db": objective = SubTrajectoryBalance.detailedBalance()
+        case "mle": objective = MaximumLikelihood()
+        case "rtb": objective = RelativeTrajectoryBalance(beta: Double(config.beta))
         case "subtb", "fl-subtb":
             objective = SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(config.subtbLambda),
                                                                   forwardLooking: sampler.forwardLooking)
@@ -120,11 +136,13 @@ public final class Trainer {
         }
         networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
         objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
+        if config.objective == "rtb" { try attachPrior() }
+        if config.objective == "mle" { dataSet = try loadData() }
     }
 
     /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
     public func evaluationSampler() -> PathSampler {
-        PathSampler(target: target, process: DiffusionProcess(sigma2: sampler.process.sigma2,
+        PathSampler(target: evaluationTarget, process: DiffusionProcess(sigma2: sampler.process.sigma2,
                                                               grid: .uniform(steps: config.evalSteps ?? config.steps)),
                     threads: config.threads)
     }
@@ -180,9 +198,16 @@ public final class Trainer {
     /// puts the states it accepts into the second buffer, which the backward iterations replay.
     private func sampleBatch(context: String) throws -> TrajectoryBatch {
         let stream = UInt64(iteration)
+        if config.objective == "mle" { return try dataBatch(stream: stream, context: context) }
         guard var onPolicy = buffer, var searched = localSearchBuffer else {
-            return try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
-                                             seed: config.seed, stream: stream, context: context)
+            var batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
+                                                  seed: config.seed, stream: stream, context: context)
+            if let prior {
+                prior.sampler.process = sampler.process  // same (possibly random) grid
+                batch.priorLogForward = try prior.sampler.teacherForced(prior.network, states: batch, context: context).logForward
+                budget.energy += config.batchSize
+            }
+            return batch
         }
         defer { buffer = onPolicy; localSearchBuffer = searched }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 46, stream)
@@ -202,6 +227,9 @@ public final class Trainer {
         onPolicy.add(batch.terminalStates, logRewards: batch.logReward)
         return batch
     }
+
+    /// Replaces the policy's parameters (RTB starts from its prior).
+    func restorePolicy(_ values: [Float]) { network.parameters.values = values }
 
     /// Runs the remaining iterations, calling `onStep` after each (for progress output).
     public func train(onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws {

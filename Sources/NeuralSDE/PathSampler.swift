@@ -84,6 +84,15 @@ public final class PathSampler {
         return batch
     }
 
+    /// The transitions of `batch` (its states, e.g. sampled by another policy) scored under `net`: a copy of the batch
+    /// with log p_F, log p_B and log R recomputed (RTB scores posterior paths under the prior this way).
+    public func teacherForced(_ net: DriftNetwork, states batch: TrajectoryBatch, context: String) throws -> TrajectoryBatch {
+        var copy = TrajectoryBatch(batchSize: batch.batchSize, steps: batch.steps, dimension: batch.dimension, flows: net.hasFlow)
+        copy.states = batch.states
+        try run(net, &copy, context: context, advance: nil)
+        return copy
+    }
+
     /// Evaluates drifts and log-probabilities step by step. With `advance`, state i+1 is generated from state i
     /// and the drift (forward sampling); without, all states are given (teacher forcing).
     private func run(_ net: DriftNetwork, _ batch: inout TrajectoryBatch, context: String,

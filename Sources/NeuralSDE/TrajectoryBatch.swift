@@ -22,6 +22,8 @@ public struct TrajectoryBatch: Sendable {
     /// Learned log-flow log F(x_i, t_i) of states 0..<T (T·B entries, step-major; with the forward-looking
     /// parametrisation it includes the fixed baseline), or empty when the network has no flow head.
     public internal(set) var logFlow: [Float]
+    /// log p_F of every transition under a prior process (RTB), T·B entries; empty unless a trainer attaches it.
+    public var priorLogForward: [Float] = []
 
     init(batchSize: Int, steps: Int, dimension: Int, flows: Bool = false) {
         self.batchSize = batchSize
@@ -51,7 +53,8 @@ public struct TrajectoryBatch: Sendable {
         return (0..<batchSize).map { Double(logReward[$0]) + b[$0] - f[$0] }
     }
 
-    static func sumOverSteps(_ values: [Float], batchSize: Int) -> [Double] {
+    /// Sums step-major per-transition values over the steps of each path, in Double.
+    public static func sumOverSteps(_ values: [Float], batchSize: Int) -> [Double] {
         var out = [Double](repeating: 0, count: batchSize)
         for (k, v) in values.enumerated() { out[k % batchSize] += Double(v) }
         return out

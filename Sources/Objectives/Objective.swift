@@ -114,3 +114,53 @@ public struct PathIntegralSampler: Objective {
                                pathwise: (perStep.map { -$0 }, [Float](repeating: -weight, count: batch.batchSize)))
     }
 }
+
+/// Maximum likelihood on data: paths are Brownian bridges back from data samples and the loss is −mean(S_F), the
+/// negative log-likelihood bound of the data under the forward policy (Venkatraman et al. 2024 train their prior
+/// this way). The log Z estimate is mean(log R + S_B − S_F), the EUBO when the data are target samples.
+public struct MaximumLikelihood: Objective {
+    public let name = "mle"
+    public var parameters = ParameterStore()
+
+    /// The MLE objective (no learned scalars).
+    public init() {}
+
+    public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        let n = Double(batch.batchSize)
+        let loss = -batch.sumLogForward.reduce(0, +) / n
+        return ObjectiveOutput(loss: loss, logForwardCotangent: [Float](repeating: Float(-1 / n), count: batch.steps * batch.batchSize),
+                               logZEstimate: batch.logWeights.reduce(0, +) / n)
+    }
+}
+
+/// Relative trajectory balance (Venkatraman et al. 2024): mean over paths of
+/// (log Z_θ + S_F − S_F^prior − β·log r(x_T))², where S_F^prior scores the same transitions under a frozen prior
+/// diffusion (`TrajectoryBatch.priorLogForward`) and log r is the batch's log-reward. At the optimum the policy
+/// samples p_prior·r^β / Z.
+public struct RelativeTrajectoryBalance: Objective {
+    public let name = "rtb"
+    public var parameters: ParameterStore
+    let logZ: ParameterSlot
+    /// Inverse temperature β of the reward.
+    public let beta: Double
+
+    /// RTB with reward exponent `beta` and the learned log Z starting at 0.
+    public init(beta: Double = 1) {
+        var p = ParameterStore()
+        logZ = p.add("log_z", Matrix(scalar: 0))
+        parameters = p
+        self.beta = beta
+    }
+
+    public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        precondition(batch.priorLogForward.count == batch.steps * batch.batchSize, "rtb needs the prior's log p_F")
+        let z = Double(parameters.value(logZ).scalar)
+        let forward = batch.sumLogForward
+        let prior = TrajectoryBatch.sumOverSteps(batch.priorLogForward, batchSize: batch.batchSize)
+        let delta = (0..<batch.batchSize).map { z + forward[$0] - prior[$0] - beta * Double(batch.logReward[$0]) }
+        let n = Double(batch.batchSize)
+        parameters.accumulateGradient(logZ, Matrix(scalar: Float(delta.reduce(0, +) * 2 / n)))
+        return ObjectiveOutput(loss: delta.reduce(0) { $0 + $1 * $1 } / n,
+                               logForwardCotangent: batch.perStep(delta.map { 2 * $0 / n }), logZEstimate: z)
+    }
+}

@@ -122,3 +122,28 @@ final class EnergyMatchingJobTests: XCTestCase {
         XCTAssertEqual(root.group("eval")?.attribute("energy_w2")?.doubleValue ?? -1, particles.energyW2, accuracy: 1e-12)
     }
 }
+
+final class PosteriorTrainingTests: XCTestCase {
+    /// MLE trains a prior from exact samples; RTB starts its policy at that prior, and mismatched networks or missing
+    /// settings are refused with what to change.
+    func testRTBStartsFromTheMLEPrior() throws {
+        let path = NSTemporaryDirectory() + "prior-test-\(ProcessInfo.processInfo.processIdentifier).h5"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let small = ["iterations=3", "batch_size=16", "steps=8", "hidden=8", "eval_paths=20"]
+        let (prior, _) = try RunJob(config: try RunConfig.parse(["target=gmm25", "objective=mle"] + small), outputPath: path).run()
+        let posterior = try Trainer(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
+                                                                 "reward=rtb-toy"] + small))
+        XCTAssertEqual(posterior.network.parameters.values, prior.network.parameters.values)
+        XCTAssertEqual(posterior.target.name, "rtb-toy")
+        XCTAssertEqual(posterior.evaluationTarget.name, "gmm9-weighted")
+        let out = try posterior.step()
+        XCTAssertTrue(out.loss.isFinite)
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=rtb", "reward=rtb-toy"]))) {
+            XCTAssertTrue("\($0)".contains("prior=RUN.h5"), "\($0)")
+        }
+        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
+                                                                      "reward=rtb-toy", "hidden=16"]))) {
+            XCTAssertTrue("\($0)".contains("hidden"), "\($0)")
+        }
+    }
+}

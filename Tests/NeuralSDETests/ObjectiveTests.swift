@@ -73,6 +73,25 @@ final class ObjectiveTests: XCTestCase {
         XCTAssertEqual(pathwise.logRewardCotangent, [-0.5, -0.5])
     }
 
+    func testMaximumLikelihoodByHand() {
+        var mle = MaximumLikelihood()
+        let out = mle.evaluate(tinyBatch())
+        XCTAssertEqual(out.loss, 2.25, accuracy: 1e-9)                 // −mean(S_F) = −(−1.5 − 3)/2
+        XCTAssertEqual(out.logForwardCotangent, [-0.5, -0.5, -0.5, -0.5])
+        XCTAssertEqual(out.logZEstimate, 3.375, accuracy: 1e-9)        // mean(r + S_B − S_F) = mean(2.25, 4.5)
+    }
+
+    func testRelativeTrajectoryBalanceByHand() {
+        var rtb = RelativeTrajectoryBalance(beta: 2)
+        var batch = tinyBatch()
+        batch.priorLogForward = [-0.5, -1, -1, -0.5]  // S_prior = [−1.5, −1.5]
+        let out = rtb.evaluate(batch)
+        // δ = log Z + S_F − S_prior − β·r = [0 − 1.5 + 1.5 − 2, 0 − 3 + 1.5 − 4] = [−2, −5.5]
+        XCTAssertEqual(out.loss, (4 + 30.25) / 2, accuracy: 1e-9)
+        XCTAssertEqual(out.logForwardCotangent, [-2, -5.5, -2, -5.5])
+        XCTAssertEqual(rtb.parameters.gradients[0], -7.5, accuracy: 1e-6)
+    }
+
     func assertEqual(_ a: [Float], _ b: [Float], line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, line: line)
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6, line: line) }
