@@ -10,6 +10,14 @@ static inline void dsn_flush_denormals_to_zero(void) {
     __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() | 0x8040);
 #endif
 }
+// Keep freed large blocks in the heap (glibc): see Numerics.Memory.
+#include <malloc.h>
+static inline void dsn_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed threshold on 64-bit systems
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
 // LAPACK routines that OpenBLAS exports (Fortran calling convention: hidden string lengths at the end).
 #include <stddef.h>
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_len);

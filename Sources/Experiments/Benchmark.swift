@@ -101,6 +101,37 @@ public enum Benchmark {
         return result
     }
 
+    /// The iDEM case: one outer epoch on LJ13 at the CPU settings of the Results (see `idemSettings`).
+    public static let energyMatchingCase = "idem-lj13"
+    /// EGNN 3×64, 100 reverse-SDE steps generating 500 samples, 100 regression steps of 256 points with K = 500.
+    public static let idemSettings = ["target=lj13", "objective=idem", "hidden=64", "idem_layers=3", "idem_steps=100",
+                                      "idem_generate=500", "idem_inner=100", "batch_size=256", "idem_samples=500"]
+
+    /// Times `repeats` outer epochs (generation and regression separately); reports the median epoch and the
+    /// GFLOP/s of the EGNN work (forward passes of generation, forward and backward of regression).
+    public static func runEnergyMatching(repeats: Int) throws -> Result {
+        BLAS.setThreads(1)
+        let config = try RunConfig.parse(idemSettings)
+        let trainer = try EnergyMatchingJob(config: config, outputPath: "/dev/null").makeTrainer()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try trainer.trainEpoch()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        let median = times.sorted()[times.count / 2]
+        // Dense EGNN work per configuration and layer: per edge the distance column, the second edge layer and the
+        // coordinate MLP (H→H→1); per node the two first-layer blocks of the edge MLP and the node MLP (2H→H→H).
+        let n = 13.0, h = Double(config.hidden), layers = Double(config.idem.layers)
+        let perConfiguration = layers * 2 * (n * (n - 1) * (h + h * h + h * h + h) + n * (2 * h * h + 2 * h * h + h * h))
+        let forwardConfigurations = Double(config.idem.steps * config.idem.generate)
+        let regressionConfigurations = Double(config.idem.inner * config.batchSize) * 3  // forward + backward ≈ 3 forwards
+        var result = Result(name: energyMatchingCase, millisecondsPerIteration: median,
+                            gflops: perConfiguration * (forwardConfigurations + regressionConfigurations) / (median * 1e6))
+        result.labels = ("ms_per_epoch", "gflops")
+        return result
+    }
+
     /// Multiply-adds ×2 of the state network per iteration: forward, plus backward (δ and weight gradients,
     /// no input gradient for the first layer).
     static func denseFlops(_ c: RunConfig, dimension d: Int) -> Double {

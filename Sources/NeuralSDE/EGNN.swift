@@ -27,7 +27,11 @@ public struct EGNN: Sendable {
     }
 
     struct Layer: Sendable {
-        let edge1, edge2, coordinate1, coordinate2, node1, node2: Dense
+        /// The first edge layer acts on [h_i, h_j, ‖x_i − x_j‖²]; its weight is kept as the three blocks so the
+        /// node parts are multiplied once per node and gathered, instead of once per edge.
+        let edgeFrom, edgeTo, edgeDistance: ParameterSlot
+        let edge1Bias: ParameterSlot
+        let edge2, coordinate1, coordinate2, node1, node2: Dense
     }
 
     /// A freshly initialised network with `layers` message-passing layers (PyTorch's default uniform
@@ -38,19 +42,23 @@ public struct EGNN: Sendable {
         self.spatialDimension = spatialDimension
         self.hidden = hidden
         var p = ParameterStore()
-        func dense(_ name: String, _ fanIn: Int, _ fanOut: Int, gain: Float = 1) -> Dense {
+        func uniform(_ name: String, _ rows: Int, _ cols: Int, fanIn: Int, gain: Float = 1) -> ParameterSlot {
             let bound = gain / Float(fanIn).squareRoot()
-            func uniform(_ rows: Int, _ cols: Int) -> Matrix {
-                Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in (2 * rng.nextUniform() - 1) * bound })
-            }
-            return Dense(weight: p.add(name + ".weight", uniform(fanIn, fanOut)), bias: p.add(name + ".bias", uniform(1, fanOut)))
+            return p.add(name, Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in (2 * rng.nextUniform() - 1) * bound }))
+        }
+        func dense(_ name: String, _ fanIn: Int, _ fanOut: Int, gain: Float = 1) -> Dense {
+            Dense(weight: uniform(name + ".weight", fanIn, fanOut, fanIn: fanIn, gain: gain),
+                  bias: uniform(name + ".bias", 1, fanOut, fanIn: fanIn, gain: gain))
         }
         let h = hidden
         timeLayer = dense("time", TimeFeatures.width, h)
         self.layers = (0..<layers).map { l in
-            Layer(edge1: dense("layer\(l).edge1", 2 * h + 1, h), edge2: dense("layer\(l).edge2", h, h),
-                  coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.01),
-                  node1: dense("layer\(l).node1", 2 * h, h), node2: dense("layer\(l).node2", h, h))
+            let name = "layer\(l).edge1"
+            return Layer(edgeFrom: uniform(name + ".from", h, h, fanIn: 2 * h + 1), edgeTo: uniform(name + ".to", h, h, fanIn: 2 * h + 1),
+                         edgeDistance: uniform(name + ".distance", 1, h, fanIn: 2 * h + 1),
+                         edge1Bias: uniform(name + ".bias", 1, h, fanIn: 2 * h + 1), edge2: dense("layer\(l).edge2", h, h),
+                         coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.01),
+                         node1: dense("layer\(l).node1", 2 * h, h), node2: dense("layer\(l).node2", h, h))
         }
         parameters = p
     }
@@ -86,8 +94,11 @@ public struct EGNN: Sendable {
         for layer in layers {
             let difference = tape.subtract(tape.gatherRows(position, from), tape.gatherRows(position, to))
             let squared = tape.matmul(tape.multiply(difference, difference), onesD)
-            let input = tape.concatColumns(tape.concatColumns(tape.gatherRows(h, from), tape.gatherRows(h, to)), squared)
-            let message = mlp(input, layer.edge1, layer.edge2, activateOutput: true)
+            func nodes(_ w: ParameterSlot) -> Tape.Variable { tape.matmul(h, tape.parameter(parameters, w)) }
+            let first = tape.add(tape.add(tape.gatherRows(nodes(layer.edgeFrom), from), tape.gatherRows(nodes(layer.edgeTo), to)),
+                                 tape.matmul(squared, tape.parameter(parameters, layer.edgeDistance)))
+            let hidden1 = tape.activation(tape.addBias(first, tape.parameter(parameters, layer.edge1Bias)), .silu)
+            let message = tape.activation(linear(hidden1, layer.edge2), .silu)
             let weight = tape.activation(mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false), .tanh)
             let shift = tape.multiply(difference, tape.matmul(weight, broadcastD))
             position = tape.add(position, tape.scale(tape.scatterAddRows(shift, from, rows: B * n), by: 1 / Float(n - 1)))

@@ -8,17 +8,28 @@ public protocol ScoreNetwork: Sendable {
     /// Records s(x, t) for the rows of `x` (B × d) at times `t` (B values). The result holds the B × d outputs in
     /// row-major order (particle networks return them as B·n × D).
     func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable
+    /// Rows per tape: small enough that the tape's temporaries stay below the allocator's reuse threshold.
+    var chunkRows: Int { get }
 }
 
 extension ScoreNetwork {
-    /// s(x, t) as B × d, without keeping the tape.
+    /// s(x, t) as B × d, without keeping the tape, `chunkRows` rows at a time.
     public func evaluate(_ x: Matrix, t: [Float]) -> Matrix {
-        let tape = Tape()
-        return Matrix(rows: x.rows, cols: x.cols, storage: tape.value(forward(tape, x: x, t: t)).storage)
+        var out = Matrix(rows: x.rows, cols: x.cols)
+        for start in stride(from: 0, to: x.rows, by: chunkRows) {
+            let end = min(start + chunkRows, x.rows), d = x.cols
+            let tape = Tape()
+            let chunk = Matrix(rows: end - start, cols: d, storage: Array(x.storage[(start * d)..<(end * d)]))
+            out.storage.replaceSubrange((start * d)..<(end * d), with: tape.value(forward(tape, x: chunk, t: Array(t[start..<end]))).storage)
+        }
+        return out
     }
 }
 
-extension EGNN: ScoreNetwork {}
+extension EGNN: ScoreNetwork {
+    /// About 16 000 edges per tape.
+    public var chunkRows: Int { max(1, 16_384 / (particles * (particles - 1))) }
+}
 
 /// Fourier features of t: [t, sin(ω_k t), cos(ω_k t)] for 8 frequencies ω_k from 1 to 100, shared by the
 /// time-conditioned networks.
@@ -61,6 +72,8 @@ public struct TimeConditionedMLP: ScoreNetwork {
         }
         parameters = p
     }
+
+    public var chunkRows: Int { 4096 }
 
     public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
         var h = tape.concatColumns(tape.constant(x), tape.constant(TimeFeatures.matrix(t)))

@@ -156,21 +156,29 @@ public final class EnergyMatchingTrainer {
         let targetScore = try settings.estimator.estimate(target, x: x, t: t, schedule: settings.schedule, seed: seed,
                                                           stream: 1 << 52 | stream, context: "epoch \(epoch + 1)")
         gradientEvaluations += B * settings.estimator.samples
-        let tape = Tape()
-        let predicted = network.forward(tape, x: x, t: t)
-        let shape = tape.value(predicted)
-        let residual = tape.subtract(predicted, tape.constant(Matrix(rows: shape.rows, cols: shape.cols, storage: targetScore.storage)))
-        // Element k of the row-major outputs belongs to point k / d, whatever shape the network returns them in.
-        let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(B * d)).map { k in
-            (settings.varianceWeighting ? settings.schedule.variance(t[k / d]) + 1e-3 : 1) / Float(B)
-        })
-        let loss = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
-        tape.backward(from: loss)
         network.parameters.zeroGradients()
-        tape.exportGradients(into: &network.parameters)
+        var loss = 0.0
+        // Forward and backward chunk by chunk; the gradients of the chunks' partial losses add up.
+        for start in stride(from: 0, to: B, by: network.chunkRows) {
+            let end = min(start + network.chunkRows, B), rows = end - start
+            let tape = Tape()
+            let chunk = Matrix(rows: rows, cols: d, storage: Array(x.storage[(start * d)..<(end * d)]))
+            let predicted = network.forward(tape, x: chunk, t: Array(t[start..<end]))
+            let shape = tape.value(predicted)
+            let residual = tape.subtract(predicted, tape.constant(Matrix(
+                rows: shape.rows, cols: shape.cols, storage: Array(targetScore.storage[(start * d)..<(end * d)]))))
+            // Element k of the row-major outputs belongs to point start + k / d, whatever shape the network returns.
+            let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(rows * d)).map { k in
+                (settings.varianceWeighting ? settings.schedule.variance(t[start + k / d]) + 1e-3 : 1) / Float(B)
+            })
+            let partial = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
+            tape.backward(from: partial)
+            tape.exportGradients(into: &network.parameters)
+            loss += Double(tape.value(partial).scalar)
+        }
         if settings.gradientClip > 0 { network.parameters.clipGradientNorm(settings.gradientClip) }
         optimizer.update(&network.parameters)
-        return Double(tape.value(loss).scalar)
+        return loss
     }
 }
 

@@ -23,7 +23,8 @@ struct Bench: ParsableCommand {
     @Argument(help: "Cases to run (default: all): \(Bench.allNames.joined(separator: ", "))")
     var cases: [String] = []
 
-    static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted() + [Benchmark.localSearchCase]
+    static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
+        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase]
 
     func run() throws {
         for name in cases.isEmpty ? Self.allNames : cases {
@@ -31,6 +32,8 @@ struct Bench: ParsableCommand {
                 print(try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations).line)
             } else if Benchmark.densityCases[name] != nil {
                 print(try Benchmark.runDensity(name, repeats: repeats).line)
+            } else if name == Benchmark.energyMatchingCase {
+                print(try Benchmark.runEnergyMatching(repeats: min(repeats, 3)).line)
             } else if name == Benchmark.localSearchCase {
                 print(try Benchmark.runLocalSearch(threads: threads, repeats: repeats).line)
             } else {

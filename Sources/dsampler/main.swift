@@ -1,4 +1,6 @@
 import ArgumentParser
 import Experiments
+import Numerics
 
+Memory.keepFreedMemory()
 DSampler.main()
