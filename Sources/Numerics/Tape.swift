@@ -53,7 +53,9 @@ public final class Tape {
                      "Tape: cotangent \(g.rows)×\(g.cols) for value \(values[v.id].rows)×\(values[v.id].cols)")
         if var existing = cotangents[v.id] {
             cotangents[v.id] = nil  // keep the buffer uniquely referenced while adding in place
-            for i in existing.storage.indices { existing.storage[i] += g.storage[i] }
+            existing.storage.withUnsafeMutableBufferPointer { E in
+                g.storage.withUnsafeBufferPointer { G in for i in 0..<E.count { E[i] += G[i] } }
+            }
             cotangents[v.id] = existing
         } else {
             cotangents[v.id] = g
