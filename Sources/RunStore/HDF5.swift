@@ -10,6 +10,11 @@ public struct HDF5Error: Error, CustomStringConvertible {
 /// Reads and writes `Node` trees as HDF5 files (h5py-compatible: native little-endian numbers, variable-length
 /// UTF-8 strings).
 public enum HDF5 {
+    /// A NUL-terminated C buffer as a String.
+    static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Writes `root` to `path` atomically: to a temporary file beside it, then renamed over `path`, so a reader
     /// (or a crash) never sees a half-written run file.
     public static func write(_ root: Node, to path: String) throws {
@@ -122,7 +127,7 @@ public enum HDF5 {
             let nameLength = H5Aget_name(a, 0, nil)
             var nameBuffer = [CChar](repeating: 0, count: Int(nameLength) + 1)
             H5Aget_name(a, nameBuffer.count, &nameBuffer)
-            node.set(String(cString: nameBuffer), try readAttribute(a, path: path))
+            node.set(Self.string(nameBuffer), try readAttribute(a, path: path))
         }
         var info = H5G_info_t()
         H5Gget_info(group, &info)
@@ -130,7 +135,7 @@ public enum HDF5 {
             let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, dsh5_p_default())
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
             H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, dsh5_p_default())
-            let name = String(cString: buffer)
+            let name = Self.string(buffer)
             let kind = dsh5_object_type(group, name)
             if kind == dsh5_type_group() {
                 let g = H5Gopen2(group, name, dsh5_p_default())

@@ -83,7 +83,9 @@ struct SweepRunner {
             slots.wait()
             let file = directory + "/" + run.fileName
             let logPath = directory + "/logs/" + (run.fileName as NSString).deletingPathExtension + ".log"
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+                throw ValidationError("cannot create the log \(logPath)")
+            }
             let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
             let child = Process()
             child.executableURL = URL(fileURLWithPath: executable)

@@ -3,6 +3,7 @@ import Foundation
 @testable import Experiments
 @testable import RunStore
 import Objectives
+import Numerics
 
 final class ReportTests: XCTestCase {
     var directory = ""
@@ -145,5 +146,22 @@ final class PosteriorTrainingTests: XCTestCase {
                                                                       "reward=rtb-toy", "hidden=16"]))) {
             XCTAssertTrue("\($0)".contains("hidden"), "\($0)")
         }
+    }
+}
+
+final class PlotDataTests: XCTestCase {
+    /// The 2-D views are the normalised first-pair densities: a 2-D manywell, the 2-D funnel, the target itself
+    /// in 2-D, none for particles; the grid holds log R at (x[j], y[i]) in row i.
+    func testViewsAndGrid() throws {
+        XCTAssertEqual(PlotData.view(of: try TargetCatalog.resolve("manywell"))?.dimension, 2)
+        XCTAssertEqual(PlotData.view(of: try TargetCatalog.resolve("funnel"))?.dimension, 2)
+        XCTAssertNil(PlotData.view(of: try TargetCatalog.resolve("dw4")))
+        let gmm = try TargetCatalog.resolve("gmm9")
+        let node = try PlotData.grid(try XCTUnwrap(PlotData.view(of: gmm)), lo: -8, hi: 8, points: 5)
+        let logR = try XCTUnwrap(node.dataset("log_density")?.floats)
+        let axis = try XCTUnwrap(node.dataset("x")?.doubles)
+        XCTAssertEqual(axis, [-8, -4, 0, 4, 8])
+        let expected = try gmm.logDensity(Matrix(rows: 1, cols: 2, storage: [4, -8]))[0]  // x = axis[3], y = axis[0]
+        XCTAssertEqual(logR[0 * 5 + 3], expected, accuracy: 1e-5)
     }
 }

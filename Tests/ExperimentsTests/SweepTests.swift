@@ -52,7 +52,7 @@ final class SweepTests: XCTestCase {
             if status == "failed" { root.set("error", .string("target x returned a non-finite log-density")) }
             try HDF5.write(root, to: "\(directory)/\(name).h5")
         }
-        FileManager.default.createFile(atPath: directory + "/torn.h5", contents: Data("not hdf5".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/torn.h5", contents: Data("not hdf5".utf8)))
         XCTAssertEqual(SweepSpec.state(of: directory + "/c.h5"), .complete)
         XCTAssertEqual(SweepSpec.state(of: directory + "/f.h5"), .failed("target x returned a non-finite log-density"))
         XCTAssertEqual(SweepSpec.state(of: directory + "/r.h5"), .unfinished)

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Plots of one dsampler run file (called by `dsampler plot FILE`, which also writes the density grid).
+
+Panels, as the run allows: samples over log-density contours (2-D targets; manywell's first pair; the funnel's
+(x0, x1) slice), energy and interatomic-distance histograms against the reference (particle systems), and the
+training curves (loss and log Z estimate against wall-clock).
+"""
+import argparse
+import os
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def attr(group, name, default=None):
+    value = group.attrs.get(name, default)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def config_value(run, key):
+    for line in attr(run["config"], "yaml", "").splitlines():
+        k, _, v = line.partition(": ")
+        if k == key:
+            return v
+    return None
+
+
+def samples_panel(ax, run, grid):
+    samples = run["samples"][:]
+    x, y, logp = grid["x"][:], grid["y"][:], grid["log_density"][:]
+    levels = np.linspace(max(logp.max() - 12, logp.min()), logp.max(), 12)
+    ax.contour(x, y, logp, levels=levels, cmap="viridis", linewidths=0.7)
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="crimson", alpha=0.35, label="samples")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(y[0], y[-1])
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.set_title(f"{attr(grid, 'target')}: samples over log-density (first two coordinates)", fontsize=9)
+
+
+def histogram_panel(ax, group, label):
+    edges, model, reference = group["edges"][:], group["model"][:], group["reference"][:]
+    widths = np.diff(edges)
+    ax.stairs(reference / widths, edges, label="reference", color="black")
+    ax.stairs(model / widths, edges, label="model", color="crimson")
+    ax.set_xlabel(label)
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+
+
+def curves_panel(ax, run):
+    train = run["train"]
+    seconds, loss = train["seconds"][:], train["loss"][:]
+    ax.plot(seconds, loss, color="tab:blue")
+    ax.set_xlabel("training seconds")
+    ax.set_ylabel("loss", color="tab:blue")
+    ax.set_yscale("symlog")
+    if "log_z" in train:
+        twin = ax.twinx()
+        twin.plot(seconds, train["log_z"][:], color="tab:orange")
+        twin.set_ylabel("log Z estimate", color="tab:orange")
+    ax.set_title("training", fontsize=9)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run")
+    parser.add_argument("--grid", help="density grid written by `dsampler plot`")
+    parser.add_argument("--out", default=".")
+    parser.add_argument("--format", default="png", choices=["png", "pdf"])
+    args = parser.parse_args()
+    run = h5py.File(args.run, "r")
+    evaluation = run["eval"] if "eval" in run else None
+    panels = []
+    if args.grid and "samples" in run:
+        panels.append(("samples", lambda ax: samples_panel(ax, run, h5py.File(args.grid, "r"))))
+    if evaluation is not None and "energy_histogram" in evaluation:
+        panels.append(("energy", lambda ax: histogram_panel(ax, evaluation["energy_histogram"], "energy")))
+        panels.append(("distance", lambda ax: histogram_panel(ax, evaluation["distance_histogram"], "interatomic distance")))
+    if "train" in run and len(run["train"]["seconds"]) > 1:
+        panels.append(("training", lambda ax: curves_panel(ax, run)))
+    if not panels:
+        raise SystemExit(f"{args.run}: nothing to plot (no samples, histograms or training curve)")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, (_, draw) in zip(axes[0], panels):
+        draw(ax)
+    method = " ".join(filter(None, [config_value(run, "target"), config_value(run, "objective")]))
+    fig.suptitle(f"{method} — {os.path.basename(args.run)}", fontsize=10)
+    fig.tight_layout()
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, os.path.splitext(os.path.basename(args.run))[0] + "." + args.format)
+    fig.savefig(path, dpi=120)
+    print(f"plot: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Experiments
+import RunStore
+
+struct PlotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plot",
+        abstract: "Plot a run file with Scripts/plot.py (matplotlib + h5py): samples over the log-density, particle "
+            + "histograms, training curves.")
+
+    @Argument(help: "The run file.") var file: String
+    @Option(help: "Output folder (default: the run file's folder).") var out: String?
+    @Option(help: "png or pdf.") var format = "png"
+
+    func run() throws {
+        let root = try HDF5.read(file)
+        guard case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
+            throw ValidationError("\(file) is not a dsampler run file (no /config)")
+        }
+        let config = try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
+        let folder = out ?? (file as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+        guard let repository = TargetCatalog.directory?.deletingLastPathComponent() else {
+            throw ValidationError("cannot find the repository (Targets/ and Scripts/); run from it")
+        }
+        var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--out", folder.isEmpty ? "." : folder,
+                         "--format", format]
+        let gridPath = NSTemporaryDirectory() + "dsampler-plot-\(getpid()).h5"
+        defer { try? FileManager.default.removeItem(atPath: gridPath) }
+        let target = config.target  // for RTB the evaluation target: the posterior
+        if let view = PlotData.view(of: try TargetCatalog.resolve(target)) {
+            let range = try TargetCatalog.spec(target)?.plotRange ?? [-10, 10]
+            try HDF5.write(try PlotData.grid(view, lo: range[0], hi: range[1]), to: gridPath)
+            arguments += ["--grid", gridPath]
+        }
+        let python = try Self.python()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+    }
+
+    /// A Python with h5py and matplotlib: `python3` on the PATH, else Debian's (which Scripts/setup provides).
+    static func python() throws -> String {
+        for candidate in ["/usr/bin/env", "/usr/bin/python3"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: candidate)
+            p.arguments = (candidate == "/usr/bin/env" ? ["python3"] : []) + ["-c", "import h5py, matplotlib"]
+            p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { continue }
+            p.waitUntilExit()
+            if p.terminationStatus == 0 { return candidate == "/usr/bin/env" ? Self.which("python3") ?? candidate : candidate }
+        }
+        throw ValidationError("no Python with h5py and matplotlib; run Scripts/setup (installs python3-h5py, python3-matplotlib)")
+    }
+
+    static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
