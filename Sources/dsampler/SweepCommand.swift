@@ -19,6 +19,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Runs at a time.") var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Flag(help: "Run again the runs whose file says they failed.") var retryFailed = false
     @Flag(help: "Only list the runs and their state.") var dryRun = false
+    @Option(help: "Write a Slurm job-array script for the runs still to do instead of running them (submit it with sbatch).")
+    var slurm: String?
 
     func run() throws {
         var spec = try loadSpec()
@@ -40,6 +42,13 @@ struct SweepCommand: ParsableCommand {
         }
         print("sweep \(spec.name): \(runs.count) runs in \(directory): \(complete) complete, \(failed.count) failed, "
               + "\(pending.count) to run (\(jobs) at a time)")
+        if let slurm {
+            let script = SlurmScript(name: spec.name, directory: directory, runs: pending,
+                                     executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path)
+            try script.text.write(toFile: slurm, atomically: true, encoding: .utf8)
+            print("sweep \(spec.name): wrote \(slurm) (\(pending.count) array tasks); submit with: sbatch \(slurm)")
+            return
+        }
         if dryRun {
             for run in pending { print("to run: \(run.fileName)  \(run.settings.joined(separator: " "))") }
         } else {
@@ -124,4 +133,33 @@ struct SweepRunner {
         let last = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
         return "exit status \(status)" + (last.map { ": " + $0 } ?? "")
     }
+}
+
+/// A Slurm job array with one task per run: task i trains run i with one thread into the sweep's directory
+/// (resuming a checkpoint a preempted task left), so `dsampler report DIR` reads the results as from a local sweep.
+struct SlurmScript {
+    let name: String
+    let directory: String
+    let runs: [SweepSpec.Run]
+    let executable: String
+
+    var text: String {
+        let folder = URL(fileURLWithPath: directory).standardizedFileURL.path
+        var lines = ["#!/bin/bash",
+                     "#SBATCH --job-name=\(name)",
+                     "#SBATCH --array=0-\(max(runs.count - 1, 0))",
+                     "#SBATCH --cpus-per-task=1",
+                     "#SBATCH --output=\(folder)/logs/slurm-%A_%a.log",
+                     "# Written by dsampler sweep --slurm: one array task per run still to do.",
+                     "set -euo pipefail",
+                     "cd \(shellQuoted(FileManager.default.currentDirectoryPath))",
+                     "runs=("]
+        lines += runs.map { "  " + shellQuoted(([$0.fileName] + $0.settings).joined(separator: " ")) }
+        lines += [")",
+                  "read -r file settings <<< \"${runs[$SLURM_ARRAY_TASK_ID]}\"",
+                  "exec \(shellQuoted(executable)) train $settings threads=1 --out \(shellQuoted(folder))/\"$file\" --resume"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func shellQuoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }
