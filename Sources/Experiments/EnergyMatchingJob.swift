@@ -55,7 +55,9 @@ public struct EnergyMatchingJob {
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate
-        settings.gradientClip = config.gradClip
+        // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
+        // DW4 training diverged for some initialisations.
+        settings.gradientClip = config.gradClip > 0 ? config.gradClip : Float(defaults["grad_clip"] ?? 0)
         settings.varianceWeighting = (defaults["variance_weighting"] ?? 0) != 0
         let scale = Float(defaults["scale"] ?? 1)
         return (scale == 1 ? original : ScaledTarget(original, scale: scale), original, settings, scale)

@@ -11,9 +11,13 @@ public enum RunFile {
     public static let formatVersion: Int64 = 1
 
     /// Where a run writes when no `--out` is given: `Results/runs/<target>-<objective>-<config hash>-seed<seed>.h5`.
+    /// The hash covers the settings that differ from their defaults (without seed and thread count), so a new
+    /// setting added to the toolkit does not rename the files of earlier runs.
     public static func defaultPath(for c: RunConfig) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the settings without the seed and thread count
-        for byte in c.entries.filter({ !["seed", "threads"].contains($0.0) }).map({ "\($0.0)=\($0.1);" }).joined().utf8 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        let defaults = Dictionary(RunConfig().entries, uniquingKeysWith: { a, _ in a })
+        let changed = c.entries.filter { !["seed", "threads"].contains($0.0) && defaults[$0.0] != $0.1 }
+        for byte in changed.map({ "\($0.0)=\($0.1);" }).joined().utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
         return "Results/runs/\(c.target)-\(c.objective)-\(String(hash, radix: 16).prefix(8))-seed\(c.seed).h5"

@@ -25,7 +25,7 @@ public struct TargetSpec {
     static let commonKeys: Set = ["name", "kind", "description", "sde_sigma2", "plot_range", "reference", "idem"]
     /// Keys of the `idem:` mapping: per-target defaults of `objective=idem`.
     static let idemKeys: Set = ["sigma_min", "sigma_max", "samples", "score_clip", "diffusion_scale", "scale",
-                                "variance_weighting"]
+                                "variance_weighting", "grad_clip"]
     static let kindKeys: [String: Set<String>] = [
         "grid-mixture": ["grid", "variance", "weights"], "ratio": ["numerator", "denominator"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],

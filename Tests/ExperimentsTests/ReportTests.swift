@@ -88,6 +88,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         let settings = try job.resolve().settings
         XCTAssertEqual(settings.schedule, GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3))  // Targets/dw4.yaml
         XCTAssertEqual(settings.estimator.maxNorm, 20)
+        XCTAssertEqual(settings.gradientClip, 0.5)
         let (_, report) = try job.run()
         let root = try HDF5.read(directory + "/a.h5")
         XCTAssertEqual(root.attribute("status"), .string("complete"))

@@ -13,6 +13,9 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(runs[5].settings, ["target=funnel", "objective=tb", "seed=2"])
         XCTAssertEqual(Set(runs.map(\.fileName)).count, 6)
         XCTAssertTrue(runs[1].fileName.hasPrefix("gmm9-tb-") && runs[1].fileName.hasSuffix("-seed1.h5"), runs[1].fileName)
+        // Names hash only non-default settings: spelling out a default does not rename a run.
+        let explicit = try SweepSpec(name: "s", assignments: ["target=gmm9", "objective=tb", "seed=0", "steps=100"]).runs()
+        XCTAssertEqual(explicit[0].fileName, runs[0].fileName)
     }
 
     /// YAML cells add to and override the shared settings; command-line settings override both files' values.
