@@ -9,13 +9,7 @@ extension EnergyMatchingJob {
     static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,
                      history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)], status: String,
                      error: String?, report: EnergyMatchingReport?) -> Node {
-        var root = Node()
-        root.set("format", .string("dsampler-run"))
-        root.set("format_version", .int(RunFile.formatVersion))
-        root.set("status", .string(status))
-        if let error { root.set("error", .string(error)) }
-        root.put("config", RunFile.configNode(config))
-        root.put("provenance", provenance.node)
+        var root = RunFile.header(config, provenance: provenance, status: status, error: error)
         var train = Node()
         train.put("iteration", .int64(shape: [history.count], values: history.map { Int64($0.epoch) }))
         train.put("loss", .double(shape: [history.count], values: history.map(\.loss)))

@@ -45,12 +45,7 @@ public struct MatchedBudgetMALA {
         let report = try job.score(samples: state.positions)
         let acceptance = Double(accepted) / Double(max(proposed, 1))
         provenance.endTime = Date()
-        var root = Node()
-        root.set("format", .string("dsampler-run"))
-        root.set("format_version", .int(RunFile.formatVersion))
-        root.set("status", .string("complete"))
-        root.put("config", RunFile.configNode(config))
-        root.put("provenance", provenance.node)
+        var root = RunFile.header(config, provenance: provenance, status: "complete")
         var checkpoint = Node()  // nothing to resume: the run is one pass; the counters keep the budget beside the metrics
         checkpoint.set("grad_evals", .int(Int64(chains * (sweeps + 1))))
         checkpoint.set("seconds", .double(seconds))

@@ -36,9 +36,7 @@ public struct RunRecord: Sendable {
     /// The method: the objective and every setting that differs from the defaults, except the target and the
     /// per-run ones (seed, threads, logging), e.g. `tb exploration=0.2 local_search=true`.
     public var method: String {
-        let defaults = Dictionary(RunConfig().entries, uniquingKeysWith: { a, _ in a })
-        let ignored: Set = ["target", "objective", "seed", "threads", "log_every"]
-        let changed = config.entries.filter { !ignored.contains($0.0) && defaults[$0.0] != $0.1 }
+        let changed = config.changedEntries(ignoring: ["target", "objective", "seed", "threads", "log_every"])
         return ([config.objective] + changed.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
     }
 }

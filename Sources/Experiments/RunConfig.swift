@@ -202,6 +202,13 @@ public struct RunConfig: Sendable, Equatable {
     /// The resolved settings as `(key, value)` pairs, in table order.
     public var entries: [(String, String)] { Self.keys.map { ($0.name, $0.get(self)) } }
 
+    /// The settings whose values differ from the defaults, except the `ignoring` keys, in table order: what names a
+    /// run's file and its method in reports.
+    public func changedEntries(ignoring: Set<String> = []) -> [(String, String)] {
+        let defaults = RunConfig().entries
+        return entries.enumerated().filter { !ignoring.contains($0.element.0) && defaults[$0.offset].1 != $0.element.1 }.map(\.element)
+    }
+
     /// The resolved settings as a YAML mapping (`key: value` lines).
     public var yaml: String { entries.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n" }
 }

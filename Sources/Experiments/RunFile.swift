@@ -15,9 +15,7 @@ public enum RunFile {
     /// setting added to the toolkit does not rename the files of earlier runs.
     public static func defaultPath(for c: RunConfig) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
-        let defaults = Dictionary(RunConfig().entries, uniquingKeysWith: { a, _ in a })
-        let changed = c.entries.filter { !["seed", "threads"].contains($0.0) && defaults[$0.0] != $0.1 }
-        for byte in changed.map({ "\($0.0)=\($0.1);" }).joined().utf8 {
+        for byte in c.changedEntries(ignoring: ["seed", "threads"]).map({ "\($0.0)=\($0.1);" }).joined().utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
         return "Results/runs/\(c.target)-\(c.objective)-\(String(hash, radix: 16).prefix(8))-seed\(c.seed).h5"
@@ -26,13 +24,7 @@ public enum RunFile {
     /// Builds the whole file for `trainer`'s current state. `status` is "running", "complete" or "failed".
     public static func node(_ trainer: Trainer, provenance: Provenance, status: String, error: String? = nil,
                             report: EvaluationReport? = nil) -> Node {
-        var root = Node()
-        root.set("format", .string("dsampler-run"))
-        root.set("format_version", .int(formatVersion))
-        root.set("status", .string(status))
-        if let error { root.set("error", .string(error)) }
-        root.put("config", configNode(trainer.config))
-        root.put("provenance", provenance.node)
+        var root = header(trainer.config, provenance: provenance, status: status, error: error)
         root.put("train", trainNode(trainer.history))
         root.put("checkpoint", checkpointNode(trainer.checkpoint))
         if let report {
@@ -40,6 +32,18 @@ public enum RunFile {
             root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
             root.put("log_weights", .double(shape: [report.logWeights.count], values: report.logWeights))
         }
+        return root
+    }
+
+    /// The groups every run file starts with: format, status (and error), `/config`, `/provenance`.
+    static func header(_ config: RunConfig, provenance: Provenance, status: String, error: String? = nil) -> Node {
+        var root = Node()
+        root.set("format", .string("dsampler-run"))
+        root.set("format_version", .int(formatVersion))
+        root.set("status", .string(status))
+        if let error { root.set("error", .string(error)) }
+        root.put("config", configNode(config))
+        root.put("provenance", provenance.node)
         return root
     }
 

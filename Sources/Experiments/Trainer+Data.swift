@@ -17,7 +17,11 @@ extension Trainer {
         }
         let parts = config.data.split(separator: ":", maxSplits: 1).map(String.init)
         let name = parts.count > 1 ? parts[1] : "samples"
-        guard let set = try HDF5.read(parts[0]).dataset(name), set.shape.count == 2, set.shape[1] == target.dimension else {
+        let root: Node
+        do { root = try HDF5.read(parts[0]) } catch {
+            throw RunFileError(message: "data=\(config.data): cannot read \(parts[0]) (\(error)); give data=exact or an HDF5 file")
+        }
+        guard let set = root.dataset(name), set.shape.count == 2, set.shape[1] == target.dimension else {
             throw RunFileError(message: "\(parts[0]) has no dataset '\(name)' of shape [n, \(target.dimension)]")
         }
         return Matrix(rows: set.shape[0], cols: set.shape[1], storage: set.floats)
@@ -43,7 +47,11 @@ extension Trainer {
     /// Loads the prior diffusion of `prior=RUN.h5`, checks that it matches this run's network and noise, and starts
     /// the posterior policy from it (RTB fine-tunes the prior).
     func attachPrior() throws {
-        let root = try HDF5.read(config.prior)
+        let root: Node
+        do { root = try HDF5.read(config.prior) } catch {
+            throw RunFileError(message: "prior=\(config.prior): cannot read the prior's run file (\(error)); "
+                + "train one first with objective=mle")
+        }
         let priorTrainer = try RunFile.restore(root, path: config.prior)
         let p = priorTrainer.network
         guard p.dimension == network.dimension, p.hidden == network.hidden, p.langevin == network.langevin,

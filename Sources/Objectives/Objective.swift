@@ -66,12 +66,19 @@ public struct TrajectoryBalance: Objective {
     }
 
     public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
+        Self.balance(batch.logRatio, batch: batch, logZ: logZ, parameters: &parameters)
+    }
+
+    /// mean_b (log Z + ρ_b)² for per-path residuals ρ_b that hold S_F once (TB, RTB): the loss, its per-step
+    /// cotangents, and ∂/∂log Z added to `parameters`.
+    static func balance(_ residuals: [Double], batch: TrajectoryBatch, logZ: ParameterSlot,
+                        parameters: inout ParameterStore) -> ObjectiveOutput {
         let z = Double(parameters.value(logZ).scalar)
-        let delta = batch.logRatio.map { z + $0 }
+        let delta = residuals.map { z + $0 }
         let n = Double(batch.batchSize)
-        let loss = delta.reduce(0) { $0 + $1 * $1 } / n
         parameters.accumulateGradient(logZ, Matrix(scalar: Float(delta.reduce(0, +) * 2 / n)))
-        return ObjectiveOutput(loss: loss, logForwardCotangent: batch.perStep(delta.map { 2 * $0 / n }), logZEstimate: z)
+        return ObjectiveOutput(loss: delta.reduce(0) { $0 + $1 * $1 } / n,
+                               logForwardCotangent: batch.perStep(delta.map { 2 * $0 / n }), logZEstimate: z)
     }
 }
 
@@ -154,13 +161,9 @@ public struct RelativeTrajectoryBalance: Objective {
 
     public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {
         precondition(batch.priorLogForward.count == batch.steps * batch.batchSize, "rtb needs the prior's log p_F")
-        let z = Double(parameters.value(logZ).scalar)
         let forward = batch.sumLogForward
         let prior = TrajectoryBatch.sumOverSteps(batch.priorLogForward, batchSize: batch.batchSize)
-        let delta = (0..<batch.batchSize).map { z + forward[$0] - prior[$0] - beta * Double(batch.logReward[$0]) }
-        let n = Double(batch.batchSize)
-        parameters.accumulateGradient(logZ, Matrix(scalar: Float(delta.reduce(0, +) * 2 / n)))
-        return ObjectiveOutput(loss: delta.reduce(0) { $0 + $1 * $1 } / n,
-                               logForwardCotangent: batch.perStep(delta.map { 2 * $0 / n }), logZEstimate: z)
+        let residuals = (0..<batch.batchSize).map { forward[$0] - prior[$0] - beta * Double(batch.logReward[$0]) }
+        return TrajectoryBalance.balance(residuals, batch: batch, logZ: logZ, parameters: &parameters)
     }
 }

@@ -19,18 +19,19 @@ struct PlotCommand: ParsableCommand {
             throw ValidationError("\(file) is not a dsampler run file (no /config)")
         }
         let config = try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
-        let folder = out ?? (file as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+        let parent = (file as NSString).deletingLastPathComponent
+        let folder = out ?? (parent.isEmpty ? "." : parent)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         guard let repository = TargetCatalog.directory?.deletingLastPathComponent() else {
             throw ValidationError("cannot find the repository (Targets/ and Scripts/); run from it")
         }
-        var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--out", folder.isEmpty ? "." : folder,
+        var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--out", folder,
                          "--format", format]
         let gridPath = NSTemporaryDirectory() + "dsampler-plot-\(getpid()).h5"
         defer { try? FileManager.default.removeItem(atPath: gridPath) }
-        let target = config.target  // for RTB the evaluation target: the posterior
-        if let view = PlotData.view(of: try TargetCatalog.resolve(target)) {
-            let range = try TargetCatalog.spec(target)?.plotRange ?? [-10, 10]
+        // For RTB, `target` is the evaluation target: the posterior.
+        if let view = PlotData.view(of: try TargetCatalog.resolve(config.target)) {
+            let range = try TargetCatalog.spec(config.target)?.plotRange ?? [-10, 10]
             try HDF5.write(try PlotData.grid(view, lo: range[0], hi: range[1]), to: gridPath)
             arguments += ["--grid", gridPath]
         }

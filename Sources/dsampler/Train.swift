@@ -23,44 +23,17 @@ struct Train: ParsableCommand {
             throw ExitCode(2)
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
-        if config.objective == "idem" { return try trainEnergyMatching(config) }
-        if config.objective == "mala" { return try runMALA(config) }
-        var job = RunJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
-        job.checkpointEvery = checkpointEvery
-        print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
-        let progress = Progress(total: config.iterations, every: config.logEvery)
-        do {
-            let (trainer, report) = try job.run(resume: resume) { t, out in progress.update(t, out) }
-            progress.finish()
-            print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
-            print("run file: \(job.outputPath)")
-        } catch {
-            progress.finish()
-            let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
-            FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
-            throw ExitCode(1)
-        }
-    }
-}
-
-extension Train {
-    /// `objective=idem`: epochs of reverse-SDE generation and score regression, then particle or sample metrics.
-    func trainEnergyMatching(_ config: RunConfig) throws {
-        var job = EnergyMatchingJob(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
-        job.checkpointEvery = max(1, checkpointEvery / 100)
+        let outputPath = out ?? RunFile.defaultPath(for: config)
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         do {
-            let (trainer, report) = try job.run(resume: resume) { t, loss in
-                print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %d gradient evaluations", t.epoch, config.iterations,
-                             loss, t.seconds, t.gradientEvaluations))
-                fflush(nil)
+            switch config.objective {
+            case "idem": try trainEnergyMatching(config, outputPath: outputPath)
+            case "mala": try runMALA(config, outputPath: outputPath)
+            default: try trainPaths(config, outputPath: outputPath)
             }
-            print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
-                         trainer.gradientEvaluations))
-            printScores(report)
-            print("run file: \(job.outputPath)")
+            print("run file: \(outputPath)")
         } catch {
-            let kept = FileManager.default.fileExists(atPath: job.outputPath) ? "run file so far: \(job.outputPath)\n" : ""
+            let kept = FileManager.default.fileExists(atPath: outputPath) ? "run file so far: \(outputPath)\n" : ""
             FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)
         }
@@ -68,15 +41,37 @@ extension Train {
 }
 
 extension Train {
+    /// The path-space objectives (TB and relatives, PIS, MLE, RTB): iterations of simulated or replayed paths.
+    func trainPaths(_ config: RunConfig, outputPath: String) throws {
+        var job = RunJob(config: config, outputPath: outputPath)
+        job.checkpointEvery = checkpointEvery
+        let progress = Progress(total: config.iterations, every: config.logEvery)
+        defer { progress.finish() }  // also when training fails, before the error is printed
+        let (trainer, report) = try job.run(resume: resume) { t, out in progress.update(t, out) }
+        progress.finish()
+        print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
+    }
+
+    /// `objective=idem`: epochs of reverse-SDE generation and score regression, then particle or sample metrics.
+    func trainEnergyMatching(_ config: RunConfig, outputPath: String) throws {
+        var job = EnergyMatchingJob(config: config, outputPath: outputPath)
+        job.checkpointEvery = max(1, checkpointEvery / 100)
+        let (trainer, report) = try job.run(resume: resume) { t, loss in
+            print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %d gradient evaluations", t.epoch, config.iterations,
+                         loss, t.seconds, t.gradientEvaluations))
+            fflush(nil)
+        }
+        print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
+                     trainer.gradientEvaluations))
+        printScores(report)
+    }
+
     /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
-    func runMALA(_ config: RunConfig) throws {
-        let job = MatchedBudgetMALA(config: config, outputPath: out ?? RunFile.defaultPath(for: config))
-        print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
-        let (report, acceptance, seconds) = try job.run()
+    func runMALA(_ config: RunConfig, outputPath: String) throws {
+        let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run()
         print(String(format: "ran %d MALA chains for %d gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
                      config.evalPaths, config.malaBudget, seconds, acceptance))
         printScores(report)
-        print("run file: \(job.outputPath)")
     }
 
     func printScores(_ report: EnergyMatchingReport) {
@@ -119,5 +114,11 @@ final class Progress {
         fflush(nil)
     }
 
-    func finish() { if isTerminal { print("") } }
+    var finished = false
+
+    /// Ends the updating line (once).
+    func finish() {
+        if isTerminal && !finished { print("") }
+        finished = true
+    }
 }
