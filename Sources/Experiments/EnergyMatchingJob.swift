@@ -63,8 +63,10 @@ public struct EnergyMatchingJob {
         return (scale == 1 ? original : ScaledTarget(original, scale: scale), original, settings, scale)
     }
 
-    /// A fresh trainer: an EGNN for particle systems, a time-conditioned MLP otherwise.
+    /// A fresh trainer: an EGNN for particle systems, a time-conditioned MLP otherwise. Sets one BLAS thread:
+    /// the matrices are small, and idle OpenBLAS threads cost more than they save.
     public func makeTrainer() throws -> EnergyMatchingTrainer {
+        BLAS.setThreads(1)
         let (sampled, _, settings, _) = try resolve()
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
         let network: any ScoreNetwork
@@ -80,14 +82,12 @@ public struct EnergyMatchingJob {
     /// Trains (from the file's checkpoint with `resume`), evaluates and writes the run file.
     public func run(resume: Bool = false, onEpoch: (EnergyMatchingTrainer, Double) -> Void = { _, _ in }) throws
         -> (trainer: EnergyMatchingTrainer, report: EnergyMatchingReport) {
-        BLAS.setThreads(1)
         var provenance = Provenance(seed: config.seed, threads: 1)
         let trainer = try makeTrainer()
         var history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)] = []
         if resume, FileManager.default.fileExists(atPath: outputPath) {
             let root = try HDF5.read(outputPath)
-            guard case .string(let yaml)? = root.group("config")?.attribute("yaml"),
-                  try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }) == config else {
+            guard try RunFile.config(of: root, path: outputPath) == config else {
                 throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
             }
             try Self.restore(trainer, history: &history, from: root, path: outputPath)
@@ -116,9 +116,9 @@ public struct EnergyMatchingJob {
         }
     }
 
-    /// Generates `eval_paths` samples and scores them.
+    /// Generates `eval_paths` samples with `eval_steps` reverse-SDE steps (default `idem_steps`) and scores them.
     public func evaluate(_ trainer: EnergyMatchingTrainer) throws -> EnergyMatchingReport {
-        var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40)
+        var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40, steps: config.evalSteps)
         let scale = try resolve().scale
         for k in samples.storage.indices { samples.storage[k] *= scale }
         return try score(samples: samples)

@@ -63,6 +63,14 @@ extension EnergyMatchingJob {
         return eval
     }
 
+    /// A trainer rebuilt from the checkpoint of the iDEM run file `root` (written with this job's network settings).
+    public func restoredTrainer(from root: Node, path: String) throws -> EnergyMatchingTrainer {
+        let trainer = try makeTrainer()
+        var history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)] = []
+        try Self.restore(trainer, history: &history, from: root, path: path)
+        return trainer
+    }
+
     static func restore(_ trainer: EnergyMatchingTrainer, history: inout [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)],
                         from root: Node, path: String) throws {
         guard let cp = root.group("checkpoint"), let values = cp.dataset("network")?.floats,

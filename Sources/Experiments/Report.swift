@@ -16,16 +16,9 @@ public struct RunRecord: Sendable {
     /// Reads the status, settings and final metrics of a run file.
     public init(path: String) throws {
         let root = try HDF5.read(path)
-        guard root.attribute("format") == .string("dsampler-run"), case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
-            throw RunFileError(message: "\(path) is not a dsampler run file (no /config)")
-        }
+        config = try RunFile.config(of: root, path: path)
         self.path = path
         status = root.attribute("status")?.description ?? "unknown"
-        do {
-            config = try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
-        } catch {
-            throw RunFileError(message: "\(path): its settings do not parse with this version (\(error))")
-        }
         metrics = [:]
         for a in root.group("eval")?.attributes ?? [] { if let v = a.value.doubleValue { metrics[a.name] = v } }
         if let cp = root.group("checkpoint") {

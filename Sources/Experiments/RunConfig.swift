@@ -99,7 +99,7 @@ public struct RunConfig: Sendable, Equatable {
             get: { "\($0.steps)" }),
         Key(name: "grid", help: "training time grid: " + grids.joined(separator: ", ") + " (random/shifted: new each iteration)",
             set: { c, v in c.grid = try choice("grid", v, grids) }, get: { $0.grid }),
-        Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps)",
+        Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps); for idem, of the evaluation reverse SDE (default: idem_steps)",
             set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1) },
             get: { $0.evalSteps.map { "\($0)" } ?? "default" }),
         Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",

@@ -116,14 +116,25 @@ public enum RunFile {
         return n
     }
 
-    /// Reads the settings, checkpoint and curve of a run file and rebuilds its trainer at that point.
-    public static func restore(_ root: Node, path: String) throws -> Trainer {
-        guard root.attribute("format") == .string("dsampler-run"), let configNode = root.group("config"),
-              case .string(let yaml)? = configNode.attribute("yaml"), let cp = root.group("checkpoint") else {
-            throw RunFileError(message: "\(path) is not a dsampler run file (no /config or /checkpoint)")
+    /// The settings a run file was written with (its `/config` YAML, one `key: value` per line).
+    public static func config(of root: Node, path: String) throws -> RunConfig {
+        guard root.attribute("format") == .string("dsampler-run"), case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
+            throw RunFileError(message: "\(path) is not a dsampler run file (no /config)")
         }
-        let settings = yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }
-        let trainer = try Trainer(config: try RunConfig.parse(settings))
+        do {
+            return try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
+        } catch {
+            throw RunFileError(message: "\(path): its settings do not parse with this version (\(error))")
+        }
+    }
+
+    /// Reads the settings, checkpoint and curve of a run file and rebuilds its trainer at that point. `config`
+    /// replaces the file's settings (e.g. other evaluation settings); it must describe the same networks.
+    public static func restore(_ root: Node, path: String, config override: RunConfig? = nil) throws -> Trainer {
+        let trainer = try Trainer(config: try override ?? config(of: root, path: path))
+        guard let cp = root.group("checkpoint") else {
+            throw RunFileError(message: "\(path) has no /checkpoint to restore")
+        }
         var checkpoint = trainer.checkpoint
         func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
             guard let values = cp.dataset(prefix)?.floats, let m = cp.dataset(prefix + "_adam_m")?.floats,

@@ -106,9 +106,10 @@ public final class EnergyMatchingTrainer {
     }
 
     /// Integrates the reverse SDE dx = −g²(t)·s_θ(x, t) dt + g(t) dW̄ from x₁ ~ N(0, σ_max²·I) (centre-of-mass
-    /// free for particles) to t = 0 with Euler–Maruyama, `count` samples.
-    public func generate(count: Int, stream: UInt64) -> Matrix {
-        let d = target.dimension, n = settings.integrationSteps, schedule = settings.schedule
+    /// free for particles) to t = 0 with Euler–Maruyama in `steps` equal steps (default: the training setting),
+    /// `count` samples.
+    public func generate(count: Int, stream: UInt64, steps: Int? = nil) -> Matrix {
+        let d = target.dimension, n = steps ?? settings.integrationSteps, schedule = settings.schedule
         var rng = Xoshiro256(seed: seed, stream: 1 << 50 | stream)
         var x = centred(rng.gaussianMatrix(rows: count, cols: d))
         for k in 0..<x.count { x.storage[k] *= schedule.sigmaMax }

@@ -89,13 +89,26 @@ struct Eval: ParsableCommand {
         abstract: "Re-evaluate a saved run from its checkpoint and print the metrics.")
 
     @Argument(help: "Run file (.h5).") var file: String
-    @Option(help: "On-policy paths (default: the run's eval_paths).") var paths: Int?
+    @Option(help: "On-policy paths or generated samples (default: the run's eval_paths).") var paths: Int?
+    @Option(help: "Steps of the evaluation grid or, for iDEM, of the reverse SDE (default: the run's eval_steps).")
+    var steps: Int?
 
     func run() throws {
-        let trainer = try RunFile.restore(try HDF5.read(file), path: file)
-        let evaluator = Evaluator(paths: paths ?? trainer.config.evalPaths, seed: trainer.config.seed)
-        let report = try evaluator.evaluate(trainer.network, sampler: trainer.evaluationSampler())
-        print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
+        let root = try HDF5.read(file)
+        var config = try RunFile.config(of: root, path: file)
+        config.evalPaths = paths ?? config.evalPaths
+        config.evalSteps = steps ?? config.evalSteps
+        switch config.objective {
+        case "idem":
+            let job = EnergyMatchingJob(config: config, outputPath: file)
+            print(Summary.lines(try job.evaluate(try job.restoredTrainer(from: root, path: file))).joined(separator: "\n"))
+        case "mala":
+            throw ValidationError("\(file) is an MCMC baseline: it has no model to re-evaluate (its metrics are in /eval)")
+        default:
+            let trainer = try RunFile.restore(root, path: file, config: config)
+            let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
+            print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
+        }
     }
 }
 

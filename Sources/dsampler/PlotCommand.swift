@@ -15,10 +15,7 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let root = try HDF5.read(file)
-        guard case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
-            throw ValidationError("\(file) is not a dsampler run file (no /config)")
-        }
-        let config = try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
+        let config = try RunFile.config(of: root, path: file)
         let parent = (file as NSString).deletingLastPathComponent
         let folder = out ?? (parent.isEmpty ? "." : parent)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

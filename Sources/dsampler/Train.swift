@@ -63,7 +63,7 @@ extension Train {
         }
         print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
                      trainer.gradientEvaluations))
-        printScores(report)
+        print(Summary.lines(report).joined(separator: "\n"))
     }
 
     /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
@@ -71,16 +71,7 @@ extension Train {
         let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run()
         print(String(format: "ran %d MALA chains for %d gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
                      config.evalPaths, config.malaBudget, seconds, acceptance))
-        printScores(report)
-    }
-
-    func printScores(_ report: EnergyMatchingReport) {
-        print(String(format: "w2        %.4f   (exact OT, %@)", report.w2, report.reference))
-        if let p = report.particles {
-            print(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
-                         p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
-        }
-        if let c = report.coverage { print("modes     \(c.covered) of \(c.fractions.count) covered") }
+        print(Summary.lines(report).joined(separator: "\n"))
     }
 }
 

@@ -77,8 +77,9 @@ final class EnergyMatchingJobTests: XCTestCase {
     let tiny = ["target=dw4", "objective=idem", "iterations=2", "idem_steps=20", "idem_generate=50", "idem_inner=3",
                 "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40"]
 
-    /// A tiny iDEM run on DW4 takes the target's defaults, writes the particle metrics and histograms, and a run
-    /// resumed from its checkpoint after one epoch ends with the same samples as the uninterrupted run.
+    /// A tiny iDEM run on DW4 takes the target's defaults, writes the particle metrics and histograms, is
+    /// re-evaluated from its file exactly, and a run resumed from its checkpoint after one epoch ends with the same
+    /// samples as the uninterrupted run.
     func testWritesParticleMetricsAndResumesExactly() throws {
         let directory = NSTemporaryDirectory() + "idem-test-\(ProcessInfo.processInfo.processIdentifier)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -98,6 +99,14 @@ final class EnergyMatchingJobTests: XCTestCase {
         }
         XCTAssertEqual(eval.group("distance_histogram")?.dataset("model")?.shape, [100])
         XCTAssertEqual(root.dataset("samples")?.shape, [40, 8])
+        // Re-evaluating the file's checkpoint (what `dsampler eval` does) gives the stored numbers; more
+        // reverse-SDE steps give other samples.
+        let again = try job.evaluate(try job.restoredTrainer(from: root, path: directory + "/a.h5"))
+        XCTAssertEqual(again.w2, try XCTUnwrap(eval.attribute("w2")?.doubleValue))
+        var finer = config
+        finer.evalSteps = 2 * config.idem.steps
+        let refined = try EnergyMatchingJob(config: finer, outputPath: "").evaluate(try job.restoredTrainer(from: root, path: ""))
+        XCTAssertNotEqual(refined.samples, report.samples)
         // Interrupted after one epoch (checkpoint written), then resumed.
         var first = try RunConfig.parse(tiny)
         first.iterations = 1
