@@ -14,6 +14,9 @@ public struct EnergyMatchingReport: Sendable {
     public var reference: String
     /// Exact W₂ (Euclidean, not squared) between samples and the reference set.
     public var w2: Double
+    /// W₂ between two independent exact sample sets of the same size: the finite-sample floor of `w2` (targets with
+    /// an exact sampler only).
+    public var w2Floor: Double?
     /// Energy and interatomic-distance metrics (particle systems only).
     public var particles: ParticleMetrics?
     /// Mode coverage (mixtures only).
@@ -128,9 +131,12 @@ public struct EnergyMatchingJob {
     public func score(samples: Matrix) throws -> EnergyMatchingReport {
         let original = try resolve().original
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
-        var reference: Matrix, description: String
+        var reference: Matrix, description: String, floor: Double?
         if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {
             (reference, description) = (exact, "\(config.evalPaths) exact samples")
+            if let second = original.exactSamples(count: config.evalPaths, rng: &rng) {
+                floor = Wasserstein.exactW2(second.storage, exact.storage, dimension: original.dimension)
+            }
         } else if let path = try TargetCatalog.spec(config.target)?.reference,
                   let test = try HDF5.read(path).dataset("test") {
             let rows = min(config.evalPaths, test.shape[0]), d = test.shape[1]
@@ -146,7 +152,8 @@ public struct EnergyMatchingJob {
         // Exact OT needs equal counts: the first n of each when the reference set is smaller.
         let n = min(samples.rows, reference.rows), d = original.dimension
         let w2 = Wasserstein.exactW2(Array(samples.storage[0..<(n * d)]), Array(reference.storage[0..<(n * d)]), dimension: d)
-        var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, particles: nil, coverage: nil)
+        var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, w2Floor: floor, particles: nil,
+                                          coverage: nil)
         if let p = original.particleStructure {
             report.particles = try ParticleMetrics(target: original, particles: p, model: samples, reference: reference)
         }

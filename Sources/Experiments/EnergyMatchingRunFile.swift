@@ -41,6 +41,7 @@ extension EnergyMatchingJob {
         eval.set("n_eval", .int(Int64(report.samples.rows)))
         eval.set("w2", .double(report.w2))
         eval.set("w2_reference", .string(report.reference + "; exact OT, Euclidean cost, W2 not squared"))
+        if let floor = report.w2Floor { eval.set("w2_floor", .double(floor)) }
         if let p = report.particles {
             eval.set("energy_w2", .double(p.energyW2))
             eval.set("distance_w2", .double(p.distanceW2))

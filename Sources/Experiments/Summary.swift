@@ -30,6 +30,9 @@ public enum Summary {
     /// The metrics of a sample-scored run (iDEM, MALA): W₂ and, where they apply, particle metrics and modes.
     public static func lines(_ r: EnergyMatchingReport) -> [String] {
         var out = [String(format: "w2        %.4f   (exact OT, %@)", r.w2, r.reference)]
+        if let floor = r.w2Floor {
+            out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
+        }
         if let p = r.particles {
             out.append(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
                               p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))

@@ -118,6 +118,18 @@ final class EnergyMatchingJobTests: XCTestCase {
         XCTAssertEqual(resumed.samples, report.samples)
     }
 
+    /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the reference set is
+    /// within a quarter of the W₂ between two other exact sets of the same size.
+    func testExactSamplesScoreAtTheFloor() throws {
+        let job = EnergyMatchingJob(config: try RunConfig.parse(["target=gmm40", "objective=idem", "eval_paths=400"]), outputPath: "")
+        var rng = Xoshiro256(seed: 9)
+        let samples = try XCTUnwrap(try job.resolve().original.exactSamples(count: 400, rng: &rng))
+        let report = try job.score(samples: samples)
+        let floor = try XCTUnwrap(report.w2Floor)
+        XCTAssertGreaterThan(floor, 0)
+        XCTAssertEqual(report.w2, floor, accuracy: 0.25 * floor)
+    }
+
     /// The matched-budget MALA baseline spends exactly its budget, and on DW4 a modest budget already brings the
     /// energy distribution close to the reference (energy-W2 well under 1).
     func testMatchedBudgetMALA() throws {
