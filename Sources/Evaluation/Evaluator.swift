@@ -8,7 +8,8 @@ public struct EvaluationReport: Sendable {
     public var onPolicy: LogZEstimates
     /// EUBO from bridge paths started at exact target samples (nil without an exact sampler).
     public var eubo: Double?
-    /// Exact W₂ between model samples and as many exact target samples (nil without an exact sampler).
+    /// Exact W₂ between the first min(paths, 2000) model samples and as many exact target samples (nil without an
+    /// exact sampler).
     public var w2: Double?
     /// Mode coverage of the model samples (mixtures only).
     public var coverage: ModeCoverage?
@@ -58,7 +59,8 @@ public struct Evaluator {
                                                     context: "evaluation (EUBO)").logWeights
             }
             report.eubo = upper.reduce(0, +) / Double(upper.count)
-            report.w2 = Wasserstein.exactW2(samples, exact.storage, dimension: d)
+            let n = min(paths, Wasserstein.evaluationSamples) * d
+            report.w2 = Wasserstein.exactW2(Array(samples[0..<n]), Array(exact.storage[0..<n]), dimension: d)
         }
         if let centres = target.modeCentres {
             report.coverage = ModeCoverage(samples: samples, dimension: d, centres: centres, weights: target.modeWeights)

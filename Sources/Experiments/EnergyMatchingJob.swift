@@ -135,7 +135,8 @@ public struct EnergyMatchingJob {
         if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {
             (reference, description) = (exact, "\(config.evalPaths) exact samples")
             if let second = original.exactSamples(count: config.evalPaths, rng: &rng) {
-                floor = Wasserstein.exactW2(second.storage, exact.storage, dimension: original.dimension)
+                let n = min(config.evalPaths, Wasserstein.evaluationSamples) * original.dimension
+                floor = Wasserstein.exactW2(Array(second.storage[0..<n]), Array(exact.storage[0..<n]), dimension: original.dimension)
             }
         } else if let path = try TargetCatalog.spec(config.target)?.reference,
                   let test = try HDF5.read(path).dataset("test") {
@@ -149,8 +150,8 @@ public struct EnergyMatchingJob {
             removeCentreOfMass(&reference.storage, particles: p)
             description += ", centred"
         }
-        // Exact OT needs equal counts: the first n of each when the reference set is smaller.
-        let n = min(samples.rows, reference.rows), d = original.dimension
+        // Exact OT needs equal counts: the first n of each when the reference set is smaller (at most 2000).
+        let n = min(samples.rows, reference.rows, Wasserstein.evaluationSamples), d = original.dimension
         let w2 = Wasserstein.exactW2(Array(samples.storage[0..<(n * d)]), Array(reference.storage[0..<(n * d)]), dimension: d)
         var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, w2Floor: floor, particles: nil,
                                           coverage: nil)

@@ -82,7 +82,8 @@ public enum RunFile {
         if let eubo = r.eubo { n.set("eubo", .double(eubo)) }
         if let w2 = r.w2 {
             n.set("w2", .double(w2))
-            n.set("w2_reference", .string("\(e.count) exact target samples; exact OT, squared-Euclidean cost, sqrt of mean cost"))
+            let used = min(e.count, Wasserstein.evaluationSamples)
+            n.set("w2_reference", .string("first \(used) model vs \(used) exact target samples; exact OT, squared-Euclidean cost, sqrt of mean cost"))
         }
         if let c = r.coverage {
             n.set("modes_covered", .int(Int64(c.covered)))

@@ -16,7 +16,10 @@ public enum Summary {
                               t, abs(e.meanLogWeight - t), abs(e.importanceWeighted - t)))
         }
         if let eubo = r.eubo { out.append(String(format: "eubo      %.4f   (bridge paths from %d exact samples)", eubo, e.count)) }
-        if let w2 = r.w2 { out.append(String(format: "w2        %.4f   (exact OT, %d model vs %d exact samples)", w2, e.count, e.count)) }
+        if let w2 = r.w2 {
+            let n = min(e.count, Wasserstein.evaluationSamples)
+            out.append(String(format: "w2        %.4f   (exact OT, %d model vs %d exact samples)", w2, n, n))
+        }
         if let c = r.coverage {
             out.append(String(format: "modes     %d of %d covered (>= %.0f%% of a fair share); effective %.2f",
                               c.covered, c.fractions.count, ModeCoverage.threshold * 100, c.effectiveModes))
