@@ -19,11 +19,14 @@ extension EnergyMatchingJob {
         let s = trainer.state
         var checkpoint = Node()
         checkpoint.put("network", .float(shape: [s.parameters.count], values: s.parameters))
+        checkpoint.set("network_architecture", .string(trainer.network.architecture))
         checkpoint.put("network_adam_m", .float(shape: [s.optimizer.firstMoment.count], values: s.optimizer.firstMoment))
         checkpoint.put("network_adam_v", .float(shape: [s.optimizer.secondMoment.count], values: s.optimizer.secondMoment))
         checkpoint.set("network_adam_step", .int(Int64(s.optimizer.step)))
         checkpoint.set("iteration", .int(Int64(s.epoch)))
         checkpoint.set("grad_evals", .int(Int64(s.gradientEvaluations)))
+        checkpoint.set("energy_evals", .int(Int64(s.energyEvaluations)))
+        checkpoint.set("discarded_samples", .int(Int64(s.discardedSamples)))
         checkpoint.set("seconds", .double(s.seconds))
         let d = trainer.target.dimension
         checkpoint.put("buffer_states", .float(shape: [s.buffer.count / d, d], values: s.buffer))
@@ -79,13 +82,21 @@ extension EnergyMatchingJob {
               case .int(let step)? = cp.attribute("network_adam_step"), let buffer = cp.dataset("buffer_states")?.floats else {
             throw RunFileError(message: "\(path): /checkpoint is missing or is not an iDEM checkpoint")
         }
+        // Files from before the attribute hold an MLP (same function today) or a version-1 EGNN.
+        let stored = cp.attribute("network_architecture")?.description ?? (trainer.target.particleStructure == nil ? "mlp" : "egnn-v1")
+        guard stored == trainer.network.architecture else {
+            throw RunFileError(message: "\(path): the checkpoint holds a \(stored) network but this version builds "
+                + "\(trainer.network.architecture); evaluate or resume it with the version that wrote it, or train anew")
+        }
         var optimizer = trainer.state.optimizer
         optimizer.firstMoment = m
         optimizer.secondMoment = v
         optimizer.step = Int(step)
         try trainer.restore(EnergyMatchingTrainer.State(
             parameters: values, optimizer: optimizer, buffer: buffer, epoch: Int(cp.attribute("iteration")?.doubleValue ?? 0),
-            gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0), seconds: cp.attribute("seconds")?.doubleValue ?? 0))
+            gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0),
+            energyEvaluations: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
+            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), seconds: cp.attribute("seconds")?.doubleValue ?? 0))
         if let t = root.group("train"), let e = t.dataset("iteration")?.doubles, let l = t.dataset("loss")?.doubles,
            let s = t.dataset("seconds")?.doubles, let g = t.dataset("grad_evals")?.doubles {
             history = e.indices.map { (Int(e[$0]), l[$0], s[$0], Int(g[$0])) }

@@ -10,6 +10,9 @@ public protocol ScoreNetwork: Sendable {
     func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable
     /// Rows per tape: small enough that the tape's temporaries stay below the allocator's reuse threshold.
     var chunkRows: Int { get }
+    /// Names the function the parameters parameterise; a checkpoint written under another name cannot be resumed
+    /// even when the parameter count matches.
+    var architecture: String { get }
 }
 
 extension ScoreNetwork {
@@ -27,6 +30,9 @@ extension ScoreNetwork {
 }
 
 extension EGNN: ScoreNetwork {
+    /// Version 2: normalised differences, sum over neighbours, coordinate range (version 1 averaged raw differences).
+    public var architecture: String { "egnn-v2 range=\(coordinateRange)" }
+
     /// About 16 000 edges per tape.
     public var chunkRows: Int { max(1, 16_384 / (particles * (particles - 1))) }
 }
@@ -74,6 +80,8 @@ public struct TimeConditionedMLP: ScoreNetwork {
     }
 
     public var chunkRows: Int { 4096 }
+
+    public var architecture: String { "mlp" }
 
     public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
         var h = tape.concatColumns(tape.constant(x), tape.constant(TimeFeatures.matrix(t)))

@@ -98,6 +98,16 @@ extension Tape {
         }
     }
 
+    /// Elementwise 1/(√(a + 10⁻⁸) + 1) of squared lengths a ≥ 0: scales a relative vector to below unit length
+    /// (EGNN's normalised differences); the 10⁻⁸ keeps the derivative finite for coinciding points.
+    public func inverseLengthPlusOne(_ a: Variable) -> Variable {
+        let av = value(a)
+        let root = Self.map(av) { ($0 + 1e-8).squareRoot() }
+        return record(Self.map(root) { 1 / ($0 + 1) }) { g, tape in
+            tape.accumulate(a, Self.zip(g, Self.map(root) { r in -1 / (2 * r * (r + 1) * (r + 1)) }, *))
+        }
+    }
+
     /// The sum of all elements, as 1×1.
     public func sum(_ a: Variable) -> Variable {
         let av = value(a)

@@ -49,6 +49,11 @@ public final class EnergyMatchingTrainer {
     public private(set) var epoch = 0
     /// Points at which log R and ∇log R were evaluated.
     public private(set) var gradientEvaluations = 0
+    /// Points at which only log R was evaluated (screening generated samples).
+    public private(set) var energyEvaluations = 0
+    /// Generated samples kept out of the buffer because a coordinate or log R was not finite (the reverse SDE
+    /// diverged for them), over all epochs.
+    public private(set) var discardedSamples = 0
     /// Training seconds so far.
     public private(set) var seconds = 0.0
     let seed: UInt64
@@ -60,19 +65,24 @@ public final class EnergyMatchingTrainer {
         public var buffer: [Float]
         public var epoch: Int
         public var gradientEvaluations: Int
+        public var energyEvaluations: Int
+        public var discardedSamples: Int
         public var seconds: Double
 
         /// A state from its parts.
-        public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int, seconds: Double) {
+        public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int,
+                    energyEvaluations: Int, discardedSamples: Int, seconds: Double) {
             (self.parameters, self.optimizer, self.buffer, self.epoch) = (parameters, optimizer, buffer, epoch)
-            (self.gradientEvaluations, self.seconds) = (gradientEvaluations, seconds)
+            (self.gradientEvaluations, self.energyEvaluations, self.discardedSamples) = (gradientEvaluations, energyEvaluations, discardedSamples)
+            self.seconds = seconds
         }
     }
 
     /// The current state.
     public var state: State {
         State(parameters: network.parameters.values, optimizer: optimizer, buffer: buffer, epoch: epoch,
-              gradientEvaluations: gradientEvaluations, seconds: seconds)
+              gradientEvaluations: gradientEvaluations, energyEvaluations: energyEvaluations,
+              discardedSamples: discardedSamples, seconds: seconds)
     }
 
     /// Continues from `state` (of a trainer with the same network shape).
@@ -85,6 +95,8 @@ public final class EnergyMatchingTrainer {
         buffer = s.buffer
         epoch = s.epoch
         gradientEvaluations = s.gradientEvaluations
+        energyEvaluations = s.energyEvaluations
+        discardedSamples = s.discardedSamples
         seconds = s.seconds
     }
 
@@ -124,14 +136,39 @@ public final class EnergyMatchingTrainer {
         return x
     }
 
-    /// One outer epoch: generate, push into the buffer (dropping the oldest rows), then `innerSteps` regression
-    /// steps. Returns the mean regression loss of the epoch.
+    /// The rows of `samples` whose coordinates and log R are finite, concatenated; counts the others as discarded.
+    func finiteRows(_ samples: Matrix) throws -> [Float] {
+        let d = samples.cols
+        var logR = [Float](repeating: 0, count: samples.rows)
+        do {
+            try samples.storage.withUnsafeBufferPointer {
+                try target.evaluate($0.baseAddress!, count: samples.rows, logDensity: &logR, gradient: nil)
+            }
+        } catch {
+            throw TargetFailure(target: target.name, context: "screening the samples of epoch \(epoch + 1)", underlying: error)
+        }
+        energyEvaluations += samples.rows
+        var kept: [Float] = []
+        for r in 0..<samples.rows {
+            let row = samples.storage[(r * d)..<((r + 1) * d)]
+            if logR[r].isFinite && row.allSatisfy(\.isFinite) { kept += row }
+        }
+        discardedSamples += samples.rows - kept.count / d
+        guard !kept.isEmpty else {
+            throw EnergyMatchingError("every sample generated in epoch \(epoch + 1) has a non-finite coordinate or energy: "
+                + "the reverse SDE diverged; lower lr, raise idem_steps or lower idem_diffusion_scale")
+        }
+        return kept
+    }
+
+    /// One outer epoch: generate, push the samples with finite energy into the buffer (dropping the oldest rows),
+    /// then `innerSteps` regression steps. Returns the mean regression loss of the epoch.
     @discardableResult
     public func trainEpoch() throws -> Double {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let d = target.dimension
-        buffer += generate(count: settings.samplesPerEpoch, stream: UInt64(epoch)).storage
+        buffer += try finiteRows(generate(count: settings.samplesPerEpoch, stream: UInt64(epoch)))
         if buffer.count > settings.bufferCapacity * d { buffer.removeFirst(buffer.count - settings.bufferCapacity * d) }
         var total = 0.0
         for step in 0..<settings.innerSteps {

@@ -58,11 +58,13 @@ extension Train {
         job.checkpointEvery = max(1, checkpointEvery / 100)
         let (trainer, report) = try job.run(resume: resume) { t, loss in
             print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %d gradient evaluations", t.epoch, config.iterations,
-                         loss, t.seconds, t.gradientEvaluations))
+                         loss, t.seconds, t.gradientEvaluations)
+                  + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
             fflush(nil)
         }
-        print(String(format: "trained %d epochs in %.1f s (%d gradient evaluations)", trainer.epoch, trainer.seconds,
-                     trainer.gradientEvaluations))
+        print(String(format: "trained %d epochs in %.1f s (%d gradient and %d energy evaluations; %d generated samples "
+                     + "discarded as non-finite)", trainer.epoch, trainer.seconds, trainer.gradientEvaluations,
+                     trainer.energyEvaluations, trainer.discardedSamples))
         print(Summary.lines(report).joined(separator: "\n"))
     }
 

@@ -107,6 +107,14 @@ final class EnergyMatchingJobTests: XCTestCase {
         finer.evalSteps = 2 * config.idem.steps
         let refined = try EnergyMatchingJob(config: finer, outputPath: "").evaluate(try job.restoredTrainer(from: root, path: ""))
         XCTAssertNotEqual(refined.samples, report.samples)
+        // A checkpoint of another network version is refused, not loaded into this one.
+        var old = root
+        var checkpoint = try XCTUnwrap(old.group("checkpoint"))
+        checkpoint.set("network_architecture", .string("egnn-v1"))
+        old.put("checkpoint", checkpoint)
+        XCTAssertThrowsError(try job.restoredTrainer(from: old, path: "old.h5")) { error in
+            XCTAssertTrue("\(error)".contains("egnn-v1"), "\(error)")
+        }
         // Interrupted after one epoch (checkpoint written), then resumed.
         var first = try RunConfig.parse(tiny)
         first.iterations = 1

@@ -85,9 +85,9 @@ final class EGNNTests: XCTestCase {
             for j in stride(from: 0, to: slot.count, by: max(1, slot.count / 4)) {
                 let k = slot.offset + j
                 var plus = net, minus = net
-                plus.parameters.values[k] += 1e-2
-                minus.parameters.values[k] -= 1e-2
-                let numeric = (loss(plus) - loss(minus)) / 2e-2
+                plus.parameters.values[k] += 3e-3
+                minus.parameters.values[k] -= 3e-3
+                let numeric = (loss(plus) - loss(minus)) / 6e-3
                 XCTAssertEqual(Double(store.gradients[k]), numeric, accuracy: 2e-2 * max(1, abs(numeric)), "\(slot.name)[\(j)]")
                 checked += 1
             }

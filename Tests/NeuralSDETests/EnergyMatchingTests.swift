@@ -89,4 +89,33 @@ final class EnergyMatchingTrainerTests: XCTestCase {
             XCTAssertEqual(std, 0.5, accuracy: 0.1, "coordinate \(c)")
         }
     }
+
+    /// A standard Gaussian with an infinite wall at x₀ > 2 (log R = −∞ there).
+    struct WalledGaussian: Target {
+        let name = "walled", dimension = 2
+        func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+                      gradient: UnsafeMutablePointer<Float>?) throws {
+            for r in 0..<count {
+                logDensity[r] = x[2 * r] > 2 ? -.infinity : -0.5 * (x[2 * r] * x[2 * r] + x[2 * r + 1] * x[2 * r + 1])
+                for c in 0..<2 { gradient?[2 * r + c] = -x[2 * r + c] }
+            }
+        }
+    }
+
+    /// Generated samples with a non-finite log R never enter the buffer; they are counted, and so are the energy
+    /// evaluations that screened them.
+    func testDiscardsNonFiniteSamples() throws {
+        var rng = Xoshiro256(seed: 2)
+        var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                                              estimator: MonteCarloScore(samples: 20, maxNorm: 50))
+        (settings.integrationSteps, settings.samplesPerEpoch, settings.innerSteps, settings.batchSize) = (20, 400, 2, 16)
+        let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 8, depth: 2, rng: &rng),
+                                            settings: settings, seed: 1)
+        try trainer.trainEpoch()
+        let kept = trainer.buffer.count / 2
+        XCTAssertGreaterThan(trainer.discardedSamples, 20, "an untrained sampler spreads as N(0, 3²): about a quarter beyond the wall")
+        XCTAssertEqual(kept + trainer.discardedSamples, 400)
+        XCTAssertEqual(trainer.energyEvaluations, 400)
+        XCTAssertTrue((0..<kept).allSatisfy { trainer.buffer[2 * $0] <= 2 })
+    }
 }

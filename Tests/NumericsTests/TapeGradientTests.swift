@@ -42,6 +42,14 @@ final class TapeGradientTests: XCTestCase {
     func testAddBias() { checkGradients([random(3, 9, seed: 3), random(1, 9, seed: 4)]) { $0.addBias($1[0], $1[1]) } }
     func testGELU() { checkGradients([random(3, 11, seed: 5)]) { $0.activation($1[0], .gelu) } }
     func testTanh() { checkGradients([random(3, 13, seed: 12)]) { $0.activation($1[0], .tanh) } }
+    func testInverseLengthPlusOne() {  // on squared lengths (positive, away from 0 where the root bends sharply)
+        let squared = Matrix(rows: 2, cols: 5, storage: random(2, 5, seed: 16).storage.map { 0.2 + $0 * $0 })
+        checkGradients([squared]) { $0.inverseLengthPlusOne($1[0]) }
+        let tape = Tape()
+        let values = tape.value(tape.inverseLengthPlusOne(tape.constant(Matrix(rows: 1, cols: 2, storage: [9, 0])))).storage
+        XCTAssertEqual(values[0], 0.25, accuracy: 1e-6)
+        XCTAssertEqual(values[1], 1 / (1 + 1e-4), accuracy: 1e-6)
+    }
     func testSiLU() { checkGradients([random(2, 17, seed: 6)]) { $0.activation($1[0], .silu) } }
     func testAddSubtractMultiply() {
         checkGradients([random(3, 4, seed: 7), random(3, 4, seed: 8)]) { t, v in
