@@ -39,7 +39,8 @@ public struct EGNN: Sendable {
     }
 
     /// A freshly initialised network with `layers` message-passing layers (PyTorch's default uniform
-    /// initialisation; the last coordinate layer is scaled down so the initial field is small).
+    /// initialisation; the last coordinate layer is scaled by 10⁻³, as in the public EGNN, so the initial field is
+    /// small even summed over 54 neighbours).
     public init(particles: Int, spatialDimension: Int, hidden: Int = 32, layers: Int = 3, coordinateRange: Float = 15,
                 rng: inout Xoshiro256) {
         precondition(particles >= 2, "EGNN: need at least two particles")
@@ -63,7 +64,7 @@ public struct EGNN: Sendable {
             return Layer(edgeFrom: uniform(name + ".from", h, h, fanIn: 2 * h + 1), edgeTo: uniform(name + ".to", h, h, fanIn: 2 * h + 1),
                          edgeDistance: uniform(name + ".distance", 1, h, fanIn: 2 * h + 1),
                          edge1Bias: uniform(name + ".bias", 1, h, fanIn: 2 * h + 1), edge2: dense("layer\(l).edge2", h, h),
-                         coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.01),
+                         coordinate1: dense("layer\(l).coordinate1", h, h), coordinate2: dense("layer\(l).coordinate2", h, 1, gain: 0.001),
                          node1: dense("layer\(l).node1", 2 * h, h), node2: dense("layer\(l).node2", h, h))
         }
         parameters = p
