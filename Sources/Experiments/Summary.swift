@@ -6,7 +6,7 @@ public enum Summary {
     /// One metric per line, with the sample counts behind them.
     public static func lines(_ r: EvaluationReport, trainer: Trainer) -> [String] {
         let e = r.onPolicy
-        var out = [String(format: "trained %d iterations in %.1f s (%d energy and %d gradient evaluations)",
+        var out = [String(format: "trained %d iterations in %.1f s (%ld energy and %ld gradient evaluations)",
                           trainer.iteration, trainer.seconds, trainer.budget.energy, trainer.budget.gradient)]
         out.append(String(format: "elbo      %.4f   (K = %d on-policy paths)", e.meanLogWeight, e.count))
         out.append(String(format: "log_z_is  %.4f", e.importanceWeighted))

@@ -57,12 +57,12 @@ extension Train {
         var job = EnergyMatchingJob(config: config, outputPath: outputPath)
         job.checkpointEvery = max(1, checkpointEvery / 100)
         let (trainer, report) = try job.run(resume: resume) { t, loss in
-            print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %d gradient evaluations", t.epoch, config.iterations,
+            print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %ld gradient evaluations", t.epoch, config.iterations,
                          loss, t.seconds, t.gradientEvaluations)
                   + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
             fflush(nil)
         }
-        print(String(format: "trained %d epochs in %.1f s (%d gradient and %d energy evaluations; %d generated samples "
+        print(String(format: "trained %d epochs in %.1f s (%ld gradient and %ld energy evaluations; %d generated samples "
                      + "discarded as non-finite)", trainer.epoch, trainer.seconds, trainer.gradientEvaluations,
                      trainer.energyEvaluations, trainer.discardedSamples))
         print(Summary.lines(report).joined(separator: "\n"))
@@ -71,7 +71,7 @@ extension Train {
     /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
     func runMALA(_ config: RunConfig, outputPath: String) throws {
         let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run()
-        print(String(format: "ran %d MALA chains for %d gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
+        print(String(format: "ran %d MALA chains for %ld gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
                      config.evalPaths, config.malaBudget, seconds, acceptance))
         print(Summary.lines(report).joined(separator: "\n"))
     }
