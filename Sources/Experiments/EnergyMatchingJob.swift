@@ -58,6 +58,7 @@ public struct EnergyMatchingJob {
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate
+        (settings.plateauPatience, settings.plateauFactor) = (o.lrPatience, o.lrFactor)
         // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
         // DW4 training diverged for some initialisations.
         settings.gradientClip = config.gradClip > 0 ? config.gradClip : Float(defaults["grad_clip"] ?? 0)

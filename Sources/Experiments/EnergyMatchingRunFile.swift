@@ -27,6 +27,9 @@ extension EnergyMatchingJob {
         checkpoint.set("grad_evals", .int(Int64(s.gradientEvaluations)))
         checkpoint.set("energy_evals", .int(Int64(s.energyEvaluations)))
         checkpoint.set("discarded_samples", .int(Int64(s.discardedSamples)))
+        checkpoint.set("learning_rate", .double(Double(s.optimizer.learningRate)))
+        checkpoint.set("plateau_best_loss", .double(s.plateau.bestLoss))
+        checkpoint.set("plateau_epochs", .int(Int64(s.plateau.epochsSinceBest)))
         checkpoint.set("seconds", .double(s.seconds))
         let d = trainer.target.dimension
         checkpoint.put("buffer_states", .float(shape: [s.buffer.count / d, d], values: s.buffer))
@@ -92,11 +95,14 @@ extension EnergyMatchingJob {
         optimizer.firstMoment = m
         optimizer.secondMoment = v
         optimizer.step = Int(step)
+        if let rate = cp.attribute("learning_rate")?.doubleValue { optimizer.learningRate = Float(rate) }
+        let plateau = EnergyMatchingTrainer.Plateau(bestLoss: cp.attribute("plateau_best_loss")?.doubleValue ?? .infinity,
+                                                    epochsSinceBest: Int(cp.attribute("plateau_epochs")?.doubleValue ?? 0))
         try trainer.restore(EnergyMatchingTrainer.State(
             parameters: values, optimizer: optimizer, buffer: buffer, epoch: Int(cp.attribute("iteration")?.doubleValue ?? 0),
             gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0),
             energyEvaluations: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
-            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), seconds: cp.attribute("seconds")?.doubleValue ?? 0))
+            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), plateau: plateau, seconds: cp.attribute("seconds")?.doubleValue ?? 0))
         if let t = root.group("train"), let e = t.dataset("iteration")?.doubles, let l = t.dataset("loss")?.doubles,
            let s = t.dataset("seconds")?.doubles, let g = t.dataset("grad_evals")?.doubles {
             history = e.indices.map { (Int(e[$0]), l[$0], s[$0], Int(g[$0])) }

@@ -57,6 +57,9 @@ public struct RunConfig: Sendable, Equatable {
         public var sigmaMin: Float?, sigmaMax: Float?, scoreClip: Float?, diffusionScale: Float?
         public var samples: Int?
         public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
+        /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
+        public var lrPatience = 0
+        public var lrFactor: Float = 0.1
     }
 
     /// The defaults.
@@ -157,6 +160,10 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1) }, get: { "\($0.idem.inner)" }),
         Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
             set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1) }, get: { "\($0.idem.buffer)" }),
+        Key(name: "idem_lr_patience", help: "iDEM: epochs without a lower epoch loss before the learning rate is cut (0 = constant rate)",
+            set: { c, v in c.idem.lrPatience = try integer("idem_lr_patience", v, min: 0) }, get: { "\($0.idem.lrPatience)" }),
+        Key(name: "idem_lr_factor", help: "iDEM: what the learning rate is multiplied by after idem_lr_patience epochs (0 < f < 1)",
+            set: { c, v in c.idem.lrFactor = try fraction("idem_lr_factor", v) }, get: { "\($0.idem.lrFactor)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",
@@ -247,6 +254,11 @@ private func nonNegative(_ key: String, _ v: String) throws -> Float {
 
 private func positive(_ key: String, _ v: String) throws -> Float {
     guard let x = Float(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
+    return x
+}
+
+private func fraction(_ key: String, _ v: String) throws -> Float {
+    guard let x = Float(v), x > 0, x < 1 else { throw ConfigError.badValue(key: key, value: v, expected: "a number between 0 and 1") }
     return x
 }
 

@@ -26,6 +26,10 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     /// Adam learning rate and gradient-norm clip (0 = off).
     public var learningRate: Float = 1e-3
     public var gradientClip: Float = 0
+    /// Epochs without a lower epoch loss after which the learning rate is multiplied by `plateauFactor` (0 = never;
+    /// iDEM's trainer reduces its rate tenfold on plateaus).
+    public var plateauPatience = 0
+    public var plateauFactor: Float = 0.1
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
     public init(schedule: GeometricNoiseSchedule, estimator: MonteCarloScore) {
@@ -54,6 +58,19 @@ public final class EnergyMatchingTrainer {
     /// Generated samples kept out of the buffer because a coordinate or log R was not finite (the reverse SDE
     /// diverged for them), over all epochs.
     public private(set) var discardedSamples = 0
+    /// The lowest epoch loss so far and the epochs since it (for the plateau schedule).
+    public private(set) var plateau = Plateau()
+    /// The current learning rate (the settings' rate until a plateau cuts it).
+    public var learningRate: Float { optimizer.learningRate }
+
+    /// Progress of the plateau schedule.
+    public struct Plateau: Sendable, Equatable {
+        public var bestLoss = Double.infinity
+        public var epochsSinceBest = 0
+        public init(bestLoss: Double = .infinity, epochsSinceBest: Int = 0) {
+            (self.bestLoss, self.epochsSinceBest) = (bestLoss, epochsSinceBest)
+        }
+    }
     /// Training seconds so far.
     public private(set) var seconds = 0.0
     let seed: UInt64
@@ -67,14 +84,15 @@ public final class EnergyMatchingTrainer {
         public var gradientEvaluations: Int
         public var energyEvaluations: Int
         public var discardedSamples: Int
+        public var plateau: Plateau
         public var seconds: Double
 
         /// A state from its parts.
         public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int,
-                    energyEvaluations: Int, discardedSamples: Int, seconds: Double) {
+                    energyEvaluations: Int, discardedSamples: Int, plateau: Plateau, seconds: Double) {
             (self.parameters, self.optimizer, self.buffer, self.epoch) = (parameters, optimizer, buffer, epoch)
             (self.gradientEvaluations, self.energyEvaluations, self.discardedSamples) = (gradientEvaluations, energyEvaluations, discardedSamples)
-            self.seconds = seconds
+            (self.plateau, self.seconds) = (plateau, seconds)
         }
     }
 
@@ -82,7 +100,7 @@ public final class EnergyMatchingTrainer {
     public var state: State {
         State(parameters: network.parameters.values, optimizer: optimizer, buffer: buffer, epoch: epoch,
               gradientEvaluations: gradientEvaluations, energyEvaluations: energyEvaluations,
-              discardedSamples: discardedSamples, seconds: seconds)
+              discardedSamples: discardedSamples, plateau: plateau, seconds: seconds)
     }
 
     /// Continues from `state` (of a trainer with the same network shape).
@@ -97,6 +115,7 @@ public final class EnergyMatchingTrainer {
         gradientEvaluations = s.gradientEvaluations
         energyEvaluations = s.energyEvaluations
         discardedSamples = s.discardedSamples
+        plateau = s.plateau
         seconds = s.seconds
     }
 
@@ -175,7 +194,22 @@ public final class EnergyMatchingTrainer {
             total += try regressionStep(stream: UInt64(epoch * settings.innerSteps + step))
         }
         epoch += 1
-        return total / Double(settings.innerSteps)
+        let loss = total / Double(settings.innerSteps)
+        updatePlateau(loss)
+        return loss
+    }
+
+    /// Counts epochs since the lowest loss and cuts the learning rate after `plateauPatience` of them.
+    func updatePlateau(_ loss: Double) {
+        if loss < plateau.bestLoss {
+            plateau = Plateau(bestLoss: loss, epochsSinceBest: 0)
+        } else {
+            plateau.epochsSinceBest += 1
+        }
+        if settings.plateauPatience > 0 && plateau.epochsSinceBest >= settings.plateauPatience {
+            optimizer.learningRate *= settings.plateauFactor
+            plateau.epochsSinceBest = 0
+        }
     }
 
     /// One regression step on a batch from the buffer; returns the loss mean_b λ(t_b)·‖s_θ(x_t, t) − S_K(x_t, t)‖².

@@ -59,6 +59,7 @@ extension Train {
         let (trainer, report) = try job.run(resume: resume) { t, loss in
             print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %ld gradient evaluations", t.epoch, config.iterations,
                          loss, t.seconds, t.gradientEvaluations)
+                  + (t.learningRate != config.learningRate ? "  lr \(t.learningRate)" : "")
                   + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
             fflush(nil)
         }

@@ -75,7 +75,7 @@ final class ReportTests: XCTestCase {
 
 final class EnergyMatchingJobTests: XCTestCase {
     let tiny = ["target=dw4", "objective=idem", "iterations=2", "idem_steps=20", "idem_generate=50", "idem_inner=3",
-                "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40"]
+                "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40", "idem_lr_patience=1"]
 
     /// A tiny iDEM run on DW4 takes the target's defaults, writes the particle metrics and histograms, is
     /// re-evaluated from its file exactly, and a run resumed from its checkpoint after one epoch ends with the same

@@ -118,4 +118,22 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         XCTAssertEqual(trainer.energyEvaluations, 400)
         XCTAssertTrue((0..<kept).allSatisfy { trainer.buffer[2 * $0] <= 2 })
     }
+
+    /// The plateau schedule cuts the rate after `plateauPatience` epochs without a lower loss and starts counting
+    /// again; a new lowest loss resets the count.
+    func testPlateauCutsTheLearningRate() {
+        var rng = Xoshiro256(seed: 2)
+        var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                                              estimator: MonteCarloScore(samples: 4, maxNorm: nil))
+        (settings.learningRate, settings.plateauPatience, settings.plateauFactor) = (1e-3, 2, 0.5)
+        let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 4, depth: 1, rng: &rng),
+                                            settings: settings, seed: 1)
+        var rates: [Float] = []
+        for loss in [5.0, 4.0, 4.5, 4.2, 4.1, 3.0, 3.5, 3.5] {
+            trainer.updatePlateau(loss)
+            rates.append(trainer.learningRate)
+        }
+        XCTAssertEqual(rates, [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 2.5e-4])
+        XCTAssertEqual(trainer.plateau, EnergyMatchingTrainer.Plateau(bestLoss: 3.0, epochsSinceBest: 0))
+    }
 }
