@@ -59,8 +59,7 @@ public struct Evaluator {
                                                     context: "evaluation (EUBO)").logWeights
             }
             report.eubo = upper.reduce(0, +) / Double(upper.count)
-            let n = min(paths, Wasserstein.evaluationSamples) * d
-            report.w2 = Wasserstein.exactW2(Array(samples[0..<n]), Array(exact.storage[0..<n]), dimension: d)
+            report.w2 = Wasserstein.evaluationW2(samples, exact.storage, dimension: d)
         }
         if let centres = target.modeCentres {
             report.coverage = ModeCoverage(samples: samples, dimension: d, centres: centres, weights: target.modeWeights)

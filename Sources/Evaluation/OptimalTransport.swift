@@ -7,6 +7,13 @@ public enum Wasserstein {
     /// n³, so 20 000 would take hours.
     public static let evaluationSamples = 2000
 
+    /// W₂ between the first min(rows of `a`, rows of `b`, `evaluationSamples`) rows of each: what evaluations
+    /// report (exact OT needs equal counts, and its cost bounds the count).
+    public static func evaluationW2(_ a: [Float], _ b: [Float], dimension d: Int) -> Double {
+        let n = min(a.count, b.count, evaluationSamples * d) / d * d
+        return exactW2(Array(a[0..<n]), Array(b[0..<n]), dimension: d)
+    }
+
     /// W₂ between the rows of `a` and `b` (both `n × dimension`, row-major).
     public static func exactW2(_ a: [Float], _ b: [Float], dimension d: Int) -> Double {
         precondition(a.count == b.count && a.count % d == 0, "exactW2: sample sets must have equal size")

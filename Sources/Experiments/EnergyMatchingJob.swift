@@ -31,6 +31,8 @@ public struct EnergyMatchingJob {
     public var outputPath: String
     /// Epochs between intermediate writes of the run file (0 = only at the end).
     public var checkpointEvery = 10
+    /// The `/train` curve: one entry per epoch.
+    typealias History = [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)]
 
     public init(config: RunConfig, outputPath: String) {
         self.config = config
@@ -88,7 +90,7 @@ public struct EnergyMatchingJob {
         -> (trainer: EnergyMatchingTrainer, report: EnergyMatchingReport) {
         var provenance = Provenance(seed: config.seed, threads: 1)
         let trainer = try makeTrainer()
-        var history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)] = []
+        var history: History = []
         if resume, FileManager.default.fileExists(atPath: outputPath) {
             let root = try HDF5.read(outputPath)
             guard try RunFile.config(of: root, path: outputPath) == config else {
@@ -136,8 +138,7 @@ public struct EnergyMatchingJob {
         if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {
             (reference, description) = (exact, "\(config.evalPaths) exact samples")
             if let second = original.exactSamples(count: config.evalPaths, rng: &rng) {
-                let n = min(config.evalPaths, Wasserstein.evaluationSamples) * original.dimension
-                floor = Wasserstein.exactW2(Array(second.storage[0..<n]), Array(exact.storage[0..<n]), dimension: original.dimension)
+                floor = Wasserstein.evaluationW2(second.storage, exact.storage, dimension: original.dimension)
             }
         } else if let path = try TargetCatalog.spec(config.target)?.reference,
                   let test = try HDF5.read(path).dataset("test") {
@@ -151,9 +152,7 @@ public struct EnergyMatchingJob {
             removeCentreOfMass(&reference.storage, particles: p)
             description += ", centred"
         }
-        // Exact OT needs equal counts: the first n of each when the reference set is smaller (at most 2000).
-        let n = min(samples.rows, reference.rows, Wasserstein.evaluationSamples), d = original.dimension
-        let w2 = Wasserstein.exactW2(Array(samples.storage[0..<(n * d)]), Array(reference.storage[0..<(n * d)]), dimension: d)
+        let w2 = Wasserstein.evaluationW2(samples.storage, reference.storage, dimension: original.dimension)
         var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, w2Floor: floor, particles: nil,
                                           coverage: nil)
         if let p = original.particleStructure {

@@ -7,7 +7,7 @@ import Objectives
 /// iterations, `/eval`, `/samples`) and a checkpoint of the score network, its optimiser and the FIFO buffer.
 extension EnergyMatchingJob {
     static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,
-                     history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)], status: String,
+                     history: History, status: String,
                      error: String?, report: EnergyMatchingReport?) -> Node {
         var root = RunFile.header(config, provenance: provenance, status: status, error: error)
         var train = Node()
@@ -73,12 +73,12 @@ extension EnergyMatchingJob {
     /// A trainer rebuilt from the checkpoint of the iDEM run file `root` (written with this job's network settings).
     public func restoredTrainer(from root: Node, path: String) throws -> EnergyMatchingTrainer {
         let trainer = try makeTrainer()
-        var history: [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)] = []
+        var history: History = []
         try Self.restore(trainer, history: &history, from: root, path: path)
         return trainer
     }
 
-    static func restore(_ trainer: EnergyMatchingTrainer, history: inout [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)],
+    static func restore(_ trainer: EnergyMatchingTrainer, history: inout History,
                         from root: Node, path: String) throws {
         guard let cp = root.group("checkpoint"), let values = cp.dataset("network")?.floats,
               let m = cp.dataset("network_adam_m")?.floats, let v = cp.dataset("network_adam_v")?.floats,
