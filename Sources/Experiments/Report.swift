@@ -12,6 +12,8 @@ public struct RunRecord: Sendable {
     public var config: RunConfig
     /// `/eval` attributes that are numbers, plus `seconds` (training wall-clock) and `energy_evals`/`grad_evals`.
     public var metrics: [String: Double]
+    /// The commit of the binary that trained the run (`/provenance` `git_commit`), "unknown" when not recorded.
+    public var commit: String
 
     /// Reads the status, settings and final metrics of a run file.
     public init(path: String) throws {
@@ -19,6 +21,7 @@ public struct RunRecord: Sendable {
         config = try RunFile.config(of: root, path: path)
         self.path = path
         status = root.attribute("status")?.description ?? "unknown"
+        commit = root.group("provenance")?.attribute("git_commit")?.description ?? "unknown"
         metrics = [:]
         for a in root.group("eval")?.attributes ?? [] { if let v = a.value.doubleValue { metrics[a.name] = v } }
         if let cp = root.group("checkpoint") {
@@ -74,19 +77,24 @@ public struct Report: Sendable {
     /// Whether the spread is the standard error of the mean (else the sample standard deviation).
     public var standardError: Bool
 
+    /// How many of the reported (complete) runs each commit trained.
+    public var commits: [String: Int]
+
     /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values.
     public init(records: [RunRecord], columns: [ReportColumn] = ReportColumn.defaults, standardError: Bool = false,
                 published: [String: [String: [String: Double]]] = [:]) {
         self.columns = columns
         self.standardError = standardError
         incomplete = records.filter { $0.status != "complete" }.map { ($0.path, $0.status) }
+        commits = Dictionary(records.filter { $0.status == "complete" }.map { ($0.commit, 1) }, uniquingKeysWith: +)
         var groups: [String: [RunRecord]] = [:], order: [String] = []
         for r in records where r.status == "complete" {
             let key = r.config.target + "\u{1}" + r.method
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(r)
         }
-        rows = order.sorted().map { key in
+        // Numeric-aware, so that `steps=5` comes before `steps=10` and `steps=20`.
+        rows = order.sorted { $0.compare($1, options: .numeric) == .orderedAscending }.map { key in
             let runs = groups[key]!
             let target = runs[0].config.target, method = runs[0].method
             let cells: [(mean: Double, spread: Double)?] = columns.map { c in
@@ -131,10 +139,11 @@ public struct Report: Sendable {
         return others.count > 1 && mine == (columns[c].smallerIsBetter ? others.min() : others.max())
     }
 
-    /// The caption: what the numbers are.
+    /// The caption: what the numbers are, and which code trained them.
     public var caption: String {
-        "Final values after training (evaluation of the last checkpoint), mean ± \(standardError ? "SEM" : "std") over seeds; "
-            + "best mean per target in bold; published values in brackets."
+        let trainedBy = commits.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) run\($0.value == 1 ? "" : "s"))" }.joined(separator: ", ")
+        return "Final values after training (evaluation of the last checkpoint), mean ± \(standardError ? "SEM" : "std") over seeds; "
+            + "best mean per target in bold; published values in brackets. Trained at commit \(trainedBy)."
     }
 
     /// The table in `format`: "markdown", "latex" or "csv".

@@ -16,8 +16,14 @@ final class ReportTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Writes a minimal run file with the given settings, status and `/eval` metrics.
-    func write(_ name: String, _ settings: [String], status: String = "complete", eval: [String: Double]) throws {
+    func write(_ name: String, _ settings: [String], status: String = "complete", eval: [String: Double],
+               commit: String? = nil) throws {
         var root = Node()
+        if let commit {
+            var provenance = Node()
+            provenance.set("git_commit", .string(commit))
+            root.put("provenance", provenance)
+        }
         root.set("format", .string("dsampler-run"))
         root.set("status", .string(status))
         var config = Node()
@@ -30,6 +36,19 @@ final class ReportTests: XCTestCase {
         checkpoint.set("seconds", .double(10))
         root.put("checkpoint", checkpoint)
         try HDF5.write(root, to: directory + "/" + name)
+    }
+
+    /// Rows of one target are ordered by their method with numbers compared as numbers (a coarse-grid sweep reads
+    /// steps=5, 10, 20, not 10, 20, 5); the caption names the commits that trained the runs.
+    func testRowsOrderNumbersNumericallyAndCaptionNamesCommits() throws {
+        for (steps, commit) in [(20, "abc"), (5, nil), (10, "abc")] {
+            try write("s\(steps).h5", ["target=gmm25", "objective=tb", "grid=random", "steps=\(steps)"], eval: ["w2": 1],
+                      commit: commit)
+        }
+        let report = Report(records: try Report.records(in: directory))
+        XCTAssertEqual(report.rows.map(\.method), ["tb steps=5 grid=random", "tb steps=10 grid=random", "tb steps=20 grid=random"])
+        XCTAssertEqual(report.commits, ["abc": 2, "unknown": 1])
+        XCTAssertTrue(report.caption.hasSuffix("Trained at commit abc (2 runs), unknown (1 run)."), report.caption)
     }
 
     /// Two seeds of one method, one of another, one unfinished run: the group's mean ± std is recomputed by hand,
