@@ -79,6 +79,8 @@ public struct Report: Sendable {
 
     /// How many of the reported (complete) runs each commit trained.
     public var commits: [String: Int]
+    /// The reported runs' training wall-clock, summed (the time a reproduction took, however many sessions it spanned).
+    public var trainingSeconds: Double
 
     /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values.
     public init(records: [RunRecord], columns: [ReportColumn] = ReportColumn.defaults, standardError: Bool = false,
@@ -86,9 +88,11 @@ public struct Report: Sendable {
         self.columns = columns
         self.standardError = standardError
         incomplete = records.filter { $0.status != "complete" }.map { ($0.path, $0.status) }
-        commits = Dictionary(records.filter { $0.status == "complete" }.map { ($0.commit, 1) }, uniquingKeysWith: +)
+        let complete = records.filter { $0.status == "complete" }
+        commits = Dictionary(complete.map { ($0.commit, 1) }, uniquingKeysWith: +)
+        trainingSeconds = complete.reduce(0) { $0 + ($1.metrics["seconds"] ?? 0) }
         var groups: [String: [RunRecord]] = [:], order: [String] = []
-        for r in records where r.status == "complete" {
+        for r in complete {
             let key = r.config.target + "\u{1}" + r.method
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(r)
@@ -142,8 +146,10 @@ public struct Report: Sendable {
     /// The caption: what the numbers are, and which code trained them.
     public var caption: String {
         let trainedBy = commits.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) run\($0.value == 1 ? "" : "s"))" }.joined(separator: ", ")
+        let total = trainingSeconds >= 3600 ? String(format: "%.1f h", trainingSeconds / 3600) : String(format: "%.1f min", trainingSeconds / 60)
         return "Final values after training (evaluation of the last checkpoint), mean ± \(standardError ? "SEM" : "std") over seeds; "
-            + "best mean per target in bold; published values in brackets. Trained at commit \(trainedBy)."
+            + "best mean per target in bold; published values in brackets. Trained at commit \(trainedBy); "
+            + "\(total) of training in all (the runs' own wall-clock)."
     }
 
     /// The table in `format`: "markdown", "latex" or "csv".

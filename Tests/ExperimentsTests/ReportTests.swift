@@ -39,7 +39,7 @@ final class ReportTests: XCTestCase {
     }
 
     /// Rows of one target are ordered by their method with numbers compared as numbers (a coarse-grid sweep reads
-    /// steps=5, 10, 20, not 10, 20, 5); the caption names the commits that trained the runs.
+    /// steps=5, 10, 20, not 10, 20, 5); the caption names the commits that trained the runs and their total time.
     func testRowsOrderNumbersNumericallyAndCaptionNamesCommits() throws {
         for (steps, commit) in [(20, "abc"), (5, nil), (10, "abc")] {
             try write("s\(steps).h5", ["target=gmm25", "objective=tb", "grid=random", "steps=\(steps)"], eval: ["w2": 1],
@@ -48,7 +48,9 @@ final class ReportTests: XCTestCase {
         let report = Report(records: try Report.records(in: directory))
         XCTAssertEqual(report.rows.map(\.method), ["tb steps=5 grid=random", "tb steps=10 grid=random", "tb steps=20 grid=random"])
         XCTAssertEqual(report.commits, ["abc": 2, "unknown": 1])
-        XCTAssertTrue(report.caption.hasSuffix("Trained at commit abc (2 runs), unknown (1 run)."), report.caption)
+        XCTAssertEqual(report.trainingSeconds, 30)   // 10 s in each file's checkpoint
+        XCTAssertTrue(report.caption.hasSuffix("Trained at commit abc (2 runs), unknown (1 run); 0.5 min of training in all (the runs' own wall-clock)."),
+                      report.caption)
     }
 
     /// Two seeds of one method, one of another, one unfinished run: the group's mean ± std is recomputed by hand,
