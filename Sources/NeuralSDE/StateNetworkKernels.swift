@@ -50,10 +50,10 @@ extension DriftNetwork {
         }
         let w = outputWidth
         BLAS.gemm(m: n, n: w, k: h, a: input, lda: h, b: weight(p, 3), ldb: w, c: out, ldc: w)
-        PointwiseKernels.addBiasActivate(out, rows: n, cols: w, bias: bias(p, 3), activation: .identity, out: nil)
+        PointwiseKernels.addBias(out, rows: n, cols: w, bias: bias(p, 3))
         if let flow = layout.flow, let flowOut {
             BLAS.gemm(m: n, n: 1, k: h, a: input, lda: h, b: p + flow.weight.offset, ldb: 1, c: flowOut, ldc: 1)
-            PointwiseKernels.addBiasActivate(flowOut, rows: n, cols: 1, bias: p + flow.bias.offset, activation: .identity, out: nil)
+            PointwiseKernels.addBias(flowOut, rows: n, cols: 1, bias: p + flow.bias.offset)
         }
     }
 

@@ -104,31 +104,37 @@ extension Activation {
 
 /// Fused row-wise kernels over `rows × cols` row-major blocks.
 public enum PointwiseKernels {
-    /// z ← z + bias (broadcast over rows) and, when `out` is given, out ← f(z). Keeping z lets the backward
-    /// pass compute f′(z) without recomputing the layer.
+    /// z ← z + bias, the bias broadcast over rows.
     @inlinable
-    public static func addBiasActivate(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
-                                       bias: UnsafePointer<Float>?, activation: Activation,
-                                       out: UnsafeMutablePointer<Float>?) {
+    public static func addBias(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
         let vecEnd = cols & ~7
         for r in 0..<rows {
             let zr = z + r * cols
-            let outRow = out.map { $0 + r * cols }
             var c = 0
             while c < vecEnd {
-                var v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self)
-                if let bias { v += UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self) }
+                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self) + UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self)
                 UnsafeMutableRawPointer(zr + c).storeBytes(of: v, as: Float8.self)
-                if let outRow { UnsafeMutableRawPointer(outRow + c).storeBytes(of: activation.apply(v), as: Float8.self) }
                 c += 8
             }
-            while c < cols {
-                var v = zr[c]
-                if let bias { v += bias[c] }
-                zr[c] = v
-                outRow?[c] = activation.apply(v)
-                c += 1
+            while c < cols { zr[c] += bias[c]; c += 1 }
+        }
+    }
+
+    /// out ← f(z), row by row: eight lanes at a time, then the row's tail one by one (so a row's values do not
+    /// depend on the rows around it).
+    @inlinable
+    public static func activate(_ z: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation,
+                                out: UnsafeMutablePointer<Float>) {
+        let vecEnd = cols & ~7
+        for r in 0..<rows {
+            let zr = z + r * cols, outRow = out + r * cols
+            var c = 0
+            while c < vecEnd {
+                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self)
+                UnsafeMutableRawPointer(outRow + c).storeBytes(of: activation.apply(v), as: Float8.self)
+                c += 8
             }
+            while c < cols { outRow[c] = activation.apply(zr[c]); c += 1 }
         }
     }
 

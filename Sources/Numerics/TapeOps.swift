@@ -21,8 +21,7 @@ extension Tape {
         let cols = out.cols
         out.storage.withUnsafeMutableBufferPointer { o in
             bv.storage.withUnsafeBufferPointer { b in
-                PointwiseKernels.addBiasActivate(o.baseAddress!, rows: out.rows, cols: cols, bias: b.baseAddress!,
-                                                 activation: .identity, out: nil)
+                PointwiseKernels.addBias(o.baseAddress!, rows: out.rows, cols: cols, bias: b.baseAddress!)
             }
         }
         return record(out) { g, tape in
@@ -33,11 +32,10 @@ extension Tape {
 
     /// The pointwise nonlinearity f(a).
     public func activation(_ a: Variable, _ f: Activation) -> Variable {
-        var z = value(a)
+        let z = value(a)
         let out = Matrix(rows: z.rows, cols: z.cols) { o in
-            z.storage.withUnsafeMutableBufferPointer { zb in
-                PointwiseKernels.addBiasActivate(zb.baseAddress!, rows: z.rows, cols: z.cols, bias: nil,
-                                                 activation: f, out: o.baseAddress!)
+            z.storage.withUnsafeBufferPointer { zb in   // read-only: no copy of the tape's value
+                PointwiseKernels.activate(zb.baseAddress!, rows: z.rows, cols: z.cols, activation: f, out: o.baseAddress!)
             }
         }
         return record(out) { g, tape in
@@ -150,26 +148,16 @@ extension Tape {
     /// Rows of `a` picked by `indices` (repeats allowed).
     public func gatherRows(_ a: Variable, _ indices: [Int]) -> Variable {
         let av = value(a)
-        var out = Matrix(rows: indices.count, cols: av.cols)
-        for (r, i) in indices.enumerated() { for c in 0..<av.cols { out[r, c] = av[i, c] } }
-        return record(out) { g, tape in
-            var ga = Matrix(rows: av.rows, cols: av.cols)
-            for (r, i) in indices.enumerated() { for c in 0..<av.cols { ga[i, c] += g[r, c] } }
-            tape.accumulate(a, ga)
-        }
+        let out = Self.copyRows(av, from: indices, to: 0..<indices.count, rows: indices.count)
+        return record(out) { g, tape in tape.accumulate(a, Self.addRows(g, from: 0..<indices.count, to: indices, rows: av.rows)) }
     }
 
     /// A `rows`-row matrix whose row `indices[r]` accumulates row r of `a` (the adjoint of `gatherRows`).
     public func scatterAddRows(_ a: Variable, _ indices: [Int], rows: Int) -> Variable {
         let av = value(a)
         precondition(indices.count == av.rows, "scatterAddRows: \(indices.count) indices for \(av.rows) rows")
-        var out = Matrix(rows: rows, cols: av.cols)
-        for (r, i) in indices.enumerated() { for c in 0..<av.cols { out[i, c] += av[r, c] } }
-        return record(out) { g, tape in
-            var ga = Matrix(rows: av.rows, cols: av.cols)
-            for (r, i) in indices.enumerated() { for c in 0..<av.cols { ga[r, c] = g[i, c] } }
-            tape.accumulate(a, ga)
-        }
+        let out = Self.addRows(av, from: 0..<indices.count, to: indices, rows: rows)
+        return record(out) { g, tape in tape.accumulate(a, Self.copyRows(g, from: indices, to: 0..<av.rows, rows: av.rows)) }
     }
 
     // MARK: kernels shared by the pullbacks
@@ -211,6 +199,37 @@ extension Tape {
     }
 
     @inline(__always)
+    /// A `rows`-row matrix whose row `destination[k]` is row `source[k]` of `m` (the others zero).
+    static func copyRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int) -> Matrix {
+        let cols = m.cols
+        var out = Matrix(rows: rows, cols: cols)
+        m.storage.withUnsafeBufferPointer { src in
+            out.storage.withUnsafeMutableBufferPointer { dst in
+                for (i, j) in Swift.zip(source, destination) {
+                    precondition(i >= 0 && i < m.rows && j >= 0 && j < rows, "row index out of range")
+                    (dst.baseAddress! + j * cols).update(from: src.baseAddress! + i * cols, count: cols)
+                }
+            }
+        }
+        return out
+    }
+
+    /// A `rows`-row matrix whose row `destination[k]` accumulates row `source[k]` of `m`, in the order of k.
+    static func addRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int) -> Matrix {
+        let cols = m.cols
+        var out = Matrix(rows: rows, cols: cols)
+        m.storage.withUnsafeBufferPointer { src in
+            out.storage.withUnsafeMutableBufferPointer { dst in
+                for (i, j) in Swift.zip(source, destination) {
+                    precondition(i >= 0 && i < m.rows && j >= 0 && j < rows, "row index out of range")
+                    let s = src.baseAddress! + i * cols, d = dst.baseAddress! + j * cols
+                    for c in 0..<cols { d[c] += s[c] }
+                }
+            }
+        }
+        return out
+    }
+
     static func zip(_ a: Matrix, _ b: Matrix, _ f: (Float, Float) -> Float) -> Matrix {
         precondition(a.rows == b.rows && a.cols == b.cols, "elementwise op: \(a.rows)×\(a.cols) vs \(b.rows)×\(b.cols)")
         let n = a.count

@@ -65,6 +65,14 @@ final class TapeGradientTests: XCTestCase {
     func testGatherScatter() {
         checkGradients([random(4, 3, seed: 14)]) { $0.gatherRows($1[0], [3, 0, 3, 1, 2]) }
         checkGradients([random(5, 3, seed: 15)]) { $0.scatterAddRows($1[0], [1, 1, 0, 3, 1], rows: 4) }
+        // Values too: a consistent mix-up of rows in both directions would pass the gradient check.
+        let a = random(4, 3, seed: 14), b = random(5, 3, seed: 15), tape = Tape()
+        let gathered = tape.value(tape.gatherRows(tape.constant(a), [3, 0, 3, 1, 2]))
+        let scattered = tape.value(tape.scatterAddRows(tape.constant(b), [1, 1, 0, 3, 1], rows: 4))
+        for c in 0..<3 {
+            XCTAssertEqual([3, 0, 3, 1, 2].enumerated().map { gathered[$0.offset, c] }, [3, 0, 3, 1, 2].map { a[$0, c] })
+            XCTAssertEqual((0..<4).map { scattered[$0, c] }, [b[2, c], b[0, c] + b[1, c] + b[4, c], 0, b[3, c]])
+        }
     }
 
     /// A two-layer network, as the sampler's time embedding uses it, end to end including parameter export.
