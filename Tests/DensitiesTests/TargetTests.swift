@@ -80,6 +80,30 @@ final class TargetTests: XCTestCase {
         }
     }
 
+    /// Log-density and gradient against the formula written out, at points where every component matters and
+    /// at a point so far from one component that its term underflows (the evaluation skips exp there).
+    func testGMMDensityAgainstTheFormula() throws {
+        let t = GaussianMixture(name: "two", means: [[0, 0], [3, 1], [2000, 0]], componentStd: 1.5, defaultSigma2: 1,
+                                weights: [1, 2, 1])
+        for point: [Float] in [[0.5, -0.25], [1.5, 0.5], [-4, 7]] {
+            var terms: [Double] = [], gradient = [0.0, 0.0]
+            for (j, m) in t.means.enumerated() {
+                let d = [Double(point[0] - m[0]), Double(point[1] - m[1])]
+                terms.append(log(t.weights[j]) - (d[0] * d[0] + d[1] * d[1]) / (2 * 2.25) - log(2 * Double.pi * 2.25))
+            }
+            let top = terms.max()!, total = terms.reduce(0) { $0 + exp($1 - top) }
+            for (j, m) in t.means.enumerated() {
+                let w = exp(terms[j] - top) / total
+                for c in 0..<2 { gradient[c] += w * Double(m[c] - point[c]) / 2.25 }
+            }
+            let x = Matrix(rows: 1, cols: 2, storage: point)
+            let (logP, grad) = try t.logDensityAndGradient(x)
+            XCTAssertEqual(Double(logP[0]), top + log(total), accuracy: 1e-5)
+            XCTAssertEqual(Double(grad[0, 0]), gradient[0], accuracy: 1e-5)
+            XCTAssertEqual(Double(grad[0, 1]), gradient[1], accuracy: 1e-5)
+        }
+    }
+
     func testGMMSamplerHitsEveryModeEqually() {
         let t = GaussianMixture.grid(name: "gmm25", coordinates: [-10, -5, 0, 5, 10], variance: 0.3, sigma2: 5)
         var rng = Xoshiro256(seed: 9)
