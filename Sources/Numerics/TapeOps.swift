@@ -148,16 +148,16 @@ extension Tape {
     /// Rows of `a` picked by `indices` (repeats allowed).
     public func gatherRows(_ a: Variable, _ indices: [Int]) -> Variable {
         let av = value(a)
-        let out = Self.copyRows(av, from: indices, to: 0..<indices.count, rows: indices.count)
-        return record(out) { g, tape in tape.accumulate(a, Self.addRows(g, from: 0..<indices.count, to: indices, rows: av.rows)) }
+        let out = Self.moveRows(av, from: indices, to: 0..<indices.count, rows: indices.count, accumulate: false)
+        return record(out) { g, tape in tape.accumulate(a, Self.moveRows(g, from: 0..<indices.count, to: indices, rows: av.rows, accumulate: true)) }
     }
 
     /// A `rows`-row matrix whose row `indices[r]` accumulates row r of `a` (the adjoint of `gatherRows`).
     public func scatterAddRows(_ a: Variable, _ indices: [Int], rows: Int) -> Variable {
         let av = value(a)
         precondition(indices.count == av.rows, "scatterAddRows: \(indices.count) indices for \(av.rows) rows")
-        let out = Self.addRows(av, from: 0..<indices.count, to: indices, rows: rows)
-        return record(out) { g, tape in tape.accumulate(a, Self.copyRows(g, from: indices, to: 0..<av.rows, rows: av.rows)) }
+        let out = Self.moveRows(av, from: 0..<indices.count, to: indices, rows: rows, accumulate: true)
+        return record(out) { g, tape in tape.accumulate(a, Self.moveRows(g, from: indices, to: 0..<av.rows, rows: av.rows, accumulate: false)) }
     }
 
     // MARK: kernels shared by the pullbacks
@@ -198,24 +198,10 @@ extension Tape {
         return Matrix(rows: a.rows, cols: a.cols, storage: out)
     }
 
-    @inline(__always)
-    /// A `rows`-row matrix whose row `destination[k]` is row `source[k]` of `m` (the others zero).
-    static func copyRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int) -> Matrix {
-        let cols = m.cols
-        var out = Matrix(rows: rows, cols: cols)
-        m.storage.withUnsafeBufferPointer { src in
-            out.storage.withUnsafeMutableBufferPointer { dst in
-                for (i, j) in Swift.zip(source, destination) {
-                    precondition(i >= 0 && i < m.rows && j >= 0 && j < rows, "row index out of range")
-                    (dst.baseAddress! + j * cols).update(from: src.baseAddress! + i * cols, count: cols)
-                }
-            }
-        }
-        return out
-    }
-
-    /// A `rows`-row matrix whose row `destination[k]` accumulates row `source[k]` of `m`, in the order of k.
-    static func addRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int) -> Matrix {
+    /// A `rows`-row matrix whose row `destination[k]` receives row `source[k]` of `m`: copied, or with
+    /// `accumulate` added, in the order of k (rows that receive nothing are zero).
+    static func moveRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int,
+                                                                 accumulate: Bool) -> Matrix {
         let cols = m.cols
         var out = Matrix(rows: rows, cols: cols)
         m.storage.withUnsafeBufferPointer { src in
@@ -223,13 +209,14 @@ extension Tape {
                 for (i, j) in Swift.zip(source, destination) {
                     precondition(i >= 0 && i < m.rows && j >= 0 && j < rows, "row index out of range")
                     let s = src.baseAddress! + i * cols, d = dst.baseAddress! + j * cols
-                    for c in 0..<cols { d[c] += s[c] }
+                    if accumulate { for c in 0..<cols { d[c] += s[c] } } else { d.update(from: s, count: cols) }
                 }
             }
         }
         return out
     }
 
+    @inline(__always)
     static func zip(_ a: Matrix, _ b: Matrix, _ f: (Float, Float) -> Float) -> Matrix {
         precondition(a.rows == b.rows && a.cols == b.cols, "elementwise op: \(a.rows)×\(a.cols) vs \(b.rows)×\(b.cols)")
         let n = a.count
