@@ -22,6 +22,7 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev", "pkg-config"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev", "pkg-config"])]),
+        .target(name: "CBuildInfo"),
         .target(name: "Numerics", dependencies: ["CBLAS"]),
         .target(name: "Densities", dependencies: ["Numerics"]),
         .target(name: "NeuralSDE", dependencies: ["Numerics", "Densities"]),
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Experiments",
-                dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore",
+                dependencies: ["CBuildInfo", "Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore",
                                .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "dsampler", dependencies: [
             "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",

@@ -1,3 +1,4 @@
+import CBuildInfo
 import Foundation
 import Numerics
 import RunStore
@@ -206,20 +207,10 @@ public struct Provenance: Sendable {
         return n
     }
 
-    /// The commit of the working tree the program runs from, or "unknown".
-    static let gitCommit: String = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return "unknown" }
-        p.waitUntilExit()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !out.isEmpty ? out : "unknown"
-    }()
+    /// The commit this binary was built from (recorded at build time by the scripts; "-dirty" when the sources
+    /// had uncommitted changes), or "unknown". Not the working directory's HEAD: a sweep keeps running one
+    /// binary while the checkout it runs in moves on.
+    static let gitCommit = String(cString: dsn_build_commit())
 }
 
 /// A file that is not a usable run file, with what is wrong.
