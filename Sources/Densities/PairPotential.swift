@@ -9,6 +9,7 @@ import _Differentiation
 /// of the squared distance to the centre of mass (a tether or confining well). log R = −E.
 public struct PairPotential: Target {
     public let name: String
+    /// Particle count and spatial dimension of a configuration.
     public let particles: ParticleStructure
     public let defaultSigma2: Float
     public var dimension: Int { particles.count * particles.spatialDimension }

@@ -19,6 +19,7 @@ public struct ParticleStructure: Sendable, Equatable {
 /// Invariant under rotation, translation and permutation; log Z unknown.
 public struct DoubleWellParticles: Target {
     public let name: String
+    /// Particle count and spatial dimension of a configuration.
     public let particles: ParticleStructure
     public var dimension: Int { particles.count * particles.spatialDimension }
     public var particleStructure: ParticleStructure? { particles }
@@ -64,6 +65,7 @@ public struct DoubleWellParticles: Target {
 /// samples are Boltzmann at T = 1 (virial ⟨x·∇E⟩ = 3(N−1)). Samples live in the centre-of-mass-free subspace.
 public struct LennardJones: Target {
     public let name: String
+    /// Particle count and spatial dimension of a configuration.
     public let particles: ParticleStructure
     public var dimension: Int { particles.count * particles.spatialDimension }
     public var particleStructure: ParticleStructure? { particles }

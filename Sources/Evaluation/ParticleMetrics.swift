@@ -16,14 +16,18 @@ public struct ParticleMetrics: Sendable {
     public var distanceTV: Double
     /// Model samples whose energy was not finite (left out of the energy metrics).
     public var nonFiniteEnergies: Int
-    /// Histograms behind the metrics: bin edges and counts for model and reference.
+    /// Histogram of the energies behind `energyW2`.
     public var energyHistogram: Histogram
+    /// Histogram of the interatomic distances behind `distanceW2` and `distanceTV`.
     public var distanceHistogram: Histogram
 
     /// Bin edges (bins + 1) and the counts of the model and reference values.
     public struct Histogram: Sendable {
+        /// Bin edges, one more than bins.
         public var edges: [Double]
+        /// Counts of the model's values per bin.
         public var model: [Double]
+        /// Counts of the reference values per bin.
         public var reference: [Double]
     }
 

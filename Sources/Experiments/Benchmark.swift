@@ -7,6 +7,7 @@ public enum Benchmark {
     /// One case: a name and the settings it trains with.
     public struct Case: Sendable {
         public let name: String
+        /// `key=value` settings on top of the benchmark's defaults.
         public let settings: [String]
     }
 
@@ -31,6 +32,7 @@ public enum Benchmark {
         public let gflops: Double
         /// Names of the two figures in `line`.
         var labels = ("ms_per_iter", "gflops")
+        /// The one-line form `bench NAME ms_per_iter=… gflops=…` that the command prints.
         public var line: String {
             String(format: "bench %@ %@=%.2f %@=%.1f", name, labels.0, millisecondsPerIteration, labels.1, gflops)
         }

@@ -27,13 +27,16 @@ public struct EnergyMatchingReport: Sendable {
 /// `checkpointEvery` epochs), generate and score samples, write. Same file layout as other runs, with epochs as
 /// the iterations of `/train`.
 public struct EnergyMatchingJob {
+    /// The run's settings.
     public var config: RunConfig
+    /// Where the run file is written.
     public var outputPath: String
     /// Epochs between intermediate writes of the run file (0 = only at the end).
     public var checkpointEvery = 10
     /// The `/train` curve: one entry per epoch.
     typealias History = [(epoch: Int, loss: Double, seconds: Double, evaluations: Int)]
 
+    /// A job writing `outputPath`.
     public init(config: RunConfig, outputPath: String) {
         self.config = config
         self.outputPath = outputPath

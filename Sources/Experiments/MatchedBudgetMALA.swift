@@ -9,9 +9,12 @@ import RunStore
 /// evaluations in total; the first half of the sweeps adapts per-chain step sizes toward acceptance 0.574, and the
 /// chains' final states are the samples, scored exactly like iDEM's.
 public struct MatchedBudgetMALA {
+    /// The run's settings (`mala_budget`, `eval_paths`, `ls_step`, target).
     public var config: RunConfig
+    /// Where the run file is written.
     public var outputPath: String
 
+    /// A baseline run writing `outputPath`.
     public init(config: RunConfig, outputPath: String) {
         self.config = config
         self.outputPath = outputPath

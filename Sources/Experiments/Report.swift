@@ -61,8 +61,11 @@ public struct ReportColumn: Sendable {
 public struct Report: Sendable {
     /// One (target, method) group.
     public struct Row: Sendable {
+        /// Target name.
         public var target: String
+        /// Method label (the run's objective and non-default options).
         public var method: String
+        /// Seeds of the group's runs.
         public var seeds: [UInt64]
         /// Per column: mean and spread (std or SEM) over the group's runs, nil where a run lacks the metric.
         public var cells: [(mean: Double, spread: Double)?]
@@ -70,7 +73,9 @@ public struct Report: Sendable {
         public var published: [Double?]
     }
 
+    /// The metrics shown, in order.
     public var columns: [ReportColumn]
+    /// One row per (target, method).
     public var rows: [Row]
     /// Files that are not complete (running or failed), with their status.
     public var incomplete: [(path: String, status: String)]

@@ -5,10 +5,15 @@ import Foundation
 /// Settings are given as `key=value` pairs (Hydra style); `RunConfig.keys` is the single table of names,
 /// meanings and parsers, so unknown keys and bad values are rejected with the valid choices.
 public struct RunConfig: Sendable, Equatable {
+    /// Target density (`target=`): a catalog name, `manywell-D`, `plugin:PATH.so` or a spec file.
     public var target = "gmm25"
+    /// Training objective (`objective=`), one of `RunConfig.objectives`.
     public var objective = "tb"
+    /// Training iterations (epochs for `objective=idem`).
     public var iterations = 25_000
+    /// Paths per training iteration (regression points per step for iDEM).
     public var batchSize = 300
+    /// Time steps T of the training grid.
     public var steps = 100
     /// Training grid: `uniform`, or a fresh `random` / `shifted` grid of `steps` steps every iteration.
     public var grid = "uniform"
@@ -16,36 +21,55 @@ public struct RunConfig: Sendable, Equatable {
     public var evalSteps: Int?
     /// SDE noise variance; nil means the target's default.
     public var sigma2: Float?
+    /// Exploration standard deviation ε added to the sampling noise (0 = on-policy).
     public var exploration: Float = 0
+    /// Whether ε decays linearly to 0 over training.
     public var explorationAnneal = true
+    /// Adam learning rate of the drift (or score) network.
     public var learningRate: Float = 1e-3
+    /// Adam learning rate of the learned log Z (TB).
     public var logZLearningRate: Float = 1e-1
     /// Learning rate of the log-flow head (DB, SubTB, FL-SubTB).
     public var flowLearningRate: Float = 1e-2
     /// Sub-trajectory weight base λ of SubTB and FL-SubTB (weights ∝ λ^length).
     public var subtbLambda: Float = 2
+    /// Hidden width of the drift or score network.
     public var hidden = 64
+    /// Langevin parametrisation of the drift, μ = NN₁ + NN₂(t)·∇log R.
     public var langevin = false
     /// Whether the policy also outputs a per-coordinate, per-step variance factor.
     public var learnedVariance = false
+    /// Gradient-norm clip of the network (0 = off).
     public var gradClip: Float = 0
     /// Off-policy training from a replay buffer with MALA local search (alternating on-policy and buffer steps).
     public var localSearch = false
+    /// Iterations between local-search cycles.
     public var lsEvery = 100
+    /// MALA sweeps per local-search cycle.
     public var lsSweeps = 200
+    /// MALA sweeps of step-size adaptation per cycle (their states are not kept).
     public var lsBurnIn = 100
+    /// Initial MALA step size (local search and `objective=mala`).
     public var lsStep: Float = 0.01
+    /// Replay-buffer capacity; the highest-reward states are kept.
     public var bufferSize = 600_000
+    /// Rank-priority weight k of the replay buffer: P(rank r) ∝ 1/(k·N + r).
     public var rankWeight: Float = 0.01
+    /// Random seed; the same seed and thread count give the same numbers.
     public var seed: UInt64 = 0
+    /// Worker threads (and BLAS threads).
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Paths (and exact samples) of the final evaluation, K.
     public var evalPaths = 2000
+    /// Iterations between logged training points.
     public var logEvery = 100
     /// Data of `objective=mle`: `exact` (the target's exact sampler) or `FILE.h5[:DATASET]` (default dataset `samples`).
     public var data = "exact"
-    /// `objective=rtb`: the prior's run file, the reward target (log r) and its exponent β.
+    /// `objective=rtb`: the run file of the prior diffusion.
     public var prior = ""
+    /// `objective=rtb`: the target whose log-density is log r.
     public var reward = ""
+    /// `objective=rtb`: the reward exponent β (posterior ∝ prior·r^β).
     public var beta: Float = 1
     /// Gradient evaluations of `objective=mala` (the matched-budget MCMC baseline), spread over `eval_paths` chains.
     public var malaBudget = 10_000_000
@@ -54,11 +78,15 @@ public struct RunConfig: Sendable, Equatable {
 
     /// iDEM settings as given on the command line (nil = the target's default, then the iDEM code's).
     public struct EnergyMatchingOverrides: Sendable, Equatable {
+        /// Noise schedule ends σ_min, σ_max, score-norm clip and reverse-SDE noise factor.
         public var sigmaMin: Float?, sigmaMax: Float?, scoreClip: Float?, diffusionScale: Float?
+        /// Monte-Carlo samples K per score estimate.
         public var samples: Int?
+        /// Reverse-SDE steps, samples generated per epoch, regression steps per epoch, FIFO capacity, network layers.
         public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
         /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
         public var lrPatience = 0
+        /// What the learning rate is multiplied by after `lrPatience` epochs.
         public var lrFactor: Float = 0.1
     }
 

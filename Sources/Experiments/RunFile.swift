@@ -178,9 +178,13 @@ public enum RunFile {
 
 /// Where and how a run was produced.
 public struct Provenance: Sendable {
+    /// When the run started.
     public var startTime = Date()
+    /// When the run finished (nil while it runs).
     public var endTime: Date?
+    /// The run's seed.
     public var seed: UInt64
+    /// Worker threads of the run.
     public var threads: Int
 
     /// Provenance for a run starting now.
@@ -215,6 +219,7 @@ public struct Provenance: Sendable {
 
 /// A file that is not a usable run file, with what is wrong.
 public struct RunFileError: Error, CustomStringConvertible {
+    /// What is wrong, and with which file.
     public let message: String
     public var description: String { message }
 }

@@ -111,5 +111,6 @@ public struct SweepSpec: Sendable {
 /// A malformed sweep, with what to change.
 public struct SweepError: Error, CustomStringConvertible {
     public let description: String
+    /// An error with its message.
     public init(_ description: String) { self.description = description }
 }

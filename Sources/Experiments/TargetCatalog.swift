@@ -156,7 +156,9 @@ public struct TargetSpec {
 
 /// A target spec that cannot be used, naming the file and the problem.
 public struct SpecError: Error, CustomStringConvertible {
+    /// The spec file.
     public let file: URL
+    /// What is wrong with it and how to fix it.
     public let problem: String
     public var description: String { "target spec \(file.path): \(problem)" }
 }

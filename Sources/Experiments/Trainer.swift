@@ -34,15 +34,23 @@ public struct TrainingPoint: Sendable, Equatable {
 
 /// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
 public struct Checkpoint: Sendable, Equatable {
+    /// Drift-network parameters.
     public var network: ParameterStore
+    /// Adam state of the network.
     public var networkOptimizer: Adam
+    /// The objective's learned scalars (log Z, flows).
     public var objective: ParameterStore
+    /// Adam state of the objective's scalars.
     public var objectiveOptimizer: Adam
+    /// Iterations completed.
     public var iteration: Int
+    /// Energy and gradient evaluations so far.
     public var budget: EvaluationBudget
+    /// Training seconds so far.
     public var seconds: Double
-    /// The replay buffers of local-search runs: on-policy terminal states, and the states local search accepted.
+    /// Local-search runs: the replay buffer of on-policy terminal states.
     public var buffer: ReplayBuffer?
+    /// Local-search runs: the buffer of states local search accepted (replayed by backward iterations).
     public var localSearchBuffer: ReplayBuffer?
 }
 

@@ -14,6 +14,7 @@ public enum Activation: String, Sendable, CaseIterable {
     case tanh
 }
 
+/// Eight float lanes: the vector width of the pointwise kernels.
 public typealias Float8 = SIMD8<Float>
 
 @usableFromInline let geluC1: Float = 1.5957691216057308  // 2·sqrt(2/π)

@@ -5,6 +5,7 @@ import Foundation
 public enum SymmetricPositiveDefinite {
     /// A matrix that is not positive definite (LAPACK's `info`).
     public struct NotPositiveDefinite: Error, CustomStringConvertible {
+        /// LAPACK's `info`: the order of the leading minor that is not positive definite.
         public let info: Int32
         public var description: String { "matrix is not positive definite (LAPACK info \(info))" }
     }

@@ -23,12 +23,14 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     public var bufferCapacity = 10_000
     /// Whether each point's squared error is weighted by λ(t) = h(t) + 10⁻³ (iDEM's GMM setting) instead of 1.
     public var varianceWeighting = false
-    /// Adam learning rate and gradient-norm clip (0 = off).
+    /// Adam learning rate.
     public var learningRate: Float = 1e-3
+    /// Gradient-norm clip (0 = off).
     public var gradientClip: Float = 0
     /// Epochs without a lower epoch loss after which the learning rate is multiplied by `plateauFactor` (0 = never;
     /// iDEM's trainer reduces its rate tenfold on plateaus).
     public var plateauPatience = 0
+    /// What the learning rate is multiplied by on a plateau.
     public var plateauFactor: Float = 0.1
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
@@ -43,6 +45,7 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
 public final class EnergyMatchingTrainer {
     /// The target (in the coordinates the sampler works in).
     public let target: any Target
+    /// The schedule, estimator and loop sizes.
     public let settings: EnergyMatchingSettings
     /// The score network being trained.
     public private(set) var network: any ScoreNetwork
@@ -65,8 +68,11 @@ public final class EnergyMatchingTrainer {
 
     /// Progress of the plateau schedule.
     public struct Plateau: Sendable, Equatable {
+        /// The lowest epoch loss so far.
         public var bestLoss = Double.infinity
+        /// Epochs since `bestLoss` was reached.
         public var epochsSinceBest = 0
+        /// A schedule state (a fresh one by default).
         public init(bestLoss: Double = .infinity, epochsSinceBest: Int = 0) {
             (self.bestLoss, self.epochsSinceBest) = (bestLoss, epochsSinceBest)
         }
@@ -77,14 +83,23 @@ public final class EnergyMatchingTrainer {
 
     /// Everything needed to resume: parameters, optimiser, buffer and counters.
     public struct State: Sendable {
+        /// Network parameters.
         public var parameters: [Float]
+        /// Adam moments, step and learning rate.
         public var optimizer: Adam
+        /// The FIFO buffer, oldest rows first.
         public var buffer: [Float]
+        /// Outer epochs completed.
         public var epoch: Int
+        /// Points at which log R and ∇log R were evaluated.
         public var gradientEvaluations: Int
+        /// Points at which only log R was evaluated.
         public var energyEvaluations: Int
+        /// Generated samples kept out of the buffer as non-finite.
         public var discardedSamples: Int
+        /// Progress of the plateau schedule.
         public var plateau: Plateau
+        /// Training seconds so far.
         public var seconds: Double
 
         /// A state from its parts.
@@ -256,6 +271,8 @@ public final class EnergyMatchingTrainer {
 
 /// An iDEM failure with what to change.
 public struct EnergyMatchingError: Error, CustomStringConvertible {
+    /// What went wrong and what to change.
     public let description: String
+    /// An error with its message.
     public init(_ description: String) { self.description = description }
 }

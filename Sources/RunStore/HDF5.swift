@@ -3,6 +3,7 @@ import Foundation
 
 /// A failed HDF5 operation, naming the file and what was being done.
 public struct HDF5Error: Error, CustomStringConvertible {
+    /// The file, the operation and HDF5's reason.
     public let message: String
     public var description: String { message }
 }

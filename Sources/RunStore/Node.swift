@@ -59,8 +59,11 @@ public enum Dataset: Sendable, Equatable {
 /// Run files are built as one `Node` tree in memory and written in one go, which is what makes the atomic
 /// write (temporary file, then rename) simple.
 public struct Node: Sendable, Equatable {
+    /// Attributes in write order.
     public var attributes: [(name: String, value: AttributeValue)] = []
+    /// Datasets in write order.
     public var datasets: [(name: String, data: Dataset)] = []
+    /// Subgroups in write order.
     public var groups: [(name: String, node: Node)] = []
 
     /// An empty group.
