@@ -64,6 +64,7 @@ public struct EnergyMatchingJob {
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate
         (settings.plateauPatience, settings.plateauFactor) = (o.lrPatience, o.lrFactor)
+        settings.averageDecay = o.averageDecay
         // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
         // DW4 training diverged for some initialisations.
         settings.gradientClip = config.gradClip > 0 ? config.gradClip : Float(defaults["grad_clip"] ?? 0)
@@ -125,9 +126,10 @@ public struct EnergyMatchingJob {
         }
     }
 
-    /// Generates `eval_paths` samples with `eval_steps` reverse-SDE steps (default `idem_steps`) and scores them.
+    /// Generates `eval_paths` samples with `eval_steps` reverse-SDE steps (default `idem_steps`) and the weight
+    /// average when `idem_ema` > 0, and scores them.
     public func evaluate(_ trainer: EnergyMatchingTrainer) throws -> EnergyMatchingReport {
-        var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40, steps: config.evalSteps)
+        var samples = trainer.generate(count: config.evalPaths, stream: 1 << 40, steps: config.evalSteps, averaged: true)
         let scale = try resolve().scale
         for k in samples.storage.indices { samples.storage[k] *= scale }
         return try score(samples: samples)

@@ -20,6 +20,7 @@ extension EnergyMatchingJob {
         var checkpoint = Node()
         checkpoint.put("network", .float(shape: [s.parameters.count], values: s.parameters))
         checkpoint.set("network_architecture", .string(trainer.network.architecture))
+        if let average = s.averagedParameters { checkpoint.put("network_average", .float(shape: [average.count], values: average)) }
         checkpoint.put("network_adam_m", .float(shape: [s.optimizer.firstMoment.count], values: s.optimizer.firstMoment))
         checkpoint.put("network_adam_v", .float(shape: [s.optimizer.secondMoment.count], values: s.optimizer.secondMoment))
         checkpoint.set("network_adam_step", .int(Int64(s.optimizer.step)))
@@ -102,7 +103,8 @@ extension EnergyMatchingJob {
             parameters: values, optimizer: optimizer, buffer: buffer, epoch: Int(cp.attribute("iteration")?.doubleValue ?? 0),
             gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0),
             energyEvaluations: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
-            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), plateau: plateau, seconds: cp.attribute("seconds")?.doubleValue ?? 0))
+            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), plateau: plateau,
+            seconds: cp.attribute("seconds")?.doubleValue ?? 0, averagedParameters: cp.dataset("network_average")?.floats))
         if let t = root.group("train"), let e = t.dataset("iteration")?.doubles, let l = t.dataset("loss")?.doubles,
            let s = t.dataset("seconds")?.doubles, let g = t.dataset("grad_evals")?.doubles {
             history = e.indices.map { (Int(e[$0]), l[$0], s[$0], Int(g[$0])) }

@@ -88,6 +88,8 @@ public struct RunConfig: Sendable, Equatable {
         public var lrPatience = 0
         /// What the learning rate is multiplied by after `lrPatience` epochs.
         public var lrFactor: Float = 0.1
+        /// Decay of the weight average that generates the evaluation samples (0 = none).
+        public var averageDecay: Float = 0
     }
 
     /// The defaults.
@@ -192,6 +194,8 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.lrPatience = try integer("idem_lr_patience", v, min: 0) }, get: { "\($0.idem.lrPatience)" }),
         Key(name: "idem_lr_factor", help: "iDEM: what the learning rate is multiplied by after idem_lr_patience epochs (0 < f < 1)",
             set: { c, v in c.idem.lrFactor = try fraction("idem_lr_factor", v) }, get: { "\($0.idem.lrFactor)" }),
+        Key(name: "idem_ema", help: "iDEM: decay of the moving average of the weights that generates the evaluation samples (0 = none; e.g. 0.999)",
+            set: { c, v in c.idem.averageDecay = Float(v) == 0 ? 0 : try fraction("idem_ema", v) }, get: { "\($0.idem.averageDecay)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",

@@ -32,6 +32,10 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     public var plateauPatience = 0
     /// What the learning rate is multiplied by on a plateau.
     public var plateauFactor: Float = 0.1
+    /// Decay of the exponential moving average of the weights after every regression step; the average, not the
+    /// last iterate, generates the evaluation samples (0 = no average: evaluate the trained weights). The average
+    /// starts at the initial weights.
+    public var averageDecay: Float = 0
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
     public init(schedule: GeometricNoiseSchedule, estimator: MonteCarloScore) {
@@ -79,6 +83,8 @@ public final class EnergyMatchingTrainer {
     }
     /// Training seconds so far.
     public private(set) var seconds = 0.0
+    /// The moving average of the weights, when `settings.averageDecay > 0`.
+    public private(set) var averagedParameters: [Float]?
     let seed: UInt64
 
     /// Everything needed to resume: parameters, optimiser, buffer and counters.
@@ -101,13 +107,16 @@ public final class EnergyMatchingTrainer {
         public var plateau: Plateau
         /// Training seconds so far.
         public var seconds: Double
+        /// The moving average of the weights (nil without one).
+        public var averagedParameters: [Float]?
 
         /// A state from its parts.
         public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int,
-                    energyEvaluations: Int, discardedSamples: Int, plateau: Plateau, seconds: Double) {
+                    energyEvaluations: Int, discardedSamples: Int, plateau: Plateau, seconds: Double,
+                    averagedParameters: [Float]? = nil) {
             (self.parameters, self.optimizer, self.buffer, self.epoch) = (parameters, optimizer, buffer, epoch)
             (self.gradientEvaluations, self.energyEvaluations, self.discardedSamples) = (gradientEvaluations, energyEvaluations, discardedSamples)
-            (self.plateau, self.seconds) = (plateau, seconds)
+            (self.plateau, self.seconds, self.averagedParameters) = (plateau, seconds, averagedParameters)
         }
     }
 
@@ -115,7 +124,7 @@ public final class EnergyMatchingTrainer {
     public var state: State {
         State(parameters: network.parameters.values, optimizer: optimizer, buffer: buffer, epoch: epoch,
               gradientEvaluations: gradientEvaluations, energyEvaluations: energyEvaluations,
-              discardedSamples: discardedSamples, plateau: plateau, seconds: seconds)
+              discardedSamples: discardedSamples, plateau: plateau, seconds: seconds, averagedParameters: averagedParameters)
     }
 
     /// Continues from `state` (of a trainer with the same network shape).
@@ -123,6 +132,11 @@ public final class EnergyMatchingTrainer {
         guard s.parameters.count == network.parameters.values.count, s.optimizer.firstMoment.count == s.parameters.count else {
             throw EnergyMatchingError("the checkpoint's network does not match this configuration")
         }
+        guard (s.averagedParameters == nil) == (averagedParameters == nil),
+              s.averagedParameters.map({ $0.count == s.parameters.count }) ?? true else {
+            throw EnergyMatchingError("the checkpoint's weight average does not match idem_ema of this configuration")
+        }
+        averagedParameters = s.averagedParameters
         network.parameters.values = s.parameters
         optimizer = s.optimizer
         buffer = s.buffer
@@ -141,6 +155,7 @@ public final class EnergyMatchingTrainer {
         self.settings = settings
         self.seed = seed
         optimizer = Adam(learningRate: settings.learningRate, count: network.parameters.values.count)
+        if settings.averageDecay > 0 { averagedParameters = network.parameters.values }
     }
 
     /// Projects rows onto the centre-of-mass-free subspace for particle targets (no-op otherwise).
@@ -153,9 +168,11 @@ public final class EnergyMatchingTrainer {
 
     /// Integrates the reverse SDE dx = −g²(t)·s_θ(x, t) dt + g(t) dW̄ from x₁ ~ N(0, σ_max²·I) (centre-of-mass
     /// free for particles) to t = 0 with Euler–Maruyama in `steps` equal steps (default: the training setting),
-    /// `count` samples.
-    public func generate(count: Int, stream: UInt64, steps: Int? = nil) -> Matrix {
+    /// `count` samples; with `averaged`, the moving average of the weights is the score (if there is one).
+    public func generate(count: Int, stream: UInt64, steps: Int? = nil, averaged: Bool = false) -> Matrix {
         let d = target.dimension, n = steps ?? settings.integrationSteps, schedule = settings.schedule
+        var network = network  // a value: setting the average's weights leaves the trained ones alone
+        if averaged, let averagedParameters { network.parameters.values = averagedParameters }
         var rng = Xoshiro256(seed: seed, stream: 1 << 50 | stream)
         var x = centred(rng.gaussianMatrix(rows: count, cols: d))
         for k in 0..<x.count { x.storage[k] *= schedule.sigmaMax }
@@ -265,7 +282,16 @@ public final class EnergyMatchingTrainer {
         }
         if settings.gradientClip > 0 { network.parameters.clipGradientNorm(settings.gradientClip) }
         optimizer.update(&network.parameters)
+        updateAverage()
         return loss
+    }
+
+    /// a ← β·a + (1 − β)·θ after an optimiser step.
+    func updateAverage() {
+        guard var average = averagedParameters else { return }
+        let beta = settings.averageDecay, values = network.parameters.values
+        for k in average.indices { average[k] = beta * average[k] + (1 - beta) * values[k] }
+        averagedParameters = average
     }
 }
 

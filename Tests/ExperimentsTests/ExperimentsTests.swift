@@ -22,6 +22,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.parse(["objective=tb2"])) { XCTAssertTrue("\($0)".contains("vargrad")) }
         XCTAssertThrowsError(try RunConfig.parse(["exploration=-1"]))
         XCTAssertThrowsError(try RunConfig.parse(["langevin=maybe"]))
+        XCTAssertThrowsError(try RunConfig.parse(["idem_ema=1"])) { XCTAssertTrue("\($0)".contains("between 0 and 1")) }
+        XCTAssertEqual(try RunConfig.parse(["idem_ema=0"]).idem.averageDecay, 0)
         XCTAssertThrowsError(try RunConfig.parse(["seed"])) { XCTAssertTrue("\($0)".contains("key=value")) }
     }
 

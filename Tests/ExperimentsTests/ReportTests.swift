@@ -96,7 +96,8 @@ final class ReportTests: XCTestCase {
 
 final class EnergyMatchingJobTests: XCTestCase {
     let tiny = ["target=dw4", "objective=idem", "iterations=2", "idem_steps=20", "idem_generate=50", "idem_inner=3",
-                "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40", "idem_lr_patience=1"]
+                "batch_size=16", "idem_samples=20", "hidden=8", "idem_layers=2", "eval_paths=40", "idem_lr_patience=1",
+                "idem_ema=0.9"]
 
     /// A tiny iDEM run on DW4 takes the target's defaults, writes the particle metrics and histograms, is
     /// re-evaluated from its file exactly, and a run resumed from its checkpoint after one epoch ends with the same
@@ -120,6 +121,8 @@ final class EnergyMatchingJobTests: XCTestCase {
         }
         XCTAssertEqual(eval.group("distance_histogram")?.dataset("model")?.shape, [100])
         XCTAssertEqual(root.dataset("samples")?.shape, [40, 8])
+        let checkpointed = try XCTUnwrap(root.group("checkpoint"))
+        XCTAssertEqual(checkpointed.dataset("network_average")?.shape, checkpointed.dataset("network")?.shape)
         // Re-evaluating the file's checkpoint (what `dsampler eval` does) gives the stored numbers; more
         // reverse-SDE steps give other samples.
         let again = try job.evaluate(try job.restoredTrainer(from: root, path: directory + "/a.h5"))

@@ -136,4 +136,30 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         XCTAssertEqual(rates, [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 2.5e-4])
         XCTAssertEqual(trainer.plateau, EnergyMatchingTrainer.Plateau(bestLoss: 3.0, epochsSinceBest: 0))
     }
+
+    /// The weight average follows a ← β·a + (1 − β)·θ after every regression step from the initial weights, and
+    /// generating with it leaves the trained weights alone and gives other samples than the last iterate.
+    func testWeightAverageFollowsTheIterates() throws {
+        var rng = Xoshiro256(seed: 3)
+        var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                                              estimator: MonteCarloScore(samples: 8, maxNorm: nil))
+        (settings.integrationSteps, settings.samplesPerEpoch, settings.innerSteps) = (10, 64, 0)
+        (settings.batchSize, settings.averageDecay) = (16, 0.75)
+        let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 8, depth: 2, rng: &rng),
+                                            settings: settings, seed: 1)
+        var expected = trainer.network.parameters.values
+        XCTAssertEqual(trainer.averagedParameters, expected)
+        try trainer.trainEpoch()  // fills the buffer; no regression steps (innerSteps = 0)
+        for step in 0..<3 {
+            _ = try trainer.regressionStep(stream: UInt64(step))
+            let theta = trainer.network.parameters.values
+            for k in expected.indices { expected[k] = 0.75 * expected[k] + 0.25 * theta[k] }
+            XCTAssertEqual(trainer.averagedParameters, expected, "step \(step)")
+        }
+        XCTAssertNotEqual(expected, trainer.network.parameters.values)
+        let weights = trainer.network.parameters.values
+        let averaged = trainer.generate(count: 8, stream: 5, averaged: true)
+        XCTAssertEqual(trainer.network.parameters.values, weights)
+        XCTAssertNotEqual(averaged, trainer.generate(count: 8, stream: 5))
+    }
 }
