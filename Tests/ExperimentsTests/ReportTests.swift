@@ -85,6 +85,28 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(report.render("latex").contains("\\textbf{0.700}"))
     }
 
+    /// The committed Table-1 reproduction: the report's manywell TB + expl + LP + LS row is the mean and sample
+    /// std of Δlog Z^RW read from its three run files one by one.
+    func testTable1RowMatchesItsRunFiles() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/Results/runs/table1"
+        let files = try FileManager.default.contentsOfDirectory(atPath: root)
+            .filter { $0.hasPrefix("manywell-tb-5d53f763-seed") }.sorted()
+        XCTAssertEqual(files.count, 3)
+        let values = try files.map { try XCTUnwrap(HDF5.read(root + "/" + $0).group("eval")?.attribute("delta_log_z_is")?.doubleValue) }
+        let mean = values.reduce(0, +) / 3
+        let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 2).squareRoot()
+        let report = Report(records: try Report.records(in: root))
+        let row = try XCTUnwrap(report.rows.first {
+            $0.target == "manywell" && $0.method == "tb iterations=10000 exploration=0.2 langevin=true local_search=true"
+        })
+        XCTAssertEqual(row.seeds, [0, 1, 2])
+        let cell = try XCTUnwrap(row.cells[1])
+        XCTAssertEqual(cell.mean, mean, accuracy: 1e-12)
+        XCTAssertEqual(cell.spread, std, accuracy: 1e-12)
+        XCTAssertEqual(mean, 0.160, accuracy: 0.0005)  // as Results/table1.md prints it
+    }
+
     /// A file that is not a run file is named in the error.
     func testRejectsForeignFiles() throws {
         var root = Node()
