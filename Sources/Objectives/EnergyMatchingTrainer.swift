@@ -288,10 +288,10 @@ public final class EnergyMatchingTrainer {
 
     /// a ← β·a + (1 − β)·θ after an optimiser step.
     func updateAverage() {
-        guard var average = averagedParameters else { return }
+        guard averagedParameters != nil else { return }
         let beta = settings.averageDecay, values = network.parameters.values
-        for k in average.indices { average[k] = beta * average[k] + (1 - beta) * values[k] }
-        averagedParameters = average
+        // In place through the optional: binding it to a local first would copy the array every step.
+        for k in values.indices { averagedParameters![k] = beta * averagedParameters![k] + (1 - beta) * values[k] }
     }
 }
 
