@@ -52,6 +52,10 @@ public struct EnergyMatchingJob {
         guard sigmaMin < sigmaMax else {
             throw EnergyMatchingError("idem_sigma_min (\(sigmaMin)) must be below idem_sigma_max (\(sigmaMax))")
         }
+        guard config.learningRateSchedule == .constant else {
+            throw EnergyMatchingError("lr_schedule=\(config.learningRateSchedule.rawValue) applies to the path-space "
+                + "objectives; iDEM cuts its rate on plateaus instead (idem_lr_patience, idem_lr_factor)")
+        }
         let clip = value(o.scoreClip, "score_clip", 0)
         var settings = EnergyMatchingSettings(
             schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),

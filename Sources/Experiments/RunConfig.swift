@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// Every setting of one training run, with defaults from Sendera et al. (2024).
 ///
@@ -31,6 +32,8 @@ public struct RunConfig: Sendable, Equatable {
     public var logZLearningRate: Float = 1e-1
     /// Learning rate of the log-flow head (DB, SubTB, FL-SubTB).
     public var flowLearningRate: Float = 1e-2
+    /// How the three learning rates above change over the iterations (not used by iDEM, which cuts on plateaus).
+    public var learningRateSchedule = LearningRateSchedule.constant
     /// Sub-trajectory weight base λ of SubTB and FL-SubTB (weights ∝ λ^length).
     public var subtbLambda: Float = 2
     /// Hidden width of the drift or score network.
@@ -147,6 +150,9 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.logZLearningRate = try positive("lr_log_z", v) }, get: { "\($0.logZLearningRate)" }),
         Key(name: "lr_flow", help: "Adam learning rate of the log-flow head (db, subtb, fl-subtb)",
             set: { c, v in c.flowLearningRate = try positive("lr_flow", v) }, get: { "\($0.flowLearningRate)" }),
+        Key(name: "lr_schedule", help: "learning-rate schedule of lr, lr_log_z and lr_flow: constant, or cosine (half a cosine to 0 over the iterations)",
+            set: { c, v in c.learningRateSchedule = LearningRateSchedule(rawValue: try choice("lr_schedule", v, LearningRateSchedule.allCases.map(\.rawValue)))! },
+            get: { $0.learningRateSchedule.rawValue }),
         Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
             set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
         Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1) },

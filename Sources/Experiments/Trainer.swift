@@ -184,7 +184,10 @@ public final class Trainer {
                                         logFlowCotangent: out.logFlowCotangent)
         }
         if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
-        networkOptimizer.update(&network.parameters, overrides: network.flowSlots.map { ($0, config.flowLearningRate) })
+        let rate = config.learningRateSchedule.factor(iteration: iteration, of: config.iterations)
+        networkOptimizer.learningRate = config.learningRate * rate
+        objectiveOptimizer.learningRate = config.logZLearningRate * rate
+        networkOptimizer.update(&network.parameters, overrides: network.flowSlots.map { ($0, config.flowLearningRate * rate) })
         objectiveOptimizer.update(&objective.parameters)
         objective.parameters.zeroGradients()
         iteration += 1

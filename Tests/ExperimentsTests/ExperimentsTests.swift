@@ -4,6 +4,7 @@ import Foundation
 @testable import RunStore
 import Evaluation
 import Densities
+import Numerics
 
 final class ConfigTests: XCTestCase {
     func testParsesAndRejects() throws {
@@ -25,6 +26,31 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.parse(["idem_ema=1"])) { XCTAssertTrue("\($0)".contains("between 0 and 1")) }
         XCTAssertEqual(try RunConfig.parse(["idem_ema=0"]).idem.averageDecay, 0)
         XCTAssertThrowsError(try RunConfig.parse(["seed"])) { XCTAssertTrue("\($0)".contains("key=value")) }
+        XCTAssertThrowsError(try RunConfig.parse(["lr_schedule=linear"])) { XCTAssertTrue("\($0)".contains("constant, cosine")) }
+        XCTAssertThrowsError(try EnergyMatchingJob(config: RunConfig.parse(["target=dw4", "objective=idem", "lr_schedule=cosine"]),
+                                                   outputPath: "unused.h5").resolve()) {
+            XCTAssertTrue("\($0)".contains("idem_lr_patience"), "\($0)")
+        }
+    }
+
+    /// The cosine schedule starts at the configured rates, halves them midway and ends near zero; the trainer
+    /// applies it to the network's and log Z's optimisers from the first update on.
+    func testCosineLearningRateSchedule() throws {
+        let cosine = LearningRateSchedule.cosine
+        XCTAssertEqual(cosine.factor(iteration: 0, of: 10), 1)
+        XCTAssertEqual(cosine.factor(iteration: 5, of: 10), 0.5, accuracy: 1e-7)
+        XCTAssertEqual(cosine.factor(iteration: 10, of: 10), 0, accuracy: 1e-7)
+        XCTAssertEqual(LearningRateSchedule.constant.factor(iteration: 7, of: 10), 1)
+        let settings = ["target=gmm25", "iterations=4", "batch_size=16", "steps=5", "hidden=8", "threads=1", "lr=0.01"]
+        let constant = try Trainer(config: RunConfig.parse(settings))
+        let annealed = try Trainer(config: RunConfig.parse(settings + ["lr_schedule=cosine"]))
+        for _ in 0..<2 { try constant.step(); try annealed.step() }
+        // Update 2 (iteration index 1 of 4) ran at 0.5·(1 + cos(π/4)) of the rates.
+        let f = Float(0.5 * (1 + cos(Double.pi / 4)))
+        XCTAssertEqual(annealed.checkpoint.networkOptimizer.learningRate, 0.01 * f, accuracy: 1e-9)
+        XCTAssertEqual(annealed.checkpoint.objectiveOptimizer.learningRate, 0.1 * f, accuracy: 1e-8)
+        XCTAssertEqual(constant.checkpoint.networkOptimizer.learningRate, 0.01)
+        XCTAssertNotEqual(annealed.network.parameters.values, constant.network.parameters.values)
     }
 
     /// The stored YAML parses back to the same configuration.
@@ -106,9 +132,10 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(Double(printed.trimmingCharacters(in: .whitespacesAndNewlines))!, report.onPolicy.meanLogWeight, accuracy: 1e-12)
     }
 
-    /// Resuming from an intermediate checkpoint gives exactly the run that was never interrupted.
+    /// Resuming from an intermediate checkpoint gives exactly the run that was never interrupted (with a
+    /// learning-rate schedule, which must continue where it stopped).
     func testResumeMatchesUninterruptedRun() throws {
-        let c = try RunConfig.parse(tiny)
+        let c = try RunConfig.parse(tiny + ["lr_schedule=cosine"])
         let full = try RunJob(config: c, outputPath: directory + "/full.h5").run().report
         let path = directory + "/resumed.h5"
         let interrupted = try Trainer(config: c)
