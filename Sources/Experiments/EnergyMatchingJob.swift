@@ -101,8 +101,8 @@ public struct EnergyMatchingJob {
         var history: History = []
         if resume, FileManager.default.fileExists(atPath: outputPath) {
             let root = try HDF5.read(outputPath)
-            guard try RunFile.config(of: root, path: outputPath) == config else {
-                throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
+            guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
+                throw RunFileError(message: RunFileError.otherSettings(outputPath))
             }
             try Self.restore(trainer, history: &history, from: root, path: outputPath)
         }

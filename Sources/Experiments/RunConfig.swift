@@ -104,6 +104,15 @@ public struct RunConfig: Sendable, Equatable {
     /// The objectives `objective=` accepts.
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
+    /// Whether a run file written with `stored` may be continued under these settings (`--resume`): the same
+    /// settings, except that `iterations` may be raised to train a finished run further. Schedules that depend
+    /// on `iterations` (`exploration_anneal`, `lr_schedule`) then follow the new length from where the run stands.
+    public func continues(_ stored: RunConfig) -> Bool {
+        var extended = stored
+        extended.iterations = iterations
+        return extended == self && iterations >= stored.iterations
+    }
+
     /// Whether the objective learns state flows (and so needs the network's flow head).
     public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
 

@@ -222,4 +222,10 @@ public struct RunFileError: Error, CustomStringConvertible {
     /// What is wrong, and with which file.
     public let message: String
     public var description: String { message }
+
+    /// The refusal to resume `path` under settings it was not written with.
+    static func otherSettings(_ path: String) -> String {
+        "\(path) was written with other settings; remove it or drop --resume (with --resume only iterations may "
+            + "change, raised to train the run further)"
+    }
 }

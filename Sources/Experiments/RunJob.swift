@@ -30,11 +30,12 @@ public struct RunJob {
         var provenance = Provenance(seed: config.seed, threads: config.threads)
         let trainer: Trainer
         if resume, FileManager.default.fileExists(atPath: outputPath) {
-            trainer = try RunFile.restore(try HDF5.read(outputPath), path: outputPath)
             guard target == nil else { throw RunFileError(message: "resuming runs on custom targets is not supported yet") }
-            guard trainer.config == config else {
-                throw RunFileError(message: "\(outputPath) was written with other settings; remove it or drop --resume")
+            let root = try HDF5.read(outputPath)
+            guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
+                throw RunFileError(message: RunFileError.otherSettings(outputPath))
             }
+            trainer = try RunFile.restore(root, path: outputPath, config: config)
         } else {
             trainer = try Trainer(config: config, target: target)
         }

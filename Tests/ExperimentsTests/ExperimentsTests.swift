@@ -148,6 +148,26 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(resumed.report.logWeights, full.logWeights)
     }
 
+    /// `--resume` with `iterations` raised trains a finished run further: without iteration-dependent schedules
+    /// the result is the run trained that long in one go. Fewer iterations or any other change is refused.
+    func testFinishedRunContinuesWithMoreIterations() throws {
+        let short = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=20"])
+        let long = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=30"])
+        let path = directory + "/extended.h5"
+        _ = try RunJob(config: short, outputPath: path).run()
+        let extended = try RunJob(config: long, outputPath: path).run(resume: true)
+        XCTAssertEqual(extended.trainer.iteration, 30)
+        XCTAssertEqual(extended.report.samples, try RunJob(config: long, outputPath: directory + "/long.h5").run().report.samples)
+        XCTAssertEqual(try RunFile.config(of: HDF5.read(path), path: path).iterations, 30)
+        var other = long
+        other.seed = 5
+        for refused in [short, other] {
+            XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(resume: true)) {
+                XCTAssertTrue("\($0)".contains("only iterations may change"), "\($0)")
+            }
+        }
+    }
+
     /// A target that turns non-finite stops the run with an error naming the iteration and the target; the run
     /// file is still written, readable, and marked failed.
     func testNonFiniteTargetStopsRunAndKeepsFile() throws {
