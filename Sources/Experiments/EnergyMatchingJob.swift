@@ -105,6 +105,7 @@ public struct EnergyMatchingJob {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath))
             }
             try Self.restore(trainer, history: &history, from: root, path: outputPath)
+            provenance = Provenance(seed: config.seed, threads: 1, resuming: root, at: trainer.epoch)
         }
         func node(_ status: String, error: String? = nil, report: EnergyMatchingReport? = nil) -> Node {
             Self.node(trainer, config: config, provenance: provenance, history: history, status: status, error: error, report: report)

@@ -186,11 +186,28 @@ public struct Provenance: Sendable {
     public var seed: UInt64
     /// Worker threads of the run.
     public var threads: Int
+    /// The iteration (epoch for iDEM) this leg started from: 0 unless the run was resumed.
+    public var startIteration = 0
+    /// The legs that trained the run before this one, oldest first, one line each ("commit, iterations
+    /// a–b, start … end"): a resumed run records every binary that trained it, not only the last.
+    public var earlierLegs: [String] = []
 
     /// Provenance for a run starting now.
     public init(seed: UInt64, threads: Int) {
         self.seed = seed
         self.threads = threads
+    }
+
+    /// Provenance for a leg that resumes the run in `root` at `iteration`: the file's own legs are kept and
+    /// the leg that wrote it is appended to them.
+    public init(seed: UInt64, threads: Int, resuming root: Node, at iteration: Int) {
+        self.init(seed: seed, threads: threads)
+        startIteration = iteration
+        guard let old = root.group("provenance") else { return }
+        func text(_ key: String) -> String { old.attribute(key)?.description ?? "?" }
+        if case .string(let legs)? = old.attribute("earlier_legs") { earlierLegs = legs.split(separator: "\n").map(String.init) }
+        let from = Int(old.attribute("start_iteration")?.doubleValue ?? 0)
+        earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration), \(text("start_time")) … \(text("end_time"))")
     }
 
     /// The toolkit version.
@@ -208,6 +225,8 @@ public struct Provenance: Sendable {
         n.set("host", .string(ProcessInfo.processInfo.hostName))
         n.set("start_time", .string(iso.string(from: startTime)))
         if let endTime { n.set("end_time", .string(iso.string(from: endTime))) }
+        n.set("start_iteration", .int(Int64(startIteration)))
+        if !earlierLegs.isEmpty { n.set("earlier_legs", .string(earlierLegs.joined(separator: "\n"))) }
         return n
     }
 

@@ -36,6 +36,7 @@ public struct RunJob {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath))
             }
             trainer = try RunFile.restore(root, path: outputPath, config: config)
+            provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: trainer.iteration)
         } else {
             trainer = try Trainer(config: config, target: target)
         }

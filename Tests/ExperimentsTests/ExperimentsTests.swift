@@ -159,6 +159,10 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(extended.trainer.iteration, 30)
         XCTAssertEqual(extended.report.samples, try RunJob(config: long, outputPath: directory + "/long.h5").run().report.samples)
         XCTAssertEqual(try RunFile.config(of: HDF5.read(path), path: path).iterations, 30)
+        let provenance = try XCTUnwrap(HDF5.read(path).group("provenance"))
+        XCTAssertEqual(provenance.attribute("start_iteration"), .int(20))
+        let legs = try XCTUnwrap(provenance.attribute("earlier_legs")?.description)
+        XCTAssertTrue(legs.hasPrefix("\(provenance.attribute("git_commit")!), iterations 0–20, "), legs)
         var other = long
         other.seed = 5
         for refused in [short, other] {

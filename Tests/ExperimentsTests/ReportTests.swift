@@ -168,6 +168,9 @@ final class EnergyMatchingJobTests: XCTestCase {
         _ = try EnergyMatchingJob(config: first, outputPath: directory + "/b.h5").run()
         let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(resume: true).report
         XCTAssertEqual(resumed.samples, report.samples)
+        let provenance = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance"))
+        XCTAssertEqual(provenance.attribute("start_iteration"), .int(1))
+        XCTAssertTrue(provenance.attribute("earlier_legs")?.description.contains("iterations 0–1, ") == true)
     }
 
     /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the reference set is
