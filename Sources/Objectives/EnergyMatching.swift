@@ -38,7 +38,8 @@ public struct GeometricNoiseSchedule: Sendable, Equatable {
 public struct MonteCarloScore: Sendable, Equatable {
     /// Samples K per point.
     public var samples: Int
-    /// Largest Euclidean norm of an estimate (longer ones are scaled down); nil for no clipping.
+    /// Largest Euclidean norm of an estimate (longer ones are scaled down), per particle for particle systems;
+    /// nil for no clipping.
     public var maxNorm: Float?
 
     /// An estimator with K samples per point and an optional norm clip.
@@ -83,12 +84,20 @@ public struct MonteCarloScore: Sendable, Equatable {
                 total += w
                 for c in 0..<d { score[c] += w * Double(gradient[k, c]) }
             }
-            var norm = 0.0
-            for c in 0..<d { score[c] /= total; norm += score[c] * score[c] }
-            norm = norm.squareRoot()
-            let shrink = maxNorm.map { norm > Double($0) ? Double($0) / norm : 1 } ?? 1
-            for c in 0..<d { out[r, c] = Float(score[c] * shrink) }
+            for c in 0..<d { score[c] /= total }
+            // Particle systems clip each particle's vector, as iDEM does: on LJ13 the exact score at reference
+            // configurations has norm ≈ 75 in all (≈ 21 per particle), so one clip of 20 on the whole vector
+            // would weaken even the equilibrium forces about fourfold.
+            let block = target.particleStructure?.spatialDimension ?? d
+            for start in stride(from: 0, to: d, by: block) {
+                let norm = (start..<(start + block)).reduce(0.0) { $0 + score[$1] * score[$1] }.squareRoot()
+                let shrink = maxNorm.map { norm > Double($0) ? Double($0) / norm : 1 } ?? 1
+                for c in start..<(start + block) { out[r, c] = Float(score[c] * shrink) }
+            }
         }
+        // Clipping single particles moves the centre of mass; the network's outputs are mean-free, so the target
+        // goes back to that subspace (the dropped part would only add a constant to the loss).
+        if let particles = target.particleStructure { removeCentreOfMass(&out.storage, particles: particles) }
         return out
     }
 }

@@ -244,7 +244,8 @@ public final class EnergyMatchingTrainer {
         }
     }
 
-    /// One regression step on a batch from the buffer; returns the loss mean_b λ(t_b)·‖s_θ(x_t, t) − S_K(x_t, t)‖².
+    /// One regression step on a batch from the buffer; returns the loss mean_b λ(t_b)·‖s_θ(x_t, t) − S_K(x_t, t)‖²/d.
+    /// The mean over coordinates (iDEM's) keeps the gradient-norm clip meaning the same for every dimension d.
     func regressionStep(stream: UInt64) throws -> Double {
         let d = target.dimension, B = settings.batchSize, rows = buffer.count / d
         var rng = Xoshiro256(seed: seed, stream: 1 << 51 | stream)
@@ -273,7 +274,7 @@ public final class EnergyMatchingTrainer {
                 rows: shape.rows, cols: shape.cols, storage: Array(targetScore.storage[(start * d)..<(end * d)]))))
             // Element k of the row-major outputs belongs to point start + k / d, whatever shape the network returns.
             let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(rows * d)).map { k in
-                (settings.varianceWeighting ? settings.schedule.variance(t[start + k / d]) + 1e-3 : 1) / Float(B)
+                (settings.varianceWeighting ? settings.schedule.variance(t[start + k / d]) + 1e-3 : 1) / Float(B * d)
             })
             let partial = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
             tape.backward(from: partial)

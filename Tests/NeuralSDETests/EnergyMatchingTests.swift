@@ -45,16 +45,37 @@ final class EnergyMatchingTests: XCTestCase {
         }
     }
 
-    /// On a particle system the estimate lies in the centre-of-mass-free subspace.
+    /// On a particle system the estimate lies in the centre-of-mass-free subspace, clipped or not.
     func testParticleScoresAreMeanFree() throws {
         let target = DoubleWellParticles()
         var rng = Xoshiro256(seed: 2)
         let x = rng.gaussianMatrix(rows: 4, cols: 8)
-        let estimate = try MonteCarloScore(samples: 200, maxNorm: 20)
+        let estimate = try MonteCarloScore(samples: 200, maxNorm: nil)
             .estimate(target, x: x, t: [0.2, 0.4, 0.6, 0.8], schedule: GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3),
                       seed: 3, stream: 0, context: "test")
         for r in 0..<4 {
             for a in 0..<2 { XCTAssertEqual((0..<4).reduce(Float(0)) { $0 + estimate[r, $1 * 2 + a] }, 0, accuracy: 1e-4) }
+        }
+        // The clip acts on each particle's vector (iDEM's convention), then the result is centred again. The clip
+        // is set at the median particle norm, so about half the vectors are shortened.
+        let e = estimate.storage
+        let norms = stride(from: 0, to: e.count, by: 2).map { (k: Int) -> Float in
+            let (a, b) = (e[k], e[k + 1])
+            return (a * a + b * b).squareRoot()
+        }
+        let clip = norms.sorted()[8]
+        let clipped = try MonteCarloScore(samples: 200, maxNorm: clip)
+            .estimate(target, x: x, t: [0.2, 0.4, 0.6, 0.8], schedule: GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3),
+                      seed: 3, stream: 0, context: "test")
+        var expected = e
+        for (p, norm) in norms.enumerated() where norm > clip {
+            expected[2 * p] *= clip / norm
+            expected[2 * p + 1] *= clip / norm
+        }
+        removeCentreOfMass(&expected, particles: target.particleStructure!)
+        for k in expected.indices { XCTAssertEqual(clipped.storage[k], expected[k], accuracy: 1e-4) }
+        for r in 0..<4 {
+            for a in 0..<2 { XCTAssertEqual((0..<4).reduce(Float(0)) { $0 + clipped[r, $1 * 2 + a] }, 0, accuracy: 1e-4) }
         }
     }
 }
