@@ -193,7 +193,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.sigmaMax = v == "default" ? nil : try positive("idem_sigma_max", v) }, get: { $0.idem.sigmaMax.map { "\($0)" } ?? "default" }),
         Key(name: "idem_samples", help: "iDEM: Monte-Carlo samples K per score estimate (default: the target's)",
             set: { c, v in c.idem.samples = v == "default" ? nil : try integer("idem_samples", v, min: 1) }, get: { $0.idem.samples.map { "\($0)" } ?? "default" }),
-        Key(name: "idem_score_clip", help: "iDEM: norm clip of score estimates (default: the target's)",
+        Key(name: "idem_score_clip", help: "iDEM: norm clip of score estimates, per particle on particle systems (default: the target's)",
             set: { c, v in c.idem.scoreClip = v == "default" ? nil : try positive("idem_score_clip", v) }, get: { $0.idem.scoreClip.map { "\($0)" } ?? "default" }),
         Key(name: "idem_diffusion_scale", help: "iDEM: noise factor of the reverse SDE when generating (default: the target's)",
             set: { c, v in c.idem.diffusionScale = v == "default" ? nil : try positive("idem_diffusion_scale", v) }, get: { $0.idem.diffusionScale.map { "\($0)" } ?? "default" }),
