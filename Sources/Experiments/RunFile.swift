@@ -207,7 +207,9 @@ public struct Provenance: Sendable {
         func text(_ key: String) -> String { old.attribute(key)?.description ?? "?" }
         if case .string(let legs)? = old.attribute("earlier_legs") { earlierLegs = legs.split(separator: "\n").map(String.init) }
         let from = Int(old.attribute("start_iteration")?.doubleValue ?? 0)
-        earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration), \(text("start_time")) … \(text("end_time"))")
+        // A leg without an end time was interrupted (killed or out of time) and resumed from its last checkpoint.
+        let end = old.attribute("end_time")?.description ?? "interrupted"
+        earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration), \(text("start_time")) … \(end)")
     }
 
     /// The toolkit version.
