@@ -105,8 +105,8 @@ public final class Trainer {
             target = evaluationTarget
         }
         if target.particleStructure != nil {
-            throw TrainingError.unsupportedTarget(target.name, reason: "particle systems need the centre-of-mass-free "
-                + "sampler and an equivariant network, which the trainer does not have yet")
+            throw TrainingError.unsupportedTarget(target.name, reason: "the path-space objectives have no "
+                + "centre-of-mass-free sampler or equivariant network; use objective=idem (or objective=mala)")
         }
         let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
         sampler = PathSampler(target: target, process: process, threads: config.threads)
