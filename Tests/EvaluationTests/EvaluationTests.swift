@@ -118,4 +118,28 @@ final class ParticleMetricsTests: XCTestCase {
         XCTAssertEqual(far.distanceW2, rms, accuracy: 1e-4 * rms)  // W₂(2X, X) = ‖X‖ for a scaling
         XCTAssertGreaterThan(far.distanceTV, 0.2)
     }
+
+    /// A Lennard-Jones pair at distance r: both particles feel |2r·dE/ds + r/2| with s = r² + 10⁻⁶ and
+    /// E(s) = 2(s⁻⁶ − 2s⁻³) over ordered pairs, plus the harmonic pull (x_i − x̄); quantiles and shares follow.
+    func testForceProfileOfLennardJonesPairs() throws {
+        let target = LennardJones(name: "lj2", count: 2)
+        let particles = try XCTUnwrap(target.particleStructure)
+        func force(_ r: Double) -> Double {
+            let s = r * r + 1e-6
+            return abs(2 * r * 2 * (-6 * pow(s, -7) + 6 * pow(s, -4)) + r / 2)
+        }
+        let x = Matrix(rows: 2, cols: 6, storage: [-0.6, 0, 0, 0.6, 0, 0, 0, -0.475, 0, 0, 0.475, 0])
+        let profile = try ForceProfile(target: target, particles: particles, configurations: x)
+        let (a, b) = (force(1.2), force(0.95))
+        XCTAssertEqual(profile.norms.count, 4)
+        for (got, want) in zip(profile.norms, [a, a, b, b].sorted()) { XCTAssertEqual(got, want, accuracy: 1e-4 * want) }
+        XCTAssertEqual(profile.quantile(0.5), 0.5 * (a + b), accuracy: 1e-4 * b)
+        XCTAssertEqual(profile.quantile(1), max(a, b), accuracy: 1e-4 * b)
+        XCTAssertEqual(profile.shareAbove(0.5 * (a + b)), 0.5)
+        XCTAssertEqual(profile.shareAbove(max(a, b) + 1), 0)
+        let diverged = Matrix(rows: 1, cols: 6, storage: [.nan, 0, 0, 1, 0, 0])  // e.g. a sampler that blew up
+        XCTAssertThrowsError(try ForceProfile(target: target, particles: particles, configurations: diverged)) {
+            XCTAssertTrue($0 is NonFiniteDensityError, "\($0)")
+        }
+    }
 }
