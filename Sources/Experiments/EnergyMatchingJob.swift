@@ -101,10 +101,11 @@ public struct EnergyMatchingJob {
         var history: History = []
         if resume, FileManager.default.fileExists(atPath: outputPath) {
             let root = try HDF5.read(outputPath)
-            guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
-                throw RunFileError(message: RunFileError.otherSettings(outputPath))
-            }
+            let stored = try RunFile.config(of: root, path: outputPath)
+            guard config.continues(stored) else { throw RunFileError(message: RunFileError.otherSettings(outputPath)) }
             try Self.restore(trainer, history: &history, from: root, path: outputPath)
+            // A learning-rate step replaces the rate the checkpoint carries, which a plateau may have cut.
+            if config.learningRate != stored.learningRate { trainer.learningRate = config.learningRate }
             provenance = Provenance(seed: config.seed, threads: 1, resuming: root, at: trainer.epoch)
         }
         func node(_ status: String, error: String? = nil, report: EnergyMatchingReport? = nil) -> Node {

@@ -105,11 +105,13 @@ public struct RunConfig: Sendable, Equatable {
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
     /// Whether a run file written with `stored` may be continued under these settings (`--resume`): the same
-    /// settings, except that `iterations` may be raised to train a finished run further. Schedules that depend
+    /// settings, except that `iterations` may be raised to train a finished run further and `lr` may change (a
+    /// learning-rate step by hand; every leg's rate is kept in /provenance/earlier_legs). Schedules that depend
     /// on `iterations` (`exploration_anneal`, `lr_schedule`) then follow the new length from where the run stands.
     public func continues(_ stored: RunConfig) -> Bool {
         var extended = stored
         extended.iterations = iterations
+        extended.learningRate = learningRate
         return extended == self && iterations >= stored.iterations
     }
 

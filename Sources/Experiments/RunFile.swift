@@ -189,7 +189,7 @@ public struct Provenance: Sendable {
     /// The iteration (epoch for iDEM) this leg started from: 0 unless the run was resumed.
     public var startIteration = 0
     /// The legs that trained the run before this one, oldest first, one line each ("commit, iterations
-    /// a–b, start … end"): a resumed run records every binary that trained it, not only the last.
+    /// a–b, lr r, start … end"): a resumed run records every binary and learning rate that trained it.
     public var earlierLegs: [String] = []
 
     /// Provenance for a run starting now.
@@ -209,7 +209,8 @@ public struct Provenance: Sendable {
         let from = Int(old.attribute("start_iteration")?.doubleValue ?? 0)
         // A leg without an end time was interrupted (killed or out of time) and resumed from its last checkpoint.
         let end = old.attribute("end_time")?.description ?? "interrupted"
-        earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration), \(text("start_time")) … \(end)")
+        let rate = root.group("config")?.attribute("lr")?.doubleValue.map { String(format: ", lr %g", $0) } ?? ""
+        earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration)\(rate), \(text("start_time")) … \(end)")
     }
 
     /// The toolkit version.
@@ -247,6 +248,6 @@ public struct RunFileError: Error, CustomStringConvertible {
     /// The refusal to resume `path` under settings it was not written with.
     static func otherSettings(_ path: String) -> String {
         "\(path) was written with other settings; remove it or drop --resume (with --resume only iterations may "
-            + "change, raised to train the run further)"
+            + "change, raised to train the run further, and lr, for a learning-rate step)"
     }
 }

@@ -67,8 +67,11 @@ public final class EnergyMatchingTrainer {
     public private(set) var discardedSamples = 0
     /// The lowest epoch loss so far and the epochs since it (for the plateau schedule).
     public private(set) var plateau = Plateau()
-    /// The current learning rate (the settings' rate until a plateau cuts it).
-    public var learningRate: Float { optimizer.learningRate }
+    /// The current learning rate: the settings' rate until a plateau cuts it or a resumed run steps it by hand.
+    public var learningRate: Float {
+        get { optimizer.learningRate }
+        set { optimizer.learningRate = newValue }
+    }
 
     /// Progress of the plateau schedule.
     public struct Plateau: Sendable, Equatable {

@@ -151,7 +151,8 @@ final class RunJobTests: XCTestCase {
     }
 
     /// `--resume` with `iterations` raised trains a finished run further: without iteration-dependent schedules
-    /// the result is the run trained that long in one go. Fewer iterations or any other change is refused.
+    /// the result is the run trained that long in one go. A new `lr` is a learning-rate step: near zero, the
+    /// ten further iterations leave the short run's samples in place. Fewer iterations or any other change is refused.
     func testFinishedRunContinuesWithMoreIterations() throws {
         let short = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=20"])
         let long = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=30"])
@@ -164,14 +165,25 @@ final class RunJobTests: XCTestCase {
         let provenance = try XCTUnwrap(HDF5.read(path).group("provenance"))
         XCTAssertEqual(provenance.attribute("start_iteration"), .int(20))
         let legs = try XCTUnwrap(provenance.attribute("earlier_legs")?.description)
-        XCTAssertTrue(legs.hasPrefix("\(provenance.attribute("git_commit")!), iterations 0–20, "), legs)
+        XCTAssertTrue(legs.hasPrefix("\(provenance.attribute("git_commit")!), iterations 0–20, lr 0.001, "), legs)
         var other = long
         other.seed = 5
         for refused in [short, other] {
             XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(resume: true)) {
-                XCTAssertTrue("\($0)".contains("only iterations may change"), "\($0)")
+                XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and lr"), "\($0)")
             }
         }
+        var frozen = long
+        frozen.learningRate = 1e-9
+        let stepped = directory + "/stepped.h5"
+        let shortReport = try RunJob(config: short, outputPath: stepped).run().report
+        let frozenReport = try RunJob(config: frozen, outputPath: stepped).run(resume: true).report
+        func gap(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max()! }
+        XCTAssertLessThan(gap(frozenReport.samples.storage, shortReport.samples.storage), 1e-5)
+        XCTAssertGreaterThan(gap(extended.report.samples.storage, shortReport.samples.storage), 1e-3)
+        let steppedLegs = try XCTUnwrap(HDF5.read(stepped).group("provenance")?.attribute("earlier_legs")?.description)
+        XCTAssertTrue(steppedLegs.contains("iterations 0–20, lr 0.001, "), steppedLegs)
+        XCTAssertEqual(try RunFile.config(of: HDF5.read(stepped), path: stepped).learningRate, 1e-9)
     }
 
     /// A target that turns non-finite stops the run with an error naming the iteration and the target; the run

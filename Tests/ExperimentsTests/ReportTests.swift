@@ -171,6 +171,13 @@ final class EnergyMatchingJobTests: XCTestCase {
         let provenance = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance"))
         XCTAssertEqual(provenance.attribute("start_iteration"), .int(1))
         XCTAssertTrue(provenance.attribute("earlier_legs")?.description.contains("iterations 0–1, ") == true)
+        // A learning-rate step on resume replaces the rate carried in the checkpoint.
+        var stepped = config
+        (stepped.iterations, stepped.learningRate) = (3, 2e-4)
+        let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(resume: true)
+        XCTAssertEqual(third.trainer.learningRate, 2e-4)
+        let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
+        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, ", config.learningRate)), legs)
     }
 
     /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the reference set is
