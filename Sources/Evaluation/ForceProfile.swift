@@ -30,18 +30,23 @@ public struct ForceProfile: Sendable {
         self.norms = norms.sorted()
     }
 
-    /// The q-quantile (0 ≤ q ≤ 1), interpolating linearly between order statistics (numpy's default rule).
-    public func quantile(_ q: Double) -> Double {
-        precondition(!norms.isEmpty && (0...1).contains(q), "quantile needs a non-empty profile and 0 ≤ q ≤ 1")
-        let position = q * Double(norms.count - 1)
-        let lower = Int(position.rounded(.down)), upper = min(lower + 1, norms.count - 1)
-        return norms[lower] + (position - Double(lower)) * (norms[upper] - norms[lower])
-    }
+    /// The q-quantile of the norms (0 ≤ q ≤ 1).
+    public func quantile(_ q: Double) -> Double { norms.quantile(q) }
 
     /// The share of per-particle forces strictly above `clip`.
     public func shareAbove(_ clip: Double) -> Double {
         var lo = 0, hi = norms.count  // first index whose norm exceeds the clip
         while lo < hi { let mid = (lo + hi) / 2; if norms[mid] > clip { hi = mid } else { lo = mid + 1 } }
         return Double(norms.count - lo) / Double(max(norms.count, 1))
+    }
+}
+
+extension Array where Element == Double {
+    /// The q-quantile (0 ≤ q ≤ 1), interpolating linearly between order statistics (numpy's default rule).
+    public func quantile(_ q: Double) -> Double {
+        precondition(!isEmpty && (0...1).contains(q), "quantile needs values and 0 ≤ q ≤ 1")
+        let sorted = self.sorted(), position = q * Double(count - 1)
+        let lower = Int(position.rounded(.down)), upper = Swift.min(lower + 1, count - 1)
+        return sorted[lower] + (position - Double(lower)) * (sorted[upper] - sorted[lower])
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import Experiments
 import Densities
 import Evaluation
-import Numerics
 import RunStore
 
 /// The `dsampler` command line.
@@ -11,7 +10,7 @@ struct DSampler: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsampler",
         abstract: "Train and evaluate diffusion samplers for unnormalised densities.",
-        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self, Forces.self, SweepCommand.self, ReportCommand.self, PlotCommand.self])
+        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self, Forces.self, Quench.self, SweepCommand.self, ReportCommand.self, PlotCommand.self])
 }
 
 struct Bench: ParsableCommand {
@@ -135,35 +134,6 @@ struct Reference: ParsableCommand {
             print("\(key) \(node.attribute(key)!)")
         }
         print("wrote \(out): \(node.dataset("val")!.shape[0]) + \(node.dataset("test")!.shape[0]) samples")
-    }
-}
-
-struct Forces: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Per-particle force norms ‖∇ᵢE‖ on a particle target's reference configurations, against score clips.",
-        discussion: """
-            iDEM clips its Monte-Carlo score per particle; near t = 0 that estimate is the exact −∇E, so the share \
-            above a clip is the share of the regression target that the clip bends at equilibrium.
-            """)
-
-    @Argument(help: "A particle target with a reference set (dw4, lj13, lj55).") var target: String
-    @Option(help: "Test-split rows to profile.") var rows = 1000
-    @Option(help: "Clip values to report (repeatable).") var clip: [Double] = [20, 50, 100]
-
-    func run() throws {
-        let t = try TargetCatalog.resolve(target)
-        guard let particles = t.particleStructure else {
-            throw ValidationError("target \(target) is not a particle system; forces are profiled per particle (dw4, lj13, lj55)")
-        }
-        guard let path = try TargetCatalog.spec(target)?.reference, let test = try HDF5.read(path).dataset("test") else {
-            throw ValidationError("target \(target) has no reference set to profile; make one with `dsampler reference \(target) --out FILE`")
-        }
-        let n = min(max(rows, 1), test.shape[0]), d = test.shape[1]
-        let x = Matrix(rows: n, cols: d, storage: Array(test.floats[0..<(n * d)]))
-        let profile = try ForceProfile(target: t, particles: particles, configurations: x)
-        let q = [0.1, 0.5, 0.9, 0.99].map { String(format: "%.1f", profile.quantile($0)) }
-        print("\(target): \(n) test rows of \(path), per-particle ‖∇E‖ quantiles 10/50/90/99 %: " + q.joined(separator: " / "))
-        for c in clip { print(String(format: "  clip %g: %.1f %% of particles above", c, 100 * profile.shareAbove(c))) }
     }
 }
 

@@ -142,4 +142,23 @@ final class ParticleMetricsTests: XCTestCase {
             XCTAssertTrue($0 is NonFiniteDensityError, "\($0)")
         }
     }
+
+    /// A Lennard-Jones pair quenched from r = 1.2 and from r = 0.9 stops where the pair force balances the
+    /// harmonic pull: dE/dr = 4r(6s⁻⁴ − 6s⁻⁷) + r/2 = 0 with s = r² + 10⁻⁶, found here by bisection.
+    func testQuenchFindsTheLennardJonesPairMinimum() throws {
+        let target = LennardJones(name: "lj2", count: 2)
+        func slope(_ r: Double) -> Double { let s = r * r + 1e-6; return 4 * r * (6 * pow(s, -4) - 6 * pow(s, -7)) + r / 2 }
+        var (lo, hi) = (0.9, 1.2)
+        for _ in 0..<60 { let mid = 0.5 * (lo + hi); if slope(mid) > 0 { hi = mid } else { lo = mid } }
+        let s = lo * lo + 1e-6, minimum = 2 * (pow(s, -6) - 2 * pow(s, -3)) + lo * lo / 4
+        let x = Matrix(rows: 2, cols: 6, storage: [-0.6, 0, 0, 0.6, 0, 0, 0, -0.45, 0, 0, 0.45, 0])
+        let result = try Quench().run(target, from: x)
+        for r in 0..<2 {
+            var d2 = 0.0
+            for a in 0..<3 { let v = Double(result.configurations[r, a] - result.configurations[r, 3 + a]); d2 += v * v }
+            XCTAssertEqual(d2.squareRoot(), lo, accuracy: 1e-4)
+            XCTAssertEqual(result.energies[r], minimum, accuracy: 1e-4)
+            XCTAssertLessThan(result.gradientNorms[r], 1e-2)
+        }
+    }
 }
