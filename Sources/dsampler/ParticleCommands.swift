@@ -45,8 +45,9 @@ struct Forces: ParsableCommand {
     }
 }
 
-struct Quench: ParsableCommand {
+struct QuenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "quench",
         abstract: "Quench a particle run's samples and the reference set to their local minima; split energy into basin and vibration.",
         discussion: """
             Steepest descent on the target's energy from each configuration. If the quenched energies of the samples \
@@ -67,7 +68,7 @@ struct Quench: ParsableCommand {
         let n = min(max(rows, 1), samples.shape[0]), d = samples.shape[1]
         let model = Matrix(rows: n, cols: d, storage: Array(samples.floats[0..<(n * d)]))
         let (path, reference) = try referenceRows(config.target, n)
-        var quench = Evaluation.Quench()
+        var quench = Quench()
         quench.steps = steps
         print("energy E, quenched E_q and E − E_q: quantiles 10 / 50 / 90 %; ‖∇E‖ after the descent: median")
         for (name, x) in [("model (\(n) samples of \(file))", model), ("reference (\(reference.rows) test rows of \(path))", reference)] {
