@@ -151,11 +151,9 @@ public struct EnergyMatchingJob {
             if let second = original.exactSamples(count: config.evalPaths, rng: &rng) {
                 floor = Wasserstein.evaluationW2(second.storage, exact.storage, dimension: original.dimension)
             }
-        } else if let path = try TargetCatalog.spec(config.target)?.reference,
-                  let test = try HDF5.read(path).dataset("test") {
-            let rows = min(config.evalPaths, test.shape[0]), d = test.shape[1]
-            reference = Matrix(rows: rows, cols: d, storage: Array(test.floats[0..<(rows * d)]))
-            description = "test split of \(path) (first \(rows) rows)"
+        } else if let (path, test) = try TargetCatalog.referenceTest(config.target, rows: config.evalPaths) {
+            reference = test
+            description = "test split of \(path) (first \(test.rows) rows)"
         } else {
             throw EnergyMatchingError("target \(config.target) has neither an exact sampler nor a reference set to evaluate against")
         }

@@ -1,6 +1,8 @@
 import Foundation
 import Yams
 import Densities
+import Numerics
+import RunStore
 
 /// One target spec: a YAML file in `Targets/` that names a target kind and its constants.
 public struct TargetSpec {
@@ -194,6 +196,14 @@ public enum TargetCatalog {
 
     /// The spec called `name`, if any.
     public static func spec(_ name: String) throws -> TargetSpec? { try specs().first { $0.name == name } }
+
+    /// The first `rows` rows (at least one, at most all) of the test split of `name`'s reference set, and the
+    /// set's path; nil if the target has no reference set.
+    public static func referenceTest(_ name: String, rows: Int) throws -> (path: String, rows: Matrix)? {
+        guard let path = try spec(name)?.reference, let test = try HDF5.read(path).dataset("test") else { return nil }
+        let n = min(max(rows, 1), test.shape[0]), d = test.shape[1]
+        return (path, Matrix(rows: n, cols: d, storage: Array(test.floats[0..<(n * d)])))
+    }
 
     /// Checks the form of a `target=` value without loading anything; the error lists the valid names.
     public static func validate(_ name: String) throws {

@@ -8,11 +8,10 @@ import RunStore
 
 /// The first `rows` rows of the test split of `target`'s reference set, or an error that says how to make one.
 private func referenceRows(_ target: String, _ rows: Int) throws -> (path: String, x: Matrix) {
-    guard let path = try TargetCatalog.spec(target)?.reference, let test = try HDF5.read(path).dataset("test") else {
+    guard let reference = try TargetCatalog.referenceTest(target, rows: rows) else {
         throw ValidationError("target \(target) has no reference set; make one with `dsampler reference \(target) --out FILE`")
     }
-    let n = min(max(rows, 1), test.shape[0]), d = test.shape[1]
-    return (path, Matrix(rows: n, cols: d, storage: Array(test.floats[0..<(n * d)])))
+    return (reference.path, reference.rows)
 }
 
 /// Quantiles 10 / 50 / 90 % of `values`, formatted.
