@@ -105,13 +105,17 @@ public struct RunConfig: Sendable, Equatable {
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
     /// Whether a run file written with `stored` may be continued under these settings (`--resume`): the same
-    /// settings, except that `iterations` may be raised to train a finished run further and `lr` may change (a
-    /// learning-rate step by hand; every leg's rate is kept in /provenance/earlier_legs). Schedules that depend
-    /// on `iterations` (`exploration_anneal`, `lr_schedule`) then follow the new length from where the run stands.
+    /// settings, except that `iterations` may be raised to train a finished run further, `lr` may change (a
+    /// learning-rate step by hand), and so may iDEM's `idem_steps` and `idem_generate`, which set how the buffer is
+    /// refilled but not what the network or its checkpoint is. Every leg's values of these are kept in
+    /// /provenance/earlier_legs. Schedules that depend on `iterations` (`exploration_anneal`, `lr_schedule`) then
+    /// follow the new length from where the run stands.
     public func continues(_ stored: RunConfig) -> Bool {
         var extended = stored
         extended.iterations = iterations
         extended.learningRate = learningRate
+        extended.idem.steps = idem.steps
+        extended.idem.generate = idem.generate
         return extended == self && iterations >= stored.iterations
     }
 

@@ -177,7 +177,24 @@ final class EnergyMatchingJobTests: XCTestCase {
         let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(resume: true)
         XCTAssertEqual(third.trainer.learningRate, 2e-4)
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, ", config.learningRate)), legs)
+        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, ",
+                                           config.learningRate)), legs)
+        // How the buffer is refilled may change on resume too; the new leg generates with the new settings.
+        var refill = stepped
+        (refill.iterations, refill.idem.steps, refill.idem.generate) = (4, 40, 30)
+        let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(resume: true)
+        XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
+        XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
+        let refilled = try HDF5.read(directory + "/b.h5")
+        XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
+        let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
+        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, "), allLegs)
+        // Other iDEM settings still may not change.
+        var rebuffered = refill
+        (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
+        XCTAssertThrowsError(try EnergyMatchingJob(config: rebuffered, outputPath: directory + "/b.h5").run(resume: true)) {
+            XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
+        }
     }
 
     /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the reference set is
