@@ -104,18 +104,28 @@ public struct RunConfig: Sendable, Equatable {
     /// The objectives `objective=` accepts.
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
+    /// The settings a resumed run (`--resume`) may change besides `iterations`, for a schedule set by hand: `lr` (a
+    /// learning-rate step) and, for iDEM, how the buffer is refilled (`idem_steps`, `idem_generate`) and the
+    /// score clip (`idem_score_clip`). None of them changes what the network or its checkpoint is; every leg's
+    /// values are kept in /provenance/earlier_legs.
+    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip"]
+
+    /// The `resumable` settings that mean something for `objective` (the `idem_` ones only for iDEM).
+    public static func resumable(for objective: String) -> [String] {
+        resumable.filter { objective == "idem" || !$0.hasPrefix("idem_") }
+    }
+
     /// Whether a run file written with `stored` may be continued under these settings (`--resume`): the same
-    /// settings, except that `iterations` may be raised to train a finished run further, `lr` may change (a
-    /// learning-rate step by hand), and so may iDEM's `idem_steps` and `idem_generate`, which set how the buffer is
-    /// refilled but not what the network or its checkpoint is. Every leg's values of these are kept in
-    /// /provenance/earlier_legs. Schedules that depend on `iterations` (`exploration_anneal`, `lr_schedule`) then
+    /// settings, except that `iterations` may be raised to train a finished run further and the `resumable`
+    /// settings may change. Schedules that depend on `iterations` (`exploration_anneal`, `lr_schedule`) then
     /// follow the new length from where the run stands.
     public func continues(_ stored: RunConfig) -> Bool {
         var extended = stored
         extended.iterations = iterations
-        extended.learningRate = learningRate
-        extended.idem.steps = idem.steps
-        extended.idem.generate = idem.generate
+        for key in Self.keys where Self.resumable.contains(key.name) {
+            // A value this config printed parses back to itself.
+            try? key.set(&extended, key.get(self))
+        }
         return extended == self && iterations >= stored.iterations
     }
 

@@ -189,8 +189,8 @@ public struct Provenance: Sendable {
     /// The iteration (epoch for iDEM) this leg started from: 0 unless the run was resumed.
     public var startIteration = 0
     /// The legs that trained the run before this one, oldest first, one line each ("commit, iterations
-    /// a–b, lr r[, idem_steps s, idem_generate g], start … end"): a resumed run records every binary and every
-    /// setting that may change on resume.
+    /// a–b, lr r[, idem_… v], start … end", listing `RunConfig.resumable`): a resumed run records every binary
+    /// and every setting that may change on resume.
     public var earlierLegs: [String] = []
 
     /// Provenance for a run starting now.
@@ -211,11 +211,11 @@ public struct Provenance: Sendable {
         // A leg without an end time was interrupted (killed or out of time) and resumed from its last checkpoint.
         let end = old.attribute("end_time")?.description ?? "interrupted"
         let config = root.group("config")
-        var changeable = config?.attribute("lr")?.doubleValue.map { String(format: ", lr %g", $0) } ?? ""
-        if config?.attribute("objective")?.description == "idem" {
-            for key in ["idem_steps", "idem_generate"] {
-                changeable += config?.attribute(key).map { ", \(key) \($0)" } ?? ""
-            }
+        let objective = config?.attribute("objective")?.description ?? ""
+        var changeable = ""
+        for key in RunConfig.resumable(for: objective) {
+            guard let value = config?.attribute(key) else { continue }
+            changeable += ", \(key) " + (value.doubleValue.map { String(format: "%g", $0) } ?? value.description)
         }
         earlierLegs.append("\(text("git_commit")), iterations \(from)–\(iteration)\(changeable), \(text("start_time")) … \(end)")
     }
@@ -255,7 +255,7 @@ public struct RunFileError: Error, CustomStringConvertible {
     /// The refusal to resume `path` under settings it was not written with.
     static func otherSettings(_ path: String) -> String {
         "\(path) was written with other settings; remove it or drop --resume (with --resume only iterations may "
-            + "change, raised to train the run further, lr, for a learning-rate step, and for idem idem_steps and "
-            + "idem_generate, how the buffer is refilled)"
+            + "change, raised to train the run further, and, as a schedule set by hand, "
+            + RunConfig.resumable.joined(separator: ", ") + ")"
     }
 }

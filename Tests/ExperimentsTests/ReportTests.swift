@@ -177,18 +177,20 @@ final class EnergyMatchingJobTests: XCTestCase {
         let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(resume: true)
         XCTAssertEqual(third.trainer.learningRate, 2e-4)
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, ",
-                                           config.learningRate)), legs)
-        // How the buffer is refilled may change on resume too; the new leg generates with the new settings.
+        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, "
+                                           + "idem_score_clip default, ", config.learningRate)), legs)
+        // How the buffer is refilled and the score clip may change on resume too; the new leg uses the new values.
         var refill = stepped
-        (refill.iterations, refill.idem.steps, refill.idem.generate) = (4, 40, 30)
+        (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
         let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(resume: true)
         XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
         XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
+        XCTAssertEqual(fourth.trainer.settings.estimator.maxNorm, 35)
         let refilled = try HDF5.read(directory + "/b.h5")
         XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, "), allLegs)
+        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, idem_score_clip default, "),
+                      allLegs)
         // Other iDEM settings still may not change.
         var rebuffered = refill
         (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
