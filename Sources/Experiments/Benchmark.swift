@@ -109,11 +109,11 @@ public enum Benchmark {
     public static let idemSettings = ["target=lj13", "objective=idem", "hidden=64", "idem_layers=3", "idem_steps=100",
                                       "idem_generate=500", "idem_inner=100", "batch_size=256", "idem_samples=500"]
 
-    /// Times `repeats` outer epochs (generation and regression separately); reports the median epoch and the
-    /// GFLOP/s of the EGNN work (forward passes of generation, forward and backward of regression).
-    public static func runEnergyMatching(repeats: Int) throws -> Result {
+    /// Times `repeats` outer epochs, generation on `threads` threads; reports the median epoch and the GFLOP/s of
+    /// the EGNN work (forward passes of generation, forward and backward of regression).
+    public static func runEnergyMatching(threads: Int, repeats: Int) throws -> Result {
         BLAS.setThreads(1)
-        let config = try RunConfig.parse(idemSettings)
+        let config = try RunConfig.parse(idemSettings + ["threads=\(threads)"])
         let trainer = try EnergyMatchingJob(config: config, outputPath: "/dev/null").makeTrainer()
         var times: [Double] = []
         for _ in 0..<repeats {

@@ -63,6 +63,7 @@ public struct EnergyMatchingJob {
         settings.diffusionScale = value(o.diffusionScale, "diffusion_scale", 1)
         settings.integrationSteps = o.steps
         settings.samplesPerEpoch = o.generate
+        settings.threads = config.threads
         settings.innerSteps = o.inner
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
@@ -96,7 +97,7 @@ public struct EnergyMatchingJob {
     /// Trains (from the file's checkpoint with `resume`), evaluates and writes the run file.
     public func run(resume: Bool = false, onEpoch: (EnergyMatchingTrainer, Double) -> Void = { _, _ in }) throws
         -> (trainer: EnergyMatchingTrainer, report: EnergyMatchingReport) {
-        var provenance = Provenance(seed: config.seed, threads: 1)
+        var provenance = Provenance(seed: config.seed, threads: config.threads)
         let trainer = try makeTrainer()
         var history: History = []
         if resume, FileManager.default.fileExists(atPath: outputPath) {
@@ -106,7 +107,7 @@ public struct EnergyMatchingJob {
             try Self.restore(trainer, history: &history, from: root, path: outputPath)
             // A learning-rate step replaces the rate the checkpoint carries, which a plateau may have cut.
             if config.learningRate != stored.learningRate { trainer.learningRate = config.learningRate }
-            provenance = Provenance(seed: config.seed, threads: 1, resuming: root, at: trainer.epoch)
+            provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: trainer.epoch)
         }
         func node(_ status: String, error: String? = nil, report: EnergyMatchingReport? = nil) -> Node {
             Self.node(trainer, config: config, provenance: provenance, history: history, status: status, error: error, report: report)

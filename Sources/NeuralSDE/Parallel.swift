@@ -6,7 +6,7 @@ import Numerics
 /// Chunks touch disjoint rows of shared buffers, which is why the body may capture raw pointers. The split
 /// depends only on `count` and `parts`, so a reduction over chunks in index order is reproducible for a
 /// fixed thread count.
-func parallelChunks(_ count: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
     let n = max(1, min(parts, count))
     let ranges = (0..<n).map { k in (count * k / n)..<(count * (k + 1) / n) }
     BLAS.flushDenormalsToZero()

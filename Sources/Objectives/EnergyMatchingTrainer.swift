@@ -36,6 +36,9 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     /// last iterate, generates the evaluation samples (0 = no average: evaluate the trained weights). The average
     /// starts at the initial weights.
     public var averageDecay: Float = 0
+    /// Threads that generate samples. Each takes a contiguous share of the rows with its own random stream, so the
+    /// samples depend on the thread count; one thread draws every row from the single stream.
+    public var threads = 1
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
     public init(schedule: GeometricNoiseSchedule, estimator: MonteCarloScore) {
@@ -171,20 +174,36 @@ public final class EnergyMatchingTrainer {
 
     /// Integrates the reverse SDE dx = −g²(t)·s_θ(x, t) dt + g(t) dW̄ from x₁ ~ N(0, σ_max²·I) (centre-of-mass
     /// free for particles) to t = 0 with Euler–Maruyama in `steps` equal steps (default: the training setting),
-    /// `count` samples; with `averaged`, the moving average of the weights is the score (if there is one).
+    /// `count` samples split over `settings.threads`; with `averaged`, the moving average of the weights is the
+    /// score (if there is one).
     public func generate(count: Int, stream: UInt64, steps: Int? = nil, averaged: Bool = false) -> Matrix {
-        let d = target.dimension, n = steps ?? settings.integrationSteps, schedule = settings.schedule
+        let d = target.dimension, n = steps ?? settings.integrationSteps
         var network = network  // a value: setting the average's weights leaves the trained ones alone
         if averaged, let averagedParameters { network.parameters.values = averagedParameters }
-        var rng = Xoshiro256(seed: seed, stream: 1 << 50 | stream)
-        var x = centred(rng.gaussianMatrix(rows: count, cols: d))
+        var samples = Matrix(rows: count, cols: d)
+        samples.storage.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelChunks(count, parts: settings.threads) { part, rows in
+                // Part 0 keeps the stream one thread uses; bits from 51 up are free in every caller's `stream`.
+                var rng = Xoshiro256(seed: seed, stream: 1 << 50 | stream | UInt64(part) << 51)
+                let x = integrate(rows: rows.count, network: network, steps: n, rng: &rng)
+                (base + rows.lowerBound * d).update(from: x.storage, count: x.count)
+            }
+        }
+        return samples
+    }
+
+    /// One thread's share of `generate`.
+    private func integrate(rows: Int, network: any ScoreNetwork, steps n: Int, rng: inout Xoshiro256) -> Matrix {
+        let d = target.dimension, schedule = settings.schedule
+        var x = centred(rng.gaussianMatrix(rows: rows, cols: d))
         for k in 0..<x.count { x.storage[k] *= schedule.sigmaMax }
         let dt = 1 / Float(n)
         for i in stride(from: n, to: 0, by: -1) {
             let t = Float(i) * dt
-            let score = network.evaluate(x, t: [Float](repeating: t, count: count))
+            let score = network.evaluate(x, t: [Float](repeating: t, count: rows))
             let g2 = schedule.diffusionSquared(t), noiseScale = settings.diffusionScale * (g2 * dt).squareRoot()
-            let noise = centred(rng.gaussianMatrix(rows: count, cols: d))
+            let noise = centred(rng.gaussianMatrix(rows: rows, cols: d))
             for k in 0..<x.count { x.storage[k] += g2 * dt * score.storage[k] + noiseScale * noise.storage[k] }
         }
         return x

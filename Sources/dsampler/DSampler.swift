@@ -33,7 +33,7 @@ struct Bench: ParsableCommand {
             } else if Benchmark.densityCases[name] != nil {
                 print(try Benchmark.runDensity(name, repeats: repeats).line)
             } else if name == Benchmark.energyMatchingCase {
-                print(try Benchmark.runEnergyMatching(repeats: min(repeats, 3)).line)
+                print(try Benchmark.runEnergyMatching(threads: threads, repeats: min(repeats, 3)).line)
             } else if name == Benchmark.localSearchCase {
                 print(try Benchmark.runLocalSearch(threads: threads, repeats: repeats).line)
             } else {
@@ -92,12 +92,14 @@ struct Eval: ParsableCommand {
     @Option(help: "On-policy paths or generated samples (default: the run's eval_paths).") var paths: Int?
     @Option(help: "Steps of the evaluation grid or, for iDEM, of the reverse SDE (default: the run's eval_steps).")
     var steps: Int?
+    @Option(help: "Worker threads (default: the run's threads); iDEM samples depend on the thread count.") var threads: Int?
 
     func run() throws {
         let root = try HDF5.read(file)
         var config = try RunFile.config(of: root, path: file)
         config.evalPaths = paths ?? config.evalPaths
         config.evalSteps = steps ?? config.evalSteps
+        config.threads = threads ?? config.threads
         switch config.objective {
         case "idem":
             let job = EnergyMatchingJob(config: config, outputPath: file)

@@ -101,15 +101,27 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         for _ in 0..<8 { try trainer.trainEpoch() }
         XCTAssertEqual(trainer.buffer.count, 1000 * 2)
         XCTAssertEqual(trainer.gradientEvaluations, 8 * 60 * 128 * 200)
-        let x = trainer.generate(count: 2000, stream: 99)
-        for c in 0..<2 {
-            let column = (0..<x.rows).map { Double(x[$0, c]) }
-            let mean = column.reduce(0, +) / Double(x.rows)
-            let squares: Double = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-            let std = (squares / Double(x.rows)).squareRoot()
-            XCTAssertEqual(mean, Double(mu[c]), accuracy: 0.1, "coordinate \(c)")
-            XCTAssertEqual(std, 0.5, accuracy: 0.1, "coordinate \(c)")
+        func assertMoments(_ x: Matrix, _ label: String) {
+            for c in 0..<2 {
+                let column = (0..<x.rows).map { Double(x[$0, c]) }
+                let mean = column.reduce(0, +) / Double(x.rows)
+                let squares: Double = column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+                let std = (squares / Double(x.rows)).squareRoot()
+                XCTAssertEqual(mean, Double(mu[c]), accuracy: 0.1, "\(label), coordinate \(c)")
+                XCTAssertEqual(std, 0.5, accuracy: 0.1, "\(label), coordinate \(c)")
+            }
         }
+        let x = trainer.generate(count: 2000, stream: 99)
+        assertMoments(x, "one thread")
+        // The same network generating on two threads: other draws (a stream per thread), the same distribution,
+        // and the same numbers again for the same thread count.
+        settings.threads = 2
+        let twin = EnergyMatchingTrainer(target: target, network: net, settings: settings, seed: 1)
+        try twin.restore(trainer.state)
+        let split = twin.generate(count: 2000, stream: 99)
+        assertMoments(split, "two threads")
+        XCTAssertNotEqual(split, x)
+        XCTAssertEqual(twin.generate(count: 2000, stream: 99), split)
     }
 
     /// A standard Gaussian with an infinite wall at x₀ > 2 (log R = −∞ there).
