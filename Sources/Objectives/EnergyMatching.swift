@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Densities
+import NeuralSDE
 
 /// The variance-exploding noise of iDEM (Akhound-Sadegh et al. 2024): σ(t) = σ_min·(σ_max/σ_min)^t on t ∈ [0, 1].
 public struct GeometricNoiseSchedule: Sendable, Equatable {
@@ -50,54 +51,78 @@ public struct MonteCarloScore: Sendable, Equatable {
     }
 
     /// Estimates of ∇log p_t at the rows of `x`, row r at time `t[r]`, for the noise of `schedule`. Each point's
-    /// noise comes from its own stream (`seed`, `stream`, row), so estimates do not depend on batching.
+    /// noise comes from its own stream (`seed`, `stream`, row), so estimates depend neither on batching nor on the
+    /// `threads` that share the rows.
     public func estimate(_ target: any Target, x: Matrix, t: [Float], schedule: GeometricNoiseSchedule,
-                         seed: UInt64, stream: UInt64, context: String) throws -> Matrix {
+                         seed: UInt64, stream: UInt64, context: String, threads: Int = 1) throws -> Matrix {
         precondition(x.cols == target.dimension && t.count == x.rows, "MonteCarloScore: shapes")
-        let d = x.cols, K = samples
+        let d = x.cols
         var out = Matrix(rows: x.rows, cols: d)
-        var noisy = Matrix(rows: K, cols: d), logR = [Float](repeating: 0, count: K), gradient = Matrix(rows: K, cols: d)
-        for r in 0..<x.rows {
-            var rng = Xoshiro256(seed: seed, stream: stream, UInt64(r))
-            let scale = schedule.variance(t[r]).squareRoot()
-            noisy.storage.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: K * d) }
-            if let particles = target.particleStructure { removeCentreOfMass(&noisy.storage, particles: particles) }
-            for k in 0..<K { for c in 0..<d { noisy[k, c] = x[r, c] + scale * noisy[k, c] } }
-            do {
-                try noisy.storage.withUnsafeBufferPointer { X in
-                    try gradient.storage.withUnsafeMutableBufferPointer { G in
-                        try target.evaluate(X.baseAddress!, count: K, logDensity: &logR, gradient: G.baseAddress!)
+        var failures = [(any Error)?](repeating: nil, count: max(1, min(threads, x.rows)))
+        out.storage.withUnsafeMutableBufferPointer { outBuffer in
+            failures.withUnsafeMutableBufferPointer { failed in
+                let (base, failedBase) = (outBuffer.baseAddress!, failed.baseAddress!)
+                parallelChunks(x.rows, parts: threads) { part, rows in
+                    var noisy = Matrix(rows: samples, cols: d), logR = [Float](repeating: 0, count: samples)
+                    var gradient = Matrix(rows: samples, cols: d)
+                    do {
+                        for r in rows {
+                            var rng = Xoshiro256(seed: seed, stream: stream, UInt64(r))
+                            try estimateRow(target, x: x, row: r, t: t[r], schedule: schedule, rng: &rng, context: context,
+                                            noisy: &noisy, logR: &logR, gradient: &gradient, into: base + r * d)
+                        }
+                    } catch {
+                        failedBase[part] = error
                     }
                 }
-            } catch {
-                throw TargetFailure(target: target.name, context: context, underlying: error)
-            }
-            // Softmax weights in double; non-finite log R (e.g. overlapping particles) gets weight 0.
-            let finite = (0..<K).filter { k in logR[k].isFinite && (0..<d).allSatisfy { gradient[k, $0].isFinite } }
-            guard let top = finite.map({ logR[$0] }).max() else {
-                throw NonFiniteDensityError(target: target.name, context: context, row: r)
-            }
-            var total = 0.0
-            var score = [Double](repeating: 0, count: d)
-            for k in finite {
-                let w = Foundation.exp(Double(logR[k] - top))
-                total += w
-                for c in 0..<d { score[c] += w * Double(gradient[k, c]) }
-            }
-            for c in 0..<d { score[c] /= total }
-            // Particle systems clip each particle's vector, as iDEM does: on LJ13 the exact score at reference
-            // configurations has norm ≈ 75 in all (≈ 21 per particle), so one clip of 20 on the whole vector
-            // would weaken even the equilibrium forces about fourfold.
-            let block = target.particleStructure?.spatialDimension ?? d
-            for start in stride(from: 0, to: d, by: block) {
-                let norm = (start..<(start + block)).reduce(0.0) { $0 + score[$1] * score[$1] }.squareRoot()
-                let shrink = maxNorm.map { norm > Double($0) ? Double($0) / norm : 1 } ?? 1
-                for c in start..<(start + block) { out[r, c] = Float(score[c] * shrink) }
             }
         }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         // Clipping single particles moves the centre of mass; the network's outputs are mean-free, so the target
         // goes back to that subspace (the dropped part would only add a constant to the loss).
         if let particles = target.particleStructure { removeCentreOfMass(&out.storage, particles: particles) }
         return out
+    }
+
+    /// The clipped estimate at row `r` of `x`, written to `out`; `noisy`, `logR` and `gradient` are K-row scratch.
+    private func estimateRow(_ target: any Target, x: Matrix, row r: Int, t: Float, schedule: GeometricNoiseSchedule,
+                             rng: inout Xoshiro256, context: String, noisy: inout Matrix, logR: inout [Float],
+                             gradient: inout Matrix, into out: UnsafeMutablePointer<Float>) throws {
+        let d = x.cols, K = samples
+        let scale = schedule.variance(t).squareRoot()
+        noisy.storage.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: K * d) }
+        if let particles = target.particleStructure { removeCentreOfMass(&noisy.storage, particles: particles) }
+        for k in 0..<K { for c in 0..<d { noisy[k, c] = x[r, c] + scale * noisy[k, c] } }
+        do {
+            try noisy.storage.withUnsafeBufferPointer { X in
+                try gradient.storage.withUnsafeMutableBufferPointer { G in
+                    try target.evaluate(X.baseAddress!, count: K, logDensity: &logR, gradient: G.baseAddress!)
+                }
+            }
+        } catch {
+            throw TargetFailure(target: target.name, context: context, underlying: error)
+        }
+        // Softmax weights in double; non-finite log R (e.g. overlapping particles) gets weight 0.
+        let finite = (0..<K).filter { k in logR[k].isFinite && (0..<d).allSatisfy { gradient[k, $0].isFinite } }
+        guard let top = finite.map({ logR[$0] }).max() else {
+            throw NonFiniteDensityError(target: target.name, context: context, row: r)
+        }
+        var total = 0.0
+        var score = [Double](repeating: 0, count: d)
+        for k in finite {
+            let w = Foundation.exp(Double(logR[k] - top))
+            total += w
+            for c in 0..<d { score[c] += w * Double(gradient[k, c]) }
+        }
+        for c in 0..<d { score[c] /= total }
+        // Particle systems clip each particle's vector, as iDEM does: on LJ13 the exact score at reference
+        // configurations has norm ≈ 75 in all (≈ 21 per particle), so one clip of 20 on the whole vector
+        // would weaken even the equilibrium forces about fourfold.
+        let block = target.particleStructure?.spatialDimension ?? d
+        for start in stride(from: 0, to: d, by: block) {
+            let norm = (start..<(start + block)).reduce(0.0) { $0 + score[$1] * score[$1] }.squareRoot()
+            let shrink = maxNorm.map { norm > Double($0) ? Double($0) / norm : 1 } ?? 1
+            for c in start..<(start + block) { out[c] = Float(score[c] * shrink) }
+        }
     }
 }

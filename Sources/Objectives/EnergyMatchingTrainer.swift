@@ -36,8 +36,9 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     /// last iterate, generates the evaluation samples (0 = no average: evaluate the trained weights). The average
     /// starts at the initial weights.
     public var averageDecay: Float = 0
-    /// Threads that generate samples. Each takes a contiguous share of the rows with its own random stream, so the
-    /// samples depend on the thread count; one thread draws every row from the single stream.
+    /// Threads that generate samples and estimate regression targets. In generation each takes a contiguous share
+    /// of the rows with its own random stream, so the samples depend on the thread count (one thread draws every
+    /// row from the single stream); the targets do not (every point has its own stream).
     public var threads = 1
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
@@ -281,7 +282,8 @@ public final class EnergyMatchingTrainer {
             for c in 0..<d { x[b, c] = buffer[source * d + c] + scale * noise[b, c] }
         }
         let targetScore = try settings.estimator.estimate(target, x: x, t: t, schedule: settings.schedule, seed: seed,
-                                                          stream: 1 << 52 | stream, context: "epoch \(epoch + 1)")
+                                                          stream: 1 << 52 | stream, context: "epoch \(epoch + 1)",
+                                                          threads: settings.threads)
         gradientEvaluations += B * settings.estimator.samples
         network.parameters.zeroGradients()
         var loss = 0.0

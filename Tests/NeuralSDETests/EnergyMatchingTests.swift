@@ -78,6 +78,11 @@ final class EnergyMatchingTests: XCTestCase {
         removeCentreOfMass(&expected, particles: target.particleStructure!)
         for k in expected.indices { XCTAssertEqual(clipped.storage[k], expected[k], accuracy: 1e-4) }
         assertMeanFree(clipped)
+        // Every point has its own stream, so threads that share the rows give the same estimates bit for bit.
+        let threaded = try MonteCarloScore(samples: 200, maxNorm: clip)
+            .estimate(target, x: x, t: [0.2, 0.4, 0.6, 0.8], schedule: GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3),
+                      seed: 3, stream: 0, context: "test", threads: 3)
+        XCTAssertEqual(threaded, clipped)
     }
 }
 
@@ -151,6 +156,18 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         XCTAssertEqual(kept + trainer.discardedSamples, 400)
         XCTAssertEqual(trainer.energyEvaluations, 400)
         XCTAssertTrue((0..<kept).allSatisfy { trainer.buffer[2 * $0] <= 2 })
+    }
+
+    /// A point whose every Monte-Carlo sample has log R = −∞ stops the estimate with an error naming its row, also
+    /// when another thread holds it.
+    func testEstimateReportsAHopelessPoint() {
+        let x = Matrix(rows: 4, cols: 2, storage: [0, 0, 1, 0, 0, 1, 50, 0])  // row 3 lies far behind the wall
+        XCTAssertThrowsError(try MonteCarloScore(samples: 50, maxNorm: nil)
+            .estimate(WalledGaussian(), x: x, t: [0.1, 0.1, 0.1, 0.1], schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                      seed: 1, stream: 0, context: "test", threads: 2)) { error in
+            XCTAssertTrue(error is NonFiniteDensityError, "\(error)")
+            XCTAssertTrue("\(error)".contains("3"), "\(error)")
+        }
     }
 
     /// The plateau schedule cuts the rate after `plateauPatience` epochs without a lower loss and starts counting
