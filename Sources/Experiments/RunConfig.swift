@@ -104,11 +104,11 @@ public struct RunConfig: Sendable, Equatable {
     /// The objectives `objective=` accepts.
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
-    /// The settings a resumed run (`--resume`) may change besides `iterations`, for a schedule set by hand: `lr` (a
-    /// learning-rate step) and, for iDEM, how the buffer is refilled (`idem_steps`, `idem_generate`) and the
-    /// score clip (`idem_score_clip`). None of them changes what the network or its checkpoint is; every leg's
-    /// values are kept in /provenance/earlier_legs.
-    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip"]
+    /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
+    /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`) and the score clip
+    /// (`idem_score_clip`), and the `threads` of the machine the leg runs on. None of them changes what the network
+    /// or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
+    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "threads"]
 
     /// The `resumable` settings that mean something for `objective` (the `idem_` ones only for iDEM).
     public static func resumable(for objective: String) -> [String] {

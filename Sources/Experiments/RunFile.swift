@@ -255,7 +255,7 @@ public struct RunFileError: Error, CustomStringConvertible {
     /// The refusal to resume `path` under settings it was not written with.
     static func otherSettings(_ path: String) -> String {
         "\(path) was written with other settings; remove it or drop --resume (with --resume only iterations may "
-            + "change, raised to train the run further, and, as a schedule set by hand, "
+            + "change, raised to train the run further, and these: "
             + RunConfig.resumable.joined(separator: ", ") + ")"
     }
 }

@@ -170,7 +170,7 @@ final class RunJobTests: XCTestCase {
         other.seed = 5
         for refused in [short, other] {
             XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(resume: true)) {
-                XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("set by hand, lr, idem_steps"), "\($0)")
+                XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and these: lr, idem_steps"), "\($0)")
             }
         }
         var frozen = long

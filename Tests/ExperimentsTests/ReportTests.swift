@@ -179,9 +179,10 @@ final class EnergyMatchingJobTests: XCTestCase {
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
         XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, "
                                            + "idem_score_clip default, ", config.learningRate)), legs)
-        // How the buffer is refilled and the score clip may change on resume too; the new leg uses the new values.
+        // How the buffer is refilled, the score clip and the threads may change on resume too; the new leg uses them.
         var refill = stepped
         (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
+        refill.threads = config.threads + 1
         let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(resume: true)
         XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
         XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
@@ -189,8 +190,9 @@ final class EnergyMatchingJobTests: XCTestCase {
         let refilled = try HDF5.read(directory + "/b.h5")
         XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, idem_score_clip default, "),
-                      allLegs)
+        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, idem_score_clip default, "
+                                       + "threads \(config.threads), "), allLegs)
+        XCTAssertEqual(refilled.group("provenance")?.attribute("threads"), .int(Int64(config.threads + 1)))
         // Other iDEM settings still may not change.
         var rebuffered = refill
         (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
