@@ -94,6 +94,12 @@ struct Eval: ParsableCommand {
     var steps: Int?
     @Option(help: "Worker threads (default: the run's threads); iDEM samples depend on the thread count.") var threads: Int?
 
+    func validate() throws {
+        for (name, value) in [("--paths", paths), ("--steps", steps), ("--threads", threads)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1 (got \(value))") }
+        }
+    }
+
     func run() throws {
         let root = try HDF5.read(file)
         var config = try RunFile.config(of: root, path: file)

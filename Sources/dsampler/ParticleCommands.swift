@@ -31,6 +31,10 @@ struct Forces: ParsableCommand {
     @Option(help: "Test-split rows to profile.") var rows = 1000
     @Option(help: "Clip values to report (repeatable).") var clip: [Double] = [20, 50, 100]
 
+    func validate() throws {
+        guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
+    }
+
     func run() throws {
         let t = try TargetCatalog.resolve(target)
         guard let particles = t.particleStructure else {
@@ -57,6 +61,11 @@ struct QuenchCommand: ParsableCommand {
     @Option(help: "Samples and test rows to quench.") var rows = 500
     @Option(help: "Descent steps.") var steps = 5000
 
+    func validate() throws {
+        guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
+        guard steps >= 0 else { throw ValidationError("--steps must be 0 or more (got \(steps))") }
+    }
+
     func run() throws {
         let root = try HDF5.read(file)
         let config = try RunFile.config(of: root, path: file)
@@ -64,7 +73,7 @@ struct QuenchCommand: ParsableCommand {
         guard t.particleStructure != nil, let samples = root.dataset("samples") else {
             throw ValidationError("\(file) holds no samples of a particle target (dw4, lj13, lj55)")
         }
-        let n = min(max(rows, 1), samples.shape[0]), d = samples.shape[1]
+        let n = min(rows, samples.shape[0]), d = samples.shape[1]
         let model = Matrix(rows: n, cols: d, storage: Array(samples.floats[0..<(n * d)]))
         let (path, reference) = try referenceRows(config.target, n)
         var quench = Quench()
