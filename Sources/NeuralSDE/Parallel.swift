@@ -7,8 +7,8 @@ import Numerics
 /// depends only on `count` and `parts`, so a reduction over chunks in index order is reproducible for a
 /// fixed thread count.
 public func parallelChunks(_ count: Int, parts: Int, _ body: (Int, Range<Int>) -> Void) {
-    let n = max(1, min(parts, count))
-    let ranges = (0..<n).map { k in (count * k / n)..<(count * (k + 1) / n) }
+    let ranges = evenSplit(count, parts: parts)
+    let n = ranges.count
     BLAS.flushDenormalsToZero()
     if n == 1 { body(0, ranges[0]); return }
     withoutActuallyEscaping(body) { escapable in
@@ -18,6 +18,12 @@ public func parallelChunks(_ count: Int, parts: Int, _ body: (Int, Range<Int>) -
             shared.value(k, ranges[k])
         }
     }
+}
+
+/// `0..<count` cut into `min(parts, count)` contiguous ranges (at least one) whose sizes differ by at most one.
+public func evenSplit(_ count: Int, parts: Int) -> [Range<Int>] {
+    let n = max(1, min(parts, count))
+    return (0..<n).map { k in (count * k / n)..<(count * (k + 1) / n) }
 }
 
 /// Wraps a value whose concurrent use the caller has made safe by construction (disjoint writes).

@@ -75,8 +75,12 @@ public final class Tape {
 
     /// Adds the cotangents of all parameter leaves to `store.gradients`.
     public func exportGradients(into store: inout ParameterStore) {
-        for leaf in parameterLeaves {
-            if let g = cotangents[leaf.id] { store.accumulateGradient(leaf.slot, g) }
-        }
+        for (slot, g) in parameterGradients() { store.accumulateGradient(slot, g) }
+    }
+
+    /// The cotangents of the parameter leaves that received one, in recording order: what `exportGradients` adds,
+    /// for callers that run tapes on several threads and must add them to one store in a fixed order.
+    public func parameterGradients() -> [(slot: ParameterSlot, gradient: Matrix)] {
+        parameterLeaves.compactMap { leaf in cotangents[leaf.id].map { (leaf.slot, $0) } }
     }
 }

@@ -285,30 +285,47 @@ public final class EnergyMatchingTrainer {
                                                           stream: 1 << 52 | stream, context: "epoch \(epoch + 1)",
                                                           threads: settings.threads)
         gradientEvaluations += B * settings.estimator.samples
+        // Equal chunks of at most `chunkRows` rows, run on the threads; adding their gradients in chunk order makes
+        // the step independent of the thread count.
+        let chunks = evenSplit(B, parts: (B + network.chunkRows - 1) / network.chunkRows)
+        var parts = [ChunkGradient?](repeating: nil, count: chunks.count)
+        parts.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelChunks(chunks.count, parts: settings.threads) { _, indices in
+                for c in indices { base[c] = regressionChunk(x: x, t: t, targetScore: targetScore, rows: chunks[c], batch: B) }
+            }
+        }
         network.parameters.zeroGradients()
         var loss = 0.0
-        // Forward and backward chunk by chunk; the gradients of the chunks' partial losses add up.
-        for start in stride(from: 0, to: B, by: network.chunkRows) {
-            let end = min(start + network.chunkRows, B), rows = end - start
-            let tape = Tape()
-            let chunk = Matrix(rows: rows, cols: d, storage: Array(x.storage[(start * d)..<(end * d)]))
-            let predicted = network.forward(tape, x: chunk, t: Array(t[start..<end]))
-            let shape = tape.value(predicted)
-            let residual = tape.subtract(predicted, tape.constant(Matrix(
-                rows: shape.rows, cols: shape.cols, storage: Array(targetScore.storage[(start * d)..<(end * d)]))))
-            // Element k of the row-major outputs belongs to point start + k / d, whatever shape the network returns.
-            let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(rows * d)).map { k in
-                (settings.varianceWeighting ? settings.schedule.variance(t[start + k / d]) + 1e-3 : 1) / Float(B * d)
-            })
-            let partial = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
-            tape.backward(from: partial)
-            tape.exportGradients(into: &network.parameters)
-            loss += Double(tape.value(partial).scalar)
+        for part in parts {
+            for (slot, g) in part!.gradients { network.parameters.accumulateGradient(slot, g) }
+            loss += part!.loss
         }
         if settings.gradientClip > 0 { network.parameters.clipGradientNorm(settings.gradientClip) }
         optimizer.update(&network.parameters)
         updateAverage()
         return loss
+    }
+
+    /// One chunk's share of a regression step: its part of the batch loss and that part's parameter gradients.
+    typealias ChunkGradient = (loss: Double, gradients: [(slot: ParameterSlot, gradient: Matrix)])
+
+    /// Forward and backward for the batch rows `rows`; the chunks' partial losses add up to the batch loss.
+    func regressionChunk(x: Matrix, t: [Float], targetScore: Matrix, rows: Range<Int>, batch B: Int) -> ChunkGradient {
+        let d = x.cols, span = (rows.lowerBound * d)..<(rows.upperBound * d)
+        let tape = Tape()
+        let chunk = Matrix(rows: rows.count, cols: d, storage: Array(x.storage[span]))
+        let predicted = network.forward(tape, x: chunk, t: Array(t[rows]))
+        let shape = tape.value(predicted)
+        let residual = tape.subtract(predicted, tape.constant(Matrix(
+            rows: shape.rows, cols: shape.cols, storage: Array(targetScore.storage[span]))))
+        // Element k of the row-major outputs belongs to point rows.lowerBound + k / d, whatever shape the network returns.
+        let weights = Matrix(rows: shape.rows, cols: shape.cols, storage: (0..<(rows.count * d)).map { k in
+            (settings.varianceWeighting ? settings.schedule.variance(t[rows.lowerBound + k / d]) + 1e-3 : 1) / Float(B * d)
+        })
+        let partial = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
+        tape.backward(from: partial)
+        return (Double(tape.value(partial).scalar), tape.parameterGradients())
     }
 
     /// a ← β·a + (1 − β)·θ after an optimiser step.
