@@ -87,7 +87,7 @@ public struct EnergyMatchingJob {
         let network: any ScoreNetwork
         if let p = sampled.particleStructure {
             network = EGNN(particles: p.count, spatialDimension: p.spatialDimension, hidden: config.hidden,
-                           layers: config.idem.layers, rng: &rng)
+                           layers: config.idem.layers, coordinateRange: config.idem.coordinateRange, rng: &rng)
         } else {
             network = TimeConditionedMLP(dimension: sampled.dimension, hidden: config.hidden, depth: config.idem.layers, rng: &rng)
         }

@@ -87,6 +87,8 @@ public struct RunConfig: Sendable, Equatable {
         public var samples: Int?
         /// Reverse-SDE steps, samples generated per epoch, regression steps per epoch, FIFO capacity, network layers.
         public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
+        /// The EGNN's bound r on the summed moves of one pair over all layers (particle targets).
+        public var coordinateRange: Float = 15
         /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
         public var lrPatience = 0
         /// What the learning rate is multiplied by after `lrPatience` epochs.
@@ -229,6 +231,8 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.averageDecay = Float(v) == 0 ? 0 : try fraction("idem_ema", v) }, get: { "\($0.idem.averageDecay)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
+        Key(name: "idem_coord_range", help: "iDEM: the EGNN's bound on one particle pair's summed coordinate moves (15 in iDEM's code)",
+            set: { c, v in c.idem.coordinateRange = try positive("idem_coord_range", v) }, get: { "\($0.idem.coordinateRange)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",
             set: { c, v in c.data = v }, get: { $0.data }),
         Key(name: "prior", help: "objective=rtb: run file of the prior diffusion (e.g. an mle run)", set: { c, v in c.prior = v },

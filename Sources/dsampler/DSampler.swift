@@ -10,7 +10,7 @@ struct DSampler: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsampler",
         abstract: "Train and evaluate diffusion samplers for unnormalised densities.",
-        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self, Forces.self, QuenchCommand.self, SweepCommand.self, ReportCommand.self, PlotCommand.self])
+        subcommands: [Train.self, Eval.self, Targets.self, Bench.self, Reference.self, Forces.self, QuenchCommand.self, ScoreErrorCommand.self, SweepCommand.self, ReportCommand.self, PlotCommand.self])
 }
 
 struct Bench: ParsableCommand {

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Experiments
+import Densities
+import Numerics
+import Objectives
+import RunStore
+
+struct ScoreErrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score-error",
+        abstract: "An iDEM run's learned score against its Monte-Carlo regression target, per diffusion time.",
+        discussion: """
+            Clean configurations (exact samples, or the reference set's test rows) are noised to each time t and \
+            scored with the run's weight-averaged network and its own estimator (K, clip). At t = 0 the target is \
+            nearly −∇E: a slope below 1 there means forces weaker than the target's, which heats the samples.
+            """)
+
+    @Argument(help: "An iDEM run file with a checkpoint.") var file: String
+    @Option(help: "Clean configurations per time.") var rows = 200
+    @Option(parsing: .upToNextOption, help: "Diffusion times in [0, 1].") var times: [Float] = [0, 0.1, 0.2, 0.3, 0.5, 0.7, 1]
+    @Option(help: "Worker threads for the estimates (default: the run's threads).") var threads: Int?
+
+    func validate() throws {
+        guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let bad = times.first(where: { !(0...1).contains($0) }) {
+            throw ValidationError("--times must lie in [0, 1] (got \(bad))")
+        }
+    }
+
+    func run() throws {
+        let root = try HDF5.read(file)
+        var config = try RunFile.config(of: root, path: file)
+        guard config.objective == "idem" else {
+            throw ValidationError("\(file) is an objective=\(config.objective) run; score-error profiles iDEM runs")
+        }
+        config.threads = threads ?? config.threads
+        let job = EnergyMatchingJob(config: config, outputPath: file)
+        let trainer = try job.restoredTrainer(from: root, path: file)
+        let (_, original, _, scale) = try job.resolve()
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
+        var clean: Matrix, source: String
+        if let exact = original.exactSamples(count: rows, rng: &rng) {
+            (clean, source) = (exact, "\(rows) exact samples")
+        } else if let (path, test) = try TargetCatalog.referenceTest(config.target, rows: rows) {
+            (clean, source) = (test, "\(test.rows) test rows of \(path)")
+        } else {
+            throw ValidationError("target \(config.target) has neither an exact sampler nor a reference set")
+        }
+        if let p = original.particleStructure { removeCentreOfMass(&clean.storage, particles: p) }
+        for k in clean.storage.indices { clean.storage[k] /= scale }
+        print("\(file), epoch \(trainer.epoch): \(source); s = learned (weight average), S = Monte-Carlo target")
+        print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
+        for e in try trainer.scoreErrors(clean: clean, times: times, averaged: true) {
+            print(String(format: "%6.3f %8.4f %14.3f %12.3f %12.3f %10.3f", e.t, e.sigma, e.meanSquaredError,
+                         e.targetMeanSquare, e.relativeError, e.slope))
+        }
+    }
+}
