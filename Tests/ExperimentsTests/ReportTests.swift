@@ -4,6 +4,7 @@ import Foundation
 @testable import RunStore
 import Objectives
 import Numerics
+import NeuralSDE
 
 final class ReportTests: XCTestCase {
     var directory = ""
@@ -198,6 +199,20 @@ final class EnergyMatchingJobTests: XCTestCase {
         (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
         XCTAssertThrowsError(try EnergyMatchingJob(config: rebuffered, outputPath: directory + "/b.h5").run(resume: true)) {
             XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
+        }
+    }
+
+    /// `idem_coord_range` sets the EGNN's coordinate bound (and so its architecture name, which a checkpoint must
+    /// match); a bound that is not positive is refused with the key's name.
+    func testCoordinateRangeReachesTheEGNN() throws {
+        let config = try RunConfig.parse(tiny + ["idem_coord_range=40"])
+        let network = try EnergyMatchingJob(config: config, outputPath: "").makeTrainer().network
+        XCTAssertEqual((network as? EGNN)?.coordinateRange, 40)
+        XCTAssertEqual(network.architecture, "egnn-v2 range=40.0")
+        XCTAssertEqual(try EnergyMatchingJob(config: RunConfig.parse(tiny), outputPath: "").makeTrainer().network.architecture,
+                       "egnn-v2 range=15.0")
+        XCTAssertThrowsError(try RunConfig.parse(tiny + ["idem_coord_range=0"])) {
+            XCTAssertTrue("\($0)".contains("idem_coord_range"), "\($0)")
         }
     }
 

@@ -171,6 +171,45 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         XCTAssertEqual(shared.trainer.network.parameters, chunked.trainer.network.parameters)
     }
 
+    /// c times the exact score of N(μ, s²I) noised to time t, −(x − μ)/(s² + v(t)): a "network" without parameters.
+    struct ScaledExactScore: ScoreNetwork {
+        let mu: [Float], s2: Float, c: Float, schedule: GeometricNoiseSchedule
+        var parameters = ParameterStore()
+        var chunkRows: Int { 4096 }
+        var architecture: String { "scaled exact score" }
+        func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
+            var out = x
+            for r in 0..<x.rows { for k in 0..<x.cols {
+                out[r, k] = -c * (x[r, k] - mu[k]) / (s2 + schedule.variance(t[r]))
+            } }
+            return tape.constant(out)
+        }
+    }
+
+    /// On a Gaussian, a score that is c times the exact one has slope c and relative error |1 − c| against the
+    /// Monte-Carlo target, and a mean squared error (1 − c)² times the target's mean square, at times where K samples
+    /// estimate the score well (σ(t) up to about the target's width; at larger σ their noise lowers the slope).
+    func testScoreErrorsOfAScaledExactScore() throws {
+        let mu: [Float] = [1, -0.5], schedule = GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 2)
+        let target = GaussianMixture(name: "g", means: [mu], componentStd: 0.5, defaultSigma2: 1)
+        let settings = EnergyMatchingSettings(schedule: schedule, estimator: MonteCarloScore(samples: 4000, maxNorm: nil))
+        let network = ScaledExactScore(mu: mu, s2: 0.25, c: 0.8, schedule: schedule)
+        let trainer = EnergyMatchingTrainer(target: target, network: network, settings: settings, seed: 1)
+        var rng = Xoshiro256(seed: 9)
+        var clean = rng.gaussianMatrix(rows: 300, cols: 2)
+        for r in 0..<300 { for k in 0..<2 { clean[r, k] = mu[k] + 0.5 * clean[r, k] } }
+        let errors = try trainer.scoreErrors(clean: clean, times: [0, 0.3, 0.6], averaged: true)
+        XCTAssertEqual(errors.map(\.t), [0, 0.3, 0.6])
+        for e in errors {
+            XCTAssertEqual(e.sigma, schedule.variance(e.t).squareRoot())
+            XCTAssertEqual(e.slope, 0.8, accuracy: 0.02, "t = \(e.t)")
+            XCTAssertEqual(e.relativeError, 0.2, accuracy: 0.02, "t = \(e.t)")
+            XCTAssertEqual(e.meanSquaredError / e.targetMeanSquare, 0.04, accuracy: 0.008, "t = \(e.t)")
+        }
+        // At t = 0 the target is the Gaussian's score, of mean square 1/s² per coordinate at points drawn from it.
+        XCTAssertEqual(errors[0].targetMeanSquare, 4, accuracy: 0.4)
+    }
+
     /// A standard Gaussian with an infinite wall at x₀ > 2 (log R = −∞ there).
     struct WalledGaussian: Target {
         let name = "walled", dimension = 2
