@@ -12,7 +12,7 @@ struct ScoreErrorCommand: ParsableCommand {
         abstract: "An iDEM run's learned score against its Monte-Carlo regression target, per diffusion time.",
         discussion: """
             Clean configurations (exact samples, or the reference set's test rows) are noised to each time t and \
-            scored with the run's weight-averaged network and its own estimator (K, clip). At t = 0 the target is \
+            scored with the run's network (its weight average unless --last-weights) and its own estimator (K, clip). At t = 0 the target is \
             nearly −∇E: a slope below 1 there means forces weaker than the target's, which heats the samples.
             """)
 
@@ -20,6 +20,9 @@ struct ScoreErrorCommand: ParsableCommand {
     @Option(help: "Clean configurations per time.") var rows = 200
     @Option(parsing: .upToNextOption, help: "Diffusion times in [0, 1].") var times: [Float] = [0, 0.1, 0.2, 0.3, 0.5, 0.7, 1]
     @Option(help: "Worker threads for the estimates (default: the run's threads).") var threads: Int?
+    @Flag(help: "Noise the newest rows of the run's replay buffer (the training distribution) instead of reference rows.")
+    var buffer = false
+    @Flag(help: "Score with the last trained weights instead of their moving average (idem_ema).") var lastWeights = false
 
     func validate() throws {
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
@@ -39,6 +42,25 @@ struct ScoreErrorCommand: ParsableCommand {
         let job = EnergyMatchingJob(config: config, outputPath: file)
         let trainer = try job.restoredTrainer(from: root, path: file)
         let (_, original, _, scale) = try job.resolve()
+        let (clean, source) = try cleanRows(trainer: trainer, config: config, original: original, scale: scale)
+        let weights = lastWeights || trainer.averagedParameters == nil ? "last weights" : "weight average"
+        print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = Monte-Carlo target")
+        print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
+        for e in try trainer.scoreErrors(clean: clean, times: times, averaged: !lastWeights) {
+            print(String(format: "%6.3f %8.4f %14.3f %12.3f %12.3f %10.3f", e.t, e.sigma, e.meanSquaredError,
+                         e.targetMeanSquare, e.relativeError, e.slope))
+        }
+    }
+
+    /// The clean configurations in the sampler's coordinates: the newest buffer rows, or exact samples, or the
+    /// reference set's test rows (centred for particle targets), and what they are.
+    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, original: any Target, scale: Float) throws
+        -> (Matrix, String) {
+        let d = original.dimension
+        if buffer {
+            let stored = trainer.buffer, n = min(rows, stored.count / d)
+            return (Matrix(rows: n, cols: d, storage: Array(stored[(stored.count - n * d)...])), "the newest \(n) buffer rows")
+        }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
         var clean: Matrix, source: String
         if let exact = original.exactSamples(count: rows, rng: &rng) {
@@ -50,11 +72,6 @@ struct ScoreErrorCommand: ParsableCommand {
         }
         if let p = original.particleStructure { removeCentreOfMass(&clean.storage, particles: p) }
         for k in clean.storage.indices { clean.storage[k] /= scale }
-        print("\(file), epoch \(trainer.epoch): \(source); s = learned (weight average), S = Monte-Carlo target")
-        print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
-        for e in try trainer.scoreErrors(clean: clean, times: times, averaged: true) {
-            print(String(format: "%6.3f %8.4f %14.3f %12.3f %12.3f %10.3f", e.t, e.sigma, e.meanSquaredError,
-                         e.targetMeanSquare, e.relativeError, e.slope))
-        }
+        return (clean, source)
     }
 }
