@@ -65,6 +65,7 @@ public struct EnergyMatchingJob {
         settings.samplesPerEpoch = o.generate
         settings.threads = config.threads
         settings.innerSteps = o.inner
+        (settings.refinementSweeps, settings.refinementStepSize) = (o.bufferMALA, config.lsStep)
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate

@@ -31,22 +31,10 @@ public struct MatchedBudgetMALA {
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 53)
         var x = rng.gaussianMatrix(rows: chains, cols: target.dimension)
         for k in x.storage.indices { x.storage[k] *= settings.schedule.sigmaMax * scale }
-        var state = try ChainState(target: target, positions: x)
-        var h = [Float](repeating: config.lsStep, count: chains)
-        var accepted = 0, proposed = 0
-        for sweep in 0..<sweeps {
-            let (next, info) = try MALA.step(state, target: target, stepSizes: h, rng: &rng)
-            state = next
-            if sweep < sweeps / 2 {
-                h = StepSizeAdaptation().adapt(h, accepted: info.accepted)
-            } else {
-                accepted += info.accepted.filter { $0 }.count
-                proposed += chains
-            }
-        }
+        let (state, acceptance) = try MALA.run(from: ChainState(target: target, positions: x), target: target, sweeps: sweeps,
+                                               initialStepSize: config.lsStep, rng: &rng)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let report = try job.score(samples: state.positions)
-        let acceptance = Double(accepted) / Double(max(proposed, 1))
         provenance.endTime = Date()
         var root = RunFile.header(config, provenance: provenance, status: "complete")
         var checkpoint = Node()  // nothing to resume: the run is one pass; the counters keep the budget beside the metrics

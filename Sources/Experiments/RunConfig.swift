@@ -87,6 +87,8 @@ public struct RunConfig: Sendable, Equatable {
         public var samples: Int?
         /// Reverse-SDE steps, samples generated per epoch, regression steps per epoch, FIFO capacity, network layers.
         public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
+        /// MALA sweeps on the target from each generated sample before it enters the buffer (0 = none).
+        public var bufferMALA = 0
         /// The EGNN's bound r on the summed moves of one pair over all layers (particle targets).
         public var coordinateRange: Float = 15
         /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
@@ -110,7 +112,7 @@ public struct RunConfig: Sendable, Equatable {
     /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`) and the score clip
     /// (`idem_score_clip`), and the `threads` of the machine the leg runs on. None of them changes what the network
     /// or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
-    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "threads"]
+    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "threads"]
 
     /// The `resumable` settings that mean something for `objective` (the `idem_` ones only for iDEM).
     public static func resumable(for objective: String) -> [String] {
@@ -231,6 +233,8 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.averageDecay = Float(v) == 0 ? 0 : try fraction("idem_ema", v) }, get: { "\($0.idem.averageDecay)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
+        Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
+            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0) }, get: { "\($0.idem.bufferMALA)" }),
         Key(name: "idem_coord_range", help: "iDEM: the EGNN's bound on one particle pair's summed coordinate moves (15 in iDEM's code)",
             set: { c, v in c.idem.coordinateRange = try positive("idem_coord_range", v) }, get: { "\($0.idem.coordinateRange)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",

@@ -40,6 +40,12 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     /// of the rows with its own random stream, so the samples depend on the thread count (one thread draws every
     /// row from the single stream); the targets do not (every point has its own stream).
     public var threads = 1
+    /// MALA sweeps on the target from every generated sample before it enters the buffer (0 = none): the first half
+    /// adapts per-chain step sizes toward acceptance 0.574, and the chains' final states are stored. Moves the
+    /// training distribution toward the target; the model's own samples (evaluation) are never refined.
+    public var refinementSweeps = 0
+    /// The refinement's initial MALA step size.
+    public var refinementStepSize: Float = 0.01
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
     public init(schedule: GeometricNoiseSchedule, estimator: MonteCarloScore) {
@@ -92,6 +98,8 @@ public final class EnergyMatchingTrainer {
     public private(set) var seconds = 0.0
     /// The moving average of the weights, when `settings.averageDecay > 0`.
     public private(set) var averagedParameters: [Float]?
+    /// Acceptance rate of the last buffer refinement after its adaptation (nil before the first).
+    public private(set) var refinementAcceptance: Double?
     let seed: UInt64
 
     /// Everything needed to resume: parameters, optimiser, buffer and counters.
@@ -242,7 +250,8 @@ public final class EnergyMatchingTrainer {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         let d = target.dimension
-        buffer += try finiteRows(generate(count: settings.samplesPerEpoch, stream: UInt64(epoch)))
+        let fresh = try finiteRows(generate(count: settings.samplesPerEpoch, stream: UInt64(epoch)))
+        buffer += settings.refinementSweeps > 0 ? try refined(fresh) : fresh
         if buffer.count > settings.bufferCapacity * d { buffer.removeFirst(buffer.count - settings.bufferCapacity * d) }
         var total = 0.0
         for step in 0..<settings.innerSteps {
@@ -252,6 +261,22 @@ public final class EnergyMatchingTrainer {
         let loss = total / Double(settings.innerSteps)
         updatePlateau(loss)
         return loss
+    }
+
+    /// The final states of MALA chains on the target started at `rows` (concatenated configurations).
+    func refined(_ rows: [Float]) throws -> [Float] {
+        let d = target.dimension, sweeps = settings.refinementSweeps
+        var rng = Xoshiro256(seed: seed, stream: 1 << 49 | UInt64(epoch))
+        let start = Matrix(rows: rows.count / d, cols: d, storage: rows)
+        do {
+            let (state, acceptance) = try MALA.run(from: ChainState(target: target, positions: start), target: target,
+                                                   sweeps: sweeps, initialStepSize: settings.refinementStepSize, rng: &rng)
+            gradientEvaluations += start.rows * (sweeps + 1)
+            refinementAcceptance = acceptance
+            return centred(state.positions).storage
+        } catch {
+            throw TargetFailure(target: target.name, context: "refining the samples of epoch \(epoch + 1)", underlying: error)
+        }
     }
 
     /// Counts epochs since the lowest loss and cuts the learning rate after `plateauPatience` of them.

@@ -60,6 +60,7 @@ extension Train {
             print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %ld gradient evaluations", t.epoch, config.iterations,
                          loss, t.seconds, t.gradientEvaluations)
                   + (t.learningRate != config.learningRate ? "  lr \(t.learningRate)" : "")
+                  + (t.refinementAcceptance.map { String(format: "  buffer MALA acceptance %.2f", $0) } ?? "")
                   + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
             fflush(nil)
         }

@@ -210,6 +210,32 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         XCTAssertEqual(errors[0].targetMeanSquare, 4, accuracy: 0.4)
     }
 
+    /// With buffer refinement, an untrained sampler's N(0, 3²) samples enter the buffer as MALA states of the target
+    /// N(μ, 0.5²): the buffer has the target's moments, the step sizes reached the aimed acceptance, and every sweep
+    /// is counted as a gradient evaluation.
+    func testRefinementMovesTheBufferToTheTarget() throws {
+        let mu: [Float] = [1, -0.5]
+        let target = GaussianMixture(name: "g", means: [mu], componentStd: 0.5, defaultSigma2: 1)
+        var rng = Xoshiro256(seed: 5)
+        var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
+                                              estimator: MonteCarloScore(samples: 4, maxNorm: nil))
+        (settings.integrationSteps, settings.samplesPerEpoch, settings.innerSteps) = (10, 1000, 0)
+        (settings.refinementSweeps, settings.refinementStepSize) = (200, 0.1)
+        let trainer = EnergyMatchingTrainer(target: target, network: TimeConditionedMLP(dimension: 2, hidden: 4, depth: 1, rng: &rng),
+                                            settings: settings, seed: 1)
+        XCTAssertNil(trainer.refinementAcceptance)
+        try trainer.trainEpoch()
+        XCTAssertEqual(trainer.gradientEvaluations, 1000 * 201)
+        XCTAssertEqual(try XCTUnwrap(trainer.refinementAcceptance), 0.574, accuracy: 0.1)
+        for c in 0..<2 {
+            let column = (0..<1000).map { Double(trainer.buffer[2 * $0 + c]) }
+            let mean = column.reduce(0, +) / 1000
+            let std = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 1000).squareRoot()
+            XCTAssertEqual(mean, Double(mu[c]), accuracy: 0.1, "coordinate \(c)")
+            XCTAssertEqual(std, 0.5, accuracy: 0.08, "coordinate \(c)")
+        }
+    }
+
     /// A standard Gaussian with an infinite wall at x₀ > 2 (log R = −∞ there).
     struct WalledGaussian: Target {
         let name = "walled", dimension = 2

@@ -67,6 +67,27 @@ public enum MALA {
         }
         return (next, MALAInfo(accepted: accepted))
     }
+
+    /// `sweeps` steps of every chain from `start`: the first half adapts per-chain step sizes (from
+    /// `initialStepSize`) toward acceptance 0.574, the second half keeps them. Returns the final state and the
+    /// acceptance rate of the second half.
+    public static func run(from start: ChainState, target: any Target, sweeps: Int, initialStepSize: Float,
+                           rng: inout Xoshiro256) throws -> (state: ChainState, acceptance: Double) {
+        var state = start
+        var h = [Float](repeating: initialStepSize, count: start.positions.rows)
+        var accepted = 0, proposed = 0
+        for sweep in 0..<sweeps {
+            let (next, info) = try step(state, target: target, stepSizes: h, rng: &rng)
+            state = next
+            if sweep < sweeps / 2 {
+                h = StepSizeAdaptation().adapt(h, accepted: info.accepted)
+            } else {
+                accepted += info.accepted.filter { $0 }.count
+                proposed += h.count
+            }
+        }
+        return (state, Double(accepted) / Double(max(proposed, 1)))
+    }
 }
 
 /// Per-chain step-size adaptation toward a target acceptance rate (Robbins–Monro on log h).
