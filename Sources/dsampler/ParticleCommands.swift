@@ -60,6 +60,8 @@ struct QuenchCommand: ParsableCommand {
     @Argument(help: "A run file of a particle target (its /samples).") var file: String
     @Option(help: "Samples and test rows to quench.") var rows = 500
     @Option(help: "Descent steps.") var steps = 5000
+    @Flag(help: "Quench the newest rows of an iDEM run's replay buffer (its training distribution) instead of its samples.")
+    var buffer = false
 
     func validate() throws {
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
@@ -70,21 +72,38 @@ struct QuenchCommand: ParsableCommand {
         let root = try HDF5.read(file)
         let config = try RunFile.config(of: root, path: file)
         let t = try TargetCatalog.resolve(config.target)
-        guard t.particleStructure != nil, let samples = root.dataset("samples") else {
-            throw ValidationError("\(file) holds no samples of a particle target (dw4, lj13, lj55)")
-        }
-        let n = min(rows, samples.shape[0]), d = samples.shape[1]
-        let model = Matrix(rows: n, cols: d, storage: Array(samples.floats[0..<(n * d)]))
+        let (model, what) = try configurations(root, config: config, target: t)
+        let n = model.rows
         let (path, reference) = try referenceRows(config.target, n)
         var quench = Quench()
         quench.steps = steps
         print("energy E, quenched E_q and E − E_q: quantiles 10 / 50 / 90 %; ‖∇E‖ after the descent: median")
-        for (name, x) in [("model (\(n) samples of \(file))", model), ("reference (\(reference.rows) test rows of \(path))", reference)] {
+        for (name, x) in [("model (\(what) of \(file))", model), ("reference (\(reference.rows) test rows of \(path))", reference)] {
             let energies = try t.logDensity(x).map { -Double($0) }
             let q = try quench.run(t, from: x)
             print(name)
             print("  E \(deciles(energies))   E_q \(deciles(q.energies))   E − E_q \(deciles(zip(energies, q.energies).map { $0 - $1 }))"
                   + String(format: "   ‖∇E‖ %.2g", q.gradientNorms.quantile(0.5)))
         }
+    }
+
+    /// The first `rows` samples, or with `--buffer` the newest `rows` buffer rows (in the target's coordinates).
+    private func configurations(_ root: Node, config: RunConfig, target: any Target) throws -> (Matrix, String) {
+        guard target.particleStructure != nil else {
+            throw ValidationError("\(file) is a run on \(config.target), not on a particle target (dw4, lj13, lj55)")
+        }
+        if buffer {
+            guard let stored = root.group("checkpoint")?.dataset("buffer_states") else {
+                throw ValidationError("\(file) has no iDEM replay buffer (/checkpoint/buffer_states); drop --buffer to quench its samples")
+            }
+            let d = stored.shape[1], n = min(rows, stored.shape[0]), scale = try EnergyMatchingJob(config: config, outputPath: file).resolve().scale
+            let rows = stored.floats[((stored.shape[0] - n) * d)...].map { $0 * scale }
+            return (Matrix(rows: n, cols: d, storage: Array(rows)), "the newest \(n) buffer rows")
+        }
+        guard let samples = root.dataset("samples") else {
+            throw ValidationError("\(file) holds no samples (a run still in progress? try --buffer for an iDEM checkpoint)")
+        }
+        let n = min(rows, samples.shape[0]), d = samples.shape[1]
+        return (Matrix(rows: n, cols: d, storage: Array(samples.floats[0..<(n * d)])), "\(n) samples")
     }
 }
