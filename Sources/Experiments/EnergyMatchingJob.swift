@@ -143,25 +143,33 @@ public struct EnergyMatchingJob {
         return try score(samples: samples)
     }
 
-    /// Compares `samples` (in the target's own coordinates) with exact samples or the reference set's test split.
-    public func score(samples: Matrix) throws -> EnergyMatchingReport {
+    /// `rows` configurations to compare a model with, in the target's own coordinates: exact samples (drawn from
+    /// `rng`) or the first rows of the reference set's test split, centred for particle targets; and what they are.
+    public func comparisonSet(rows: Int, rng: inout Xoshiro256) throws -> (rows: Matrix, description: String) {
         let original = try resolve().original
-        var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
-        var reference: Matrix, description: String, floor: Double?
-        if let exact = original.exactSamples(count: config.evalPaths, rng: &rng) {
-            (reference, description) = (exact, "\(config.evalPaths) exact samples")
-            if let second = original.exactSamples(count: config.evalPaths, rng: &rng) {
-                floor = Wasserstein.evaluationW2(second.storage, exact.storage, dimension: original.dimension)
-            }
-        } else if let (path, test) = try TargetCatalog.referenceTest(config.target, rows: config.evalPaths) {
-            reference = test
-            description = "test split of \(path) (first \(test.rows) rows)"
+        var reference: Matrix, description: String
+        if let exact = original.exactSamples(count: rows, rng: &rng) {
+            (reference, description) = (exact, "\(rows) exact samples")
+        } else if let (path, test) = try TargetCatalog.referenceTest(config.target, rows: rows) {
+            (reference, description) = (test, "test split of \(path) (first \(test.rows) rows)")
         } else {
             throw EnergyMatchingError("target \(config.target) has neither an exact sampler nor a reference set to evaluate against")
         }
         if let p = original.particleStructure {  // compare in the centre-of-mass-free frame the sampler lives in
             removeCentreOfMass(&reference.storage, particles: p)
             description += ", centred"
+        }
+        return (reference, description)
+    }
+
+    /// Compares `samples` (in the target's own coordinates) with exact samples or the reference set's test split;
+    /// with an exact sampler, a second exact set gives the W₂ floor.
+    public func score(samples: Matrix) throws -> EnergyMatchingReport {
+        let original = try resolve().original
+        var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
+        let (reference, description) = try comparisonSet(rows: config.evalPaths, rng: &rng)
+        let floor = original.exactSamples(count: config.evalPaths, rng: &rng).map {
+            Wasserstein.evaluationW2($0.storage, reference.storage, dimension: original.dimension)
         }
         let w2 = Wasserstein.evaluationW2(samples.storage, reference.storage, dimension: original.dimension)
         var report = EnergyMatchingReport(samples: samples, reference: description, w2: w2, w2Floor: floor, particles: nil,

@@ -41,8 +41,8 @@ struct ScoreErrorCommand: ParsableCommand {
         config.threads = threads ?? config.threads
         let job = EnergyMatchingJob(config: config, outputPath: file)
         let trainer = try job.restoredTrainer(from: root, path: file)
-        let (_, original, _, scale) = try job.resolve()
-        let (clean, source) = try cleanRows(trainer: trainer, config: config, original: original, scale: scale)
+        let (clean, source) = try cleanRows(trainer: trainer, config: config, dimension: trainer.target.dimension,
+                                            scale: try job.resolve().scale)
         let weights = lastWeights || trainer.averagedParameters == nil ? "last weights" : "weight average"
         print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = Monte-Carlo target")
         print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
@@ -52,25 +52,16 @@ struct ScoreErrorCommand: ParsableCommand {
         }
     }
 
-    /// The clean configurations in the sampler's coordinates: the newest buffer rows, or exact samples, or the
-    /// reference set's test rows (centred for particle targets), and what they are.
-    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, original: any Target, scale: Float) throws
+    /// The clean configurations in the sampler's coordinates: the newest buffer rows, or the set `eval` compares
+    /// with (exact samples or reference test rows, centred for particle targets), and what they are.
+    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, dimension d: Int, scale: Float) throws
         -> (Matrix, String) {
-        let d = original.dimension
         if buffer {
             let stored = trainer.buffer, n = min(rows, stored.count / d)
             return (Matrix(rows: n, cols: d, storage: Array(stored[(stored.count - n * d)...])), "the newest \(n) buffer rows")
         }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
-        var clean: Matrix, source: String
-        if let exact = original.exactSamples(count: rows, rng: &rng) {
-            (clean, source) = (exact, "\(rows) exact samples")
-        } else if let (path, test) = try TargetCatalog.referenceTest(config.target, rows: rows) {
-            (clean, source) = (test, "\(test.rows) test rows of \(path)")
-        } else {
-            throw ValidationError("target \(config.target) has neither an exact sampler nor a reference set")
-        }
-        if let p = original.particleStructure { removeCentreOfMass(&clean.storage, particles: p) }
+        var (clean, source) = try EnergyMatchingJob(config: config, outputPath: file).comparisonSet(rows: rows, rng: &rng)
         for k in clean.storage.indices { clean.storage[k] /= scale }
         return (clean, source)
     }

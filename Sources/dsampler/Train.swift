@@ -12,7 +12,9 @@ struct Train: ParsableCommand {
 
     @Argument(help: "key=value settings.") var settings: [String] = []
     @Option(help: "Run file to write (default: Results/runs/<target>-<objective>-<hash>-seed<seed>.h5).") var out: String?
-    @Flag(help: "Continue from the checkpoint in the run file, if it exists (same settings; raise iterations= to train a finished run further; lr=, threads= and, for idem, idem_steps=, idem_generate=, idem_score_clip= may change).") var resume = false
+    @Flag(help: ArgumentHelp("Continue from the checkpoint in the run file, if it exists (same settings; raise iterations= to train a "
+                             + "finished run further; these may change: " + RunConfig.resumable.joined(separator: ", ") + ")."))
+    var resume = false
     @Option(help: "Iterations between intermediate checkpoint writes (0 = only at the end).") var checkpointEvery = 1000
     @Option(help: .hidden) var parentPid: Int32?
 
