@@ -59,7 +59,8 @@ public struct EnergyMatchingJob {
         let clip = value(o.scoreClip, "score_clip", 0)
         var settings = EnergyMatchingSettings(
             schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),
-            estimator: MonteCarloScore(samples: o.samples ?? defaults["samples"].map { Int($0) } ?? 500, maxNorm: clip > 0 ? clip : nil))
+            estimator: MonteCarloScore(samples: o.samples ?? defaults["samples"].map { Int($0) } ?? 500, maxNorm: clip > 0 ? clip : nil,
+                                      conditional: o.conditionalTargets))
         settings.diffusionScale = value(o.diffusionScale, "diffusion_scale", 1)
         settings.integrationSteps = o.steps
         settings.samplesPerEpoch = o.generate

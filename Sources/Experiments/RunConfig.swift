@@ -91,6 +91,8 @@ public struct RunConfig: Sendable, Equatable {
         public var bufferMALA = 0
         /// The EGNN's bound r on the summed moves of one pair over all layers (particle targets).
         public var coordinateRange: Float = 15
+        /// Whether the regression targets also weigh the clean buffer configuration (`MonteCarloScore.conditional`).
+        public var conditionalTargets = false
         /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
         public var lrPatience = 0
         /// What the learning rate is multiplied by after `lrPatience` epochs.
@@ -109,10 +111,11 @@ public struct RunConfig: Sendable, Equatable {
     public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
 
     /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
-    /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`) and the score clip
-    /// (`idem_score_clip`), and the `threads` of the machine the leg runs on. None of them changes what the network
+    /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`, `idem_buffer_mala`) and the
+    /// regression target (`idem_score_clip`, `idem_target`), and the `threads` of the machine the leg runs on. None of them changes what the network
     /// or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
-    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "threads"]
+    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "idem_target",
+                                   "threads"]
 
     /// The `resumable` settings that mean something for `objective` (the `idem_` ones only for iDEM).
     public static func resumable(for objective: String) -> [String] {
@@ -235,6 +238,9 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
         Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
             set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0) }, get: { "\($0.idem.bufferMALA)" }),
+        Key(name: "idem_target", help: "iDEM: regression target, mc (iDEM's K-sample estimate) or conditional (also weighs the clean buffer row the point was noised from)",
+            set: { c, v in c.idem.conditionalTargets = try choice("idem_target", v, ["mc", "conditional"]) == "conditional" },
+            get: { $0.idem.conditionalTargets ? "conditional" : "mc" }),
         Key(name: "idem_coord_range", help: "iDEM: the EGNN's bound on one particle pair's summed coordinate moves (15 in iDEM's code)",
             set: { c, v in c.idem.coordinateRange = try positive("idem_coord_range", v) }, get: { "\($0.idem.coordinateRange)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",

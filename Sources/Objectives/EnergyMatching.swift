@@ -36,26 +36,44 @@ public struct GeometricNoiseSchedule: Sendable, Equatable {
 /// The Monte-Carlo score of the noised target (iDEM's regression target):
 /// S_K(x, t) = ∇ₓ log (1/K)·Σ_k R(x + √h(t)·ε_k) = Σ_k softmax_k(log R(y_k))·∇log R(y_k), y_k = x + √h(t)·ε_k,
 /// with its norm clipped per point. For particle systems the noise is centre-of-mass free, so the estimate is too.
+///
+/// The sum is a self-normalised importance estimate of E[∇log R(x₀) | x_t = x] (the score identity), with the
+/// posterior p(x₀ | x) ∝ R(x₀)·N(x₀; x, h) and the proposal N(x, h). When h is large against the target's
+/// curvature the proposals all miss the posterior (one weight ≈ 1), and the estimate is biased. The `conditional`
+/// variant adds the clean configuration x₀ that x was noised from as sample K + 1, with the same weight R: if x₀ is
+/// drawn from the target, that is a draw from the posterior, and the weighted average is then unbiased for any K
+/// (conditional importance sampling, the Rao–Blackwellised kernel of iterated conditional SMC). Where the
+/// proposals miss, the weight falls on x₀ and the target becomes its force (target score matching); where they
+/// hit, they average it down.
 public struct MonteCarloScore: Sendable, Equatable {
     /// Samples K per point.
     public var samples: Int
     /// Largest Euclidean norm of an estimate (longer ones are scaled down), per particle for particle systems;
     /// nil for no clipping.
     public var maxNorm: Float?
+    /// Whether each estimate also weighs the clean configuration its point was noised from (see the type's note).
+    public var conditional: Bool
 
-    /// An estimator with K samples per point and an optional norm clip.
-    public init(samples: Int, maxNorm: Float?) {
+    /// An estimator with K samples per point, an optional norm clip, and optionally the clean configurations.
+    public init(samples: Int, maxNorm: Float?, conditional: Bool = false) {
         precondition(samples > 0, "MonteCarloScore: need at least one sample")
         self.samples = samples
         self.maxNorm = maxNorm
+        self.conditional = conditional
     }
 
-    /// Estimates of ∇log p_t at the rows of `x`, row r at time `t[r]`, for the noise of `schedule`. Each point's
-    /// noise comes from its own stream (`seed`, `stream`, row), so estimates depend neither on batching nor on the
+    /// Points at which log R and ∇log R are evaluated per estimate.
+    public var evaluationsPerPoint: Int { samples + (conditional ? 1 : 0) }
+
+    /// Estimates of ∇log p_t at the rows of `x`, row r at time `t[r]`, for the noise of `schedule`; `clean` (same
+    /// shape, required when `conditional`) holds the configurations the rows were noised from. Each point's noise
+    /// comes from its own stream (`seed`, `stream`, row), so estimates depend neither on batching nor on the
     /// `threads` that share the rows.
     public func estimate(_ target: any Target, x: Matrix, t: [Float], schedule: GeometricNoiseSchedule,
-                         seed: UInt64, stream: UInt64, context: String, threads: Int = 1) throws -> Matrix {
+                         seed: UInt64, stream: UInt64, context: String, threads: Int = 1, clean: Matrix? = nil) throws -> Matrix {
         precondition(x.cols == target.dimension && t.count == x.rows, "MonteCarloScore: shapes")
+        precondition(!conditional || (clean?.rows == x.rows && clean?.cols == x.cols),
+                     "MonteCarloScore: the conditional estimator needs the clean configurations")
         let d = x.cols
         var out = Matrix(rows: x.rows, cols: d)
         var failures = [(any Error)?](repeating: nil, count: max(1, min(threads, x.rows)))
@@ -63,11 +81,13 @@ public struct MonteCarloScore: Sendable, Equatable {
             failures.withUnsafeMutableBufferPointer { failed in
                 let (base, failedBase) = (outBuffer.baseAddress!, failed.baseAddress!)
                 parallelChunks(x.rows, parts: threads) { part, rows in
-                    var noisy = Matrix(rows: samples, cols: d), logR = [Float](repeating: 0, count: samples)
-                    var gradient = Matrix(rows: samples, cols: d)
+                    let n = evaluationsPerPoint
+                    var noisy = Matrix(rows: n, cols: d), logR = [Float](repeating: 0, count: n)
+                    var gradient = Matrix(rows: n, cols: d)
                     do {
                         for r in rows {
                             var rng = Xoshiro256(seed: seed, stream: stream, UInt64(r))
+                            if let clean { for c in 0..<d { noisy[n - 1, c] = clean[r, c] } }
                             try estimateRow(target, x: x, row: r, t: t[r], schedule: schedule, rng: &rng, context: context,
                                             noisy: &noisy, logR: &logR, gradient: &gradient, into: base + r * d)
                         }
@@ -84,26 +104,28 @@ public struct MonteCarloScore: Sendable, Equatable {
         return out
     }
 
-    /// The clipped estimate at row `r` of `x`, written to `out`; `noisy`, `logR` and `gradient` are K-row scratch.
+    /// The clipped estimate at row `r` of `x`, written to `out`; `noisy`, `logR` and `gradient` are scratch with
+    /// `evaluationsPerPoint` rows, of which a conditional estimator's last holds the clean configuration on entry.
     private func estimateRow(_ target: any Target, x: Matrix, row r: Int, t: Float, schedule: GeometricNoiseSchedule,
                              rng: inout Xoshiro256, context: String, noisy: inout Matrix, logR: inout [Float],
                              gradient: inout Matrix, into out: UnsafeMutablePointer<Float>) throws {
-        let d = x.cols, K = samples
+        let d = x.cols, K = samples, n = noisy.rows
         let scale = schedule.variance(t).squareRoot()
         noisy.storage.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: K * d) }
+        // (A conditional estimator's clean row is centred too, which leaves a buffer row as it is.)
         if let particles = target.particleStructure { removeCentreOfMass(&noisy.storage, particles: particles) }
         for k in 0..<K { for c in 0..<d { noisy[k, c] = x[r, c] + scale * noisy[k, c] } }
         do {
             try noisy.storage.withUnsafeBufferPointer { X in
                 try gradient.storage.withUnsafeMutableBufferPointer { G in
-                    try target.evaluate(X.baseAddress!, count: K, logDensity: &logR, gradient: G.baseAddress!)
+                    try target.evaluate(X.baseAddress!, count: n, logDensity: &logR, gradient: G.baseAddress!)
                 }
             }
         } catch {
             throw TargetFailure(target: target.name, context: context, underlying: error)
         }
         // Softmax weights in double; non-finite log R (e.g. overlapping particles) gets weight 0.
-        let finite = (0..<K).filter { k in logR[k].isFinite && (0..<d).allSatisfy { gradient[k, $0].isFinite } }
+        let finite = (0..<n).filter { k in logR[k].isFinite && (0..<d).allSatisfy { gradient[k, $0].isFinite } }
         guard let top = finite.map({ logR[$0] }).max() else {
             throw NonFiniteDensityError(target: target.name, context: context, row: r)
         }

@@ -297,19 +297,22 @@ public final class EnergyMatchingTrainer {
     func regressionStep(stream: UInt64) throws -> Double {
         let d = target.dimension, B = settings.batchSize, rows = buffer.count / d
         var rng = Xoshiro256(seed: seed, stream: 1 << 51 | stream)
-        var x = Matrix(rows: B, cols: d)
+        var (x, clean) = (Matrix(rows: B, cols: d), Matrix(rows: B, cols: d))
         var t = [Float](repeating: 0, count: B)
         let noise = centred(rng.gaussianMatrix(rows: B, cols: d))
         for b in 0..<B {
             let source = Int(rng.next() % UInt64(rows))
             t[b] = rng.nextUniform()
             let scale = settings.schedule.variance(t[b]).squareRoot()
-            for c in 0..<d { x[b, c] = buffer[source * d + c] + scale * noise[b, c] }
+            for c in 0..<d {
+                clean[b, c] = buffer[source * d + c]
+                x[b, c] = clean[b, c] + scale * noise[b, c]
+            }
         }
         let targetScore = try settings.estimator.estimate(target, x: x, t: t, schedule: settings.schedule, seed: seed,
                                                           stream: 1 << 52 | stream, context: "epoch \(epoch + 1)",
-                                                          threads: settings.threads)
-        gradientEvaluations += B * settings.estimator.samples
+                                                          threads: settings.threads, clean: clean)
+        gradientEvaluations += B * settings.estimator.evaluationsPerPoint
         // Equal chunks of at most `chunkRows` rows, run on the threads; adding their gradients in chunk order makes
         // the step independent of the thread count.
         let chunks = evenSplit(B, parts: (B + network.chunkRows - 1) / network.chunkRows)

@@ -37,7 +37,8 @@ extension EnergyMatchingTrainer {
             let t = [Float](repeating: time, count: n)
             let target = try settings.estimator.estimate(self.target, x: x, t: t, schedule: schedule, seed: seed,
                                                          stream: 1 << 53 | UInt64(index) << 1 | 1,
-                                                         context: "score profile at t = \(time)", threads: settings.threads)
+                                                         context: "score profile at t = \(time)", threads: settings.threads,
+                                                         clean: clean)
             let learned = network.evaluate(x, t: t)
             var (squared, errorNorms, targetNorms, cross, targetSquared) = (0.0, 0.0, 0.0, 0.0, 0.0)
             for r in 0..<n {
