@@ -183,18 +183,19 @@ final class EnergyMatchingJobTests: XCTestCase {
         // How the buffer is refilled (and refined), the score clip and the threads may change on resume too; the new leg uses them.
         var refill = stepped
         (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
-        (refill.threads, refill.idem.bufferMALA) = (config.threads + 1, 3)
+        (refill.threads, refill.idem.bufferMALA, refill.idem.conditionalTargets) = (config.threads + 1, 3, true)
         let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(resume: true)
         XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
         XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
         XCTAssertEqual(fourth.trainer.settings.estimator.maxNorm, 35)
         XCTAssertEqual(fourth.trainer.settings.refinementSweeps, 3)
+        XCTAssertTrue(fourth.trainer.settings.estimator.conditional)
         XCTAssertNotNil(fourth.trainer.refinementAcceptance)
         let refilled = try HDF5.read(directory + "/b.h5")
         XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
         XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, idem_score_clip default, "
-                                       + "idem_buffer_mala 0, threads \(config.threads), "), allLegs)
+                                       + "idem_buffer_mala 0, idem_target mc, threads \(config.threads), "), allLegs)
         XCTAssertEqual(refilled.group("provenance")?.attribute("threads"), .int(Int64(config.threads + 1)))
         // Other iDEM settings still may not change.
         var rebuffered = refill

@@ -45,6 +45,34 @@ final class EnergyMatchingTests: XCTestCase {
         }
     }
 
+    /// Where the proposals miss the posterior (a narrow Gaussian, large h, K = 4), the plain estimate is far off
+    /// on average, and adding the clean configuration, drawn here from the exact posterior p(x₀ | x), makes the
+    /// average the exact noised score −x/(s² + h).
+    func testConditionalEstimateIsUnbiasedWithCleanPosteriorDraws() throws {
+        let s: Float = 0.1, n = 4000
+        let target = GaussianMixture(name: "g", means: [[0, 0]], componentStd: s, defaultSigma2: 1)
+        let schedule = GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 2)
+        let t = [Float](repeating: 0.8, count: n), h = schedule.variance(0.8), point: [Float] = [1, -0.5]
+        let x = Matrix(rows: n, cols: 2, storage: (0..<n).flatMap { _ in point })
+        var rng = Xoshiro256(seed: 5)
+        let (mean, sd) = (s * s / (s * s + h), (s * s * h / (s * s + h)).squareRoot())
+        var clean = rng.gaussianMatrix(rows: n, cols: 2)
+        for r in 0..<n { for c in 0..<2 { clean[r, c] = mean * point[c] + sd * clean[r, c] } }
+        func average(_ estimator: MonteCarloScore) throws -> [Float] {
+            let e = try estimator.estimate(target, x: x, t: t, schedule: schedule, seed: 6, stream: 0, context: "test",
+                                           clean: clean)
+            return (0..<2).map { c in (0..<n).reduce(Float(0)) { $0 + e[$1, c] } / Float(n) }
+        }
+        let conditional = try average(MonteCarloScore(samples: 4, maxNorm: nil, conditional: true))
+        let plain = try average(MonteCarloScore(samples: 4, maxNorm: nil))
+        XCTAssertEqual(MonteCarloScore(samples: 4, maxNorm: nil, conditional: true).evaluationsPerPoint, 5)
+        for c in 0..<2 {
+            let exact = -point[c] / (s * s + h)  // per-estimate sd ≈ sd/s² ≈ 10, so the mean of 4000 is within ±0.16
+            XCTAssertEqual(conditional[c], exact, accuracy: 0.6, "coordinate \(c)")
+            XCTAssertGreaterThan(abs(plain[c] - exact), 5, "coordinate \(c): the plain estimate should be biased here")
+        }
+    }
+
     /// On a particle system the estimate lies in the centre-of-mass-free subspace, clipped or not.
     func testParticleScoresAreMeanFree() throws {
         let target = DoubleWellParticles()
@@ -127,6 +155,14 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         assertMoments(split, "two threads")
         XCTAssertNotEqual(split, x)
         XCTAssertEqual(twin.generate(count: 2000, stream: 99), split)
+        // Continuing with conditional targets (each weighs its clean buffer row too: K + 1 evaluations per point)
+        // keeps the moments.
+        settings.estimator.conditional = true
+        let conditional = EnergyMatchingTrainer(target: target, network: net, settings: settings, seed: 1)
+        try conditional.restore(trainer.state)
+        for _ in 0..<2 { try conditional.trainEpoch() }
+        XCTAssertEqual(conditional.gradientEvaluations, trainer.gradientEvaluations + 2 * 60 * 128 * 201)
+        assertMoments(conditional.generate(count: 2000, stream: 99), "conditional targets")
     }
 
     /// A network that records at most five rows per tape, so that a small batch spans several chunks.
