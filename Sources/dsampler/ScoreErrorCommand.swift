@@ -13,7 +13,9 @@ struct ScoreErrorCommand: ParsableCommand {
         discussion: """
             Clean configurations (exact samples, or the reference set's test rows) are noised to each time t and \
             scored with the run's network (its weight average unless --last-weights) and its own estimator (K, clip). At t = 0 the target is \
-            nearly −∇E: a slope below 1 there means forces weaker than the target's, which heats the samples.
+            nearly −∇E: a slope below 1 there means forces weaker than the target's, which heats the samples. \
+            With --target conditional and reference rows (target draws), S is unbiased at every t, so the mean \
+            squared errors of two runs differ by exactly the difference of their true squared errors.
             """)
 
     @Argument(help: "An iDEM run file with a checkpoint.") var file: String
@@ -22,11 +24,15 @@ struct ScoreErrorCommand: ParsableCommand {
     @Option(help: "Worker threads for the estimates (default: the run's threads).") var threads: Int?
     @Flag(help: "Noise the newest rows of the run's replay buffer (the training distribution) instead of reference rows.")
     var buffer = false
+    @Option(help: "The regression target: mc or conditional (default: the run's idem_target).") var target: String?
     @Flag(help: "Score with the last trained weights instead of their moving average (idem_ema).") var lastWeights = false
 
     func validate() throws {
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let target, !["mc", "conditional"].contains(target) {
+            throw ValidationError("--target must be mc or conditional (got \(target))")
+        }
         if let bad = times.first(where: { !(0...1).contains($0) }) {
             throw ValidationError("--times must lie in [0, 1] (got \(bad))")
         }
@@ -39,12 +45,13 @@ struct ScoreErrorCommand: ParsableCommand {
             throw ValidationError("\(file) is an objective=\(config.objective) run; score-error profiles iDEM runs")
         }
         config.threads = threads ?? config.threads
+        if let target { config.idem.conditionalTargets = target == "conditional" }
         let job = EnergyMatchingJob(config: config, outputPath: file)
         let trainer = try job.restoredTrainer(from: root, path: file)
         let (clean, source) = try cleanRows(trainer: trainer, config: config, dimension: trainer.target.dimension,
                                             scale: try job.resolve().scale)
         let weights = lastWeights || trainer.averagedParameters == nil ? "last weights" : "weight average"
-        print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = Monte-Carlo target")
+        print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = \(config.idem.conditionalTargets ? "conditional" : "Monte-Carlo") target")
         print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
         for e in try trainer.scoreErrors(clean: clean, times: times, averaged: !lastWeights) {
             print(String(format: "%6.3f %8.4f %14.3f %12.3f %12.3f %10.3f", e.t, e.sigma, e.meanSquaredError,
