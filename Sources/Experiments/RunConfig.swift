@@ -112,8 +112,8 @@ public struct RunConfig: Sendable, Equatable {
 
     /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
     /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`, `idem_buffer_mala`) and the
-    /// regression target (`idem_score_clip`, `idem_target`), and the `threads` of the machine the leg runs on. None of them changes what the network
-    /// or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
+    /// regression target (`idem_score_clip`, `idem_target`), and the `threads` of the machine the leg runs on. None
+    /// of them changes what the network or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
     public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "idem_target",
                                    "threads"]
 

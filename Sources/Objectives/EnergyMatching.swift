@@ -87,7 +87,7 @@ public struct MonteCarloScore: Sendable, Equatable {
                     do {
                         for r in rows {
                             var rng = Xoshiro256(seed: seed, stream: stream, UInt64(r))
-                            if let clean { for c in 0..<d { noisy[n - 1, c] = clean[r, c] } }
+                            if conditional, let clean { for c in 0..<d { noisy[n - 1, c] = clean[r, c] } }
                             try estimateRow(target, x: x, row: r, t: t[r], schedule: schedule, rng: &rng, context: context,
                                             noisy: &noisy, logR: &logR, gradient: &gradient, into: base + r * d)
                         }
