@@ -173,6 +173,12 @@ public final class EnergyMatchingTrainer {
         if settings.averageDecay > 0 { averagedParameters = network.parameters.values }
     }
 
+    /// The newest `count` rows of the buffer (fewer if it holds fewer), in the sampler's coordinates.
+    public func newestBufferRows(_ count: Int) -> Matrix {
+        let d = target.dimension, n = min(count, buffer.count / d)
+        return Matrix(rows: n, cols: d, storage: Array(buffer[(buffer.count - n * d)...]))
+    }
+
     /// Projects rows onto the centre-of-mass-free subspace for particle targets (no-op otherwise).
     func centred(_ m: Matrix) -> Matrix {
         guard let particles = target.particleStructure else { return m }

@@ -93,12 +93,14 @@ struct QuenchCommand: ParsableCommand {
             throw ValidationError("\(file) is a run on \(config.target), not on a particle target (dw4, lj13, lj55)")
         }
         if buffer {
-            guard let stored = root.group("checkpoint")?.dataset("buffer_states") else {
-                throw ValidationError("\(file) has no iDEM replay buffer (/checkpoint/buffer_states); drop --buffer to quench its samples")
+            guard config.objective == "idem" else {
+                throw ValidationError("\(file) is an objective=\(config.objective) run with no iDEM replay buffer; drop --buffer to quench its samples")
             }
-            let d = stored.shape[1], n = min(rows, stored.shape[0]), scale = try EnergyMatchingJob(config: config, outputPath: file).resolve().scale
-            let rows = stored.floats[((stored.shape[0] - n) * d)...].map { $0 * scale }
-            return (Matrix(rows: n, cols: d, storage: Array(rows)), "the newest \(n) buffer rows")
+            let job = EnergyMatchingJob(config: config, outputPath: file)
+            var newest = try job.restoredTrainer(from: root, path: file).newestBufferRows(rows)
+            let scale = try job.resolve().scale
+            for k in newest.storage.indices { newest.storage[k] *= scale }
+            return (newest, "the newest \(newest.rows) buffer rows")
         }
         guard let samples = root.dataset("samples") else {
             throw ValidationError("\(file) holds no samples (a run still in progress? try --buffer for an iDEM checkpoint)")

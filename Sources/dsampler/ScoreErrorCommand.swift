@@ -30,9 +30,6 @@ struct ScoreErrorCommand: ParsableCommand {
     func validate() throws {
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1 (got \(rows))") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-        if let target, !["mc", "conditional"].contains(target) {
-            throw ValidationError("--target must be mc or conditional (got \(target))")
-        }
         if let bad = times.first(where: { !(0...1).contains($0) }) {
             throw ValidationError("--times must lie in [0, 1] (got \(bad))")
         }
@@ -45,11 +42,10 @@ struct ScoreErrorCommand: ParsableCommand {
             throw ValidationError("\(file) is an objective=\(config.objective) run; score-error profiles iDEM runs")
         }
         config.threads = threads ?? config.threads
-        if let target { config.idem.conditionalTargets = target == "conditional" }
+        if let target { try config.set("idem_target", target) }  // the key's own check and message
         let job = EnergyMatchingJob(config: config, outputPath: file)
         let trainer = try job.restoredTrainer(from: root, path: file)
-        let (clean, source) = try cleanRows(trainer: trainer, config: config, dimension: trainer.target.dimension,
-                                            scale: try job.resolve().scale)
+        let (clean, source) = try cleanRows(trainer: trainer, config: config, scale: try job.resolve().scale)
         let weights = lastWeights || trainer.averagedParameters == nil ? "last weights" : "weight average"
         print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = \(config.idem.conditionalTargets ? "conditional" : "Monte-Carlo") target")
         print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
@@ -61,11 +57,11 @@ struct ScoreErrorCommand: ParsableCommand {
 
     /// The clean configurations in the sampler's coordinates: the newest buffer rows, or the set `eval` compares
     /// with (exact samples or reference test rows, centred for particle targets), and what they are.
-    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, dimension d: Int, scale: Float) throws
+    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, scale: Float) throws
         -> (Matrix, String) {
         if buffer {
-            let stored = trainer.buffer, n = min(rows, stored.count / d)
-            return (Matrix(rows: n, cols: d, storage: Array(stored[(stored.count - n * d)...])), "the newest \(n) buffer rows")
+            let newest = trainer.newestBufferRows(rows)
+            return (newest, "the newest \(newest.rows) buffer rows")
         }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
         var (clean, source) = try EnergyMatchingJob(config: config, outputPath: file).comparisonSet(rows: rows, rng: &rng)
