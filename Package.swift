@@ -36,11 +36,13 @@ let package = Package(
             "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW"]),
-        .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore"]),
-        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives"]),
+        // Test support: the bounded-error finite-difference check shared by every gradient test.
+        .target(name: "GradientCheck", dependencies: ["Numerics"], path: "Tests/GradientCheck"),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "GradientCheck"]),
+        .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "GradientCheck"]),
+        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "GradientCheck"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "GradientCheck"]),
     ]
 )

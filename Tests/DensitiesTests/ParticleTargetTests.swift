@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Densities
 @testable import Numerics
+import GradientCheck
 import RunStore
 
 /// The particle systems against the public reference samples (Targets/reference) and finite differences.
@@ -51,7 +52,7 @@ final class ParticleTargetTests: XCTestCase {
         XCTAssertEqual(try statistics(DoubleWellParticles(), try reference("dw4")).energy, -22.45, accuracy: 0.1)
     }
 
-    /// Gradients against central differences at reference configurations (and a perturbed lattice for LJ55),
+    /// Gradients against bounded-error finite differences at reference configurations (and a perturbed lattice for LJ55),
     /// where energies are moderate.
     func testParticleGradientsMatchFiniteDifferences() throws {
         var rng = Xoshiro256(seed: 2)
@@ -68,15 +69,12 @@ final class ParticleTargetTests: XCTestCase {
         ]
         for (t, x) in cases {
             let (_, grad) = try t.logDensityAndGradient(x)
-            let h: Float = 1e-3
-            for r in 0..<x.rows {
-                for c in stride(from: 0, to: t.dimension, by: 3) {
-                    var p = x, m = x
-                    p[r, c] += h; m[r, c] -= h
-                    let numeric = Double(try t.logDensity(p)[r] - t.logDensity(m)[r]) / Double(2 * h)
-                    XCTAssertEqual(Double(grad[r, c]), numeric, accuracy: 0.03 * max(1, abs(numeric)), "\(t.name) (\(r),\(c))")
-                }
+            let indices = (0..<x.rows).flatMap { r in stride(from: 0, to: t.dimension, by: 3).map { r * t.dimension + $0 } }
+            let failures = try FiniteDifference.check(x.storage, gradient: grad.storage, at: indices, step: 1e-3,
+                                                      label: { "\(t.name) (\($0 / t.dimension),\($0 % t.dimension))" }) { v, k in
+                Double(try t.logDensity(Matrix(rows: x.rows, cols: x.cols, storage: v))[k / x.cols])
             }
+            for f in failures { XCTFail(f) }
         }
     }
 
@@ -115,13 +113,9 @@ final class ParticleTargetTests: XCTestCase {
         var rng = Xoshiro256(seed: 4)
         let y = rng.gaussianMatrix(rows: 2, cols: 10)
         let (_, grad) = try quartic.logDensityAndGradient(y)
-        for r in 0..<2 {
-            for c in 0..<10 {
-                var p = y, m = y
-                p[r, c] += 1e-2; m[r, c] -= 1e-2
-                let numeric = Double(try quartic.logDensity(p)[r] - quartic.logDensity(m)[r]) / 2e-2
-                XCTAssertEqual(Double(grad[r, c]), numeric, accuracy: 1e-2 * max(1, abs(numeric)))
-            }
+        let failures = try FiniteDifference.check(y.storage, gradient: grad.storage, at: Array(0..<20), step: 1e-2) { v, k in
+            Double(try quartic.logDensity(Matrix(rows: 2, cols: 10, storage: v))[k / 10])
         }
+        for f in failures { XCTFail(f) }
     }
 }

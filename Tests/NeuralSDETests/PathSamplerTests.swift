@@ -3,6 +3,7 @@ import XCTest
 @testable import Objectives
 @testable import Densities
 @testable import Numerics
+import GradientCheck
 
 final class PathSamplerTests: XCTestCase {
     /// A network with every parameter random (the zero output layer would hide inner gradients).
@@ -14,23 +15,16 @@ final class PathSamplerTests: XCTestCase {
         return net
     }
 
-    /// Compares the gradients accumulated in `net` with central differences of `loss` at about `perSlot` entries
-    /// of every parameter slot; returns how many entries were checked.
-    func assertGradientsMatch(_ net: DriftNetwork, step h: Float, tolerance: Double, perSlot: Int,
+    /// Compares the gradients accumulated in `net` with bounded-error finite differences of `loss` at about
+    /// `perSlot` entries of every parameter slot; returns how many entries were checked.
+    func assertGradientsMatch(_ net: DriftNetwork, step h: Double, perSlot: Int,
                               _ loss: (DriftNetwork) throws -> Double, line: UInt = #line) throws -> Int {
-        var checked = 0
-        for slot in net.parameters.slots {
-            for j in stride(from: 0, to: slot.count, by: max(1, slot.count / perSlot)) {
-                let k = slot.offset + j
-                var plus = net, minus = net
-                plus.parameters.values[k] += h
-                minus.parameters.values[k] -= h
-                let numeric = (try loss(plus) - loss(minus)) / Double(2 * h)
-                XCTAssertEqual(Double(net.parameters.gradients[k]), numeric, accuracy: tolerance * max(1, abs(numeric)),
-                               "\(slot.name)[\(j)]", line: line)
-                checked += 1
-            }
+        let (checked, failures) = try FiniteDifference.checkParameters(net.parameters, perSlot: perSlot, step: h) { store in
+            var n = net
+            n.parameters = store
+            return try loss(n)
         }
+        for f in failures { XCTFail(f, line: line) }
         return checked
     }
 
@@ -98,8 +92,18 @@ final class PathSamplerTests: XCTestCase {
             let out = tb.evaluate(batch)
             net.parameters.zeroGradients()
             sampler.accumulateGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent)
-            let checked = try assertGradientsMatch(net, step: 1e-2, tolerance: 2e-2, perSlot: 5, loss)
+            let checked = try assertGradientsMatch(net, step: 5e-2, perSlot: 5, loss)
             XCTAssertGreaterThan(checked, 50)
+            // The check is sharp: gradients 2 % off fail at most entries even on this noisiest case (TB residual
+            // ≈ 230, loss ≈ 5·10⁴, so float32 rounding shows in every loss value).
+            var wrong = net
+            for i in wrong.parameters.gradients.indices { wrong.parameters.gradients[i] *= 1.02 }
+            let (count, failures) = try FiniteDifference.checkParameters(wrong.parameters, perSlot: 5, step: 5e-2) { store in
+                var n = net
+                n.parameters = store
+                return try loss(n)
+            }
+            XCTAssertGreaterThan(failures.count, count / 2, "langevin \(langevin), learned variance \(learnedVariance)")
         }
     }
 
@@ -153,7 +157,7 @@ final class PathSamplerTests: XCTestCase {
                 net.parameters.zeroGradients()
                 sampler.accumulateGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
                                             logFlowCotangent: out.logFlowCotangent)
-                let checked = try assertGradientsMatch(net, step: 1e-2, tolerance: 2e-2, perSlot: 5, loss)
+                let checked = try assertGradientsMatch(net, step: 5e-2, perSlot: 5, loss)
                 XCTAssertGreaterThan(checked, 50)
             }
         }
@@ -203,7 +207,7 @@ final class PathSamplerTests: XCTestCase {
         try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
                                                 logBackwardCotangent: pathwise.logBackwardCotangent,
                                                 logRewardCotangent: pathwise.logRewardCotangent)
-        let checked = try assertGradientsMatch(net, step: 5e-3, tolerance: 3e-2, perSlot: 4, loss)
+        let checked = try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss)
         XCTAssertGreaterThan(checked, 40)
     }
 

@@ -1,9 +1,10 @@
 import XCTest
 @testable import Numerics
+import GradientCheck
 
-/// Every tape operation's gradient against central finite differences of the same forward computation.
+/// Every tape operation's gradient against bounded-error finite differences (GradientCheck) of the same forward computation.
 final class TapeGradientTests: XCTestCase {
-    /// Checks d(loss)/d(inputs) from the tape against central differences, where
+    /// Checks d(loss)/d(inputs) from the tape against finite differences, where
     /// loss = Σ (f(inputs) ⊙ W) for a fixed random W, so every output element matters.
     func checkGradients(_ inputs: [Matrix], file: StaticString = #filePath, line: UInt = #line,
                         _ f: (Tape, [Tape.Variable]) -> Tape.Variable) {
@@ -18,18 +19,14 @@ final class TapeGradientTests: XCTestCase {
         }
         let (_, w, tape, vars) = loss(inputs, weights: nil)
         tape.backward(from: vars.last!)
-        let h: Float = 2e-3
         for (k, x) in inputs.enumerated() {
-            let analytic = tape.gradient(vars[k])
-            for i in 0..<x.count {
-                var plus = inputs, minus = inputs
-                plus[k].storage[i] += h
-                minus[k].storage[i] -= h
-                let numeric = (loss(plus, weights: w).0 - loss(minus, weights: w).0) / Double(2 * h)
-                let a = Double(analytic.storage[i])
-                XCTAssertEqual(a, numeric, accuracy: 2e-2 * max(1, abs(numeric)),
-                               "input \(k) element \(i)", file: file, line: line)
+            let failures = FiniteDifference.check(x.storage, gradient: tape.gradient(vars[k]).storage, at: Array(0..<x.count),
+                                                  step: 1e-2, label: { "input \(k) element \($0)" }) { values, _ in
+                var perturbed = inputs
+                perturbed[k].storage = values
+                return loss(perturbed, weights: w).0
             }
+            for f in failures { XCTFail(f, file: file, line: line) }
         }
     }
 
@@ -88,13 +85,10 @@ final class TapeGradientTests: XCTestCase {
         let (tape, loss) = lossValue(store)
         tape.backward(from: loss)
         tape.exportGradients(into: &store)
-        for i in 0..<store.values.count {
-            var p = store, m = store
-            p.values[i] += 1e-3
-            m.values[i] -= 1e-3
-            let (tp, lp) = lossValue(p), (tm, lm) = lossValue(m)
-            let numeric = (tp.value(lp).scalar - tm.value(lm).scalar) / 2e-3
-            XCTAssertEqual(store.gradients[i], numeric, accuracy: 2e-2 * max(1, abs(numeric)))
+        let (_, failures) = FiniteDifference.checkParameters(store, perSlot: 18, step: 1e-2) { s in
+            let (t, l) = lossValue(s)
+            return Double(t.value(l).scalar)
         }
+        for f in failures { XCTFail(f) }
     }
 }
