@@ -36,13 +36,13 @@ let package = Package(
             "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Test support: the bounded-error finite-difference check shared by every gradient test.
-        .target(name: "GradientCheck", dependencies: ["Numerics"], path: "Tests/GradientCheck"),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "GradientCheck"]),
-        .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "GradientCheck"]),
-        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "GradientCheck"]),
+        // Test support shared by the test targets: the bounded-error finite-difference check, building C plug-ins.
+        .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "TestSupport"]),
+        .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "TestSupport"]),
+        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "GradientCheck"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "TestSupport"]),
     ]
 )

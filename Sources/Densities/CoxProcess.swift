@@ -60,7 +60,7 @@ public struct LogGaussianCoxProcess: Target {
         model = Model(precision: precision, logNormaliser: -0.5 * (logDet + Double(d) * log(2 * Double.pi)))
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {
         let d = dimension, a = 1 / Double(d)
         var centred = [Double](repeating: 0, count: count * d)
@@ -82,7 +82,7 @@ public struct LogGaussianCoxProcess: Target {
                 value += xc * counts[c] - rate - 0.5 * centred[k] * q[k]
                 gradient?[k] = Float(counts[c] - rate - q[k])
             }
-            logDensity[row] = Float(value)
+            logDensity[row] = value
         }
     }
 }

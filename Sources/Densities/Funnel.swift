@@ -20,7 +20,7 @@ public struct Funnel: Target {
         self.defaultSigma2 = defaultSigma2
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         let d = dimension
         let halfLog2Pi = 0.5 * log(2 * Double.pi)
@@ -31,8 +31,8 @@ public struct Funnel: Target {
             var sumSq = 0.0
             for c in 1..<d { sumSq += Double(xr[c]) * Double(xr[c]) }
             let m = Double(d - 1)
-            logDensity[r] = Float(-0.5 * x0 * x0 / (neckStd * neckStd) - log(neckStd) - halfLog2Pi
-                                  - 0.5 * sumSq * precision - m * (halfLog2Pi + 0.5 * x0))
+            logDensity[r] = -0.5 * x0 * x0 / (neckStd * neckStd) - log(neckStd) - halfLog2Pi
+                - 0.5 * sumSq * precision - m * (halfLog2Pi + 0.5 * x0)
             guard let gradient else { continue }
             gradient[r * d] = Float(-x0 / (neckStd * neckStd) + 0.5 * sumSq * precision - 0.5 * m)
             for c in 1..<d { gradient[r * d + c] = Float(-Double(xr[c]) * precision) }

@@ -41,7 +41,7 @@ public struct GaussianMixture: Target {
         return GaussianMixture(name: name, means: means, componentStd: variance.squareRoot(), defaultSigma2: sigma2, weights: weights)
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         let d = dimension, k = means.count
         let invVar = 1 / (Double(componentStd) * Double(componentStd))
@@ -69,7 +69,7 @@ public struct GaussianMixture: Target {
                             logits[j] = shifted < -746 ? 0 : exp(shifted)
                             total += logits[j]
                         }
-                        logDensity[r] = Float(top + log(total) + logNorm)
+                        logDensity[r] = top + log(total) + logNorm
                         guard let gradient else { continue }
                         for c in 0..<d {
                             var g = 0.0

@@ -21,15 +21,15 @@ public struct ManyWell: Target {
         self.defaultSigma2 = defaultSigma2
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         let d = dimension
         for r in 0..<count {
             let xr = x + r * d
-            var s: Float = 0
+            var s = 0.0  // log R in double; each pair term in float
             for k in stride(from: 0, to: d, by: 2) {
                 let a = xr[k], b = xr[k + 1], a2 = a * a
-                s += -a2 * a2 + 6 * a2 + 0.5 * a - 0.5 * b * b
+                s += Double(-a2 * a2 + 6 * a2 + 0.5 * a - 0.5 * b * b)
                 if let gradient {
                     gradient[r * d + k] = -4 * a2 * a + 12 * a + 0.5
                     gradient[r * d + k + 1] = -b

@@ -28,7 +28,7 @@ public struct PairPotential: Target {
         self.site = site
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {
         let n = particles.count, dd = particles.spatialDimension, d = dimension
         var g = [Double](repeating: 0, count: d)
@@ -65,7 +65,7 @@ public struct PairPotential: Target {
                 // x̄ depends on every particle: subtract the mean of the site forces.
                 for i in 0..<n { for k in 0..<dd { g[i * dd + k] -= meanForce[k] } }
             }
-            logDensity[r] = Float(-energy)
+            logDensity[r] = -energy
             if let gradient { for k in 0..<d { gradient[r * d + k] = Float(-g[k]) } }
         }
     }

@@ -32,7 +32,7 @@ public struct DoubleWellParticles: Target {
         self.defaultSigma2 = defaultSigma2
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         let n = particles.count, dd = particles.spatialDimension, d = dimension
         for r in 0..<count {
@@ -53,7 +53,7 @@ public struct DoubleWellParticles: Target {
                     g[j * dd + k] += f
                 }
             }
-            logDensity[r] = Float(-energy)
+            logDensity[r] = -energy
         }
     }
 }
@@ -80,7 +80,7 @@ public struct LennardJones: Target {
         self.defaultSigma2 = defaultSigma2
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         let n = particles.count, d = dimension
         var centre = [Double](repeating: 0, count: 3)
@@ -109,7 +109,7 @@ public struct LennardJones: Target {
                 g[i * 3] -= fx; g[i * 3 + 1] -= fy; g[i * 3 + 2] -= fz
                 g[j * 3] += fx; g[j * 3 + 1] += fy; g[j * 3 + 2] += fz
             }
-            logDensity[r] = Float(-energy)
+            logDensity[r] = -energy
         }
     }
 }

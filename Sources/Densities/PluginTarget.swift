@@ -5,9 +5,14 @@ import Foundation
 ///     int32_t dsampler_dim(void);
 ///     int32_t dsampler_log_density(int64_t n, const double *x, double *log_p, double *grad);
 ///     double  dsampler_log_z(void);   /* optional; NaN when unknown */
+///     int32_t dsampler_thread_safe(void);   /* optional; 1 = dsampler_log_density is re-entrant */
 ///
 /// `x` is n×d row-major, `grad` is n×d and NULL when only values are needed; a return value of 0 means
-/// success. Values cross the boundary in double precision.
+/// success. Values cross the boundary in double precision, and log_p stays in double (see `Target`).
+///
+/// Concurrency: the toolkit evaluates targets from several threads at once (`threads ≥ 2`). A library is
+/// assumed *not* re-entrant (a static scratch buffer is correct C when called serially), so its calls are
+/// serialised with a lock, unless it exports `dsampler_thread_safe` returning 1.
 public struct PluginTarget: Target {
     public let name: String
     public let dimension: Int
@@ -15,6 +20,8 @@ public struct PluginTarget: Target {
     public let logZ: Double?
     /// The library path as given.
     public let path: String
+    /// Whether the library declared itself re-entrant (`dsampler_thread_safe() == 1`); otherwise calls are serialised.
+    public var isThreadSafe: Bool { library.lock == nil }
     private let library: Library
 
     private typealias DimFunction = @convention(c) () -> Int32
@@ -22,15 +29,25 @@ public struct PluginTarget: Target {
                                                              UnsafeMutablePointer<Double>?) -> Int32
     private typealias LogZFunction = @convention(c) () -> Double
 
-    /// The open library and its entry points; immutable after loading, so safe to share between threads.
+    /// The open library and its entry points; immutable after loading, so safe to share between threads. Calls
+    /// of a library that is not declared re-entrant go through `lock`.
     private final class Library: @unchecked Sendable {
         let handle: UnsafeMutableRawPointer
         let logDensity: LogDensityFunction
-        init(handle: UnsafeMutableRawPointer, logDensity: LogDensityFunction) {
+        let lock: NSLock?
+        init(handle: UnsafeMutableRawPointer, logDensity: LogDensityFunction, threadSafe: Bool) {
             self.handle = handle
             self.logDensity = logDensity
+            lock = threadSafe ? nil : NSLock()
         }
         deinit { dlclose(handle) }
+
+        func call(_ n: Int64, _ x: UnsafePointer<Double>?, _ logP: UnsafeMutablePointer<Double>?,
+                  _ grad: UnsafeMutablePointer<Double>?) -> Int32 {
+            lock?.lock()
+            defer { lock?.unlock() }
+            return logDensity(n, x, logP, grad)
+        }
     }
 
     /// Loads the library at `path`; `sigma2` is the default SDE noise (1 unless the spec says otherwise) and
@@ -63,15 +80,24 @@ public struct PluginTarget: Target {
             throw PluginError(path: path, problem: "dsampler_dim() returned \(d) but the spec declares dimension \(expectedDimension)")
         }
         let z = symbol("dsampler_log_z", as: LogZFunction.self).map { $0() }
+        if let z, z.isInfinite {
+            dlclose(handle)
+            throw PluginError(path: path, problem: "dsampler_log_z() returned \(z); return the finite log Z, or NAN when it is unknown")
+        }
+        let threadSafe = symbol("dsampler_thread_safe", as: DimFunction.self).map { $0() }
+        if let threadSafe, threadSafe != 0 && threadSafe != 1 {
+            dlclose(handle)
+            throw PluginError(path: path, problem: "dsampler_thread_safe() returned \(threadSafe); return 1 (re-entrant) or 0")
+        }
         self.path = path
         name = "plugin:" + path
         dimension = d
         defaultSigma2 = sigma2
         logZ = z.flatMap { $0.isNaN ? nil : $0 }
-        library = Library(handle: handle, logDensity: logDensity)
+        library = Library(handle: handle, logDensity: logDensity, threadSafe: threadSafe == 1)
     }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {
         let d = dimension
         let xs = (0..<(count * d)).map { Double(x[$0]) }
@@ -80,7 +106,7 @@ public struct PluginTarget: Target {
         let status = xs.withUnsafeBufferPointer { xp in
             values.withUnsafeMutableBufferPointer { vp in
                 grads.withUnsafeMutableBufferPointer { gp in
-                    library.logDensity(Int64(count), xp.baseAddress, vp.baseAddress, gradient == nil ? nil : gp.baseAddress)
+                    library.call(Int64(count), xp.baseAddress, vp.baseAddress, gradient == nil ? nil : gp.baseAddress)
                 }
             }
         }
@@ -93,7 +119,7 @@ public struct PluginTarget: Target {
         if let bad = grads.firstIndex(where: { !$0.isFinite }) {
             throw PluginError(path: path, problem: "dsampler_log_density gave a gradient of \(grads[bad]) at row \(bad / d)")
         }
-        for r in 0..<count { logDensity[r] = Float(values[r]) }
+        for r in 0..<count { logDensity[r] = values[r] }
         if let gradient { for k in 0..<(count * d) { gradient[k] = Float(grads[k]) } }
     }
 }

@@ -22,10 +22,10 @@ public struct RewardRatio: Target {
     public var defaultSigma2: Float { numerator.defaultSigma2 }
     public var modeCentres: [[Float]]? { numerator.modeCentres }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {
         try numerator.evaluate(x, count: count, logDensity: logDensity, gradient: gradient)
-        var below = [Float](repeating: 0, count: count)
+        var below = [Double](repeating: 0, count: count)
         var belowGradient = gradient == nil ? [] : [Float](repeating: 0, count: count * dimension)
         try belowGradient.withUnsafeMutableBufferPointer { g in
             try denominator.evaluate(x, count: count, logDensity: &below, gradient: gradient == nil ? nil : g.baseAddress)

@@ -21,7 +21,7 @@ public struct ScaledTarget: Target {
     public var particleStructure: ParticleStructure? { base.particleStructure }
     public var modeCentres: [[Float]]? { base.modeCentres.map { $0.map { $0.map { $0 / scale } } } }
 
-    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {
         let n = count * dimension
         let scaled = UnsafeMutablePointer<Float>.allocate(capacity: n)

@@ -23,7 +23,11 @@ public protocol Target: Sendable {
     /// Writes log R(x) for each of the `count` rows of `x` (row-major, `count × dimension`) into `logDensity`
     /// and, when `gradient` is non-nil, ∇ₓ log R(x) into it (same layout as `x`). Built-in targets never
     /// throw; targets backed by external code (plug-ins) throw when that code reports a failure.
-    func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+    ///
+    /// log R is in double precision: it enters log weights, losses and estimators, where only differences
+    /// matter, and an energy with a large constant part (a likelihood over many data points, kJ/mol) would lose
+    /// those differences to float32 rounding (a constant 10⁸ leaves float32 a resolution of 8).
+    func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                   gradient: UnsafeMutablePointer<Float>?) throws
 
     /// `count` exact, independent samples, or nil when the target has no exact sampler.
@@ -45,9 +49,9 @@ extension Target {
     }
 
     /// log R for every row of `x`.
-    public func logDensity(_ x: Matrix) throws -> [Float] {
+    public func logDensity(_ x: Matrix) throws -> [Double] {
         precondition(x.cols == dimension, "\(name): points have \(x.cols) coordinates, target has \(dimension)")
-        var out = [Float](repeating: 0, count: x.rows)
+        var out = [Double](repeating: 0, count: x.rows)
         try x.storage.withUnsafeBufferPointer { xp in
             try out.withUnsafeMutableBufferPointer { try evaluate(xp.baseAddress!, count: x.rows, logDensity: $0.baseAddress!, gradient: nil) }
         }
@@ -55,9 +59,9 @@ extension Target {
     }
 
     /// log R and ∇ log R for every row of `x`.
-    public func logDensityAndGradient(_ x: Matrix) throws -> (logDensity: [Float], gradient: Matrix) {
+    public func logDensityAndGradient(_ x: Matrix) throws -> (logDensity: [Double], gradient: Matrix) {
         precondition(x.cols == dimension, "\(name): points have \(x.cols) coordinates, target has \(dimension)")
-        var out = [Float](repeating: 0, count: x.rows)
+        var out = [Double](repeating: 0, count: x.rows)
         var grad = Matrix(rows: x.rows, cols: x.cols)
         try x.storage.withUnsafeBufferPointer { xp in
             try out.withUnsafeMutableBufferPointer { o in

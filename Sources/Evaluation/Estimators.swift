@@ -16,7 +16,10 @@ public struct LogZEstimates: Sendable, Equatable {
     public init(logWeights w: [Double]) {
         precondition(!w.isEmpty, "LogZEstimates: no weights")
         count = w.count
-        meanLogWeight = w.reduce(0, +) / Double(w.count)
+        // Averaged relative to the largest weight, so that a large constant in log R (10⁸, say) costs no digits
+        // of the mean beyond those of the constant itself, and ELBO ≤ log Z_IS holds to rounding.
+        let top = w.max()!
+        meanLogWeight = top.isFinite ? top + w.reduce(0) { $0 + ($1 - top) } / Double(w.count) : w.reduce(0, +) / Double(w.count)
         importanceWeighted = Self.logMeanExp(w)
         let logSum = Self.logSumExp(w), logSumSq = Self.logSumExp(w.map { 2 * $0 })
         effectiveSampleSize = exp(2 * logSum - logSumSq - log(Double(w.count)))
@@ -40,8 +43,9 @@ public struct ModeCoverage: Sendable, Equatable {
     public var effectiveModes: Double
     /// Fraction of the samples assigned to each mode.
     public var fractions: [Double]
-    /// KL(w ‖ f) from the modes' true weights w to the sampled fractions f (empty modes count as 1/(2n)), when the
-    /// weights are known: how far the sampler's mode weights are from the target's.
+    /// KL(w ‖ f) from the modes' true weights w to the sampled fractions f, when the weights are known: how far the
+    /// sampler's mode weights are from the target's. Empty modes count as 1/(2n) and the fractions are then
+    /// renormalised to sum to 1, so the value is a true KL divergence (≥ 0) for any n.
     public var weightKL: Double?
     /// The fair-share fraction a mode needs to count as covered.
     public static let threshold = 0.1
@@ -64,6 +68,7 @@ public struct ModeCoverage: Sendable, Equatable {
         covered = fractions.filter { $0 >= Self.threshold * fair }.count
         effectiveModes = exp(-fractions.reduce(0) { $0 + ($1 > 0 ? $1 * log($1) : 0) })
         let floor = 0.5 / Double(max(n, 1))
-        weightKL = weights.map { w in zip(w, fractions).reduce(0) { $0 + $1.0 * log($1.0 / max($1.1, floor)) } }
+        let floored = fractions.map { max($0, floor) }, total = floored.reduce(0, +)
+        weightKL = weights.map { w in zip(w, floored).reduce(0) { $0 + $1.0 * log($1.0 * total / $1.1) } }
     }
 }

@@ -33,8 +33,8 @@ public struct ParticleMetrics: Sendable {
 
     /// Compares `model` with `reference` configurations (rows) of `target`.
     public init(target: any Target, particles: ParticleStructure, model: Matrix, reference: Matrix) throws {
-        let modelEnergies = try target.logDensity(model).map { -Double($0) }
-        let referenceEnergies = try target.logDensity(reference).map { -Double($0) }.filter(\.isFinite)
+        let modelEnergies = try target.logDensity(model).map { -$0 }
+        let referenceEnergies = try target.logDensity(reference).map { -$0 }.filter(\.isFinite)
         let finite = modelEnergies.filter(\.isFinite)
         nonFiniteEnergies = modelEnergies.count - finite.count
         energyW2 = Self.w2(finite, referenceEnergies)

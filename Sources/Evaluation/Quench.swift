@@ -61,6 +61,6 @@ public struct Quench: Sendable {
             try move()
         }
         let norms = (0..<x.rows).map { r in (0..<x.cols).reduce(0.0) { $0 + Double(gradient[r, $1] * gradient[r, $1]) }.squareRoot() }
-        return Result(configurations: accepted, energies: logR.map { -Double($0) }, gradientNorms: norms)
+        return Result(configurations: accepted, energies: logR.map { -$0 }, gradientNorms: norms)
     }
 }

@@ -25,7 +25,7 @@ public enum PlotData {
         node.set("target", .string(view.name))
         node.put("x", .double(shape: [points], values: axis))
         node.put("y", .double(shape: [points], values: axis))
-        node.put("log_density", .float(shape: [points, points], values: logR))
+        node.put("log_density", .double(shape: [points, points], values: logR))
         return node
     }
 }

@@ -63,7 +63,7 @@ public struct ReferenceSampling: Sendable {
         root.set("seconds", .double(Date().timeIntervalSince(start)))
         for (name, data) in [("val", val), ("test", test)] {
             let m = Matrix(rows: data.count / d, cols: d, storage: data)
-            let energies = try target.logDensity(m).map { -Double($0) }
+            let energies = try target.logDensity(m).map { -$0 }
             let mean = energies.reduce(0, +) / Double(energies.count)
             let sd = (energies.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(energies.count)).squareRoot()
             root.put(name, .float(shape: [m.rows, d], values: data))

@@ -113,7 +113,7 @@ public enum RunFile {
         for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
             guard let b = buffer else { continue }
             n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
-            n.put(prefix + "_log_rewards", .float(shape: [b.count], values: b.logRewards))
+            n.put(prefix + "_log_rewards", .double(shape: [b.count], values: b.logRewards))
         }
         return n
     }
@@ -157,7 +157,7 @@ public enum RunFile {
         checkpoint.seconds = cp.attribute("seconds")?.doubleValue ?? 0
         func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) {
             guard var b = buffer, let states = cp.dataset(prefix + "_states"), let rewards = cp.dataset(prefix + "_log_rewards") else { return }
-            b.add(Matrix(rows: rewards.shape[0], cols: b.dimension, storage: states.floats), logRewards: rewards.floats)
+            b.add(Matrix(rows: rewards.shape[0], cols: b.dimension, storage: states.floats), logRewards: rewards.doubles)
             buffer = b
         }
         restoreBuffer("buffer", &checkpoint.buffer)

@@ -116,7 +116,7 @@ public final class PathSampler {
         thrown.withUnsafeMutableBufferPointer { E in
             parallelChunks(B, parts: threads) { chunk, rows in
                 let n = rows.count
-                var logR = [Float](repeating: 0, count: n)
+                var logR = [Double](repeating: 0, count: n)
                 for i in 0..<T {
                     let row = i * B + rows.lowerBound
                     let x = UnsafePointer(S.baseAddress! + row * d), mu = D.baseAddress! + row * ow
@@ -167,13 +167,13 @@ public final class PathSampler {
 
     /// Adds (1 − t)·log N(x; 0, σ²t·I) + t·log R(x) to the log-flows of `rows` states at time t > 0.
     private static func addForwardLookingBaseline(_ flow: UnsafeMutablePointer<Float>, states x: UnsafePointer<Float>,
-                                                  logReward: [Float], rows n: Int, dimension d: Int, time t: Float,
+                                                  logReward: [Double], rows n: Int, dimension d: Int, time t: Float,
                                                   sigma2: Float) {
         for k in 0..<n {
             var squared: Float = 0
             for c in 0..<d { squared += x[k * d + c] * x[k * d + c] }
             let prior = DiffusionProcess.gaussianLogDensity(squaredDistance: squared, variance: sigma2 * t, dimension: d)
-            flow[k] += (1 - t) * prior + t * logReward[k]
+            flow[k] += Float(Double((1 - t) * prior) + Double(t) * logReward[k])
         }
     }
 

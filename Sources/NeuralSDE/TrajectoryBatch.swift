@@ -17,8 +17,8 @@ public struct TrajectoryBatch: Sendable {
     public internal(set) var logForward: [Float]
     /// log p_B(x_i | x_{i+1}) under the Brownian bridge (0 for the deterministic step to x₀), T·B entries.
     public internal(set) var logBackward: [Float]
-    /// log R(x_T), B entries.
-    public internal(set) var logReward: [Float]
+    /// log R(x_T), B entries, in double (as `Target` gives it: see there).
+    public internal(set) var logReward: [Double]
     /// Learned log-flow log F(x_i, t_i) of states 0..<T (T·B entries, step-major; with the forward-looking
     /// parametrisation it includes the fixed baseline), or empty when the network has no flow head.
     public internal(set) var logFlow: [Float]
@@ -32,7 +32,7 @@ public struct TrajectoryBatch: Sendable {
         states = [Float](repeating: 0, count: (steps + 1) * batchSize * dimension)
         logForward = [Float](repeating: 0, count: steps * batchSize)
         logBackward = [Float](repeating: 0, count: steps * batchSize)
-        logReward = [Float](repeating: 0, count: batchSize)
+        logReward = [Double](repeating: 0, count: batchSize)
         logFlow = flows ? [Float](repeating: 0, count: steps * batchSize) : []
     }
 
@@ -50,7 +50,7 @@ public struct TrajectoryBatch: Sendable {
     /// log w = log R(x_T) + S_B − S_F for every path: the log importance weight of the path.
     public var logWeights: [Double] {
         let f = sumLogForward, b = sumLogBackward
-        return (0..<batchSize).map { Double(logReward[$0]) + b[$0] - f[$0] }
+        return (0..<batchSize).map { logReward[$0] + b[$0] - f[$0] }
     }
 
     /// Sums step-major per-transition values over the steps of each path, in Double.

@@ -82,7 +82,7 @@ public struct MonteCarloScore: Sendable, Equatable {
                 let (base, failedBase) = (outBuffer.baseAddress!, failed.baseAddress!)
                 parallelChunks(x.rows, parts: threads) { part, rows in
                     let n = evaluationsPerPoint
-                    var noisy = Matrix(rows: n, cols: d), logR = [Float](repeating: 0, count: n)
+                    var noisy = Matrix(rows: n, cols: d), logR = [Double](repeating: 0, count: n)
                     var gradient = Matrix(rows: n, cols: d)
                     do {
                         for r in rows {
@@ -107,7 +107,7 @@ public struct MonteCarloScore: Sendable, Equatable {
     /// The clipped estimate at row `r` of `x`, written to `out`; `noisy`, `logR` and `gradient` are scratch with
     /// `evaluationsPerPoint` rows, of which a conditional estimator's last holds the clean configuration on entry.
     private func estimateRow(_ target: any Target, x: Matrix, row r: Int, t: Float, schedule: GeometricNoiseSchedule,
-                             rng: inout Xoshiro256, context: String, noisy: inout Matrix, logR: inout [Float],
+                             rng: inout Xoshiro256, context: String, noisy: inout Matrix, logR: inout [Double],
                              gradient: inout Matrix, into out: UnsafeMutablePointer<Float>) throws {
         let d = x.cols, K = samples, n = noisy.rows
         let scale = schedule.variance(t).squareRoot()
@@ -132,7 +132,7 @@ public struct MonteCarloScore: Sendable, Equatable {
         var total = 0.0
         var score = [Double](repeating: 0, count: d)
         for k in finite {
-            let w = Foundation.exp(Double(logR[k] - top))
+            let w = Foundation.exp(logR[k] - top)
             total += w
             for c in 0..<d { score[c] += w * Double(gradient[k, c]) }
         }

@@ -227,7 +227,7 @@ public final class EnergyMatchingTrainer {
     /// The rows of `samples` whose coordinates and log R are finite, concatenated; counts the others as discarded.
     func finiteRows(_ samples: Matrix) throws -> [Float] {
         let d = samples.cols
-        var logR = [Float](repeating: 0, count: samples.rows)
+        var logR = [Double](repeating: 0, count: samples.rows)
         do {
             try samples.storage.withUnsafeBufferPointer {
                 try target.evaluate($0.baseAddress!, count: samples.rows, logDensity: &logR, gradient: nil)

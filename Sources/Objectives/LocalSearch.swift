@@ -23,8 +23,8 @@ public struct LocalSearch: Sendable, Equatable {
     public struct Outcome: Sendable {
         /// States accepted after burn-in, one per row.
         public var states: Matrix
-        /// Their log-rewards.
-        public var logRewards: [Float]
+        /// Their log-rewards (double, as `Target` gives them).
+        public var logRewards: [Double]
         /// Acceptance rate after burn-in.
         public var acceptance: Double
         /// Points at which log R and its gradient were evaluated.
@@ -36,7 +36,7 @@ public struct LocalSearch: Sendable, Equatable {
         var state = try ChainState(target: target, positions: start)
         var h = [Float](repeating: initialStepSize, count: start.rows)
         let adaptation = StepSizeAdaptation()
-        var kept: [Float] = [], rewards: [Float] = []
+        var kept: [Float] = [], rewards: [Double] = []
         var accepted = 0, proposed = 0
         for sweep in 0..<sweeps {
             let (next, info) = try MALA.step(state, target: target, stepSizes: h, rng: &rng)

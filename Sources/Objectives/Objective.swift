@@ -163,7 +163,7 @@ public struct RelativeTrajectoryBalance: Objective {
         precondition(batch.priorLogForward.count == batch.steps * batch.batchSize, "rtb needs the prior's log p_F")
         let forward = batch.sumLogForward
         let prior = TrajectoryBatch.sumOverSteps(batch.priorLogForward, batchSize: batch.batchSize)
-        let residuals = (0..<batch.batchSize).map { forward[$0] - prior[$0] - beta * Double(batch.logReward[$0]) }
+        let residuals = (0..<batch.batchSize).map { forward[$0] - prior[$0] - beta * batch.logReward[$0] }
         return TrajectoryBalance.balance(residuals, batch: batch, logZ: logZ, parameters: &parameters)
     }
 }

@@ -11,7 +11,7 @@ public struct ReplayBuffer: Sendable, Equatable {
     /// The rank weight k.
     public let rankWeight: Double
     /// Stored log-rewards, decreasing.
-    public private(set) var logRewards: [Float] = []
+    public private(set) var logRewards: [Double] = []
     /// Slot of the state of each rank; rows stay where they were written, so ranking moves indices, not rows.
     private var order: [Int] = []
     /// Row storage, one `dimension`-row per slot.
@@ -36,10 +36,10 @@ public struct ReplayBuffer: Sendable, Equatable {
     /// Adds the rows of `x` with their log-rewards (non-finite rewards are skipped), keeping the best `capacity`.
     /// The new rows are sorted and merged into the ranking, O(N + B·d + B log B) per call; evicted rows' slots
     /// are reused.
-    public mutating func add(_ x: Matrix, logRewards rewards: [Float]) {
+    public mutating func add(_ x: Matrix, logRewards rewards: [Double]) {
         precondition(x.cols == dimension && x.rows == rewards.count, "ReplayBuffer.add: shape mismatch")
         let incoming = (0..<x.rows).filter { rewards[$0].isFinite }.sorted { rewards[$0] > rewards[$1] }
-        var mergedRewards: [Float] = [], mergedOrder: [Int] = [], newRows: [(rank: Int, row: Int)] = []
+        var mergedRewards: [Double] = [], mergedOrder: [Int] = [], newRows: [(rank: Int, row: Int)] = []
         mergedRewards.reserveCapacity(min(capacity, count + incoming.count))
         var i = 0, j = 0
         while mergedRewards.count < capacity && (i < count || j < incoming.count) {

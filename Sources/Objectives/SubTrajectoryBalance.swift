@@ -52,7 +52,7 @@ public struct SubTrajectoryBalance: Objective {
                 u[k] = Double(batch.logFlow[k * B + b]) - prefix
                 prefix += Double(batch.logForward[k * B + b]) - Double(batch.logBackward[k * B + b])
             }
-            u[T] = Double(batch.logReward[b]) - prefix
+            u[T] = batch.logReward[b] - prefix
             for k in 0...T { g[k] = 0 }
             for L in lengths {
                 let weight = w[L - 1] / total

@@ -79,7 +79,7 @@ struct QuenchCommand: ParsableCommand {
         quench.steps = steps
         print("energy E, quenched E_q and E − E_q: quantiles 10 / 50 / 90 %; ‖∇E‖ after the descent: median")
         for (name, x) in [("model (\(what) of \(file))", model), ("reference (\(reference.rows) test rows of \(path))", reference)] {
-            let energies = try t.logDensity(x).map { -Double($0) }
+            let energies = try t.logDensity(x).map { -$0 }
             let q = try quench.run(t, from: x)
             print(name)
             print("  E \(deciles(energies))   E_q \(deciles(q.energies))   E − E_q \(deciles(zip(energies, q.energies).map { $0 - $1 }))"

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 @testable import Densities
 @testable import Numerics
-import GradientCheck
+import TestSupport
 import RunStore
 
 /// The particle systems against the public reference samples (Targets/reference) and finite differences.

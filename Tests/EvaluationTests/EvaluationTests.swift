@@ -64,6 +64,15 @@ final class EvaluationTests: XCTestCase {
         let c = ModeCoverage(samples: samples, dimension: 2, centres: centres)
         XCTAssertEqual(c.covered, 2)
         XCTAssertEqual(c.effectiveModes, 2, accuracy: 1e-12)
+        // Weight KL with empty modes: 4 samples, 2 of 4 equal-weight modes empty. Floored fractions (½, ½, ⅛, ⅛)
+        // renormalised to (0.4, 0.4, 0.1, 0.1): KL = ½·log(0.25/0.4)·… ≥ 0 (it was negative before renormalising).
+        let kl = try! XCTUnwrap(ModeCoverage(samples: samples, dimension: 2, centres: centres, weights: [0.25, 0.25, 0.25, 0.25]).weightKL)
+        XCTAssertEqual(kl, 0.5 * log(0.25 / 0.4) + 0.5 * log(0.25 / 0.1), accuracy: 1e-12)
+        XCTAssertGreaterThan(kl, 0)
+        for n in [1, 2, 3, 7] {  // every sample in mode 0, n samples: never negative
+            let one = ModeCoverage(samples: [Float](repeating: 0.1, count: 2 * n), dimension: 2, centres: centres, weights: [0.7, 0.1, 0.1, 0.1])
+            XCTAssertGreaterThanOrEqual(one.weightKL!, 0, "n = \(n)")
+        }
     }
 
     /// For the Gaussian target N(0, σ²I) the untrained (Brownian) sampler is exact: ELBO = EUBO = log Z = 0,

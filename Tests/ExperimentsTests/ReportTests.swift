@@ -281,7 +281,7 @@ final class PlotDataTests: XCTestCase {
         XCTAssertNil(PlotData.view(of: try TargetCatalog.resolve("dw4")))
         let gmm = try TargetCatalog.resolve("gmm9")
         let node = try PlotData.grid(try XCTUnwrap(PlotData.view(of: gmm)), lo: -8, hi: 8, points: 5)
-        let logR = try XCTUnwrap(node.dataset("log_density")?.floats)
+        let logR = try XCTUnwrap(node.dataset("log_density")?.doubles)
         let axis = try XCTUnwrap(node.dataset("x")?.doubles)
         XCTAssertEqual(axis, [-8, -4, 0, 4, 8])
         let expected = try gmm.logDensity(Matrix(rows: 1, cols: 2, storage: [4, -8]))[0]  // x = axis[3], y = axis[0]

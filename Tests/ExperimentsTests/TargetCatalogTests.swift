@@ -3,7 +3,7 @@ import Foundation
 @testable import Experiments
 @testable import Densities
 import Numerics
-import GradientCheck
+import TestSupport
 
 /// The YAML target catalog in Targets/ and the densities it builds.
 final class TargetCatalogTests: XCTestCase {
@@ -83,7 +83,7 @@ final class TargetCatalogTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "dsampler-pspec-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try buildExamplePlugin(into: dir)
+        _ = try PluginBuilder.build(PluginBuilder.shippedExample, named: "gaussian_example", in: dir)
         try "name: mine\nkind: plugin\nplugin: gaussian_example.so\nsde_sigma2: 2.5\n".write(toFile: dir + "/mine.yaml", atomically: true, encoding: .utf8)
         let t = try TargetCatalog.resolve(dir + "/mine.yaml")
         XCTAssertEqual(t.defaultSigma2, 2.5)

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 @testable import NeuralSDE
 @testable import Numerics
-import GradientCheck
+import TestSupport
 
 final class EGNNTests: XCTestCase {
     /// A network whose last coordinate layers are not tiny, so every layer visibly moves the particles.

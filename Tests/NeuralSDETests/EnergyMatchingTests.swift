@@ -275,10 +275,10 @@ final class EnergyMatchingTrainerTests: XCTestCase {
     /// A standard Gaussian with an infinite wall at x₀ > 2 (log R = −∞ there).
     struct WalledGaussian: Target {
         let name = "walled", dimension = 2
-        func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+        func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                       gradient: UnsafeMutablePointer<Float>?) throws {
             for r in 0..<count {
-                logDensity[r] = x[2 * r] > 2 ? -.infinity : -0.5 * (x[2 * r] * x[2 * r] + x[2 * r + 1] * x[2 * r + 1])
+                logDensity[r] = x[2 * r] > 2 ? -.infinity : Double(-0.5 * (x[2 * r] * x[2 * r] + x[2 * r + 1] * x[2 * r + 1]))
                 for c in 0..<2 { gradient?[2 * r + c] = -x[2 * r + c] }
             }
         }

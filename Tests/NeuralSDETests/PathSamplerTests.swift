@@ -3,7 +3,7 @@ import XCTest
 @testable import Objectives
 @testable import Densities
 @testable import Numerics
-import GradientCheck
+import TestSupport
 
 final class PathSamplerTests: XCTestCase {
     /// A network with every parameter random (the zero output layer would hide inner gradients).
@@ -180,7 +180,7 @@ final class PathSamplerTests: XCTestCase {
                 if i > 0 {
                     let prior = -log(2 * Float.pi * 3 * t) - (x[0] * x[0] + x[1] * x[1]) / (2 * 3 * t)
                     let reward = try target.logDensity(Matrix(rows: 1, cols: 2, storage: x))[0]
-                    expected = (1 - t) * prior + t * reward
+                    expected = (1 - t) * prior + t * Float(reward)
                 }
                 XCTAssertEqual(looking.logFlow[i * 5 + b] - plain.logFlow[i * 5 + b], expected, accuracy: 1e-4)
             }
@@ -216,7 +216,7 @@ final class PathSamplerTests: XCTestCase {
         struct Broken: Target {
             let name = "broken"
             let dimension = 2
-            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Float>,
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                           gradient: UnsafeMutablePointer<Float>?) {
                 for r in 0..<count { logDensity[r] = r == 3 ? .nan : 0 }
             }

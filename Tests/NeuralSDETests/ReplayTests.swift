@@ -14,11 +14,11 @@ final class ReplayTests: XCTestCase {
         // Evictions reuse storage: after many adds the contents are still exactly the best `capacity` states.
         var big = ReplayBuffer(capacity: 50, dimension: 2)
         var rng0 = Xoshiro256(seed: 9)
-        var all: [(Float, [Float])] = []
+        var all: [(Double, [Float])] = []
         for _ in 0..<40 {
             let n = Int(rng0.next() % 9)
             let x = rng0.gaussianMatrix(rows: n, cols: 2)
-            let r = (0..<n).map { _ in rng0.nextGaussian() }
+            let r = (0..<n).map { _ in Double(rng0.nextGaussian()) }
             big.add(x, logRewards: r)
             all += (0..<n).map { (r[$0], [x[$0, 0], x[$0, 1]]) }
         }

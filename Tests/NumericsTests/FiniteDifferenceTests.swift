@@ -1,5 +1,5 @@
 import XCTest
-import GradientCheck
+import TestSupport
 
 /// The bounded-error finite difference itself: exact on smooth double functions, honest on noisy float32 ones,
 /// and sharp enough to reject a gradient a few per cent off where the two-point check could not tell.

@@ -1,8 +1,8 @@
 import XCTest
 @testable import Numerics
-import GradientCheck
+import TestSupport
 
-/// Every tape operation's gradient against bounded-error finite differences (GradientCheck) of the same forward computation.
+/// Every tape operation's gradient against bounded-error finite differences (TestSupport) of the same forward computation.
 final class TapeGradientTests: XCTestCase {
     /// Checks d(loss)/d(inputs) from the tape against finite differences, where
     /// loss = Σ (f(inputs) ⊙ W) for a fixed random W, so every output element matters.

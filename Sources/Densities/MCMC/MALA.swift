@@ -6,8 +6,8 @@ import Numerics
 public struct ChainState: Sendable {
     /// One chain per row.
     public var positions: Matrix
-    /// log R at each position.
-    public var logDensity: [Float]
+    /// log R at each position (double, as `Target` gives it).
+    public var logDensity: [Double]
     /// ∇ log R at each position.
     public var gradient: Matrix
 
@@ -58,7 +58,7 @@ public enum MALA {
                 forward += f * f
                 backward += b * b
             }
-            let logRatio = Double(logR[c] - state.logDensity[c]) + Double(forward - backward) / Double(4 * h)
+            let logRatio = (logR[c] - state.logDensity[c]) + Double(forward - backward) / Double(4 * h)
             if log(Double(rng.nextUniform())) < logRatio {
                 accepted[c] = true
                 next.logDensity[c] = logR[c]
