@@ -8,7 +8,7 @@ static inline hid_t dsh5_c_s1(void) { return H5T_C_S1; }
 static inline hid_t dsh5_p_default(void) { return H5P_DEFAULT; }
 static inline hid_t dsh5_s_all(void) { return H5S_ALL; }
 static inline hid_t dsh5_p_link_create(void) { return H5P_LINK_CREATE; }
-static inline unsigned dsh5_f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline unsigned dsh5_f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned dsh5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline size_t dsh5_variable(void) { return H5T_VARIABLE; }
 static inline hid_t dsh5_e_default(void) { return H5E_DEFAULT; }

@@ -97,12 +97,14 @@ public struct EnergyMatchingJob {
     }
 
     /// Trains (from the file's checkpoint with `resume`), evaluates and writes the run file.
-    public func run(resume: Bool = false, onEpoch: (EnergyMatchingTrainer, Double) -> Void = { _, _ in }) throws
+    public func run(_ mode: RunOutput.Mode = .new, onEpoch: (EnergyMatchingTrainer, Double) -> Void = { _, _ in }) throws
         -> (trainer: EnergyMatchingTrainer, report: EnergyMatchingReport) {
+        let output = try RunOutput(path: outputPath, mode: mode)
+        defer { output.release() }
         var provenance = Provenance(seed: config.seed, threads: config.threads)
         let trainer = try makeTrainer()
         var history: History = []
-        if resume, FileManager.default.fileExists(atPath: outputPath) {
+        if mode == .resume, output.existed {
             let root = try HDF5.read(outputPath)
             let stored = try RunFile.config(of: root, path: outputPath)
             guard config.continues(stored) else { throw RunFileError(message: RunFileError.otherSettings(outputPath)) }
@@ -121,16 +123,18 @@ public struct EnergyMatchingJob {
                 history.append((trainer.epoch, loss, trainer.seconds, trainer.gradientEvaluations))
                 onEpoch(trainer, loss)
                 if checkpointEvery > 0, trainer.epoch % checkpointEvery == 0, trainer.epoch < config.iterations {
-                    try? HDF5.write(node("running"), to: outputPath)
+                    try output.write(node("running"))
                 }
             }
             let report = try evaluate(trainer)
             provenance.endTime = Date()
-            try HDF5.write(node("complete", report: report), to: outputPath)
+            try output.write(node("complete", report: report))
             return (trainer, report)
         } catch {
             provenance.endTime = Date()
-            try? HDF5.write(node("failed", error: "\(error)"), to: outputPath)
+            if let written = output.writeFailure(node("failed", error: "\(error)")), written != outputPath {
+                throw RunFileError(message: "\(error)\n\(outputPath) is kept as it was; the failed state is in \(written)")
+            }
             throw error
         }
     }

@@ -21,7 +21,13 @@ public struct MatchedBudgetMALA {
     }
 
     /// Runs the chains, evaluates and writes the run file; returns the report and the acceptance after adaptation.
-    public func run() throws -> (report: EnergyMatchingReport, acceptance: Double, seconds: Double) {
+    public func run(_ mode: RunOutput.Mode = .new) throws -> (report: EnergyMatchingReport, acceptance: Double, seconds: Double) {
+        let output = try RunOutput(path: outputPath, mode: mode)
+        defer { output.release() }
+        // One pass with nothing to resume: `--resume` of the same run recomputes it (the same numbers, by the seed).
+        if mode == .resume, output.existed, !config.continues(try RunFile.config(of: try HDF5.read(outputPath), path: outputPath)) {
+            throw RunFileError(message: RunFileError.otherSettings(outputPath))
+        }
         BLAS.setThreads(1)
         var provenance = Provenance(seed: config.seed, threads: 1)
         let job = EnergyMatchingJob(config: config, outputPath: outputPath)
@@ -45,7 +51,7 @@ public struct MatchedBudgetMALA {
         root.put("checkpoint", checkpoint)
         root.put("eval", EnergyMatchingJob.evalNode(report))
         root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
-        try HDF5.write(root, to: outputPath)
+        try output.write(root)
         return (report, acceptance, seconds)
     }
 }

@@ -23,13 +23,15 @@ public struct RunJob {
         self.outputPath = outputPath
     }
 
-    /// Runs the job. With `resume` and an existing run file at `outputPath` from the same settings, training
-    /// continues from its checkpoint.
-    public func run(resume: Bool = false, onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws
+    /// Runs the job. With `.resume` and an existing run file at `outputPath` from the same settings, training
+    /// continues from its checkpoint; `.new` refuses an existing file (see `RunOutput` for the rules).
+    public func run(_ mode: RunOutput.Mode = .new, onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws
         -> (trainer: Trainer, report: EvaluationReport) {
+        let output = try RunOutput(path: outputPath, mode: mode)
+        defer { output.release() }
         var provenance = Provenance(seed: config.seed, threads: config.threads)
         let trainer: Trainer
-        if resume, FileManager.default.fileExists(atPath: outputPath) {
+        if mode == .resume, output.existed {
             guard target == nil else { throw RunFileError(message: "resuming runs on custom targets is not supported yet") }
             let root = try HDF5.read(outputPath)
             guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
@@ -44,16 +46,19 @@ public struct RunJob {
             try trainer.train { t, out in
                 onStep(t, out)
                 if checkpointEvery > 0, t.iteration % checkpointEvery == 0, t.iteration < config.iterations {
-                    try? HDF5.write(RunFile.node(t, provenance: provenance, status: "running"), to: outputPath)
+                    try output.write(RunFile.node(t, provenance: provenance, status: "running"))
                 }
             }
             let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
             provenance.endTime = Date()
-            try HDF5.write(RunFile.node(trainer, provenance: provenance, status: "complete", report: report), to: outputPath)
+            try output.write(RunFile.node(trainer, provenance: provenance, status: "complete", report: report))
             return (trainer, report)
         } catch {
             provenance.endTime = Date()
-            try? HDF5.write(RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)"), to: outputPath)
+            let node = RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)")
+            if let written = output.writeFailure(node), written != outputPath {
+                throw RunFileError(message: "\(error)\n\(outputPath) is kept as it was; the failed state is in \(written)")
+            }
             throw error
         }
     }

@@ -243,8 +243,22 @@ public final class Trainer {
     func restorePolicy(_ values: [Float]) { network.parameters.values = values }
 
     /// Runs the remaining iterations, calling `onStep` after each (for progress output).
-    public func train(onStep: (Trainer, ObjectiveOutput) -> Void = { _, _ in }) throws {
-        while iteration < config.iterations { onStep(self, try step()) }
+    /// - Throws: `TrainingError.diverged` at the first iteration whose loss, log Z estimate or parameters are not
+    ///   finite (e.g. `lr=1e30`), before that state reaches a checkpoint.
+    public func train(onStep: (Trainer, ObjectiveOutput) throws -> Void = { _, _ in }) throws {
+        while iteration < config.iterations {
+            let out = try step()
+            try checkFinite(out)
+            try onStep(self, out)
+        }
+    }
+
+    /// Stops on divergence: a non-finite loss, log Z estimate or parameter.
+    func checkFinite(_ out: ObjectiveOutput) throws {
+        let what = !out.loss.isFinite ? "loss \(out.loss)" : !out.logZEstimate.isFinite ? "log Z estimate \(out.logZEstimate)"
+            : !network.parameters.values.allSatisfy(\.isFinite) ? "network parameters"
+            : !objective.parameters.values.allSatisfy(\.isFinite) ? "objective parameters (log Z or flows)" : nil
+        if let what { throw TrainingError.diverged(iteration: iteration, target: config.target, what: what) }
     }
 
     /// Parameters, optimiser states and counters.
@@ -276,6 +290,7 @@ public final class Trainer {
 /// Training failures that stop a run (the run file written so far stays readable).
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(iteration: Int, target: String)
+    case diverged(iteration: Int, target: String, what: String)
     case incompatibleCheckpoint
     case unsupportedTarget(String, reason: String)
     case unsupportedSettings(String)
@@ -284,6 +299,8 @@ public enum TrainingError: Error, CustomStringConvertible {
         switch self {
         case .nonFiniteLoss(let i, let t):
             return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
+        case .diverged(let i, let t, let what):
+            return "training diverged at iteration \(i) on target \(t): the \(what) became non-finite; lower lr or set grad_clip"
         case .incompatibleCheckpoint:
             return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, learned_variance, objective)"
         case .unsupportedSettings(let reason):

@@ -16,27 +16,88 @@ public enum HDF5 {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Writes `root` to `path` atomically: to a temporary file beside it, then renamed over `path`, so a reader
-    /// (or a crash) never sees a half-written run file.
+    /// Writes `root` to `path` atomically: to a new temporary file beside it (created exclusively, so it never
+    /// follows a planted link or reuses a file), synced to disk, then renamed over `path`, so a reader (or a
+    /// crash) never sees a half-written run file. `path` must be a regular file or not exist: a device, FIFO,
+    /// directory or symbolic link there is refused rather than replaced.
+    /// - Throws: `HDF5Error` naming the file and the cause (e.g. "no space left on device"); the temporary file
+    ///   is removed and `path` is unchanged.
     public static func write(_ root: Node, to path: String) throws {
         silenceErrorStack
         let url = URL(fileURLWithPath: path)
+        try checkDestination(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = path + ".tmp.\(getpid())"
-        let file = H5Fcreate(temporary, dsh5_f_acc_trunc(), dsh5_p_default(), dsh5_p_default())
-        guard file >= 0 else { throw HDF5Error(message: "cannot create \(temporary): check that the folder is writable") }
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
+        let file = H5Fcreate(temporary, dsh5_f_acc_excl(), dsh5_p_default(), dsh5_p_default())
+        guard file >= 0 else {
+            throw HDF5Error(message: "cannot create \(temporary) beside \(path): \(systemReason(near: path, fallback: "check that the folder is writable"))")
+        }
         do {
-            try writeGroup(root, into: file, path: temporary)
+            try writeGroup(root, into: file, path: path)
         } catch {
             H5Fclose(file)
             unlink(temporary)
-            throw error
+            throw HDF5Error(message: "\(error) (\(systemReason(near: path, fallback: "the file is unchanged")))")
         }
-        guard H5Fclose(file) >= 0 else { unlink(temporary); throw HDF5Error(message: "cannot finish writing \(temporary)") }
-        guard rename(temporary, path) == 0 else {
+        guard H5Fclose(file) >= 0, syncFile(temporary) else {
             unlink(temporary)
-            throw HDF5Error(message: "cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+            throw HDF5Error(message: "cannot finish writing \(path): \(systemReason(near: path, fallback: "the HDF5 library could not flush the file"))")
         }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw HDF5Error(message: "cannot move \(temporary) to \(path): \(reason)")
+        }
+    }
+
+    /// Checks before any work that `path` can be written: a regular file or none, in a folder that exists (or
+    /// can be made) and takes a new file.
+    /// - Throws: `HDF5Error` naming the path and the problem.
+    public static func checkWritable(_ path: String) throws {
+        try checkDestination(path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+            throw HDF5Error(message: "cannot create the folder \(folder.path) for \(path): \(error.localizedDescription)")
+        }
+        let probe = folder.appendingPathComponent(".\(URL(fileURLWithPath: path).lastPathComponent).probe.\(getpid())").path
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw HDF5Error(message: "cannot write into \(folder.path) (for \(path)): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(probe)
+    }
+
+    /// Refuses a destination that exists and is not a regular file.
+    static func checkDestination(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        let kind = info.st_mode & S_IFMT
+        guard kind != S_IFREG else { return }
+        let what = kind == S_IFLNK ? "a symbolic link" : kind == S_IFDIR ? "a directory" : kind == S_IFIFO ? "a FIFO"
+            : kind == S_IFCHR || kind == S_IFBLK ? "a device" : "not a regular file"
+        throw HDF5Error(message: "\(path) is \(what); give the path of a regular file (or a new one) to write")
+    }
+
+    /// fsync of a closed file, so that the rename publishes data that is on disk.
+    static func syncFile(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return fsync(fd) == 0
+    }
+
+    /// Why a write near `path` failed, as the system sees it: a full disk or a read-only folder (HDF5 does not
+    /// pass errno on); otherwise `fallback`.
+    static func systemReason(near path: String, fallback: String) -> String {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var fs = statvfs()
+        if statvfs(folder, &fs) == 0 {
+            if fs.f_flag & UInt(ST_RDONLY) != 0 { return "the file system of \(folder) is read-only" }
+            if UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < 1 << 20 { return "no space left on device (\(folder))" }
+        }
+        if access(folder, W_OK) != 0 { return "\(folder) is not writable: \(String(cString: strerror(errno)))" }
+        return fallback
     }
 
     /// Reads the whole file at `path`.

@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
     @Flag(help: ArgumentHelp("Continue from the checkpoint in the run file, if it exists (same settings; raise iterations= to train a "
                              + "finished run further; these may change: " + RunConfig.resumable.joined(separator: ", ") + ")."))
     var resume = false
+    @Flag(help: "Replace an existing run file at --out (without it, an existing file is refused unless --resume).")
+    var overwrite = false
     @Option(help: "Iterations between intermediate checkpoint writes (0 = only at the end).") var checkpointEvery = 1000
     @Option(help: .hidden) var parentPid: Int32?
 
@@ -22,6 +24,10 @@ struct Train: ParsableCommand {
         let config: RunConfig
         do { config = try RunConfig.parse(settings) } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        if resume && overwrite {
+            FileHandle.standardError.write(Data("error: --resume continues the run file and --overwrite replaces it; give one\n".utf8))
             throw ExitCode(2)
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
@@ -43,13 +49,16 @@ struct Train: ParsableCommand {
 }
 
 extension Train {
+    /// How an existing run file is treated: continued, replaced, or refused.
+    var mode: RunOutput.Mode { resume ? .resume : overwrite ? .overwrite : .new }
+
     /// The path-space objectives (TB and relatives, PIS, MLE, RTB): iterations of simulated or replayed paths.
     func trainPaths(_ config: RunConfig, outputPath: String) throws {
         var job = RunJob(config: config, outputPath: outputPath)
         job.checkpointEvery = checkpointEvery
         let progress = Progress(total: config.iterations, every: config.logEvery)
         defer { progress.finish() }  // also when training fails, before the error is printed
-        let (trainer, report) = try job.run(resume: resume) { t, out in progress.update(t, out) }
+        let (trainer, report) = try job.run(mode) { t, out in progress.update(t, out) }
         progress.finish()
         print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
     }
@@ -58,7 +67,7 @@ extension Train {
     func trainEnergyMatching(_ config: RunConfig, outputPath: String) throws {
         var job = EnergyMatchingJob(config: config, outputPath: outputPath)
         job.checkpointEvery = max(1, checkpointEvery / 100)
-        let (trainer, report) = try job.run(resume: resume) { t, loss in
+        let (trainer, report) = try job.run(mode) { t, loss in
             print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %ld gradient evaluations", t.epoch, config.iterations,
                          loss, t.seconds, t.gradientEvaluations)
                   + (t.learningRate != config.learningRate ? "  lr \(t.learningRate)" : "")
@@ -74,7 +83,7 @@ extension Train {
 
     /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
     func runMALA(_ config: RunConfig, outputPath: String) throws {
-        let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run()
+        let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run(mode)
         print(String(format: "ran %d MALA chains for %ld gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
                      config.evalPaths, config.malaBudget, seconds, acceptance))
         print(Summary.lines(report).joined(separator: "\n"))

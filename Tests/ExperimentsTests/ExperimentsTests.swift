@@ -143,7 +143,7 @@ final class RunJobTests: XCTestCase {
         for _ in 0..<20 { try interrupted.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
-        let resumed = try RunJob(config: c, outputPath: path).run(resume: true)
+        let resumed = try RunJob(config: c, outputPath: path).run(.resume)
         XCTAssertEqual(resumed.trainer.iteration, 30)
         XCTAssertEqual(resumed.report.samples, full.samples)
         XCTAssertEqual(resumed.report.logWeights, full.logWeights)
@@ -159,7 +159,7 @@ final class RunJobTests: XCTestCase {
         let long = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=30"])
         let path = directory + "/extended.h5"
         _ = try RunJob(config: short, outputPath: path).run()
-        let extended = try RunJob(config: long, outputPath: path).run(resume: true)
+        let extended = try RunJob(config: long, outputPath: path).run(.resume)
         XCTAssertEqual(extended.trainer.iteration, 30)
         XCTAssertEqual(extended.report.samples, try RunJob(config: long, outputPath: directory + "/long.h5").run().report.samples)
         XCTAssertEqual(try RunFile.config(of: HDF5.read(path), path: path).iterations, 30)
@@ -170,7 +170,7 @@ final class RunJobTests: XCTestCase {
         var other = long
         other.seed = 5
         for refused in [short, other] {
-            XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(resume: true)) {
+            XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(.resume)) {
                 XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and these: lr, idem_steps"), "\($0)")
             }
         }
@@ -178,7 +178,7 @@ final class RunJobTests: XCTestCase {
         frozen.learningRate = 1e-9
         let stepped = directory + "/stepped.h5"
         let shortReport = try RunJob(config: short, outputPath: stepped).run().report
-        let frozenReport = try RunJob(config: frozen, outputPath: stepped).run(resume: true).report
+        let frozenReport = try RunJob(config: frozen, outputPath: stepped).run(.resume).report
         func gap(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max()! }
         XCTAssertLessThan(gap(frozenReport.samples.storage, shortReport.samples.storage), 1e-5)
         XCTAssertGreaterThan(gap(extended.report.samples.storage, shortReport.samples.storage), 1e-3)
@@ -297,7 +297,7 @@ final class RunJobTests: XCTestCase {
         for _ in 0..<15 { try interrupted.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
-        XCTAssertEqual(try RunJob(config: c, outputPath: path).run(resume: true).report.samples, report.samples)
+        XCTAssertEqual(try RunJob(config: c, outputPath: path).run(.resume).report.samples, report.samples)
         XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
             XCTAssertTrue("\($0)".contains("cannot be combined"), "\($0)")
         }

@@ -167,7 +167,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         var first = try RunConfig.parse(tiny)
         first.iterations = 1
         _ = try EnergyMatchingJob(config: first, outputPath: directory + "/b.h5").run()
-        let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(resume: true).report
+        let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(.resume).report
         XCTAssertEqual(resumed.samples, report.samples)
         let provenance = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance"))
         XCTAssertEqual(provenance.attribute("start_iteration"), .int(1))
@@ -175,7 +175,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         // A learning-rate step on resume replaces the rate carried in the checkpoint.
         var stepped = config
         (stepped.iterations, stepped.learningRate) = (3, 2e-4)
-        let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(resume: true)
+        let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(.resume)
         XCTAssertEqual(third.trainer.learningRate, 2e-4)
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
         XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, "
@@ -184,7 +184,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         var refill = stepped
         (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
         (refill.threads, refill.idem.bufferMALA, refill.idem.conditionalTargets) = (config.threads + 1, 3, true)
-        let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(resume: true)
+        let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(.resume)
         XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
         XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
         XCTAssertEqual(fourth.trainer.settings.estimator.maxNorm, 35)
@@ -200,7 +200,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         // Other iDEM settings still may not change.
         var rebuffered = refill
         (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
-        XCTAssertThrowsError(try EnergyMatchingJob(config: rebuffered, outputPath: directory + "/b.h5").run(resume: true)) {
+        XCTAssertThrowsError(try EnergyMatchingJob(config: rebuffered, outputPath: directory + "/b.h5").run(.resume)) {
             XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
         }
     }

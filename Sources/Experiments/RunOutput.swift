@@ -1,0 +1,78 @@
+import Foundation
+import RunStore
+
+/// The run file a job writes, and the rules that keep results: one writer at a time, no silent overwrite, and
+/// never a good file replaced by a failed state.
+///
+/// - A file already at the path is refused unless the job resumes it (`.resume`) or was told to replace it
+///   (`.overwrite`), so a finished run of another target is not lost to a reused `--out`.
+/// - An exclusive lock (`FileLock`, `.NAME.lock` beside the file) is held for the whole job; a second
+///   process is told which process holds it.
+/// - The folder is checked for writing before any training, not after it.
+/// - A failure is written to the path only when nothing good is there (no file, or a failed one). A complete
+///   file or a checkpoint is kept as it was and the failed state goes beside it to `failedPath`
+///   (`NAME.failed.h5`), so a diverged `--resume` cannot destroy the run it continued.
+public final class RunOutput {
+    /// How an existing file at the path is treated.
+    public enum Mode: Sendable {
+        /// Refuse an existing file.
+        case new
+        /// Continue an existing file (the job reads its checkpoint); start a new one when there is none.
+        case resume
+        /// Replace an existing file.
+        case overwrite
+    }
+
+    /// The run file.
+    public let path: String
+    /// Where a failed state goes when the run file must be kept: `NAME.failed.h5` beside it.
+    public var failedPath: String { (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".failed.h5" }
+    /// Whether a file was at the path when the job started.
+    public let existed: Bool
+    private let lock: FileLock
+
+    /// Claims `path` for one job.
+    /// - Throws: `RunFileError` when a file is there and `mode` is `.new`, when the folder cannot be written, or
+    ///   when the destination is not a regular file; `FileLock.Held` naming the process that writes it.
+    public init(path: String, mode: Mode) throws {
+        self.path = path
+        do { try HDF5.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
+        lock = try FileLock(for: path, purpose: "writing this run file")
+        existed = FileManager.default.fileExists(atPath: path)
+        if existed && mode == .new {
+            throw RunFileError(message: "\(path) already exists (\(Self.summary(of: path))); pass --resume to continue it, "
+                               + "--overwrite to replace it, or choose another --out")
+        }
+    }
+
+    /// Writes a checkpoint or the finished file (atomically).
+    public func write(_ node: Node) throws { try HDF5.write(node, to: path) }
+
+    /// Records a failed state: at the path when no good file is there, otherwise at `failedPath`. Returns where it
+    /// went, or nil when it could not be written (the original error matters more than this one).
+    @discardableResult
+    public func writeFailure(_ node: Node) -> String? {
+        let keep = FileManager.default.fileExists(atPath: path) && Self.status(of: path) != "failed"
+        let destination = keep ? failedPath : path
+        do { try HDF5.write(node, to: destination) } catch { return nil }
+        return destination
+    }
+
+    /// Releases the lock (also on deinit).
+    public func release() { lock.release() }
+
+    /// The root `status` attribute of the run file at `path`, or nil when it is not readable.
+    static func status(of path: String) -> String? {
+        (try? HDF5.read(path))?.attribute("status")?.description
+    }
+
+    /// "status complete, target gmm25, objective tb" for a message.
+    static func summary(of path: String) -> String {
+        guard let root = try? HDF5.read(path) else { return "not a readable run file" }
+        let config = root.group("config")
+        return ["status", "target", "objective"].compactMap { key -> String? in
+            let value = key == "status" ? root.attribute(key) : config?.attribute(key)
+            return value.map { "\(key) \($0)" }
+        }.joined(separator: ", ")
+    }
+}
