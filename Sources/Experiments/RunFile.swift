@@ -19,7 +19,22 @@ public enum RunFile {
         for byte in c.changedEntries(ignoring: ["seed", "threads"]).map({ "\($0.0)=\($0.1);" }).joined().utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
-        return "Results/runs/\(c.target)-\(c.objective)-\(String(hash, radix: 16).prefix(8))-seed\(c.seed).h5"
+        return "Results/runs/\(fileNameStem(target: c.target))-\(c.objective)-\(String(hash, radix: 16).prefix(8))-seed\(c.seed).h5"
+    }
+
+    /// The target's part of a run file name: a catalog name as it is; for `plugin:PATH` or a spec `PATH.yaml` the
+    /// file's base name without extension, with anything but letters, digits, `.`, `_`, `-` as `_` (the hash
+    /// still tells two paths apart), so the name is one path component.
+    static func fileNameStem(target: String) -> String {
+        var name = target.hasPrefix("plugin:") ? String(target.dropFirst("plugin:".count)) : target
+        if name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".so") {
+            name = ((name as NSString).lastPathComponent as NSString).deletingPathExtension
+            if target.hasPrefix("plugin:") { name = "plugin-" + name }
+        }
+        let safe = String(name.unicodeScalars.map { s -> Character in
+            s.isASCII && (CharacterSet.alphanumerics.contains(s) || "._-".unicodeScalars.contains(s)) ? Character(s) : "_"
+        })
+        return safe.isEmpty || safe.hasPrefix(".") ? "target" + safe : safe
     }
 
     /// Builds the whole file for `trainer`'s current state. `status` is "running", "complete" or "failed".

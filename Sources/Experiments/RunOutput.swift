@@ -26,7 +26,7 @@ public final class RunOutput {
     /// The run file.
     public let path: String
     /// Where a failed state goes when the run file must be kept: `NAME.failed.h5` beside it.
-    public var failedPath: String { (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".failed.h5" }
+    public var failedPath: String { SweepSpec.failedPath(of: path) }
     /// Whether a file was at the path when the job started.
     public let existed: Bool
     private let lock: FileLock

@@ -76,8 +76,20 @@ public struct SweepSpec: Sendable {
         }
     }
 
+    /// A sweep name becomes a folder (`Results/runs/<name>/`) and a Slurm job name, so it must be one plain path
+    /// component: letters, digits, `.`, `_` and `-`, starting with a letter or digit, at most 100 characters.
+    /// - Throws: `SweepError` naming the name and the rule.
+    public static func checkName(_ name: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+        guard allowed, let first = name.unicodeScalars.first, CharacterSet.alphanumerics.contains(first), name.count <= 100 else {
+            throw SweepError("bad sweep name \(name.debugDescription): use letters, digits, '.', '_' and '-', starting with a "
+                             + "letter or digit (at most 100 characters); it names the folder Results/runs/<name>/")
+        }
+    }
+
     /// Every run must parse (unknown keys and bad values are errors) and have its own file name.
     func validate() throws {
+        try Self.checkName(name)
         var seen: [String: [String]] = [:]
         for run in runs() {
             do { _ = try RunConfig.parse(run.settings) } catch {
@@ -96,15 +108,23 @@ public struct SweepSpec: Sendable {
         case complete, failed(String), unfinished, missing
     }
 
-    /// The state of the run file at `path`; a file that cannot be read counts as unfinished (it is rewritten).
+    /// The state of the run file at `path`; a file that cannot be read counts as unfinished (it is rewritten). A
+    /// run whose failure was recorded beside a kept file (`NAME.failed.h5`, see `RunOutput`) is failed.
     public static func state(of path: String) -> FileState {
-        guard FileManager.default.fileExists(atPath: path) else { return .missing }
-        guard let root = try? HDF5.read(path) else { return .unfinished }
+        let failure = failedPath(of: path)
+        let recorded = (try? HDF5.read(failure)).map { $0.attribute("error")?.description ?? "unknown error" }
+        guard FileManager.default.fileExists(atPath: path) else { return recorded.map { .failed($0) } ?? .missing }
+        guard let root = try? HDF5.read(path) else { return recorded.map { .failed($0) } ?? .unfinished }
         switch root.attribute("status")?.description {
         case "complete": return .complete
         case "failed": return .failed(root.attribute("error")?.description ?? "unknown error")
-        default: return .unfinished
+        default: return recorded.map { .failed($0) } ?? .unfinished
         }
+    }
+
+    /// Where `RunOutput` records a failure beside a kept run file.
+    public static func failedPath(of path: String) -> String {
+        (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".failed.h5"
     }
 }
 

@@ -24,8 +24,15 @@ struct PlotCommand: ParsableCommand {
         }
         var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--out", folder,
                          "--format", format]
-        let gridPath = NSTemporaryDirectory() + "dsampler-plot-\(getpid()).h5"
-        defer { try? FileManager.default.removeItem(atPath: gridPath) }
+        // The density grid goes to a fresh private folder (mkdtemp: created exclusively, mode 0700), never to a
+        // predictable name in /tmp that another user could have planted as a link.
+        var template = Array((NSTemporaryDirectory() + "dsampler-plot-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw ValidationError("cannot create a temporary folder in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))")
+        }
+        let scratch = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let gridPath = scratch + "/grid.h5"
         // For RTB, `target` is the evaluation target: the posterior.
         if let view = PlotData.view(of: try TargetCatalog.resolve(config.target)) {
             let range = try TargetCatalog.spec(config.target)?.plotRange ?? [-10, 10]

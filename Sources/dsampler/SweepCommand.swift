@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Experiments
+import RunStore
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,9 +25,15 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         var spec = try loadSpec()
-        if let name { spec.name = name }
+        if let name {
+            try SweepSpec.checkName(name)
+            spec.name = name
+        }
         let directory = out ?? "Results/runs/\(spec.name)"
         try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        // One sweep per folder at a time: a second one would train every run again beside the first.
+        let lock = try FileLock(for: directory, folder: true, purpose: "running sweep \(spec.name)")
+        defer { lock.release() }
         let runs = spec.runs()
         var pending: [SweepSpec.Run] = [], failed: [(SweepSpec.Run, String)] = []
         var complete = 0
@@ -35,7 +42,12 @@ struct SweepCommand: ParsableCommand {
             case .complete: complete += 1
             case .failed(let error) where !retryFailed: failed.append((run, error))
             case .failed:
-                try FileManager.default.removeItem(atPath: directory + "/" + run.fileName)
+                // Retry from what is kept: drop the failure record, and the run file only if it is the failed state.
+                let file = directory + "/" + run.fileName
+                try? FileManager.default.removeItem(atPath: SweepSpec.failedPath(of: file))
+                if case .failed? = (try? HDF5.read(file)).map({ _ in SweepSpec.state(of: file) }) {
+                    try FileManager.default.removeItem(atPath: file)
+                }
                 pending.append(run)
             case .unfinished, .missing: pending.append(run)
             }
@@ -45,7 +57,7 @@ struct SweepCommand: ParsableCommand {
         if let slurm {
             let script = SlurmScript(name: spec.name, directory: directory, runs: pending,
                                      executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path)
-            try script.text.write(toFile: slurm, atomically: true, encoding: .utf8)
+            try script.text().write(toFile: slurm, atomically: true, encoding: .utf8)
             print("sweep \(spec.name): wrote \(slurm) (\(pending.count) array tasks); submit with: sbatch \(slurm)")
             return
         }
@@ -105,7 +117,10 @@ struct SweepRunner {
             group.enter()
             child.terminationHandler = { p in
                 try? log.close()
-                let error: String? = p.terminationStatus == 0 ? nil : Self.failure(file: file, log: logPath, status: p.terminationStatus)
+                // Done means the run file says complete, whatever the exit status.
+                let state = SweepSpec.state(of: file)
+                let error: String? = p.terminationStatus == 0 && state == .complete ? nil
+                    : Self.failure(file: file, log: logPath, status: p.terminationStatus, state: state)
                 outcomes.append(Outcome(run: run, error: error),
                                 report: "\(error == nil ? "done" : "FAILED"): \(run.fileName)\(error.map { " — " + $0 } ?? "")")
                 slots.signal()
@@ -127,39 +142,12 @@ struct SweepRunner {
         func append(_ o: Outcome, report: String) { lock.withLock { items.append(o); print(report); fflush(nil) } }
     }
 
-    /// The error stored in the run file, or else the last line of the run's log.
-    static func failure(file: String, log: String, status: Int32) -> String {
-        if case .failed(let error) = SweepSpec.state(of: file) { return error }
-        let last = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
-        return "exit status \(status)" + (last.map { ": " + $0 } ?? "")
+    /// The error stored in the run file, or else the last error line of the run's log (not the settings line).
+    static func failure(file: String, log: String, status: Int32, state: SweepSpec.FileState) -> String {
+        if case .failed(let error) = state { return error }
+        let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let reason = lines.last { $0.hasPrefix("error:") } ?? lines.last { !$0.hasPrefix("dsampler train:") }
+        let what = status == 0 ? "exited 0 but its run file is \(state == .missing ? "missing" : "not complete")" : "exit status \(status)"
+        return what + (reason.map { ": " + $0 } ?? "")
     }
-}
-
-/// A Slurm job array with one task per run: task i trains run i with one thread into the sweep's directory
-/// (resuming a checkpoint a preempted task left), so `dsampler report DIR` reads the results as from a local sweep.
-struct SlurmScript {
-    let name: String
-    let directory: String
-    let runs: [SweepSpec.Run]
-    let executable: String
-
-    var text: String {
-        let folder = URL(fileURLWithPath: directory).standardizedFileURL.path
-        var lines = ["#!/bin/bash",
-                     "#SBATCH --job-name=\(name)",
-                     "#SBATCH --array=0-\(max(runs.count - 1, 0))",
-                     "#SBATCH --cpus-per-task=1",
-                     "#SBATCH --output=\(folder)/logs/slurm-%A_%a.log",
-                     "# Written by dsampler sweep --slurm: one array task per run still to do.",
-                     "set -euo pipefail",
-                     "cd \(shellQuoted(FileManager.default.currentDirectoryPath))",
-                     "runs=("]
-        lines += runs.map { "  " + shellQuoted(([$0.fileName] + $0.settings).joined(separator: " ")) }
-        lines += [")",
-                  "read -r file settings <<< \"${runs[$SLURM_ARRAY_TASK_ID]}\"",
-                  "exec \(shellQuoted(executable)) train $settings threads=1 --out \(shellQuoted(folder))/\"$file\" --resume"]
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    func shellQuoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Experiments
 import Evaluation
 import Objectives
+import RunStore
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,9 @@ struct Train: ParsableCommand {
             }
             print("run file: \(outputPath)")
         } catch {
-            let kept = FileManager.default.fileExists(atPath: outputPath) ? "run file so far: \(outputPath)\n" : ""
+            // Refusals (an existing file, a lock, a bad destination) and kept files already say where things are.
+            let refused = error is RunFileError || error is FileLock.Held
+            let kept = !refused && FileManager.default.fileExists(atPath: outputPath) ? "run file so far: \(outputPath)\n" : ""
             FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
             throw ExitCode(1)
         }

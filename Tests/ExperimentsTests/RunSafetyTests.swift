@@ -1,0 +1,136 @@
+import XCTest
+import Foundation
+@testable import Experiments
+@testable import RunStore
+
+/// Results are never lost or written where they should not be: existing runs, failed resumes, concurrent
+/// writers, odd destinations, sweep names and Slurm scripts.
+final class RunSafetyTests: XCTestCase {
+    var directory: String!
+    let tiny = ["target=gmm25", "objective=tb", "iterations=30", "batch_size=32", "steps=10", "hidden=16", "eval_paths=64"]
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "dsampler-safety-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// A finished run is not overwritten by a new run at the same path (of another target, here) unless asked.
+    func testExistingRunIsRefusedUnlessResumeOrOverwrite() throws {
+        let path = directory + "/run.h5"
+        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let funnel = try RunConfig.parse(tiny.filter { !$0.hasPrefix("target=") } + ["target=funnel"])
+        XCTAssertThrowsError(try RunJob(config: funnel, outputPath: path).run()) {
+            XCTAssertTrue("\($0)".contains("already exists (status complete, target gmm25, objective tb)")
+                          && "\($0)".contains("--resume") && "\($0)".contains("--overwrite"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the refused run changed the file")
+        _ = try RunJob(config: funnel, outputPath: path).run(.overwrite)
+        XCTAssertEqual(try HDF5.read(path).group("config")?.attribute("target"), .string("funnel"))
+    }
+
+    /// A diverging `--resume` (lr = 1e30) leaves the complete file as it was — status, /eval, /samples and the
+    /// checkpoint — and records the failure beside it. A sweep counts the kept complete run as complete, and a
+    /// kept unfinished checkpoint with a recorded failure as failed (with the recorded error).
+    func testFailedResumeKeepsTheCompleteRun() throws {
+        let path = directory + "/run.h5"
+        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let diverging = try RunConfig.parse(tiny.filter { !$0.hasPrefix("iterations=") } + ["iterations=60", "lr=1e30"])
+        XCTAssertThrowsError(try RunJob(config: diverging, outputPath: path).run(.resume)) {
+            XCTAssertTrue("\($0)".contains("is kept as it was") && "\($0)".contains("run.failed.h5"), "\($0)")
+            XCTAssertTrue("\($0)".contains("iteration"), "the error should name the iteration: \($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        let failed = try HDF5.read(directory + "/run.failed.h5")
+        XCTAssertEqual(failed.attribute("status"), .string("failed"))
+        XCTAssertEqual(SweepSpec.state(of: path), .complete)
+        var running = Node()
+        running.set("status", .string("running"))
+        try HDF5.write(running, to: directory + "/other.h5")
+        try HDF5.write(failed, to: directory + "/other.failed.h5")
+        guard case .failed(let error) = SweepSpec.state(of: directory + "/other.h5") else { return XCTFail("a recorded failure is a failed run") }
+        XCTAssertTrue(error.contains("iteration"), error)
+    }
+
+    /// Divergence stops training at the iteration it happens, instead of a "complete" run with absurd metrics.
+    func testDivergenceStopsTheRun() throws {
+        let config = try RunConfig.parse(tiny + ["lr=1e30", "lr_log_z=1e30"])
+        XCTAssertThrowsError(try RunJob(config: config, outputPath: directory + "/d.h5").run()) {
+            XCTAssertTrue("\($0)".contains("iteration") && ("\($0)".contains("diverged") || "\($0)".contains("non-finite")), "\($0)")
+        }
+        XCTAssertNotEqual(try HDF5.read(directory + "/d.h5").attribute("status"), .string("complete"))
+    }
+
+    /// One writer per run file: a second one is refused with the holder's process id and command.
+    func testSecondWriterIsToldWhoHoldsTheFile() throws {
+        let path = directory + "/run.h5"
+        let held = try FileLock(for: path, purpose: "writing this run file")
+        XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()) {
+            XCTAssertTrue("\($0)".contains("in use by another process") && "\($0)".contains("pid \(getpid())"), "\($0)")
+        }
+        held.release()
+        XCTAssertNoThrow(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run())
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/.run.h5.lock"), "the lock file is removed on release")
+    }
+
+    /// Devices, links and FIFOs are refused as destinations (never replaced); an unwritable folder is found before
+    /// training.
+    func testOddDestinationsAreRefused() throws {
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.h5", withDestinationPath: directory + "/elsewhere.h5")
+        XCTAssertEqual(mkfifo(directory + "/fifo.h5", 0o644), 0)
+        for (path, what) in [("/dev/null", "a device"), (directory + "/link.h5", "a symbolic link"), (directory + "/fifo.h5", "a FIFO")] {
+            XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)) {
+                XCTAssertTrue("\($0)".contains(what), "\($0)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/elsewhere.h5"), "a write followed the link")
+        if getuid() != 0 {  // root writes anywhere; the check still runs for users
+            try FileManager.default.createDirectory(atPath: directory + "/ro", withIntermediateDirectories: true)
+            chmod(directory + "/ro", 0o500)
+            XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: directory + "/ro/x.h5").run()) {
+                XCTAssertTrue("\($0)".contains("cannot write into"), "\($0)")
+            }
+        }
+    }
+
+    /// Sweep names are one plain path component; run-file names from paths are one component too.
+    func testNamesCannotEscapeTheirFolder() throws {
+        for bad in ["../escape", "a/b", "x\ny", ".hidden", "", "$(touch x)"] {
+            XCTAssertThrowsError(try SweepSpec(name: bad, assignments: ["seed=0"]), bad.debugDescription) {
+                XCTAssertTrue("\($0)".contains("bad sweep name"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try SweepSpec(yaml: "name: ../../tmp/x\nsettings: {seed: 0}\n"))
+        XCTAssertNoThrow(try SweepSpec(name: "table1_v2.1-a", assignments: ["seed=0"]))
+        for target in ["plugin:/some/where/my lib.so", "/abs/path/spec.yaml", "../rel/spec.yaml"] {
+            let stem = RunFile.fileNameStem(target: target)
+            XCTAssertFalse(stem.contains("/") || stem.contains(" ") || stem.hasPrefix("."), stem)
+        }
+        XCTAssertEqual(RunFile.fileNameStem(target: "plugin:/some/where/my lib.so"), "plugin-my_lib")
+        XCTAssertEqual(RunFile.fileNameStem(target: "gmm25"), "gmm25")
+    }
+
+    /// Every value in a Slurm script is one quoted word: running the script's task with `echo` as the executable
+    /// prints the settings literally, and nothing in them runs.
+    func testSlurmScriptQuotesEveryWord() throws {
+        let marker = directory + "/injected"
+        let nasty = ["prior=$(touch \(marker))", "reward=`touch \(marker)`;touch \(marker)", "data=a b*"]
+        let run = SweepSpec.Run(settings: nasty, fileName: "run.h5")
+        let script = try SlurmScript(name: "s", directory: directory + "/it's here", runs: [run], executable: "/bin/echo").text()
+        try script.write(toFile: directory + "/job.sh", atomically: true, encoding: .utf8)
+        let p = Process(), pipe = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [directory + "/job.sh"]
+        p.environment = ["SLURM_ARRAY_TASK_ID": "0", "PATH": "/usr/bin:/bin"]
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(printed, (["train"] + nasty + ["threads=1", "--out", directory + "/it's here/run.h5", "--resume"]).joined(separator: " ") + "\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "a setting was executed by the script")
+        XCTAssertThrowsError(try SlurmScript(name: "s", directory: directory + "/a\nb", runs: [run], executable: "/bin/echo").text())
+    }
+}
