@@ -45,15 +45,18 @@ public struct ReportColumn: Sendable {
     public var heading: String
     /// Whether smaller is better (otherwise larger).
     public var smallerIsBetter: Bool
+    /// Column heading in LaTeX (math in math mode).
+    public var latexHeading: String
 
     /// The default columns: Δlog Z (ELBO), Δlog Z^RW (importance-weighted), W₂, ESS, EUBO, training seconds.
     public static let defaults = [
-        ReportColumn(metric: "delta_elbo", heading: "Δlog Z", smallerIsBetter: true),
-        ReportColumn(metric: "delta_log_z_is", heading: "Δlog Z^RW", smallerIsBetter: true),
-        ReportColumn(metric: "w2", heading: "W2", smallerIsBetter: true),
-        ReportColumn(metric: "ess", heading: "ESS", smallerIsBetter: false),
-        ReportColumn(metric: "eubo", heading: "EUBO", smallerIsBetter: true),
-        ReportColumn(metric: "seconds", heading: "train s", smallerIsBetter: true),
+        ReportColumn(metric: "delta_elbo", heading: "Δlog Z", smallerIsBetter: true, latexHeading: "$\\Delta\\log Z$"),
+        ReportColumn(metric: "delta_log_z_is", heading: "Δlog Z^RW", smallerIsBetter: true,
+                     latexHeading: "$\\Delta\\log Z^{\\mathrm{RW}}$"),
+        ReportColumn(metric: "w2", heading: "W2", smallerIsBetter: true, latexHeading: "$W_2$"),
+        ReportColumn(metric: "ess", heading: "ESS", smallerIsBetter: false, latexHeading: "ESS"),
+        ReportColumn(metric: "eubo", heading: "EUBO", smallerIsBetter: true, latexHeading: "EUBO"),
+        ReportColumn(metric: "seconds", heading: "train s", smallerIsBetter: true, latexHeading: "train s"),
     ]
 }
 
@@ -79,6 +82,8 @@ public struct Report: Sendable {
     public var rows: [Row]
     /// Files that are not complete (running or failed), with their status.
     public var incomplete: [(path: String, status: String)]
+    /// `.h5` files that are not readable run files (truncated, foreign), with the reason; they are skipped.
+    public var unreadable: [(path: String, reason: String)] = []
     /// Whether the spread is the standard error of the mean (else the sample standard deviation).
     public var standardError: Bool
 
@@ -124,18 +129,27 @@ public struct Report: Sendable {
         return (mean, standardError ? sd / Double(v.count).squareRoot() : sd)
     }
 
-    /// Reads every `*.h5` file under `directory` (recursively), sorted by path.
-    public static func records(in directory: String) throws -> [RunRecord] {
-        guard let walker = FileManager.default.enumerator(atPath: directory) else {
-            throw RunFileError(message: "\(directory) is not a readable directory")
+    /// Reads every `*.h5` file under `directory` (recursively), sorted by path. A file that is not a readable run
+    /// file (truncated, another program's HDF5, a FIFO) is listed in `unreadable` with the reason, not fatal.
+    /// - Throws: `RunFileError` when `directory` does not exist or is not a folder.
+    public static func records(in directory: String) throws -> (records: [RunRecord], unreadable: [(path: String, reason: String)]) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue,
+              let walker = FileManager.default.enumerator(atPath: directory) else {
+            throw RunFileError(message: "\(directory) is not a folder; give the folder that holds the run files (e.g. Results/runs/NAME)")
         }
         let paths = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".h5") }.sorted()
-        return try paths.map { try RunRecord(path: (directory as NSString).appendingPathComponent($0)) }
+        var records: [RunRecord] = [], unreadable: [(path: String, reason: String)] = []
+        for relative in paths {
+            let path = (directory as NSString).appendingPathComponent(relative)
+            do { records.append(try RunRecord(path: path)) } catch { unreadable.append((path, "\(error)")) }
+        }
+        return (records, unreadable)
     }
 
     /// Published numbers from YAML: `target: {method: {metric: value}}`, methods named as in the report.
     public static func published(yaml: String) throws -> [String: [String: [String: Double]]] {
-        guard let tree = try Yams.load(yaml: yaml) as? [String: [String: [String: Any]]] else {
+        guard let tree = try SafeYAML.load(yaml, source: "the published-numbers file") as? [String: [String: [String: Any]]] else {
             throw RunFileError(message: "published numbers must be a mapping target → method → metric → number")
         }
         return tree.mapValues { $0.mapValues { $0.compactMapValues { ($0 as? Double) ?? ($0 as? Int).map(Double.init) } } }
@@ -176,13 +190,13 @@ public struct Report: Sendable {
             let latex = format == "latex"
             let (sep, end, pm) = latex ? (" & ", " \\\\", " $\\pm$ ") : (" | ", " |", " ± ")
             func cell(_ r: Int, _ c: Int) -> String {
-                guard let v = rows[r].cells[c] else { return "–" }
+                guard let v = rows[r].cells[c] else { return latex ? "--" : "–" }
                 var s = number(v.mean) + (rows[r].seeds.count > 1 ? pm + number(v.spread) : "")
                 if isBest(r, c) { s = latex ? "\\textbf{\(s)}" : "**\(s)**" }
                 if let p = rows[r].published[c] { s += " [\(number(p))]" }
                 return s
             }
-            let head = ["target", "method", "seeds"] + columns.map(\.heading)
+            let head = ["target", "method", "seeds"] + columns.map { latex ? $0.latexHeading : $0.heading }
             if latex {
                 lines.append("% " + caption)
                 lines.append("\\begin{tabular}{ll r" + String(repeating: "r", count: columns.count) + "}")
@@ -194,16 +208,30 @@ public struct Report: Sendable {
                 lines.append("|" + String(repeating: "---|", count: head.count))
             }
             for r in rows.indices {
-                let method = latex ? rows[r].method.replacingOccurrences(of: "_", with: "\\_") : "`\(rows[r].method)`"
-                let fields = [rows[r].target, method, "\(rows[r].seeds.count)"] + columns.indices.map { cell(r, $0) }
+                let method = latex ? Self.latexEscaped(rows[r].method) : "`\(rows[r].method)`"
+                let fields = [latex ? Self.latexEscaped(rows[r].target) : rows[r].target, method, "\(rows[r].seeds.count)"]
+                    + columns.indices.map { cell(r, $0) }
                 lines.append((latex ? "" : "| ") + fields.joined(separator: sep) + end)
             }
             if latex { lines.append("\\end{tabular}") }
         }
+        // In LaTeX these notes are comments, so that paths with _ or % do not break the document.
+        let note = format == "latex" ? "% " : ""
         if !incomplete.isEmpty && format != "csv" {
             lines.append("")
-            lines.append("Not included (not complete): " + incomplete.map { "\($0.path) (\($0.status))" }.joined(separator: ", "))
+            lines.append(note + "Not included (not complete): " + incomplete.map { "\($0.path) (\($0.status))" }.joined(separator: ", "))
+        }
+        if !unreadable.isEmpty && format != "csv" {
+            lines.append("")
+            lines.append(note + "Skipped (not readable run files): " + unreadable.map { "\($0.path) (\($0.reason))" }.joined(separator: "; "))
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `s` as LaTeX text: the ten special characters escaped, newlines as spaces.
+    static func latexEscaped(_ s: String) -> String {
+        let table: [Character: String] = ["\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "$": "\\$", "&": "\\&", "#": "\\#",
+                                          "%": "\\%", "_": "\\_", "^": "\\^{}", "~": "\\~{}", "\n": " "]
+        return s.map { table[$0] ?? String($0) }.joined()
     }
 }

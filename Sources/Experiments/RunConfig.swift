@@ -159,16 +159,16 @@ public struct RunConfig: Sendable, Equatable {
             }, get: { $0.target }),
         Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),
             set: { c, v in c.objective = try choice("objective", v, objectives) }, get: { $0.objective }),
-        Key(name: "iterations", help: "training iterations", set: { c, v in c.iterations = try integer("iterations", v, min: 0) },
+        Key(name: "iterations", help: "training iterations", set: { c, v in c.iterations = try integer("iterations", v, min: 0, max: 1_000_000_000) },
             get: { "\($0.iterations)" }),
-        Key(name: "batch_size", help: "paths per iteration", set: { c, v in c.batchSize = try integer("batch_size", v, min: 1) },
+        Key(name: "batch_size", help: "paths per iteration", set: { c, v in c.batchSize = try integer("batch_size", v, min: 1, max: 1_000_000) },
             get: { "\($0.batchSize)" }),
-        Key(name: "steps", help: "time steps T of the uniform grid", set: { c, v in c.steps = try integer("steps", v, min: 1) },
+        Key(name: "steps", help: "time steps T of the uniform grid", set: { c, v in c.steps = try integer("steps", v, min: 1, max: 100_000) },
             get: { "\($0.steps)" }),
         Key(name: "grid", help: "training time grid: " + grids.joined(separator: ", ") + " (random/shifted: new each iteration)",
             set: { c, v in c.grid = try choice("grid", v, grids) }, get: { $0.grid }),
         Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps); for idem, of the evaluation reverse SDE (default: idem_steps)",
-            set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1) },
+            set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1, max: 100_000) },
             get: { $0.evalSteps.map { "\($0)" } ?? "default" }),
         Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",
             set: { c, v in c.sigma2 = v == "default" ? nil : try positive("sigma2", v) }, get: { $0.sigma2.map { "\($0)" } ?? "default" }),
@@ -187,7 +187,7 @@ public struct RunConfig: Sendable, Equatable {
             get: { $0.learningRateSchedule.rawValue }),
         Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
             set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
-        Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1) },
+        Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1, max: 4096) },
             get: { "\($0.hidden)" }),
         Key(name: "langevin", help: "Langevin parametrisation μ = NN₁ + NN₂(t)·∇log R (true/false)",
             set: { c, v in c.langevin = try boolean("langevin", v) }, get: { "\($0.langevin)" }),
@@ -199,15 +199,15 @@ public struct RunConfig: Sendable, Equatable {
                 + "MALA local search (true/false)",
             set: { c, v in c.localSearch = try boolean("local_search", v) }, get: { "\($0.localSearch)" }),
         Key(name: "ls_every", help: "iterations between local-search cycles",
-            set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1) }, get: { "\($0.lsEvery)" }),
+            set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.lsEvery)" }),
         Key(name: "ls_sweeps", help: "MALA sweeps per local-search cycle",
-            set: { c, v in c.lsSweeps = try integer("ls_sweeps", v, min: 1) }, get: { "\($0.lsSweeps)" }),
+            set: { c, v in c.lsSweeps = try integer("ls_sweeps", v, min: 1, max: 10_000_000) }, get: { "\($0.lsSweeps)" }),
         Key(name: "ls_burn_in", help: "MALA sweeps of step-size adaptation per cycle (states not kept)",
-            set: { c, v in c.lsBurnIn = try integer("ls_burn_in", v, min: 0) }, get: { "\($0.lsBurnIn)" }),
+            set: { c, v in c.lsBurnIn = try integer("ls_burn_in", v, min: 0, max: 10_000_000) }, get: { "\($0.lsBurnIn)" }),
         Key(name: "ls_step", help: "initial MALA step size", set: { c, v in c.lsStep = try positive("ls_step", v) },
             get: { "\($0.lsStep)" }),
         Key(name: "buffer_size", help: "replay buffer capacity (highest rewards kept)",
-            set: { c, v in c.bufferSize = try integer("buffer_size", v, min: 1) }, get: { "\($0.bufferSize)" }),
+            set: { c, v in c.bufferSize = try integer("buffer_size", v, min: 1, max: 100_000_000) }, get: { "\($0.bufferSize)" }),
         Key(name: "rank_weight", help: "rank-priority weight k: P(rank r) ∝ 1/(k·N + r)",
             set: { c, v in c.rankWeight = try positive("rank_weight", v) }, get: { "\($0.rankWeight)" }),
         Key(name: "idem_sigma_min", help: "iDEM: σ_min of the geometric noise schedule (default: the target's)",
@@ -215,29 +215,29 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "idem_sigma_max", help: "iDEM: σ_max of the noise schedule (default: the target's)",
             set: { c, v in c.idem.sigmaMax = v == "default" ? nil : try positive("idem_sigma_max", v) }, get: { $0.idem.sigmaMax.map { "\($0)" } ?? "default" }),
         Key(name: "idem_samples", help: "iDEM: Monte-Carlo samples K per score estimate (default: the target's)",
-            set: { c, v in c.idem.samples = v == "default" ? nil : try integer("idem_samples", v, min: 1) }, get: { $0.idem.samples.map { "\($0)" } ?? "default" }),
+            set: { c, v in c.idem.samples = v == "default" ? nil : try integer("idem_samples", v, min: 1, max: 100_000) }, get: { $0.idem.samples.map { "\($0)" } ?? "default" }),
         Key(name: "idem_score_clip", help: "iDEM: norm clip of score estimates, per particle on particle systems (default: the target's)",
             set: { c, v in c.idem.scoreClip = v == "default" ? nil : try positive("idem_score_clip", v) }, get: { $0.idem.scoreClip.map { "\($0)" } ?? "default" }),
         Key(name: "idem_diffusion_scale", help: "iDEM: noise factor of the reverse SDE when generating (default: the target's)",
             set: { c, v in c.idem.diffusionScale = v == "default" ? nil : try positive("idem_diffusion_scale", v) }, get: { $0.idem.diffusionScale.map { "\($0)" } ?? "default" }),
         Key(name: "idem_steps", help: "iDEM: Euler–Maruyama steps of the reverse SDE",
-            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1) }, get: { "\($0.idem.steps)" }),
+            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1, max: 100_000) }, get: { "\($0.idem.steps)" }),
         Key(name: "idem_generate", help: "iDEM: samples generated into the buffer per epoch (iterations = epochs)",
-            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1) }, get: { "\($0.idem.generate)" }),
+            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.generate)" }),
         Key(name: "idem_inner", help: "iDEM: regression steps per epoch (batch_size points each)",
-            set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1) }, get: { "\($0.idem.inner)" }),
+            set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.inner)" }),
         Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
-            set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1) }, get: { "\($0.idem.buffer)" }),
+            set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1, max: 100_000_000) }, get: { "\($0.idem.buffer)" }),
         Key(name: "idem_lr_patience", help: "iDEM: epochs without a lower epoch loss before the learning rate is cut (0 = constant rate)",
-            set: { c, v in c.idem.lrPatience = try integer("idem_lr_patience", v, min: 0) }, get: { "\($0.idem.lrPatience)" }),
+            set: { c, v in c.idem.lrPatience = try integer("idem_lr_patience", v, min: 0, max: 1_000_000_000) }, get: { "\($0.idem.lrPatience)" }),
         Key(name: "idem_lr_factor", help: "iDEM: what the learning rate is multiplied by after idem_lr_patience epochs (0 < f < 1)",
             set: { c, v in c.idem.lrFactor = try fraction("idem_lr_factor", v) }, get: { "\($0.idem.lrFactor)" }),
         Key(name: "idem_ema", help: "iDEM: decay of the moving average of the weights that generates the evaluation samples (0 = none; e.g. 0.999)",
             set: { c, v in c.idem.averageDecay = Float(v) == 0 ? 0 : try fraction("idem_ema", v) }, get: { "\($0.idem.averageDecay)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
-            set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1) }, get: { "\($0.idem.layers)" }),
+            set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1, max: 64) }, get: { "\($0.idem.layers)" }),
         Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
-            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0) }, get: { "\($0.idem.bufferMALA)" }),
+            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.bufferMALA)" }),
         Key(name: "idem_target", help: "iDEM: regression target, mc (iDEM's K-sample estimate) or conditional (also weighs the clean buffer row the point was noised from)",
             set: { c, v in c.idem.conditionalTargets = try choice("idem_target", v, ["mc", "conditional"]) == "conditional" },
             get: { $0.idem.conditionalTargets ? "conditional" : "mc" }),
@@ -252,17 +252,17 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "beta", help: "objective=rtb: reward exponent β", set: { c, v in c.beta = try positive("beta", v) },
             get: { "\($0.beta)" }),
         Key(name: "mala_budget", help: "objective=mala: gradient evaluations in total (eval_paths chains; ls_step is the initial step)",
-            set: { c, v in c.malaBudget = try integer("mala_budget", v, min: 2) }, get: { "\($0.malaBudget)" }),
+            set: { c, v in c.malaBudget = try integer("mala_budget", v, min: 2, max: 1_000_000_000_000) }, get: { "\($0.malaBudget)" }),
         Key(name: "seed", help: "random seed", set: { c, v in
             guard let s = UInt64(v) else { throw ConfigError.badValue(key: "seed", value: v, expected: "a non-negative integer") }
             c.seed = s
         }, get: { "\($0.seed)" }),
-        Key(name: "threads", help: "worker threads", set: { c, v in c.threads = try integer("threads", v, min: 1) },
+        Key(name: "threads", help: "worker threads", set: { c, v in c.threads = try integer("threads", v, min: 1, max: 256) },
             get: { "\($0.threads)" }),
         Key(name: "eval_paths", help: "paths (and exact samples) used by the final evaluation",
-            set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2) }, get: { "\($0.evalPaths)" }),
+            set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2, max: 1_000_000) }, get: { "\($0.evalPaths)" }),
         Key(name: "log_every", help: "iterations between logged training points",
-            set: { c, v in c.logEvery = try integer("log_every", v, min: 1) }, get: { "\($0.logEvery)" }),
+            set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
     ]
 
     /// The defaults with `assignments` (`key=value` strings) applied in order.
@@ -272,7 +272,47 @@ public struct RunConfig: Sendable, Equatable {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ConfigError.notAssignment(a) }
             try config.set(String(a[..<eq]), String(a[a.index(after: eq)...]))
         }
+        try config.checkCombinations()
         return config
+    }
+
+    /// Largest number of floats one array of a run may hold (2³¹, 8 GiB): the states of a batch of paths, of the
+    /// evaluation paths, or of a replay buffer.
+    public static let maxElements = 1 << 31
+
+    /// Checks, with overflow-checked products, that the arrays these settings make for a target of `dimension`
+    /// stay within `maxElements`: (steps + 1)·batch_size·d, (eval_steps + 1)·eval_paths·d, and buffer_size·d
+    /// with local search.
+    /// - Throws: `ConfigError.badValue` naming the product and the limit.
+    public func checkSizes(dimension d: Int) throws {
+        func product(_ factors: [Int]) -> Int? {
+            factors.reduce(Int?(1)) { p, f in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: f); return o ? nil : r } }
+        }
+        var arrays = [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
+                      ("eval_paths", evalPaths, "(eval_steps + 1) × eval_paths × dimension", [(evalSteps ?? steps) + 1, evalPaths, d])]
+        if localSearch { arrays.append(("buffer_size", bufferSize, "buffer_size × dimension", [bufferSize, d])) }
+        for (key, value, what, factors) in arrays {
+            guard let n = product(factors), n <= Self.maxElements else {
+                throw ConfigError.badValue(key: key, value: "\(value)", expected: "a smaller value: \(what) = "
+                    + factors.map(String.init).joined(separator: " × ") + " exceeds the limit of \(Self.maxElements) values per array")
+            }
+        }
+    }
+
+    /// Rules between keys, checked once all are set.
+    /// - Throws: `ConfigError.badValue` naming the key and the valid range.
+    func checkCombinations() throws {
+        if localSearch && lsBurnIn >= lsSweeps {
+            throw ConfigError.badValue(key: "ls_burn_in", value: "\(lsBurnIn)",
+                                       expected: "fewer than ls_sweeps (\(lsSweeps)) sweeps, so that some states are kept")
+        }
+        if objective == "vargrad" && batchSize < 2 {
+            throw ConfigError.badValue(key: "batch_size", value: "\(batchSize)", expected: "at least 2 for objective=vargrad (a variance over the batch)")
+        }
+        if objective == "mala" && malaBudget < 2 * evalPaths {
+            throw ConfigError.badValue(key: "mala_budget", value: "\(malaBudget)",
+                                       expected: "at least 2 × eval_paths (\(2 * evalPaths)): each of the eval_paths chains needs 2 sweeps")
+        }
     }
 
     /// Sets one key from its string form.
@@ -319,8 +359,12 @@ private func choice(_ key: String, _ v: String, _ options: [String]) throws -> S
     return v
 }
 
-private func integer(_ key: String, _ v: String, min: Int) throws -> Int {
-    guard let x = Int(v), x >= min else { throw ConfigError.badValue(key: key, value: v, expected: "an integer ≥ \(min)") }
+/// An integer in [min, max]. Every count has an upper limit, so that no product of sizes overflows or asks for
+/// absurd memory; the sizes that multiply with the target's dimension are checked again when the job is built.
+private func integer(_ key: String, _ v: String, min: Int, max: Int) throws -> Int {
+    guard let x = Int(v), x >= min, x <= max else {
+        throw ConfigError.badValue(key: key, value: v, expected: "an integer from \(min) to \(max)")
+    }
     return x
 }
 

@@ -29,7 +29,7 @@ public struct SweepSpec: Sendable {
 
     /// A spec from its YAML form; `extra` assignments (`key=a,b`) are added to `settings` and override it.
     public init(yaml: String, extra: [String] = []) throws {
-        guard let tree = try Yams.load(yaml: yaml) as? [String: Any] else {
+        guard let tree = try SafeYAML.load(yaml, source: "the sweep spec") as? [String: Any] else {
             throw SweepError("a sweep spec is a YAML mapping with name, settings and (optionally) cells")
         }
         let unknown = Set(tree.keys).subtracting(["name", "settings", "cells"])

@@ -38,7 +38,7 @@ public struct TargetSpec {
     /// Parses the spec at `file`, rejecting unknown kinds and keys.
     public init(file: URL) throws {
         let text = try String(contentsOf: file, encoding: .utf8)
-        guard let fields = try Yams.load(yaml: text) as? [String: Any] else {
+        guard let fields = try SafeYAML.load(text, source: file.path) as? [String: Any] else {
             throw SpecError(file: file, problem: "is not a YAML mapping")
         }
         guard let kind = fields["kind"] as? String, let allowed = Self.kindKeys[kind] else {
@@ -58,6 +58,11 @@ public struct TargetSpec {
         self.text = text
         self.kind = kind
         self.fields = fields
+        for (key, value) in (fields["idem"] as? [String: Any]) ?? [:] where key != "variance_weighting" {
+            guard let v = Self.number(value), v.isFinite, v > 0 else {
+                throw SpecError(file: file, problem: "idem \(key) must be a number > 0, got \(value)")
+            }
+        }
         name = fields["name"] as? String ?? file.deletingPathExtension().lastPathComponent
         summary = fields["description"] as? String ?? kind
         plotRange = (fields["plot_range"] as? [Any])?.compactMap(Self.number)
@@ -70,23 +75,48 @@ public struct TargetSpec {
     }
 
     /// Builds the target.
-    public func make() throws -> any Target {
+    /// - Throws: `SpecError` naming the key and the valid range for every constant that would make the density
+    ///   non-finite (variances and standard deviations ≤ 0, weights of the wrong count or ≤ 0), for sizes past
+    ///   `maxDimension`, and for ratio specs of unequal dimensions or that refer to themselves.
+    public func make() throws -> any Target { try make(resolving: []) }
+
+    /// Largest dimension or particle count a spec may declare.
+    public static let maxDimension = 100_000
+
+    func make(resolving: [String]) throws -> any Target {
         let sigma2 = try float("sde_sigma2", default: 1)
         switch kind {
         case "grid-mixture":
+            let grid = try numbers("grid")
             let weights = fields["weights"] == nil ? nil : try numbers("weights")
-            return GaussianMixture.grid(name: name, coordinates: try numbers("grid").map(Float.init),
+            if let weights, weights.count != grid.count * grid.count || !weights.allSatisfy({ $0 > 0 }) {
+                throw SpecError(file: file, problem: "'weights' must be \(grid.count * grid.count) numbers > 0 (one per grid point "
+                                + "pair), got \(weights.count)\(weights.allSatisfy { $0 > 0 } ? "" : " with some ≤ 0")")
+            }
+            return GaussianMixture.grid(name: name, coordinates: grid.map(Float.init),
                                         variance: try float("variance"), sigma2: sigma2, weights: weights)
         case "ratio":
             guard let a = fields["numerator"] as? String, let b = fields["denominator"] as? String else {
                 throw SpecError(file: file, problem: "a ratio needs numerator: NAME and denominator: NAME")
             }
-            return RewardRatio(name: name, numerator: try TargetCatalog.resolve(a), denominator: try TargetCatalog.resolve(b))
+            if let loop = resolving.contains(name) || resolving.count > 16 ? name : [a, b].first(where: { resolving.contains($0) || $0 == name }) {
+                throw SpecError(file: file, problem: "ratio \(name) refers to \(loop), which refers back to it; a ratio's "
+                                + "numerator and denominator must be other targets")
+            }
+            let numerator = try TargetCatalog.resolve(a, resolving: resolving + [name])
+            let denominator = try TargetCatalog.resolve(b, resolving: resolving + [name])
+            guard numerator.dimension == denominator.dimension else {
+                throw SpecError(file: file, problem: "numerator \(a) has dimension \(numerator.dimension) but denominator \(b) has "
+                                + "\(denominator.dimension); they must match")
+            }
+            return RewardRatio(name: name, numerator: numerator, denominator: denominator)
         case "mixture":
             return GaussianMixture(name: name, means: try table("means_file").map { $0.map(Float.init) },
                                    componentStd: try float("std"), defaultSigma2: sigma2)
         case "funnel":
-            return Funnel(name: name, dimension: try integer("dimension"), neckStd: Double(try float("neck_std")), defaultSigma2: sigma2)
+            let d = try integer("dimension")
+            guard d >= 2 else { throw SpecError(file: file, problem: "a funnel needs dimension ≥ 2, got \(d)") }
+            return Funnel(name: name, dimension: d, neckStd: Double(try float("neck_std")), defaultSigma2: sigma2)
         case "manywell":
             let d = try integer("dimension")
             guard d % 2 == 0 else { throw SpecError(file: file, problem: "manywell needs an even dimension, got \(d)") }
@@ -118,25 +148,31 @@ public struct TargetSpec {
         p.hasPrefix("/") ? p : file.deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path
     }
 
+    /// A number > 0 (every scalar constant of a spec is a variance, a standard deviation, a rate or a scale).
     private func double(_ key: String) throws -> Double {
-        guard let v = fields[key].flatMap(Self.number) else { throw SpecError(file: file, problem: "'\(key)' must be a number") }
+        guard let v = fields[key].flatMap(Self.number), v.isFinite, v > 0, Float(v).isFinite, Float(v) > 0 else {
+            throw SpecError(file: file, problem: "'\(key)' must be a number > 0 (and within float range)\(fields[key].map { ", got \($0)" } ?? "")")
+        }
         return v
     }
 
     private func float(_ key: String, default value: Float? = nil) throws -> Float {
-        if let v = fields[key].flatMap(Self.number) { return Float(v) }
         if let value, fields[key] == nil { return value }
-        throw SpecError(file: file, problem: "'\(key)' must be a number")
+        return Float(try double(key))
     }
 
     private func integer(_ key: String) throws -> Int {
-        guard let v = fields[key] as? Int, v > 0 else { throw SpecError(file: file, problem: "'\(key)' must be a positive integer") }
+        guard let v = fields[key] as? Int, v > 0, v <= Self.maxDimension else {
+            throw SpecError(file: file, problem: "'\(key)' must be an integer from 1 to \(Self.maxDimension)\(fields[key].map { ", got \($0)" } ?? "")")
+        }
         return v
     }
 
     private func numbers(_ key: String) throws -> [Double] {
         guard let list = fields[key] as? [Any], case let values = list.compactMap(Self.number), values.count == list.count,
-              !values.isEmpty else { throw SpecError(file: file, problem: "'\(key)' must be a list of numbers") }
+              !values.isEmpty, values.allSatisfy(\.isFinite) else {
+            throw SpecError(file: file, problem: "'\(key)' must be a non-empty list of finite numbers")
+        }
         return values
     }
 
@@ -149,7 +185,7 @@ public struct TargetSpec {
         }
         let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         let values = rows.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        guard let first = values.first, values.allSatisfy({ $0.count == first.count && !$0.isEmpty }) else {
+        guard let first = values.first, values.allSatisfy({ $0.count == first.count && !$0.isEmpty && $0.allSatisfy(\.isFinite) }) else {
             throw SpecError(file: file, problem: "\(key) \(path) must hold one comma-separated row of numbers per line")
         }
         return values
@@ -214,10 +250,13 @@ public enum TargetCatalog {
     }
 
     /// The target for a `target=` value: a catalog name, `manywell-D`, `plugin:PATH.so`, or a spec file `PATH.yaml`.
-    public static func resolve(_ name: String) throws -> any Target {
+    public static func resolve(_ name: String) throws -> any Target { try resolve(name, resolving: []) }
+
+    /// `resolve` inside the ratio specs named in `resolving` (which must not come round again).
+    static func resolve(_ name: String, resolving: [String]) throws -> any Target {
         if name.hasPrefix("plugin:") { return try PluginTarget(path: String(name.dropFirst("plugin:".count))) }
-        if name.hasSuffix(".yaml") { return try TargetSpec(file: URL(fileURLWithPath: name)).make() }
-        if let spec = try spec(name) { return try spec.make() }
+        if name.hasSuffix(".yaml") { return try TargetSpec(file: URL(fileURLWithPath: name)).make(resolving: resolving) }
+        if let spec = try spec(name) { return try spec.make(resolving: resolving) }
         if name.hasPrefix("manywell-"), let d = Int(name.dropFirst("manywell-".count)), d > 0, d % 2 == 0 {
             return ManyWell(name: name, dimension: d)
         }

@@ -108,6 +108,7 @@ public final class Trainer {
             throw TrainingError.unsupportedTarget(target.name, reason: "the path-space objectives have no "
                 + "centre-of-mass-free sampler or equivariant network; use objective=idem (or objective=mala)")
         }
+        try config.checkSizes(dimension: target.dimension)
         let process = DiffusionProcess(sigma2: config.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: config.steps))
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)

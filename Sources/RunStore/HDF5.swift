@@ -103,7 +103,10 @@ public enum HDF5 {
     /// Reads the whole file at `path`.
     public static func read(_ path: String) throws -> Node {
         silenceErrorStack
-        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(message: "no such file: \(path)") }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw HDF5Error(message: "no such file: \(path)") }
+        // A FIFO or device would block or stream forever inside the library: only regular files are opened.
+        guard info.st_mode & S_IFMT == S_IFREG else { throw HDF5Error(message: "\(path) is not a regular file") }
         let file = H5Fopen(path, dsh5_f_acc_rdonly(), dsh5_p_default())
         guard file >= 0 else { throw HDF5Error(message: "\(path) is not a readable HDF5 file") }
         defer { H5Fclose(file) }

@@ -168,7 +168,10 @@ struct ReportCommand: ParsableCommand {
             }
             return try Report.published(yaml: text)
         } ?? [:]
-        let report = Report(records: try Report.records(in: directory), standardError: sem, published: numbers)
+        let (records, unreadable) = try Report.records(in: directory)
+        var report = Report(records: records, standardError: sem, published: numbers)
+        report.unreadable = unreadable
         print(report.render(format), terminator: "")
+        for (path, reason) in unreadable { FileHandle.standardError.write(Data("skipped \(path): \(reason)\n".utf8)) }
     }
 }

@@ -46,7 +46,7 @@ final class ReportTests: XCTestCase {
             try write("s\(steps).h5", ["target=gmm25", "objective=tb", "grid=random", "steps=\(steps)"], eval: ["w2": 1],
                       commit: commit)
         }
-        let report = Report(records: try Report.records(in: directory))
+        let report = Report(records: try Report.records(in: directory).records)
         XCTAssertEqual(report.rows.map(\.method), ["tb steps=5 grid=random", "tb steps=10 grid=random", "tb steps=20 grid=random"])
         XCTAssertEqual(report.commits, ["abc": 2, "unknown": 1])
         XCTAssertEqual(report.trainingSeconds, 30)   // 10 s in each file's checkpoint
@@ -63,7 +63,7 @@ final class ReportTests: XCTestCase {
         try write("c.h5", ["target=gmm25", "objective=vargrad", "seed=0"], eval: ["delta_elbo": 0.7, "delta_log_z_is": 0.9, "w2": 4])
         try write("d.h5", tb + ["seed=2"], status: "running", eval: [:])
         let published = try Report.published(yaml: "gmm25:\n  tb exploration=0.2:\n    delta_log_z_is: 0.422\n")
-        let report = Report(records: try Report.records(in: directory), published: published)
+        let report = Report(records: try Report.records(in: directory).records, published: published)
         XCTAssertEqual(report.rows.count, 2)
         let row = try XCTUnwrap(report.rows.first { $0.method == "tb exploration=0.2" })
         XCTAssertEqual(row.seeds, [0, 1])
@@ -78,7 +78,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("**0.700**"), markdown)             // vargrad has the best Δlog Z
         XCTAssertTrue(markdown.contains("**0.375 ± 0.177** [0.422]"), markdown)
         XCTAssertTrue(markdown.contains("d.h5 (running)"), markdown)
-        let sem = Report(records: try Report.records(in: directory), standardError: true)
+        let sem = Report(records: try Report.records(in: directory).records, standardError: true)
         XCTAssertEqual(try XCTUnwrap(sem.rows.first { $0.method == "tb exploration=0.2" }?.cells[0]).spread, 0.5, accuracy: 1e-12)
         let csv = report.render("csv").split(separator: "\n")
         XCTAssertEqual(csv.count, 3)
@@ -97,7 +97,7 @@ final class ReportTests: XCTestCase {
         let values = try files.map { try XCTUnwrap(HDF5.read(root + "/" + $0).group("eval")?.attribute("delta_log_z_is")?.doubleValue) }
         let mean = values.reduce(0, +) / 3
         let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 2).squareRoot()
-        let report = Report(records: try Report.records(in: root))
+        let report = Report(records: try Report.records(in: root).records)
         let row = try XCTUnwrap(report.rows.first {
             $0.target == "manywell" && $0.method == "tb iterations=10000 exploration=0.2 langevin=true local_search=true"
         })
@@ -108,12 +108,35 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(mean, 0.160, accuracy: 0.0005)  // as Results/table1.md prints it
     }
 
-    /// A file that is not a run file is named in the error.
-    func testRejectsForeignFiles() throws {
+    /// Files that are not run files (another program's HDF5, a truncated file, a FIFO) are skipped and listed with
+    /// the reason; the table of the good runs is still printed; a missing folder is an error.
+    func testSkipsAndListsUnreadableFiles() throws {
+        try write("a.h5", ["target=gmm25", "objective=tb"], eval: ["w2": 1])
+        try write("b.h5", ["target=gmm25", "objective=vargrad"], eval: ["w2": 2])
         var root = Node()
         root.set("something", .int(1))
         try HDF5.write(root, to: directory + "/foreign.h5")
-        XCTAssertThrowsError(try Report.records(in: directory)) { XCTAssertTrue("\($0)".contains("foreign.h5"), "\($0)") }
+        XCTAssertTrue(FileManager.default.createFile(atPath: directory + "/torn.h5", contents: Data("\u{89}HDF\r\n".utf8)))
+        XCTAssertEqual(mkfifo(directory + "/pipe.h5", 0o644), 0)
+        let (records, unreadable) = try Report.records(in: directory)
+        XCTAssertEqual(Set(unreadable.map { ($0.path as NSString).lastPathComponent }), ["foreign.h5", "torn.h5", "pipe.h5"])
+        XCTAssertTrue(unreadable.first { $0.path.hasSuffix("foreign.h5") }!.reason.contains("not a dsampler run file"))
+        var report = Report(records: records)
+        report.unreadable = unreadable
+        XCTAssertEqual(report.rows.count, 2, "the good runs are still tabulated")
+        XCTAssertTrue(report.render("markdown").contains("Skipped (not readable run files): "))
+        XCTAssertThrowsError(try Report.records(in: directory + "/missing")) { XCTAssertTrue("\($0)".contains("is not a folder"), "\($0)") }
+    }
+
+    /// The LaTeX table puts math in math mode and escapes the special characters of names.
+    func testLatexIsEscaped() throws {
+        try write("a.h5", ["target=gmm25", "objective=tb"], eval: ["w2": 1])
+        var report = Report(records: try Report.records(in: directory).records)
+        report.rows[0].method = "tb x_y=50% a&b #1 ~^{}$"
+        let latex = report.render("latex")
+        XCTAssertTrue(latex.contains("$\\Delta\\log Z^{\\mathrm{RW}}$"), latex)
+        XCTAssertTrue(latex.contains("tb x\\_y=50\\% a\\&b \\#1 \\~{}\\^{}\\{\\}\\$"), latex)
+        XCTAssertFalse(latex.contains("Δ"), latex)
     }
 }
 
