@@ -10,6 +10,13 @@ static inline hid_t dsh5_s_all(void) { return H5S_ALL; }
 static inline hid_t dsh5_p_link_create(void) { return H5P_LINK_CREATE; }
 static inline unsigned dsh5_f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned dsh5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+// A file-creation property list with a user block of `size` bytes before the HDF5 data (HDF5 ignores it; the
+// run-file store keeps its whole-file checksum there).
+static inline hid_t dsh5_file_create_with_userblock(hsize_t size) {
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fcpl >= 0 && H5Pset_userblock(fcpl, size) < 0) { H5Pclose(fcpl); return -1; }
+    return fcpl;
+}
 static inline size_t dsh5_variable(void) { return H5T_VARIABLE; }
 static inline hid_t dsh5_e_default(void) { return H5E_DEFAULT; }
 static inline hid_t dsh5_s_scalar(void) { return H5Screate(H5S_SCALAR); }

@@ -28,7 +28,10 @@ public enum HDF5 {
         try checkDestination(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
-        let file = H5Fcreate(temporary, dsh5_f_acc_excl(), dsh5_p_default(), dsh5_p_default())
+        let creation = dsh5_file_create_with_userblock(hsize_t(Seal.size))
+        guard creation >= 0 else { throw HDF5Error(message: "cannot set up \(path): the HDF5 library refused a user block") }
+        defer { H5Pclose(creation) }
+        let file = H5Fcreate(temporary, dsh5_f_acc_excl(), creation, dsh5_p_default())
         guard file >= 0 else {
             throw HDF5Error(message: "cannot create \(temporary) beside \(path): \(systemReason(near: path, fallback: "check that the folder is writable"))")
         }
@@ -39,7 +42,7 @@ public enum HDF5 {
             unlink(temporary)
             throw HDF5Error(message: "\(error) (\(systemReason(near: path, fallback: "the file is unchanged")))")
         }
-        guard H5Fclose(file) >= 0, syncFile(temporary) else {
+        guard H5Fclose(file) >= 0, (try? Seal.write(temporary)) != nil, syncFile(temporary) else {
             unlink(temporary)
             throw HDF5Error(message: "cannot finish writing \(path): \(systemReason(near: path, fallback: "the HDF5 library could not flush the file"))")
         }
@@ -107,11 +110,17 @@ public enum HDF5 {
         guard stat(path, &info) == 0 else { throw HDF5Error(message: "no such file: \(path)") }
         // A FIFO or device would block or stream forever inside the library: only regular files are opened.
         guard info.st_mode & S_IFMT == S_IFREG else { throw HDF5Error(message: "\(path) is not a regular file") }
+        try Seal.verify(path)
         let file = H5Fopen(path, dsh5_f_acc_rdonly(), dsh5_p_default())
         guard file >= 0 else { throw HDF5Error(message: "\(path) is not a readable HDF5 file") }
         defer { H5Fclose(file) }
-        return try readGroup(file, path: path)
+        return try readGroup(file, path: path, depth: 0)
     }
+
+    /// Deepest group nesting read (run files use 3); a corrupt link that loops back stops here.
+    static let maxDepth = 16
+    /// Largest dataset read, in elements (as `RunConfig.maxElements`).
+    static let maxElements = 1 << 31
 
     private static let silenceErrorStack: Void = { H5Eset_auto2(dsh5_e_default(), nil, nil) }()
 
@@ -182,30 +191,39 @@ public enum HDF5 {
 
     // MARK: reading
 
-    private static func readGroup(_ group: hid_t, path: String) throws -> Node {
+    /// Every call's status is checked: a damaged file gives `HDF5Error` ("… is damaged"), never garbage values.
+    private static func readGroup(_ group: hid_t, path: String, depth: Int) throws -> Node {
+        func damaged(_ what: String) -> HDF5Error { HDF5Error(message: "\(path) is damaged (\(what)); it is not a readable run file") }
+        guard depth <= maxDepth else { throw damaged("groups nested deeper than \(maxDepth)") }
         var node = Node()
         let attributeCount = dsh5_attribute_count(group)
-        for i in 0..<max(0, attributeCount) {
+        guard attributeCount >= 0, attributeCount < 100_000 else { throw damaged("attribute table") }
+        for i in 0..<attributeCount {
             let a = H5Aopen_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(i), dsh5_p_default(), dsh5_p_default())
-            guard a >= 0 else { throw HDF5Error(message: "cannot open attribute \(i) in \(path)") }
+            guard a >= 0 else { throw damaged("attribute \(i)") }
             defer { H5Aclose(a) }
             let nameLength = H5Aget_name(a, 0, nil)
+            guard nameLength > 0, nameLength < 4096 else { throw damaged("attribute \(i)'s name") }
             var nameBuffer = [CChar](repeating: 0, count: Int(nameLength) + 1)
-            H5Aget_name(a, nameBuffer.count, &nameBuffer)
+            guard H5Aget_name(a, nameBuffer.count, &nameBuffer) == nameLength else { throw damaged("attribute \(i)'s name") }
             node.set(Self.string(nameBuffer), try readAttribute(a, path: path))
         }
         var info = H5G_info_t()
-        H5Gget_info(group, &info)
+        guard H5Gget_info(group, &info) >= 0, info.nlinks < 100_000 else { throw damaged("link table") }
         for i in 0..<info.nlinks {
             let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, dsh5_p_default())
+            guard length > 0, length < 4096 else { throw damaged("link \(i)'s name") }
             var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, dsh5_p_default())
+            guard H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, dsh5_p_default()) == length else {
+                throw damaged("link \(i)'s name")
+            }
             let name = Self.string(buffer)
             let kind = dsh5_object_type(group, name)
             if kind == dsh5_type_group() {
                 let g = H5Gopen2(group, name, dsh5_p_default())
+                guard g >= 0 else { throw damaged("group \(name)") }
                 defer { H5Gclose(g) }
-                node.put(name, try readGroup(g, path: path))
+                node.put(name, try readGroup(g, path: path, depth: depth + 1))
             } else if kind == dsh5_type_dataset() {
                 node.put(name, try readDataset(group, name, path: path))
             }
@@ -219,11 +237,11 @@ public enum HDF5 {
         switch H5Tget_class(type) {
         case H5T_INTEGER:
             var v: Int64 = 0
-            H5Aread(a, dsh5_native_int64(), &v)
+            guard H5Aread(a, dsh5_native_int64(), &v) >= 0 else { throw HDF5Error(message: "cannot read an integer attribute in \(path)") }
             return .int(v)
         case H5T_FLOAT:
             var v: Double = 0
-            H5Aread(a, dsh5_native_double(), &v)
+            guard H5Aread(a, dsh5_native_double(), &v) >= 0 else { throw HDF5Error(message: "cannot read a number attribute in \(path)") }
             return .double(v)
         case H5T_STRING:
             let memType = stringType()
@@ -246,25 +264,89 @@ public enum HDF5 {
         let space = H5Dget_space(d)
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard space >= 0, (0...8).contains(rank) else { throw HDF5Error(message: "dataset \(name) in \(path) is damaged (its shape)") }
         var dims = [hsize_t](repeating: 0, count: rank)
-        H5Sget_simple_extent_dims(space, &dims, nil)
-        let shape = dims.map { Int($0) }
-        let count = shape.reduce(1, *)
+        guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else {
+            throw HDF5Error(message: "dataset \(name) in \(path) is damaged (its shape)")
+        }
+        let shape = dims.map { Int(clamping: $0) }
+        var count = 1
+        for n in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow, product <= maxElements else {
+                throw HDF5Error(message: "dataset \(name) in \(path) claims \(shape) elements, more than \(maxElements); the file is damaged")
+            }
+            count = product
+        }
         let type = H5Dget_type(d)
+        guard type >= 0 else { throw HDF5Error(message: "dataset \(name) in \(path) is damaged (its type)") }
         defer { H5Tclose(type) }
-        func get<T>(_ zero: T, _ memType: hid_t) -> [T] {
+        func get<T>(_ zero: T, _ memType: hid_t) throws -> [T] {
             var values = [T](repeating: zero, count: count)
-            values.withUnsafeMutableBytes { _ = H5Dread(d, memType, dsh5_s_all(), dsh5_s_all(), dsh5_p_default(), $0.baseAddress) }
+            let status = values.withUnsafeMutableBytes { H5Dread(d, memType, dsh5_s_all(), dsh5_s_all(), dsh5_p_default(), $0.baseAddress) }
+            guard status >= 0 else {
+                throw HDF5Error(message: "cannot read dataset \(name) in \(path): its data is damaged (checksum or storage)")
+            }
             return values
         }
         switch H5Tget_class(type) {
         case H5T_FLOAT:
-            if H5Tget_size(type) == 4 { return .float(shape: shape, values: get(Float(0), dsh5_native_float())) }
-            return .double(shape: shape, values: get(Double(0), dsh5_native_double()))
+            if H5Tget_size(type) == 4 { return .float(shape: shape, values: try get(Float(0), dsh5_native_float())) }
+            return .double(shape: shape, values: try get(Double(0), dsh5_native_double()))
         case H5T_INTEGER:
-            return .int64(shape: shape, values: get(Int64(0), dsh5_native_int64()))
+            return .int64(shape: shape, values: try get(Int64(0), dsh5_native_int64()))
         default:
             throw HDF5Error(message: "dataset \(name) in \(path) has an unsupported type")
+        }
+    }
+}
+
+/// The whole-file checksum of files this store writes, kept in the HDF5 user block (the first `size` bytes, which
+/// the library and h5py skip): a magic line, then the FNV-1a 64 hash and length of every byte after the block.
+///
+/// HDF5 1.10 checksums only some of its metadata, and a flipped byte in a global heap (variable-length strings)
+/// makes the library copy past its buffers. Verifying the whole file before the library sees it turns any
+/// truncation or alteration into an error naming the file. Files without the block (written before it existed)
+/// are read as they are.
+enum Seal {
+    /// User-block size (HDF5 needs a power of two ≥ 512).
+    static let size = 512
+    static let magic = "dsampler-run-file-seal v1\n"
+
+    /// FNV-1a, 64 bit, of `bytes`.
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// The seal line for the file's bytes after the block.
+    static func line(hash: UInt64, length: Int) -> String { magic + "fnv1a64 \(String(hash, radix: 16)) length \(length)\n" }
+
+    /// Writes the seal of the closed file at `path` into its user block.
+    static func write(_ path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard data.count >= size else { throw HDF5Error(message: "\(path) is shorter than its user block") }
+        let body = data.dropFirst(size)
+        let text = Array(line(hash: body.withUnsafeBytes(hash), length: body.count).utf8)
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HDF5Error(message: "cannot seal \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard pwrite(fd, text, text.count, 0) == text.count else { throw HDF5Error(message: "cannot seal \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Checks the seal of the file at `path`, if it has one.
+    /// - Throws: `HDF5Error` saying the file is damaged when the length or hash differ.
+    static func verify(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: size)) ?? Data()
+        guard head.starts(with: Array(magic.utf8)) else { return }
+        let body = (try? handle.readToEnd()) ?? Data()
+        let expected = line(hash: body.withUnsafeBytes(hash), length: body.count)
+        guard head.prefix(expected.utf8.count).elementsEqual(expected.utf8) else {
+            throw HDF5Error(message: "\(path) is damaged: its content does not match the checksum written with it (truncated or "
+                            + "altered after writing); use another copy or rerun")
         }
     }
 }

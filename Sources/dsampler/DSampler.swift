@@ -23,6 +23,13 @@ struct Bench: ParsableCommand {
     @Argument(help: "Cases to run (default: all): \(Bench.allNames.joined(separator: ", "))")
     var cases: [String] = []
 
+    func validate() throws {
+        for (name, value, limit) in [("--threads", threads, 256), ("--repeats", repeats, 1000), ("--iterations", iterations, 100_000)]
+        where value < 1 || value > limit {
+            throw ValidationError("\(name) must be from 1 to \(limit) (got \(value))")
+        }
+    }
+
     static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
         + [Benchmark.localSearchCase, Benchmark.energyMatchingCase]
 
@@ -95,8 +102,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Worker threads (default: the run's threads); iDEM samples depend on the thread count.") var threads: Int?
 
     func validate() throws {
-        for (name, value) in [("--paths", paths), ("--steps", steps), ("--threads", threads)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1 (got \(value))") }
+        // The same ranges as the eval_paths, eval_steps and threads settings (a variance needs two paths).
+        for (name, value, low, high) in [("--paths", paths, 2, 1_000_000), ("--steps", steps, 1, 100_000), ("--threads", threads, 1, 256)] {
+            if let value, value < low || value > high { throw ValidationError("\(name) must be from \(low) to \(high) (got \(value))") }
         }
     }
 
@@ -132,7 +140,21 @@ struct Reference: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Output file.") var out: String
 
+    func validate() throws {
+        for (name, value, limit) in [("--chains", chains, 100_000), ("--sweeps", sweeps, 100_000_000), ("--thin", thin, 100_000_000)]
+        where value < 1 || value > limit {
+            throw ValidationError("\(name) must be from 1 to \(limit) (got \(value))")
+        }
+        guard burnIn >= 0, burnIn < sweeps else {
+            throw ValidationError("--burn-in must be from 0 to --sweeps − 1 (got \(burnIn) with --sweeps \(sweeps)): some sweeps must be kept")
+        }
+        guard (sweeps - burnIn) / thin >= 1 else {
+            throw ValidationError("--thin \(thin) keeps no sweep of the \(sweeps - burnIn) after burn-in; use a smaller --thin")
+        }
+    }
+
     func run() throws {
+        try HDF5.checkWritable(out)  // before hours of sampling, not after
         var sampling = ReferenceSampling()
         (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin, sampling.seed) = (chains, sweeps, burnIn, thin, seed)
         let t = try TargetCatalog.resolve(target)

@@ -23,6 +23,10 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Write a Slurm job-array script for the runs still to do instead of running them (submit it with sbatch).")
     var slurm: String?
 
+    func validate() throws {
+        guard jobs >= 1 && jobs <= 256 else { throw ValidationError("--jobs must be from 1 to 256 (got \(jobs))") }
+    }
+
     func run() throws {
         var spec = try loadSpec()
         if let name {

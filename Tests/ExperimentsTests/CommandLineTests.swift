@@ -1,0 +1,109 @@
+import XCTest
+import Foundation
+@testable import Experiments
+@testable import RunStore
+
+/// The `dsampler` binary on bad input: every case ends with a clear message and an exit status below 128 (an
+/// error, never a signal), before any training. The binary is the one built beside this test bundle.
+final class CommandLineTests: XCTestCase {
+    var directory: String!
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "dsampler-cli-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// The built `dsampler` (beside the test bundle in the build folder).
+    static var binary: String {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0])
+        while url.pathComponents.count > 1 && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent().appendingPathComponent("dsampler").path
+    }
+
+    /// Runs the binary with `arguments` (in `directory`, with a time limit) and returns its status, whether it died
+    /// by a signal, and what it printed.
+    func dsampler(_ arguments: [String], seconds: Double = 60) throws -> (status: Int32, signalled: Bool, output: String) {
+        let p = Process(), pipe = Pipe()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let timer = DispatchWorkItem { p.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: timer)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        timer.cancel()
+        return (p.terminationStatus, p.terminationReason == .uncaughtSignal, String(decoding: data, as: UTF8.self))
+    }
+
+    func assertRefused(_ arguments: [String], _ message: String, line: UInt = #line) throws {
+        let (status, signalled, output) = try dsampler(arguments)
+        XCTAssertFalse(signalled, "\(arguments) died by signal \(status): \(output)", line: line)
+        XCTAssertTrue(status > 0 && status < 128, "\(arguments) exited \(status): \(output)", line: line)
+        XCTAssertTrue(output.contains(message), "\(arguments): expected '\(message)' in: \(output)", line: line)
+        XCTAssertFalse(output.contains("iter "), "\(arguments) started training", line: line)
+    }
+
+    /// Sizes, counts and combinations out of range, for train, reference, bench, sweep and eval.
+    func testBadValuesAreRefusedBeforeWork() throws {
+        let out = ["--out", directory + "/r.h5"]
+        try assertRefused(["train", "hidden=99999999"] + out, "bad value '99999999' for hidden: expected an integer from 1 to 4096")
+        try assertRefused(["train", "batch_size=10000000000000000000000"] + out, "for batch_size: expected an integer from 1 to")
+        try assertRefused(["train", "threads=0"] + out, "threads: expected an integer from 1 to 256")
+        try assertRefused(["train", "steps=0"] + out, "steps: expected an integer from 1")
+        try assertRefused(["train", "steps=100000", "batch_size=1000000"] + out, "exceeds the limit of 2147483648 values per array")
+        try assertRefused(["train", "objective=vargrad", "batch_size=1"] + out, "at least 2 for objective=vargrad")
+        try assertRefused(["train", "local_search=true", "ls_burn_in=200", "ls_sweeps=200"] + out, "fewer than ls_sweeps (200)")
+        try assertRefused(["train", "target=dw4", "objective=mala", "mala_budget=10", "eval_paths=100"] + out, "at least 2 × eval_paths")
+        try assertRefused(["train", "lr=nan"] + out, "bad value 'nan' for lr")
+        try assertRefused(["train", "iterations=5", "--out", "/proc/version/run.h5"], "cannot")
+        try assertRefused(["reference", "gmm25", "--thin", "0", "--out", directory + "/ref.h5"], "--thin must be from 1")
+        try assertRefused(["reference", "gmm25", "--burn-in", "10", "--sweeps", "10", "--out", directory + "/ref.h5"], "--burn-in must be")
+        try assertRefused(["reference", "gmm25", "--chains", "0", "--out", directory + "/ref.h5"], "--chains must be from 1")
+        try assertRefused(["bench", "--repeats", "0"], "--repeats must be from 1")
+        try assertRefused(["sweep", "seed=0", "--jobs", "0", "--out", directory + "/sw"], "--jobs must be from 1")
+        try assertRefused(["sweep", "seed=0", "--name", "../x"], "bad sweep name")
+        try assertRefused(["report", directory + "/missing"], "is not a folder")
+        _ = try RunJob(config: try RunConfig.parse(["iterations=5", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16"]),
+                       outputPath: directory + "/tiny.h5").run()
+        try assertRefused(["eval", directory + "/tiny.h5", "--paths", "1"], "--paths must be from 2")
+    }
+
+    /// Truncations and byte flips of a real run file never kill `eval`, `report`, `train --resume` or `plot` by a
+    /// signal: each ends with a run-file error or succeeds (a flip in padding changes nothing). Bounded: 40 mutants
+    /// (DSAMPLER_MUTANTS=N for more).
+    func testMutatedRunFilesNeverCrash() throws {
+        let good = directory + "/good.h5"
+        let settings = ["iterations=20", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16", "threads=1"]
+        _ = try RunJob(config: try RunConfig.parse(settings), outputPath: good).run()
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
+        var rng = SystemRandomNumberGenerator()
+        var outcomes: [String: Int] = [:]
+        let mutants = Int(ProcessInfo.processInfo.environment["DSAMPLER_MUTANTS"] ?? "") ?? 40
+        for k in 0..<mutants {
+            var mutant = bytes
+            if k < 12 {
+                mutant = Array(bytes.prefix(bytes.count * k / 12))  // truncations from 0 to 11/12 of the file
+            } else {
+                for _ in 0..<(1 + k % 4) { mutant[Int.random(in: 0..<mutant.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+            }
+            let path = directory + "/m\(k).h5"
+            try Data(mutant).write(to: URL(fileURLWithPath: path))
+            for command in [["eval", path, "--threads", "1"], ["train"] + settings + ["iterations=25", "--out", path, "--resume"]] {
+                let (status, signalled, output) = try dsampler(command, seconds: 60)
+                XCTAssertFalse(signalled, "\(command) on mutant \(k) died by signal \(status): \(output.suffix(400))")
+                XCTAssertLessThan(status, 128, "\(command) on mutant \(k)")
+                outcomes["\(command[0]) exit \(status)", default: 0] += 1
+            }
+        }
+        let (status, signalled, output) = try dsampler(["report", directory])
+        XCTAssertFalse(signalled)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("Skipped (not readable run files)"), output)
+        print("mutation outcomes: \(outcomes.sorted { $0.key < $1.key })")
+    }
+}
