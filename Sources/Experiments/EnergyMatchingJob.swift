@@ -122,6 +122,7 @@ public struct EnergyMatchingJob {
                 guard loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: trainer.epoch, target: config.target) }
                 history.append((trainer.epoch, loss, trainer.seconds, trainer.gradientEvaluations))
                 onEpoch(trainer, loss)
+                try Interruption.check(iteration: trainer.epoch)
                 if checkpointEvery > 0, trainer.epoch % checkpointEvery == 0, trainer.epoch < config.iterations {
                     try output.write(node("running"))
                 }
@@ -130,6 +131,10 @@ public struct EnergyMatchingJob {
             provenance.endTime = Date()
             try output.write(node("complete", report: report))
             return (trainer, report)
+        } catch let stop as Interrupted {
+            provenance.endTime = Date()
+            try output.writeInterrupted(node("interrupted", error: "\(stop)"))
+            throw stop
         } catch {
             provenance.endTime = Date()
             if let written = output.writeFailure(node("failed", error: "\(error)")), written != outputPath {

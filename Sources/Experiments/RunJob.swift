@@ -45,6 +45,7 @@ public struct RunJob {
         do {
             try trainer.train { t, out in
                 onStep(t, out)
+                try Interruption.check(iteration: t.iteration)
                 if checkpointEvery > 0, t.iteration % checkpointEvery == 0, t.iteration < config.iterations {
                     try output.write(RunFile.node(t, provenance: provenance, status: "running"))
                 }
@@ -53,6 +54,10 @@ public struct RunJob {
             provenance.endTime = Date()
             try output.write(RunFile.node(trainer, provenance: provenance, status: "complete", report: report))
             return (trainer, report)
+        } catch let stop as Interrupted {
+            provenance.endTime = Date()
+            try output.writeInterrupted(RunFile.node(trainer, provenance: provenance, status: "interrupted", error: "\(stop)"))
+            throw stop
         } catch {
             provenance.endTime = Date()
             let node = RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)")

@@ -43,10 +43,45 @@ public final class RunOutput {
             throw RunFileError(message: "\(path) already exists (\(Self.summary(of: path))); pass --resume to continue it, "
                                + "--overwrite to replace it, or choose another --out")
         }
+        Self.current.withLock { $0 = self }
     }
 
+    /// The last node written (for the interruption watchdog), and the output of the job now running.
+    private let last = Mutex<Node?>(nil)
+    private static let current = Mutex<RunOutput?>(nil)
+
     /// Writes a checkpoint or the finished file (atomically).
-    public func write(_ node: Node) throws { try HDF5.write(node, to: path) }
+    public func write(_ node: Node) throws {
+        try last.withLock { last in
+            try HDF5.write(node, to: path)
+            last = node
+        }
+    }
+
+    /// Records a stop on request: the checkpoint `node` (status `interrupted`) replaces the file unless that is a
+    /// complete run, which is kept (the stopped state then goes to `failedPath`).
+    public func writeInterrupted(_ node: Node) throws {
+        if FileManager.default.fileExists(atPath: path) && Self.status(of: path) == "complete" {
+            try HDF5.write(node, to: failedPath)
+        } else {
+            try write(node)
+        }
+    }
+
+    /// The watchdog's last resort when the loop cannot stop (stuck in a target's code): the last checkpoint
+    /// written, with `status = interrupted` and where it stopped. Nothing is written when there is none yet.
+    static func writeLastCheckpointAsInterrupted(reason: String) {
+        guard let output = current.withLock({ $0 }), var node = output.last.withLock({ $0 }) else {
+            FileHandle.standardError.write(Data("dsampler: stopped by \(reason) before the first checkpoint\n".utf8))
+            return
+        }
+        let iteration = node.group("checkpoint")?.attribute("iteration")?.description ?? "?"
+        node.set("status", .string("interrupted"))
+        node.set("error", .string("interrupted by \(reason) while the run was inside the target's code or the evaluation, which "
+                                  + "did not return within \(Int(Interruption.grace)) s; last checkpoint: iteration \(iteration)"))
+        try? output.writeInterrupted(node)
+        FileHandle.standardError.write(Data("dsampler: stopped by \(reason); \(output.path) holds the checkpoint of iteration \(iteration)\n".utf8))
+    }
 
     /// Records a failed state: at the path when no good file is there, otherwise at `failedPath`. Returns where it
     /// went, or nil when it could not be written (the original error matters more than this one).
@@ -59,7 +94,10 @@ public final class RunOutput {
     }
 
     /// Releases the lock (also on deinit).
-    public func release() { lock.release() }
+    public func release() {
+        Self.current.withLock { if $0 === self { $0 = nil } }
+        lock.release()
+    }
 
     /// The root `status` attribute of the run file at `path`, or nil when it is not readable.
     static func status(of path: String) -> String? {

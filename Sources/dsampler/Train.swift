@@ -32,6 +32,7 @@ struct Train: ParsableCommand {
             throw ExitCode(2)
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
+        Interruption.install()
         let outputPath = out ?? RunFile.defaultPath(for: config)
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         do {
@@ -41,6 +42,9 @@ struct Train: ParsableCommand {
             default: try trainPaths(config, outputPath: outputPath)
             }
             print("run file: \(outputPath)")
+        } catch let stop as Interrupted {
+            FileHandle.standardError.write(Data("dsampler: \(stop)\nrun file: \(outputPath)\n".utf8))
+            throw ExitCode(stop.reason == "SIGINT" ? 130 : stop.reason == "SIGTERM" ? 143 : 1)
         } catch {
             // Refusals (an existing file, a lock, a bad destination) and kept files already say where things are.
             let refused = error is RunFileError || error is FileLock.Held
@@ -76,7 +80,7 @@ extension Train {
                   + (t.learningRate != config.learningRate ? "  lr \(t.learningRate)" : "")
                   + (t.refinementAcceptance.map { String(format: "  buffer MALA acceptance %.2f", $0) } ?? "")
                   + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
-            fflush(nil)
+            Interruption.flushOrStop()
         }
         print(String(format: "trained %d epochs in %.1f s (%ld gradient and %ld energy evaluations; %d generated samples "
                      + "discarded as non-finite)", trainer.epoch, trainer.seconds, trainer.gradientEvaluations,
@@ -93,12 +97,12 @@ extension Train {
     }
 }
 
-/// Exits when `parent` is no longer this process's parent (a sweep that was killed), so no orphan keeps writing
-/// the sweep's files; the run file keeps its last checkpoint, which the rerun resumes.
+/// Stops when `parent` is no longer this process's parent (a sweep that was killed), so no orphan keeps writing
+/// the sweep's files: the run writes a checkpoint with status `interrupted`, which the rerun resumes.
 func exitWhenOrphaned(parent: Int32) {
     Thread.detachNewThread {
         while getppid() == parent { Thread.sleep(forTimeInterval: 0.5) }
-        exit(3)
+        Interruption.request("the end of the sweep that started this run", exitStatus: 3)
     }
 }
 
@@ -120,7 +124,7 @@ final class Progress {
         let line = String(format: "iter %6d/%d  loss %10.4f  log Z %9.4f  %6.1f it/s  ETA %5.0fs",
                           t.iteration, total, out.loss, out.logZEstimate, rate, eta)
         if isTerminal { print("\r" + line, terminator: "") } else { print(line) }
-        fflush(nil)
+        Interruption.flushOrStop()
     }
 
     var finished = false

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Experiments
 @testable import RunStore
+import TestSupport
 
 /// The `dsampler` binary on bad input: every case ends with a clear message and an exit status below 128 (an
 /// error, never a signal), before any training. The binary is the one built beside this test bundle.
@@ -105,5 +106,69 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("Skipped (not readable run files)"), output)
         print("mutation outcomes: \(outcomes.sorted { $0.key < $1.key })")
+    }
+
+    /// SIGTERM and SIGINT write a checkpoint marked `interrupted` (with the iteration) and exit with 128 + the
+    /// signal; when the run is stuck inside a plug-in that never returns, the watchdog writes the last checkpoint
+    /// with a status saying where it stopped. The interrupted run then resumes to completion.
+    func testSignalsCheckpointAndAHangingPluginLeavesItsStatus() throws {
+        func start(_ arguments: [String], grace: String = "10") throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Self.binary)
+            p.arguments = arguments
+            p.environment = ProcessInfo.processInfo.environment.merging(["DSAMPLER_GRACE_SECONDS": grace]) { $1 }
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let settings = ["batch_size=16", "steps=5", "hidden=8", "eval_paths=16", "threads=1", "log_every=10"]
+        for (signal, status) in [(SIGTERM, Int32(143)), (SIGINT, 130)] {
+            let path = directory + "/sig\(signal).h5"
+            let long = ["train", "iterations=4000", "batch_size=64", "steps=100", "hidden=16", "eval_paths=16", "threads=1", "--out", path]
+            let p = try start(long)
+            Thread.sleep(forTimeInterval: 1.5)
+            kill(p.processIdentifier, signal)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .exit)
+            XCTAssertEqual(p.terminationStatus, status)
+            let root = try HDF5.read(path)
+            XCTAssertEqual(root.attribute("status"), .string("interrupted"))
+            let iteration = try XCTUnwrap(root.group("checkpoint")?.attribute("iteration")?.doubleValue)
+            XCTAssertGreaterThan(iteration, 0)
+            XCTAssertTrue(root.attribute("error")!.description.contains("after iteration \(Int(iteration))"))
+            XCTAssertLessThan(iteration, 4000, "the run finished before the signal; the test needs a slower run")
+            // It resumes and finishes.
+            let (done, _, output) = try dsampler(long + ["--resume"])
+            XCTAssertEqual(done, 0, output)
+            XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
+        }
+        let hanging = try PluginBuilder.build("""
+            #include <stdint.h>
+            #include <unistd.h>
+            static int calls = 0;
+            int32_t dsampler_dim(void) { return 2; }
+            int32_t dsampler_log_density(int64_t n, const double *x, double *lp, double *g) {
+                if (++calls > 300) for (;;) pause();  /* hangs for good after 300 calls */
+                for (int64_t i = 0; i < n; i++) {
+                    lp[i] = -(x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1]) / 2;
+                    if (g) { g[2 * i] = -x[2 * i]; g[2 * i + 1] = -x[2 * i + 1]; }
+                }
+                return 0;
+            }
+            """, named: "hang", in: directory)
+        let path = directory + "/hang.h5"
+        let p = try start(["train", "target=plugin:" + hanging, "iterations=1000"] + settings + ["--out", path, "--checkpoint-every", "50"],
+                          grace: "1")
+        Thread.sleep(forTimeInterval: 3)
+        XCTAssertTrue(p.isRunning, "the run should be stuck in the plug-in")
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 143)
+        let root = try HDF5.read(path)
+        XCTAssertEqual(root.attribute("status"), .string("interrupted"))
+        let error = root.attribute("error")!.description
+        XCTAssertTrue(error.contains("inside the target's code") && error.contains("iteration 300"), error)
     }
 }

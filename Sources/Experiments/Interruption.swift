@@ -1,0 +1,92 @@
+import Foundation
+import RunStore
+
+/// Stopping a run on request without losing work: SIGINT, SIGTERM and a closed standard output.
+///
+/// The signal only sets a flag (`requested`); the training loop checks it after each iteration, writes a
+/// checkpoint with `status = interrupted` and the iteration, and exits. If the loop does not get there within
+/// `grace` seconds — the process is stuck inside a target's code, e.g. a plug-in that hangs — the watchdog writes
+/// the last checkpoint of the current `RunOutput` with `status = interrupted` and an error saying where it
+/// stopped, and exits with 128 + the signal number.
+public enum Interruption {
+    /// Why the run was asked to stop, e.g. "SIGTERM"; nil while it runs on.
+    public static var requested: String? { state.withLock { $0.reason } }
+    /// Seconds the loop gets to checkpoint before the watchdog writes the last checkpoint itself (10, or
+    /// `DSAMPLER_GRACE_SECONDS`).
+    public static let grace = Double(ProcessInfo.processInfo.environment["DSAMPLER_GRACE_SECONDS"] ?? "").flatMap { $0 > 0 ? $0 : nil } ?? 10
+
+    private struct State {
+        var reason: String?
+        var sources: [DispatchSourceSignal] = []
+        var installed = false
+    }
+    private static let state = Mutex(State())
+
+    /// Installs the handlers (once per process) and ignores SIGPIPE, so a closed pipe is an error on write
+    /// (`requestIfOutputClosed`), not a silent death.
+    public static func install() {
+        state.withLock { s in
+            guard !s.installed else { return }
+            s.installed = true
+            signal(SIGPIPE, SIG_IGN)
+            for (number, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+                signal(number, SIG_IGN)  // delivered to the dispatch source instead of killing the process
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { request(name, exitStatus: 128 + number) }
+                source.resume()
+                s.sources.append(source)
+            }
+        }
+    }
+
+    /// Asks the run to stop for `reason`; starts the watchdog.
+    public static func request(_ reason: String, exitStatus: Int32 = 1) {
+        let first = state.withLock { s -> Bool in
+            guard s.reason == nil else { return false }
+            s.reason = reason
+            return true
+        }
+        guard first else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+            RunOutput.writeLastCheckpointAsInterrupted(reason: reason)
+            exit(exitStatus)
+        }
+    }
+
+    /// Flushes the output streams and requests a stop when they can no longer be written (`train … | head` after
+    /// `head` exits: with SIGPIPE ignored the write fails with EPIPE).
+    public static func flushOrStop() {
+        if fflush(nil) != 0 { request("a closed standard output") }
+    }
+
+    /// Throws `Interrupted` when a stop was requested; the loops call it after each iteration.
+    public static func check(iteration: Int) throws {
+        if let reason = requested { throw Interrupted(reason: reason, iteration: iteration) }
+    }
+
+    /// Clears a request (tests).
+    static func reset() { state.withLock { $0.reason = nil } }
+}
+
+/// A run stopped on request at an iteration, with its checkpoint kept.
+public struct Interrupted: Error, CustomStringConvertible {
+    /// What asked it to stop.
+    public let reason: String
+    /// The last finished iteration (epoch for iDEM).
+    public let iteration: Int
+    public var description: String {
+        "interrupted by \(reason) after iteration \(iteration); the checkpoint is kept: continue with --resume"
+    }
+}
+
+/// A minimal lock around a value (Foundation's NSLock with the value it guards).
+final class Mutex<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
