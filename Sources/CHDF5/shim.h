@@ -5,6 +5,13 @@ static inline hid_t dsh5_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t dsh5_native_double(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t dsh5_native_int64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t dsh5_c_s1(void) { return H5T_C_S1; }
+// h5py's boolean type: an 8-bit enum with FALSE = 0 and TRUE = 1.
+static inline hid_t dsh5_bool_type(void) {
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    signed char no = 0, yes = 1;
+    if (t >= 0) { H5Tenum_insert(t, "FALSE", &no); H5Tenum_insert(t, "TRUE", &yes); }
+    return t;
+}
 static inline hid_t dsh5_p_default(void) { return H5P_DEFAULT; }
 static inline hid_t dsh5_s_all(void) { return H5S_ALL; }
 static inline hid_t dsh5_p_link_create(void) { return H5P_LINK_CREATE; }

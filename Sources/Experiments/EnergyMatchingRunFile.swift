@@ -6,10 +6,17 @@ import Objectives
 /// The run-file layout of iDEM runs: the common groups (`/config`, `/provenance`, `/train` with epochs as
 /// iterations, `/eval`, `/samples`) and a checkpoint of the score network, its optimiser and the FIFO buffer.
 extension EnergyMatchingJob {
+    /// The values an iDEM run uses for its "default" settings (from the target spec's `idem:` line or iDEM's code).
+    static func resolved(_ s: EnergyMatchingSettings) -> [String: String] {
+        ["idem_sigma_min": "\(s.schedule.sigmaMin)", "idem_sigma_max": "\(s.schedule.sigmaMax)",
+         "idem_samples": "\(s.estimator.samples)", "idem_score_clip": "\(s.estimator.maxNorm ?? 0)",
+         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)"]
+    }
+
     static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,
                      history: History, status: String,
                      error: String?, report: EnergyMatchingReport?) -> Node {
-        var root = RunFile.header(config, provenance: provenance, status: status, error: error)
+        var root = RunFile.header(config, provenance: provenance, status: status, error: error, resolved: resolved(trainer.settings))
         var train = Node()
         train.put("iteration", .int64(shape: [history.count], values: history.map { Int64($0.epoch) }))
         train.put("loss", .double(shape: [history.count], values: history.map(\.loss)))
@@ -81,33 +88,37 @@ extension EnergyMatchingJob {
 
     static func restore(_ trainer: EnergyMatchingTrainer, history: inout History,
                         from root: Node, path: String) throws {
-        guard let cp = root.group("checkpoint"), let values = cp.dataset("network")?.floats,
-              let m = cp.dataset("network_adam_m")?.floats, let v = cp.dataset("network_adam_v")?.floats,
-              case .int(let step)? = cp.attribute("network_adam_step"), let buffer = cp.dataset("buffer_states")?.floats else {
+        let cp = try CheckpointFields(root, path: path)
+        guard cp.node.dataset("buffer_states") != nil else {
             throw RunFileError(message: "\(path): /checkpoint is missing or is not an iDEM checkpoint")
         }
         // Files from before the attribute hold an MLP (same function today) or a version-1 EGNN.
-        let stored = cp.attribute("network_architecture")?.description ?? (trainer.target.particleStructure == nil ? "mlp" : "egnn-v1")
+        let stored = cp.node.attribute("network_architecture")?.description ?? (trainer.target.particleStructure == nil ? "mlp" : "egnn-v1")
         guard stored == trainer.network.architecture else {
             throw RunFileError(message: "\(path): the checkpoint holds a \(stored) network but this version builds "
                 + "\(trainer.network.architecture); evaluate or resume it with the version that wrote it, or train anew")
         }
+        let n = trainer.network.parameters.values.count
+        let values = try cp.floats("network", count: n)
         var optimizer = trainer.state.optimizer
-        optimizer.firstMoment = m
-        optimizer.secondMoment = v
-        optimizer.step = Int(step)
-        if let rate = cp.attribute("learning_rate")?.doubleValue { optimizer.learningRate = Float(rate) }
-        let plateau = EnergyMatchingTrainer.Plateau(bestLoss: cp.attribute("plateau_best_loss")?.doubleValue ?? .infinity,
-                                                    epochsSinceBest: Int(cp.attribute("plateau_epochs")?.doubleValue ?? 0))
-        try trainer.restore(EnergyMatchingTrainer.State(
-            parameters: values, optimizer: optimizer, buffer: buffer, epoch: Int(cp.attribute("iteration")?.doubleValue ?? 0),
-            gradientEvaluations: Int(cp.attribute("grad_evals")?.doubleValue ?? 0),
-            energyEvaluations: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
-            discardedSamples: Int(cp.attribute("discarded_samples")?.doubleValue ?? 0), plateau: plateau,
-            seconds: cp.attribute("seconds")?.doubleValue ?? 0, averagedParameters: cp.dataset("network_average")?.floats))
-        if let t = root.group("train"), let e = t.dataset("iteration")?.doubles, let l = t.dataset("loss")?.doubles,
-           let s = t.dataset("seconds")?.doubles, let g = t.dataset("grad_evals")?.doubles {
-            history = e.indices.map { (Int(e[$0]), l[$0], s[$0], Int(g[$0])) }
+        optimizer.firstMoment = try cp.floats("network_adam_m", count: n)
+        optimizer.secondMoment = try cp.floats("network_adam_v", count: n)
+        optimizer.step = try cp.count("network_adam_step")
+        if let rate = cp.node.attribute("learning_rate")?.doubleValue {
+            guard rate.isFinite, rate > 0 else { throw cp.damaged("learning_rate = \(rate) is not a positive number") }
+            optimizer.learningRate = Float(rate)
         }
+        guard let buffer = try cp.buffer("buffer", width: trainer.target.dimension) else { throw cp.damaged("has no buffer_states") }
+        let plateau = EnergyMatchingTrainer.Plateau(bestLoss: try cp.number("plateau_best_loss", fallback: .infinity),
+                                                    epochsSinceBest: try cp.count("plateau_epochs"))
+        try trainer.restore(EnergyMatchingTrainer.State(
+            parameters: values, optimizer: optimizer, buffer: buffer.states, epoch: try cp.count("iteration", limit: 1_000_000_000),
+            gradientEvaluations: try cp.count("grad_evals"), energyEvaluations: try cp.count("energy_evals"),
+            discardedSamples: try cp.count("discarded_samples"), plateau: plateau,
+            seconds: try cp.number("seconds", fallback: 0),
+            averagedParameters: try cp.node.dataset("network_average").map { _ in try cp.floats("network_average", count: n) }))
+        let columns = try CheckpointFields.curve(root, keys: ["iteration", "loss", "seconds", "grad_evals"],
+                                                 counts: ["iteration", "grad_evals"], path: path)
+        history = columns.isEmpty ? [] : columns[0].indices.map { (Int(columns[0][$0]), columns[1][$0], columns[2][$0], Int(columns[3][$0])) }
     }
 }

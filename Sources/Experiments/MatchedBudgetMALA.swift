@@ -42,7 +42,7 @@ public struct MatchedBudgetMALA {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let report = try job.score(samples: state.positions)
         provenance.endTime = Date()
-        var root = RunFile.header(config, provenance: provenance, status: "complete")
+        var root = RunFile.header(config, provenance: provenance, status: "complete", resolved: EnergyMatchingJob.resolved(settings))
         var checkpoint = Node()  // nothing to resume: the run is one pass; the counters keep the budget beside the metrics
         checkpoint.set("grad_evals", .int(Int64(chains * (sweeps + 1))))
         checkpoint.set("seconds", .double(seconds))

@@ -155,7 +155,7 @@ public struct RunConfig: Sendable, Equatable {
                 + "or a spec file PATH.yaml",
             set: { c, v in
                 try TargetCatalog.validate(v)
-                c.target = v
+                c.target = absoluteTarget(v)
             }, get: { $0.target }),
         Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),
             set: { c, v in c.objective = try choice("objective", v, objectives) }, get: { $0.objective }),
@@ -244,11 +244,11 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "idem_coord_range", help: "iDEM: the EGNN's bound on one particle pair's summed coordinate moves (15 in iDEM's code)",
             set: { c, v in c.idem.coordinateRange = try positive("idem_coord_range", v) }, get: { "\($0.idem.coordinateRange)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",
-            set: { c, v in c.data = v }, get: { $0.data }),
-        Key(name: "prior", help: "objective=rtb: run file of the prior diffusion (e.g. an mle run)", set: { c, v in c.prior = v },
-            get: { $0.prior }),
+            set: { c, v in c.data = v == "exact" || v.isEmpty ? v : absolutePath(v) }, get: { $0.data }),
+        Key(name: "prior", help: "objective=rtb: run file of the prior diffusion (e.g. an mle run)",
+            set: { c, v in c.prior = v.isEmpty ? v : absolutePath(v) }, get: { $0.prior }),
         Key(name: "reward", help: "objective=rtb: target whose log-density is log r (the posterior is prior·r^beta)",
-            set: { c, v in c.reward = v }, get: { $0.reward }),
+            set: { c, v in c.reward = v.isEmpty ? v : absoluteTarget(v) }, get: { $0.reward }),
         Key(name: "beta", help: "objective=rtb: reward exponent β", set: { c, v in c.beta = try positive("beta", v) },
             get: { "\($0.beta)" }),
         Key(name: "mala_budget", help: "objective=mala: gradient evaluations in total (eval_paths chains; ls_step is the initial step)",
@@ -350,6 +350,18 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
         case .badValue(let k, let v, let e): return "bad value '\(v)' for \(k): expected \(e)"
         }
     }
+}
+
+/// A file path made absolute against the working directory (and standardised), so that a run file's `/config`
+/// names the same file from any directory (`eval`, `plot`, `--resume`). Paths are stored as given when absolute.
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : URL(fileURLWithPath: path).standardizedFileURL.path
+}
+
+/// A `target=` value with its plug-in or spec path made absolute; catalog names unchanged.
+func absoluteTarget(_ v: String) -> String {
+    if v.hasPrefix("plugin:") { return "plugin:" + absolutePath(String(v.dropFirst("plugin:".count))) }
+    return v.hasSuffix(".yaml") ? absolutePath(v) : v
 }
 
 private func choice(_ key: String, _ v: String, _ options: [String]) throws -> String {

@@ -8,8 +8,10 @@ import Objectives
 /// The run-file schema: how a run's settings, provenance, curves, metrics, samples and checkpoint map onto
 /// HDF5 groups, datasets and attributes (see the README's "Run file" section).
 public enum RunFile {
-    /// Schema version stored in the root attribute `format_version`.
-    public static let formatVersion: Int64 = 1
+    /// Schema version stored in the root attribute `format_version`. 2: booleans in `/config` are h5py bools,
+    /// "default" settings hold the value used, replay-buffer log-rewards are float64, and the file is sealed
+    /// (whole-file checksum in the HDF5 user block). Version 1 files are read as before.
+    public static let formatVersion: Int64 = 2
 
     /// Where a run writes when no `--out` is given: `Results/runs/<target>-<objective>-<config hash>-seed<seed>.h5`.
     /// The hash covers the settings that differ from their defaults (without seed and thread count), so a new
@@ -40,7 +42,7 @@ public enum RunFile {
     /// Builds the whole file for `trainer`'s current state. `status` is "running", "complete" or "failed".
     public static func node(_ trainer: Trainer, provenance: Provenance, status: String, error: String? = nil,
                             report: EvaluationReport? = nil) -> Node {
-        var root = header(trainer.config, provenance: provenance, status: status, error: error)
+        var root = header(trainer.config, provenance: provenance, status: status, error: error, resolved: resolved(trainer))
         root.put("train", trainNode(trainer.history))
         root.put("checkpoint", checkpointNode(trainer.checkpoint))
         if let report {
@@ -52,24 +54,37 @@ public enum RunFile {
     }
 
     /// The groups every run file starts with: format, status (and error), `/config`, `/provenance`.
-    static func header(_ config: RunConfig, provenance: Provenance, status: String, error: String? = nil) -> Node {
+    /// `resolved` gives the values actually used for settings whose value is "default" (σ², evaluation steps,
+    /// iDEM's target defaults), so the typed `/config` attributes say what ran.
+    static func header(_ config: RunConfig, provenance: Provenance, status: String, error: String? = nil,
+                       resolved: [String: String] = [:]) -> Node {
         var root = Node()
         root.set("format", .string("dsampler-run"))
         root.set("format_version", .int(formatVersion))
         root.set("status", .string(status))
         if let error { root.set("error", .string(error)) }
-        root.put("config", configNode(config))
+        root.put("config", configNode(config, resolved: resolved))
         root.put("provenance", provenance.node)
         return root
     }
 
-    static func configNode(_ c: RunConfig) -> Node {
+    /// `/config`: the settings as given (`yaml`, which `--resume` compares) and one attribute per setting with its
+    /// HDF5 type — integers, floats, booleans (h5py bools) and strings — holding the value used (`resolved` where
+    /// the setting says "default").
+    static func configNode(_ c: RunConfig, resolved: [String: String] = [:]) -> Node {
         var n = Node()
         n.set("yaml", .string(c.yaml))
-        for (k, v) in c.entries {
-            if let i = Int64(v) { n.set(k, .int(i)) } else if let d = Double(v) { n.set(k, .double(d)) } else { n.set(k, .string(v)) }
+        for (k, given) in c.entries {
+            let v = given == "default" ? resolved[k] ?? given : given
+            if v == "true" || v == "false" { n.set(k, .bool(v == "true")) }
+            else if let i = Int64(v) { n.set(k, .int(i)) } else if let d = Double(v) { n.set(k, .double(d)) } else { n.set(k, .string(v)) }
         }
         return n
+    }
+
+    /// The values a path-space run uses for its "default" settings: σ² and the evaluation steps.
+    static func resolved(_ trainer: Trainer) -> [String: String] {
+        ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(trainer.config.evalSteps ?? trainer.config.steps)"]
     }
 
     static func trainNode(_ h: [TrainingPoint]) -> Node {
@@ -138,6 +153,11 @@ public enum RunFile {
         guard root.attribute("format") == .string("dsampler-run"), case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
             throw RunFileError(message: "\(path) is not a dsampler run file (no /config)")
         }
+        let version = root.attribute("format_version")?.doubleValue ?? 1
+        guard version >= 1, version <= Double(formatVersion) else {
+            throw RunFileError(message: "\(path) has format_version \(root.attribute("format_version")!), this dsampler reads 1 to "
+                               + "\(formatVersion); use the dsampler version that wrote it, or a newer one")
+        }
         do {
             return try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
         } catch {
@@ -149,42 +169,32 @@ public enum RunFile {
     /// replaces the file's settings (e.g. other evaluation settings); it must describe the same networks.
     public static func restore(_ root: Node, path: String, config override: RunConfig? = nil) throws -> Trainer {
         let trainer = try Trainer(config: try override ?? config(of: root, path: path))
-        guard let cp = root.group("checkpoint") else {
-            throw RunFileError(message: "\(path) has no /checkpoint to restore")
-        }
+        let cp = try CheckpointFields(root, path: path)
         var checkpoint = trainer.checkpoint
         func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
-            guard let values = cp.dataset(prefix)?.floats, let m = cp.dataset(prefix + "_adam_m")?.floats,
-                  let v = cp.dataset(prefix + "_adam_v")?.floats, values.count == store.values.count,
-                  case .int(let step)? = cp.attribute(prefix + "_adam_step") else {
-                throw RunFileError(message: "\(path): /checkpoint/\(prefix) is missing or does not match the configuration")
-            }
-            store.values = values
-            adam.firstMoment = m
-            adam.secondMoment = v
-            adam.step = Int(step)
+            let n = store.values.count
+            store.values = try cp.floats(prefix, count: n)
+            adam.firstMoment = try cp.floats(prefix + "_adam_m", count: n)
+            adam.secondMoment = try cp.floats(prefix + "_adam_v", count: n)
+            adam.step = try cp.count(prefix + "_adam_step")
         }
         try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
         try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
-        checkpoint.iteration = Int(cp.attribute("iteration")?.doubleValue ?? 0)
-        checkpoint.budget = EvaluationBudget(energy: Int(cp.attribute("energy_evals")?.doubleValue ?? 0),
-                                             gradient: Int(cp.attribute("grad_evals")?.doubleValue ?? 0))
-        checkpoint.seconds = cp.attribute("seconds")?.doubleValue ?? 0
-        func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) {
-            guard var b = buffer, let states = cp.dataset(prefix + "_states"), let rewards = cp.dataset(prefix + "_log_rewards") else { return }
-            b.add(Matrix(rows: rewards.shape[0], cols: b.dimension, storage: states.floats), logRewards: rewards.doubles)
+        checkpoint.iteration = try cp.count("iteration", limit: trainer.config.iterations)
+        checkpoint.budget = EvaluationBudget(energy: try cp.count("energy_evals"), gradient: try cp.count("grad_evals"))
+        checkpoint.seconds = try cp.number("seconds", fallback: 0)
+        func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) throws {
+            guard var b = buffer, let stored = try cp.buffer(prefix, width: b.dimension), let rewards = stored.logRewards else { return }
+            b.add(Matrix(rows: stored.rows, cols: b.dimension, storage: stored.states), logRewards: rewards)
             buffer = b
         }
-        restoreBuffer("buffer", &checkpoint.buffer)
-        restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
-        var history: [TrainingPoint] = []
-        if let t = root.group("train"), let it = t.dataset("iteration")?.doubles, let loss = t.dataset("loss")?.doubles,
-           let logZ = t.dataset("log_z")?.doubles, let sec = t.dataset("seconds")?.doubles,
-           let evals = t.dataset("energy_evals")?.doubles, let grads = t.dataset("grad_evals")?.doubles {
-            history = it.indices.map {
-                TrainingPoint(iteration: Int(it[$0]), loss: loss[$0], logZ: logZ[$0], seconds: sec[$0],
-                              budget: EvaluationBudget(energy: Int(evals[$0]), gradient: Int(grads[$0])))
-            }
+        try restoreBuffer("buffer", &checkpoint.buffer)
+        try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
+        let columns = try CheckpointFields.curve(root, keys: ["iteration", "loss", "log_z", "seconds", "energy_evals", "grad_evals"],
+                                                 counts: ["iteration", "energy_evals", "grad_evals"], path: path)
+        let history = columns.isEmpty ? [] : columns[0].indices.map { k in
+            TrainingPoint(iteration: Int(columns[0][k]), loss: columns[1][k], logZ: columns[2][k], seconds: columns[3][k],
+                          budget: EvaluationBudget(energy: Int(columns[4][k]), gradient: Int(columns[5][k])))
         }
         try trainer.restore(checkpoint, history: history)
         return trainer

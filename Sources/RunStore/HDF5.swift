@@ -148,6 +148,12 @@ public enum HDF5 {
         case .double(var v):
             let a = H5Acreate2(loc, name, dsh5_native_double(), space, dsh5_p_default(), dsh5_p_default())
             if a >= 0 { status = H5Awrite(a, dsh5_native_double(), &v); H5Aclose(a) }
+        case .bool(let b):
+            let type = dsh5_bool_type()
+            defer { H5Tclose(type) }
+            var v: Int8 = b ? 1 : 0
+            let a = H5Acreate2(loc, name, type, space, dsh5_p_default(), dsh5_p_default())
+            if a >= 0 { status = H5Awrite(a, type, &v); H5Aclose(a) }
         case .string(let s):
             let type = stringType()
             defer { H5Tclose(type) }
@@ -243,6 +249,10 @@ public enum HDF5 {
             var v: Double = 0
             guard H5Aread(a, dsh5_native_double(), &v) >= 0 else { throw HDF5Error(message: "cannot read a number attribute in \(path)") }
             return .double(v)
+        case H5T_ENUM where H5Tget_size(type) == 1:
+            var v: Int8 = 0
+            guard H5Aread(a, type, &v) >= 0, v == 0 || v == 1 else { throw HDF5Error(message: "cannot read a boolean attribute in \(path)") }
+            return .bool(v == 1)
         case H5T_STRING:
             let memType = stringType()
             defer { H5Tclose(memType) }

@@ -3,12 +3,16 @@ public enum AttributeValue: Sendable, Equatable, CustomStringConvertible {
     case int(Int64)
     case double(Double)
     case string(String)
+    /// A boolean, stored as h5py stores numpy booleans (an 8-bit enum FALSE = 0, TRUE = 1), so `attrs[k]` is a
+    /// Python bool and `bool(attrs[k])` is never true for false.
+    case bool(Bool)
 
     public var description: String {
         switch self {
         case .int(let v): return "\(v)"
         case .double(let v): return "\(v)"
         case .string(let v): return v
+        case .bool(let v): return "\(v)"
         }
     }
 
@@ -17,7 +21,7 @@ public enum AttributeValue: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .int(let v): return Double(v)
         case .double(let v): return v
-        case .string: return nil
+        case .string, .bool: return nil
         }
     }
 }

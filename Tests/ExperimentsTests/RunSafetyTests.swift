@@ -133,4 +133,63 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "a setting was executed by the script")
         XCTAssertThrowsError(try SlurmScript(name: "s", directory: directory + "/a\nb", runs: [run], executable: "/bin/echo").text())
     }
+
+    /// `/config` holds what ran, with HDF5 types: booleans as h5py bools, the σ² and evaluation steps actually used
+    /// instead of "default", and a plug-in given by a relative path as an absolute one (the YAML keeps the settings
+    /// as given, for --resume).
+    func testConfigStoresWhatRan() throws {
+        let path = directory + "/run.h5"
+        _ = try RunJob(config: try RunConfig.parse(tiny + ["langevin=false", "local_search=false"]), outputPath: path).run()
+        let config = try XCTUnwrap(try HDF5.read(path).group("config"))
+        XCTAssertEqual(config.attribute("langevin"), .bool(false))
+        XCTAssertEqual(config.attribute("exploration_anneal"), .bool(true))
+        XCTAssertEqual(config.attribute("sigma2"), .double(Double(try TargetCatalog.resolve("gmm25").defaultSigma2)))
+        XCTAssertEqual(config.attribute("eval_steps"), .int(10))
+        XCTAssertEqual(config.attribute("hidden"), .int(16))
+        XCTAssertTrue(config.attribute("yaml")!.description.contains("sigma2: default"))
+        let here = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(directory))
+        defer { FileManager.default.changeCurrentDirectoryPath(here) }
+        let relative = try RunConfig.parse(["target=plugin:./lib/x.so", "prior=runs/p.h5", "data=d.h5:samples"].map { $0 })
+        XCTAssertEqual(relative.target, "plugin:" + URL(fileURLWithPath: directory + "/lib/x.so").standardizedFileURL.path)
+        XCTAssertTrue(relative.prior.hasPrefix("/") && relative.prior.hasSuffix("/runs/p.h5"), relative.prior)
+        XCTAssertTrue(relative.data.hasPrefix("/") && relative.data.hasSuffix("/d.h5:samples"), relative.data)
+    }
+
+    /// Structurally wrong run files (well-formed HDF5 with inconsistent content, as a hand edit or another tool
+    /// would leave) give a run-file error naming the problem on eval and resume, never a trap.
+    func testInconsistentRunFilesAreRefused() throws {
+        let path = directory + "/good.h5"
+        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let good = try HDF5.read(path)
+        func edited(_ change: (inout Node, inout Node) -> Void) -> Node {
+            var root = good, checkpoint = good.group("checkpoint")!
+            change(&root, &checkpoint)
+            root.put("checkpoint", checkpoint)
+            return root
+        }
+        let cases: [(Node, String)] = [
+            (edited { _, c in c.put("network_adam_m", .float(shape: [3], values: [0, 0, 0])) }, "network_adam_m has 3 values"),
+            (edited { _, c in c.set("iteration", .double(1e300)) }, "iteration = 1e+300 is not a count"),
+            (edited { _, c in c.set("network_adam_step", .int(-5)) }, "network_adam_step = -5.0 is not a count"),
+            (edited { _, c in
+                var values = good.group("checkpoint")!.dataset("network")!.floats
+                values[0] = .nan
+                c.put("network", .float(shape: [values.count], values: values))
+            }, "network holds non-finite values"),
+            (edited { r, _ in
+                var train = good.group("train")!
+                train.put("loss", .double(shape: [7], values: [Double](repeating: 1, count: 7)))
+                r.put("train", train)
+            }, "the /train columns have different lengths"),
+            (edited { r, _ in r.set("format_version", .int(99)) }, "format_version 99"),
+        ]
+        for (k, (root, message)) in cases.enumerated() {
+            let file = directory + "/bad\(k).h5"
+            try HDF5.write(root, to: file)
+            XCTAssertThrowsError(try RunFile.restore(try HDF5.read(file), path: file), "case \(k)") {
+                XCTAssertTrue("\($0)".contains(message), "case \(k): \($0)")
+            }
+        }
+    }
 }

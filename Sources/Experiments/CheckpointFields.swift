@@ -1,0 +1,78 @@
+import Foundation
+import RunStore
+
+/// A run file's `/checkpoint` and `/train` read with every value checked, so that a file edited by hand, written
+/// by another tool or damaged where no checksum covers it gives the normal run-file error instead of a trap:
+/// counters are whole numbers in 0...`maxCount`, arrays have the length the configuration implies and finite
+/// values, and the curves' columns have equal lengths.
+struct CheckpointFields {
+    let node: Node
+    let path: String
+    /// Largest counter accepted (iterations, evaluations, Adam steps): 2⁵³, where doubles stop being exact.
+    static let maxCount = 1 << 53
+
+    /// The group `name` of `root`.
+    init(_ root: Node, group name: String = "checkpoint", path: String) throws {
+        guard let node = root.group(name) else { throw RunFileError(message: "\(path) has no /\(name) to restore") }
+        self.node = node
+        self.path = path
+    }
+
+    func damaged(_ what: String) -> RunFileError {
+        RunFileError(message: "\(path): /checkpoint \(what); the file is damaged or was not written by dsampler")
+    }
+
+    /// A counter attribute (0 when absent), a whole number from 0 to `limit`.
+    func count(_ key: String, limit: Int = maxCount) throws -> Int {
+        guard let value = node.attribute(key)?.doubleValue else { return 0 }
+        guard value.isFinite, value >= 0, value <= Double(limit), value == value.rounded() else {
+            throw damaged("\(key) = \(value) is not a count from 0 to \(limit)")
+        }
+        return Int(value)
+    }
+
+    /// A number attribute, finite (or `fallback` when absent).
+    func number(_ key: String, fallback: Double) throws -> Double {
+        guard let value = node.attribute(key)?.doubleValue else { return fallback }
+        guard value.isFinite || value == .infinity && fallback == .infinity else { throw damaged("\(key) = \(value) is not finite") }
+        return value
+    }
+
+    /// A float dataset of exactly `count` finite values.
+    func floats(_ key: String, count: Int) throws -> [Float] {
+        guard let data = node.dataset(key) else { throw damaged("has no \(key)") }
+        let values = data.floats
+        guard values.count == count else { throw damaged("\(key) has \(values.count) values where this configuration has \(count)") }
+        guard values.allSatisfy(\.isFinite) else { throw damaged("\(key) holds non-finite values") }
+        return values
+    }
+
+    /// Rows × `width` states and their `rows` log-rewards (a replay buffer), or nil when absent.
+    func buffer(_ prefix: String, width: Int) throws -> (states: [Float], rows: Int, logRewards: [Double]?)? {
+        guard let states = node.dataset(prefix + "_states") else { return nil }
+        guard states.shape.count == 2, states.shape[1] == width, states.floats.count == states.shape[0] * width else {
+            throw damaged("\(prefix)_states has shape \(states.shape), not N × \(width)")
+        }
+        let rewards = node.dataset(prefix + "_log_rewards")?.doubles
+        if let rewards, rewards.count != states.shape[0] { throw damaged("\(prefix)_log_rewards does not match \(prefix)_states") }
+        return (states.floats, states.shape[0], rewards)
+    }
+
+    /// The `/train` curve columns `keys` of `root` (empty when a column is absent), of equal lengths, with
+    /// `counts` columns checked as counts.
+    static func curve(_ root: Node, keys: [String], counts: Set<String>, path: String) throws -> [[Double]] {
+        guard let t = root.group("train") else { return [] }
+        let columns = keys.map { t.dataset($0)?.doubles }
+        guard columns.allSatisfy({ $0 != nil }) else { return [] }
+        let values = columns.map { $0! }
+        guard values.allSatisfy({ $0.count == values[0].count }) else {
+            throw RunFileError(message: "\(path): the /train columns have different lengths; the file is damaged")
+        }
+        for (key, column) in zip(keys, values) where counts.contains(key) {
+            guard column.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= Double(maxCount) }) else {
+                throw RunFileError(message: "\(path): /train/\(key) holds values that are not counts; the file is damaged")
+            }
+        }
+        return values
+    }
+}
