@@ -122,7 +122,14 @@ public enum HDF5 {
     /// Largest dataset read, in elements (as `RunConfig.maxElements`).
     static let maxElements = 1 << 31
 
-    private static let silenceErrorStack: Void = { H5Eset_auto2(dsh5_e_default(), nil, nil) }()
+    /// Set up once, before the library's first use: no error printing (every status is checked here), and no
+    /// clean-up at process exit — after a failed write (a full disk) the library's exit handler would flush the
+    /// half-written file again and crash; every file this store opens is closed (or, when writing failed,
+    /// removed) before it returns, so there is nothing left for it to do.
+    private static let silenceErrorStack: Void = {
+        H5dont_atexit()
+        H5Eset_auto2(dsh5_e_default(), nil, nil)
+    }()
 
     // MARK: writing
 
