@@ -68,6 +68,9 @@ final class CommandLineTests: XCTestCase {
         try assertRefused(["bench", "--repeats", "0"], "--repeats must be from 1")
         try assertRefused(["sweep", "seed=0", "--jobs", "0", "--out", directory + "/sw"], "--jobs must be from 1")
         try assertRefused(["sweep", "seed=0", "--name", "../x"], "bad sweep name")
+        let held = try FileLock(for: directory + "/busy", folder: true, purpose: "running sweep busy")
+        try assertRefused(["sweep", "seed=0", "iterations=5", "--out", directory + "/busy"], "is in use by another process")
+        held.release()
         try assertRefused(["report", directory + "/missing"], "is not a folder")
         _ = try RunJob(config: try RunConfig.parse(["iterations=5", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16"]),
                        outputPath: directory + "/tiny.h5").run()

@@ -78,6 +78,36 @@ final class TargetCatalogTests: XCTestCase {
         XCTAssertThrowsError(try TargetCatalog.resolve(odd)) { XCTAssertTrue("\($0)".contains("even"), "\($0)") }
     }
 
+    /// Constants that would make the density non-finite, and specs that would recurse or explode, are refused
+    /// when the spec is loaded, with the key and the valid range.
+    func testSpecConstantsAreChecked() throws {
+        let dir = NSTemporaryDirectory() + "dsampler-spec-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [(String, String)] = [
+            ("kind: grid-mixture\ngrid: [-1, 1]\nvariance: 0\n", "'variance' must be a number > 0"),
+            ("kind: grid-mixture\ngrid: [-1, 1]\nvariance: 1\nsde_sigma2: -2\n", "'sde_sigma2' must be a number > 0"),
+            ("kind: grid-mixture\ngrid: [-1, 1]\nvariance: 1\nweights: [1, 2, 3]\n", "'weights' must be 4 numbers > 0"),
+            ("kind: grid-mixture\ngrid: [-1, 1]\nvariance: 1\nweights: [1, 2, 0, 1]\n", "with some ≤ 0"),
+            ("kind: funnel\ndimension: 10\nneck_std: -3\n", "'neck_std' must be a number > 0"),
+            ("kind: funnel\ndimension: 1000000000\nneck_std: 3\n", "'dimension' must be an integer from 1 to 100000"),
+            ("kind: manywell\ndimension: 4\nidem: {scale: 0}\n", "idem scale must be a number > 0"),
+            ("kind: ratio\nnumerator: gmm25\ndenominator: funnel\n", "they must match"),
+            ("kind: ratio\nnumerator: SELF\ndenominator: gmm25\n", "refers back to it"),
+            ("kind: funnel\ndimension: 10\nneck_std: .nan\n", "'neck_std' must be a number > 0"),
+        ]
+        for (k, (body, message)) in cases.enumerated() {
+            let file = dir + "/s\(k).yaml"
+            try ("name: s\(k)\n" + body.replacingOccurrences(of: "SELF", with: file)).write(toFile: file, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try TargetCatalog.resolve(file), "case \(k)") { XCTAssertTrue("\($0)".contains(message), "case \(k): \($0)") }
+        }
+        // An alias bomb: nine levels of ten aliases each would expand to 10⁹ nodes.
+        var bomb = "name: bomb\nkind: funnel\nlevel0: &l0 [x]\n"
+        for level in 1...9 { bomb += "level\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        try bomb.write(toFile: dir + "/bomb.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TargetCatalog.resolve(dir + "/bomb.yaml")) { XCTAssertTrue("\($0)".contains("expands to more than 100000"), "\($0)") }
+    }
+
     /// A plug-in selected through a spec file gets the spec's σ² and its declared dimension is checked.
     func testPluginSpec() throws {
         let dir = NSTemporaryDirectory() + "dsampler-pspec-\(UUID().uuidString)"
