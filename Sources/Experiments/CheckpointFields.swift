@@ -55,6 +55,9 @@ struct CheckpointFields {
         }
         let rewards = node.dataset(prefix + "_log_rewards")?.doubles
         if let rewards, rewards.count != states.shape[0] { throw damaged("\(prefix)_log_rewards does not match \(prefix)_states") }
+        guard states.floats.allSatisfy(\.isFinite), rewards?.allSatisfy(\.isFinite) ?? true else {
+            throw damaged("\(prefix) holds non-finite states or log-rewards")
+        }
         return (states.floats, states.shape[0], rewards)
     }
 

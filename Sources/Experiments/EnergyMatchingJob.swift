@@ -48,6 +48,8 @@ public struct EnergyMatchingJob {
         let defaults = try TargetCatalog.spec(config.target)?.idemDefaults ?? [:]
         func value(_ given: Float?, _ key: String, _ fallback: Float) -> Float { given ?? defaults[key].map(Float.init) ?? fallback }
         let o = config.idem
+        let samples = o.samples ?? defaults["samples"].map { Int($0) } ?? 500
+        try config.checkSizes(dimension: original.dimension, idemSamples: samples)
         let sigmaMin = value(o.sigmaMin, "sigma_min", 1e-5), sigmaMax = value(o.sigmaMax, "sigma_max", 1)
         guard sigmaMin < sigmaMax else {
             throw EnergyMatchingError("idem_sigma_min (\(sigmaMin)) must be below idem_sigma_max (\(sigmaMax))")
@@ -59,7 +61,7 @@ public struct EnergyMatchingJob {
         let clip = value(o.scoreClip, "score_clip", 0)
         var settings = EnergyMatchingSettings(
             schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),
-            estimator: MonteCarloScore(samples: o.samples ?? defaults["samples"].map { Int($0) } ?? 500, maxNorm: clip > 0 ? clip : nil,
+            estimator: MonteCarloScore(samples: samples, maxNorm: clip > 0 ? clip : nil,
                                       conditional: o.conditionalTargets))
         settings.diffusionScale = value(o.diffusionScale, "diffusion_scale", 1)
         settings.integrationSteps = o.steps
@@ -137,10 +139,7 @@ public struct EnergyMatchingJob {
             throw stop
         } catch {
             provenance.endTime = Date()
-            if let written = output.writeFailure(node("failed", error: "\(error)")), written != outputPath {
-                throw RunFileError(message: "\(error)\n\(outputPath) is kept as it was; the failed state is in \(written)")
-            }
-            throw error
+            throw output.writeFailure(node("failed", error: "\(error)"), error: error)
         }
     }
 

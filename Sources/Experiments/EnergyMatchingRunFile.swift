@@ -10,7 +10,7 @@ extension EnergyMatchingJob {
     static func resolved(_ s: EnergyMatchingSettings) -> [String: String] {
         ["idem_sigma_min": "\(s.schedule.sigmaMin)", "idem_sigma_max": "\(s.schedule.sigmaMax)",
          "idem_samples": "\(s.estimator.samples)", "idem_score_clip": "\(s.estimator.maxNorm ?? 0)",
-         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)"]
+         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.gradientClip)"]
     }
 
     static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,

@@ -12,8 +12,9 @@ public enum Interruption {
     /// Why the run was asked to stop, e.g. "SIGTERM"; nil while it runs on.
     public static var requested: String? { state.withLock { $0.reason } }
     /// Seconds the loop gets to checkpoint before the watchdog writes the last checkpoint itself (10, or
-    /// `DSAMPLER_GRACE_SECONDS`).
-    public static let grace = Double(ProcessInfo.processInfo.environment["DSAMPLER_GRACE_SECONDS"] ?? "").flatMap { $0 > 0 ? $0 : nil } ?? 10
+    /// `DSAMPLER_GRACE_SECONDS` from 0 to 3600; other values are ignored).
+    public static let grace = Double(ProcessInfo.processInfo.environment["DSAMPLER_GRACE_SECONDS"] ?? "")
+        .flatMap { $0 > 0 && $0.isFinite ? min($0, 3600) : nil } ?? 10
 
     private struct State {
         var reason: String?

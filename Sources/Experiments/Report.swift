@@ -24,6 +24,13 @@ public struct RunRecord: Sendable {
         commit = root.group("provenance")?.attribute("git_commit")?.description ?? "unknown"
         metrics = [:]
         for a in root.group("eval")?.attributes ?? [] { if let v = a.value.doubleValue { metrics[a.name] = v } }
+        // A complete run has its metrics; a file that says complete without them is damaged, and averaging it
+        // in would blank its whole group.
+        if status == "complete" {
+            guard let n = metrics["n_eval"], n >= 1, !metrics.values.contains(where: \.isNaN) else {
+                throw RunFileError(message: "\(path) says complete but its /eval is missing, incomplete or NaN; the file is damaged")
+            }
+        }
         if let cp = root.group("checkpoint") {
             for key in ["seconds", "energy_evals", "grad_evals"] { if let v = cp.attribute(key)?.doubleValue { metrics[key] = v } }
         }

@@ -281,16 +281,29 @@ public struct RunConfig: Sendable, Equatable {
     public static let maxElements = 1 << 31
 
     /// Checks, with overflow-checked products, that the arrays these settings make for a target of `dimension`
-    /// stay within `maxElements`: (steps + 1)·batch_size·d, (eval_steps + 1)·eval_paths·d, and buffer_size·d
-    /// with local search.
+    /// stay within `maxElements`. Path-space objectives: (steps + 1)·batch_size·d, (eval_steps + 1)·eval_paths·d
+    /// and buffer_size·d with local search; iDEM: idem_generate·d, eval_paths·d, batch_size·(idem_samples + 1)·d
+    /// (the Monte-Carlo points of one regression step) and idem_buffer·d; MALA: eval_paths·d; every network:
+    /// hidden·(d + hidden) parameters per layer.
     /// - Throws: `ConfigError.badValue` naming the product and the limit.
-    public func checkSizes(dimension d: Int) throws {
+    public func checkSizes(dimension d: Int, idemSamples: Int? = nil) throws {
         func product(_ factors: [Int]) -> Int? {
             factors.reduce(Int?(1)) { p, f in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: f); return o ? nil : r } }
         }
-        var arrays = [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
-                      ("eval_paths", evalPaths, "(eval_steps + 1) × eval_paths × dimension", [(evalSteps ?? steps) + 1, evalPaths, d])]
-        if localSearch { arrays.append(("buffer_size", bufferSize, "buffer_size × dimension", [bufferSize, d])) }
+        var arrays = [("hidden", hidden, "hidden × (dimension + hidden)", [hidden, d + hidden])]
+        switch objective {
+        case "idem":
+            arrays += [("idem_generate", idem.generate, "idem_generate × dimension", [idem.generate, d]),
+                       ("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]),
+                       ("batch_size", batchSize, "batch_size × (idem_samples + 1) × dimension", [batchSize, (idemSamples ?? 1) + 1, d]),
+                       ("idem_buffer", idem.buffer, "idem_buffer × dimension", [idem.buffer, d])]
+        case "mala":
+            arrays.append(("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]))
+        default:
+            arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
+                       ("eval_paths", evalPaths, "(eval_steps + 1) × eval_paths × dimension", [(evalSteps ?? steps) + 1, evalPaths, d])]
+            if localSearch { arrays.append(("buffer_size", bufferSize, "buffer_size × dimension", [bufferSize, d])) }
+        }
         for (key, value, what, factors) in arrays {
             guard let n = product(factors), n <= Self.maxElements else {
                 throw ConfigError.badValue(key: key, value: "\(value)", expected: "a smaller value: \(what) = "

@@ -69,13 +69,13 @@ public enum RunFile {
     }
 
     /// `/config`: the settings as given (`yaml`, which `--resume` compares) and one attribute per setting with its
-    /// HDF5 type — integers, floats, booleans (h5py bools) and strings — holding the value used (`resolved` where
-    /// the setting says "default").
+    /// HDF5 type — integers, floats, booleans (h5py bools) and strings — holding the value used (`resolved` for
+    /// the settings whose value is derived: "default" ones, and iDEM's grad_clip = 0, which means the target's).
     static func configNode(_ c: RunConfig, resolved: [String: String] = [:]) -> Node {
         var n = Node()
         n.set("yaml", .string(c.yaml))
         for (k, given) in c.entries {
-            let v = given == "default" ? resolved[k] ?? given : given
+            let v = resolved[k] ?? given
             if v == "true" || v == "false" { n.set(k, .bool(v == "true")) }
             else if let i = Int64(v) { n.set(k, .int(i)) } else if let d = Double(v) { n.set(k, .double(d)) } else { n.set(k, .string(v)) }
         }

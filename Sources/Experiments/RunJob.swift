@@ -60,11 +60,7 @@ public struct RunJob {
             throw stop
         } catch {
             provenance.endTime = Date()
-            let node = RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)")
-            if let written = output.writeFailure(node), written != outputPath {
-                throw RunFileError(message: "\(error)\n\(outputPath) is kept as it was; the failed state is in \(written)")
-            }
-            throw error
+            throw output.writeFailure(RunFile.node(trainer, provenance: provenance, status: "failed", error: "\(error)"), error: error)
         }
     }
 }

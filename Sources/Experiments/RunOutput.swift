@@ -35,6 +35,9 @@ public final class RunOutput {
     /// - Throws: `RunFileError` when a file is there and `mode` is `.new`, when the folder cannot be written, or
     ///   when the destination is not a regular file; `FileLock.Held` naming the process that writes it.
     public init(path: String, mode: Mode) throws {
+        guard !path.isEmpty, !path.hasSuffix("/") else {
+            throw RunFileError(message: "the run file path '\(path)' names no file; give a file name such as runs/run.h5")
+        }
         self.path = path
         do { try HDF5.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
         lock = try FileLock(for: path, purpose: "writing this run file")
@@ -83,14 +86,20 @@ public final class RunOutput {
         FileHandle.standardError.write(Data("dsampler: stopped by \(reason); \(output.path) holds the checkpoint of iteration \(iteration)\n".utf8))
     }
 
-    /// Records a failed state: at the path when no good file is there, otherwise at `failedPath`. Returns where it
-    /// went, or nil when it could not be written (the original error matters more than this one).
-    @discardableResult
-    public func writeFailure(_ node: Node) -> String? {
+    /// Records a failed state: at the path when no good file is there, otherwise at `failedPath`.
+    /// - Returns: the error to report: `error` itself when the failed state went to the path, or a
+    ///   `RunFileError` that says the run file is kept and where the failed state is (or why it could not be
+    ///   written), so the message never points at the kept file as if it held the failure.
+    public func writeFailure(_ node: Node, error: any Error) -> any Error {
         let keep = FileManager.default.fileExists(atPath: path) && Self.status(of: path) != "failed"
         let destination = keep ? failedPath : path
-        do { try HDF5.write(node, to: destination) } catch { return nil }
-        return destination
+        do {
+            try HDF5.write(node, to: destination)
+        } catch let writing {
+            return RunFileError(message: "\(error)\n\(keep ? "\(path) is kept as it was; " : "")the failed state could not be "
+                                + "written to \(destination): \(writing)")
+        }
+        return keep ? RunFileError(message: "\(error)\n\(path) is kept as it was; the failed state is in \(destination)") : error
     }
 
     /// Releases the lock (also on deinit).

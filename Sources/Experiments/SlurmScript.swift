@@ -29,11 +29,18 @@ public struct SlurmScript: Sendable {
         for path in [folder, here, executable] where path.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             throw SweepError("the path \(path.debugDescription) contains a control character; use another folder for the sweep")
         }
+        // `#SBATCH` lines are parsed by sbatch, not the shell: spaces end the value, `#` starts a comment, quotes
+        // must pair. The log folder there is therefore limited to plain path characters.
+        let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=,@")
+        guard folder.unicodeScalars.allSatisfy(plain.contains) else {
+            throw SweepError("the sweep folder \(folder.debugDescription) has characters that an #SBATCH line cannot hold (spaces, "
+                             + "#, quotes); use a folder path of letters, digits and . _ - / for a Slurm sweep")
+        }
         var lines = ["#!/bin/bash",
                      "#SBATCH --job-name=\(name)",
                      "#SBATCH --array=0-\(max(runs.count - 1, 0))",
                      "#SBATCH --cpus-per-task=1",
-                     "#SBATCH --output=\(folder.replacingOccurrences(of: " ", with: "\\ "))/logs/slurm-%A_%a.log",
+                     "#SBATCH --output=\(folder)/logs/slurm-%A_%a.log",
                      "# Written by dsampler sweep --slurm: one array task per run still to do.",
                      "set -euo pipefail",
                      "cd \(Self.quoted(here))",

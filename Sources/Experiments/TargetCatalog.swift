@@ -89,7 +89,7 @@ public struct TargetSpec {
         case "grid-mixture":
             let grid = try numbers("grid")
             let weights = fields["weights"] == nil ? nil : try numbers("weights")
-            if let weights, weights.count != grid.count * grid.count || !weights.allSatisfy({ $0 > 0 }) {
+            if let weights, weights.count != grid.count * grid.count || !weights.allSatisfy({ $0 > 0 }) || !weights.reduce(0, +).isFinite {
                 throw SpecError(file: file, problem: "'weights' must be \(grid.count * grid.count) numbers > 0 (one per grid point "
                                 + "pair), got \(weights.count)\(weights.allSatisfy { $0 > 0 } ? "" : " with some ≤ 0")")
             }

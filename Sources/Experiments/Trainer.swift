@@ -257,10 +257,14 @@ public final class Trainer {
     /// Stops on divergence: a non-finite loss, log Z estimate or parameter.
     func checkFinite(_ out: ObjectiveOutput) throws {
         let what = !out.loss.isFinite ? "loss \(out.loss)" : !out.logZEstimate.isFinite ? "log Z estimate \(out.logZEstimate)"
-            : !network.parameters.values.allSatisfy(\.isFinite) ? "network parameters"
-            : !objective.parameters.values.allSatisfy(\.isFinite) ? "objective parameters (log Z or flows)" : nil
+            : !network.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "network parameters"
+            : !objective.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "objective parameters (log Z or flows)" : nil
         if let what { throw TrainingError.diverged(iteration: iteration, target: config.target, what: what) }
     }
+
+    /// Largest parameter magnitude a run may reach before it counts as diverged (lr = 1e30 makes weights of 10³⁰
+    /// that are finite but meaningless; a log Z of 10⁸, from energies with a large constant, stays well below).
+    static let parameterBound: Float = 1e15
 
     /// Parameters, optimiser states and counters.
     public var checkpoint: Checkpoint {
@@ -301,7 +305,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .nonFiniteLoss(let i, let t):
             return "the loss became non-finite at iteration \(i) on target \(t); lower lr or set grad_clip"
         case .diverged(let i, let t, let what):
-            return "training diverged at iteration \(i) on target \(t): the \(what) became non-finite; lower lr or set grad_clip"
+            return "training diverged at iteration \(i) on target \(t): the \(what) became non-finite or exceeded 1e15; lower lr or set grad_clip"
         case .incompatibleCheckpoint:
             return "the checkpoint's parameter shapes do not match this configuration (target, hidden, langevin, learned_variance, objective)"
         case .unsupportedSettings(let reason):

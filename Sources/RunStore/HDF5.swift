@@ -25,7 +25,7 @@ public enum HDF5 {
     public static func write(_ root: Node, to path: String) throws {
         silenceErrorStack
         let url = URL(fileURLWithPath: path)
-        try checkDestination(path)
+        try AtomicFile.checkDestination(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
         let creation = dsh5_file_create_with_userblock(hsize_t(Seal.size))
@@ -57,7 +57,7 @@ public enum HDF5 {
     /// can be made) and takes a new file.
     /// - Throws: `HDF5Error` naming the path and the problem.
     public static func checkWritable(_ path: String) throws {
-        try checkDestination(path)
+        try AtomicFile.checkDestination(path)
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw HDF5Error(message: "cannot create the folder \(folder.path) for \(path): \(error.localizedDescription)")
@@ -69,17 +69,6 @@ public enum HDF5 {
         }
         close(fd)
         unlink(probe)
-    }
-
-    /// Refuses a destination that exists and is not a regular file.
-    static func checkDestination(_ path: String) throws {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        let kind = info.st_mode & S_IFMT
-        guard kind != S_IFREG else { return }
-        let what = kind == S_IFLNK ? "a symbolic link" : kind == S_IFDIR ? "a directory" : kind == S_IFIFO ? "a FIFO"
-            : kind == S_IFCHR || kind == S_IFBLK ? "a device" : "not a regular file"
-        throw HDF5Error(message: "\(path) is \(what); give the path of a regular file (or a new one) to write")
     }
 
     /// fsync of a closed file, so that the rename publishes data that is on disk.
@@ -244,8 +233,18 @@ public enum HDF5 {
         return node
     }
 
+    /// Reads a scalar attribute. Anything else (an array where a number belongs, an unknown type) is refused
+    /// before reading, since the value is read into a single scalar.
     private static func readAttribute(_ a: hid_t, path: String) throws -> AttributeValue {
+        let space = H5Aget_space(a)
+        guard space >= 0 else { throw HDF5Error(message: "\(path) is damaged (an attribute's shape)") }
+        let points = H5Sget_simple_extent_npoints(space)
+        H5Sclose(space)
+        guard points == 1 else {
+            throw HDF5Error(message: "\(path) has an attribute with \(points) values where one belongs; it is not a dsampler run file")
+        }
         let type = H5Aget_type(a)
+        guard type >= 0 else { throw HDF5Error(message: "\(path) is damaged (an attribute's type)") }
         defer { H5Tclose(type) }
         switch H5Tget_class(type) {
         case H5T_INTEGER:
@@ -260,7 +259,7 @@ public enum HDF5 {
             var v: Int8 = 0
             guard H5Aread(a, type, &v) >= 0, v == 0 || v == 1 else { throw HDF5Error(message: "cannot read a boolean attribute in \(path)") }
             return .bool(v == 1)
-        case H5T_STRING:
+        case H5T_STRING where H5Tis_variable_str(type) > 0:
             let memType = stringType()
             defer { H5Tclose(memType) }
             var pointer: UnsafeMutablePointer<CChar>?

@@ -139,6 +139,7 @@ struct Reference: ParsableCommand {
     @Option(help: "Keep every n-th sweep after burn-in.") var thin = 1_000
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Output file.") var out: String
+    @Flag(help: "Replace an existing --out file.") var overwrite = false
 
     func validate() throws {
         for (name, value, limit) in [("--chains", chains, 100_000), ("--sweeps", sweeps, 100_000_000), ("--thin", thin, 100_000_000)]
@@ -155,9 +156,20 @@ struct Reference: ParsableCommand {
 
     func run() throws {
         try HDF5.checkWritable(out)  // before hours of sampling, not after
+        if FileManager.default.fileExists(atPath: out) && !overwrite {
+            throw ValidationError("\(out) already exists; pass --overwrite to replace it, or choose another --out")
+        }
         var sampling = ReferenceSampling()
         (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin, sampling.seed) = (chains, sweeps, burnIn, thin, seed)
         let t = try TargetCatalog.resolve(target)
+        // Two populations of chains, and every kept sweep of every chain, as float arrays of d columns.
+        let kept = 2 * chains * ((sweeps - burnIn) / thin)
+        for (what, rows) in [("2 × --chains", 2 * chains), ("2 × --chains × (--sweeps − --burn-in) / --thin kept samples", kept)] {
+            let (n, overflow) = rows.multipliedReportingOverflow(by: t.dimension)
+            guard !overflow, n <= RunConfig.maxElements else {
+                throw ValidationError("\(what) × dimension \(t.dimension) exceeds \(RunConfig.maxElements) values; use fewer chains or a larger --thin")
+            }
+        }
         let node = try sampling.run(t) { sweep in print("sweep \(sweep)/\(sweeps)"); fflush(nil) }
         try HDF5.write(node, to: out)
         for key in ["acceptance", "step_size_mean", "val_energy_mean", "val_energy_std", "test_energy_mean", "test_energy_std", "seconds"] {

@@ -18,12 +18,16 @@ struct PlotCommand: ParsableCommand {
         let config = try RunFile.config(of: root, path: file)
         let parent = (file as NSString).deletingLastPathComponent
         let folder = out ?? (parent.isEmpty ? "." : parent)
+        guard ["png", "pdf"].contains(format) else { throw ValidationError("--format must be png or pdf (got \(format))") }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
+            throw ValidationError("--out \(folder) is not a folder; give the folder the plot goes into")
+        }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         guard let repository = TargetCatalog.directory?.deletingLastPathComponent() else {
             throw ValidationError("cannot find the repository (Targets/ and Scripts/); run from it")
         }
-        var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--out", folder,
-                         "--format", format]
+        var arguments = [repository.appendingPathComponent("Scripts/plot.py").path, file, "--format", format]
         // The density grid goes to a fresh private folder (mkdtemp: created exclusively, mode 0700), never to a
         // predictable name in /tmp that another user could have planted as a link.
         var template = Array((NSTemporaryDirectory() + "dsampler-plot-XXXXXX").utf8CString)
@@ -33,6 +37,9 @@ struct PlotCommand: ParsableCommand {
         let scratch = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let gridPath = scratch + "/grid.h5"
+        // plot.py writes into the private folder; the plot is then placed into the user's folder the way run
+        // files are written (never through a link planted at its name).
+        arguments += ["--out", scratch + "/plot"]
         // For RTB, `target` is the evaluation target: the posterior.
         if let view = PlotData.view(of: try TargetCatalog.resolve(config.target)) {
             let range = try TargetCatalog.spec(config.target)?.plotRange ?? [-10, 10]
@@ -46,6 +53,11 @@ struct PlotCommand: ParsableCommand {
         try process.run()
         process.waitUntilExit()
         if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: scratch + "/plot") {
+            let destination = (folder as NSString).appendingPathComponent(name)
+            try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: scratch + "/plot/" + name)), to: destination)
+            print("wrote \(destination)")
+        }
     }
 
     /// A Python with h5py and matplotlib: `python3` on the PATH, else Debian's (which Scripts/setup provides).

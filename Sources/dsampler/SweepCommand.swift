@@ -61,7 +61,7 @@ struct SweepCommand: ParsableCommand {
         if let slurm {
             let script = SlurmScript(name: spec.name, directory: directory, runs: pending,
                                      executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path)
-            try script.text().write(toFile: slurm, atomically: true, encoding: .utf8)
+            try AtomicFile.write(Data(try script.text().utf8), to: slurm)
             print("sweep \(spec.name): wrote \(slurm) (\(pending.count) array tasks); submit with: sbatch \(slurm)")
             return
         }

@@ -72,6 +72,7 @@ final class CommandLineTests: XCTestCase {
         try assertRefused(["sweep", "seed=0", "iterations=5", "--out", directory + "/busy"], "is in use by another process")
         held.release()
         try assertRefused(["report", directory + "/missing"], "is not a folder")
+        try assertRefused(["train", "iterations=5", "--out", ""], "names no file")
         _ = try RunJob(config: try RunConfig.parse(["iterations=5", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16"]),
                        outputPath: directory + "/tiny.h5").run()
         try assertRefused(["eval", directory + "/tiny.h5", "--paths", "1"], "--paths must be from 2")
@@ -201,5 +202,52 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("no space left on device"), output)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: small).filter { $0.contains(".tmp.") }, [])
+    }
+
+    /// Files edited with h5py so that an attribute holds an array where one number belongs (unsealed, as another
+    /// tool would leave them) are refused by `eval`, `train --resume` and `report`, never read into a scalar; a
+    /// `plot` whose output name is a planted symbolic link replaces the link and leaves its target alone.
+    func testHandEditedFilesAndPlantedLinks() throws {
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw XCTSkip("no /usr/bin/python3 with h5py (Scripts/setup)") }
+        let settings = ["iterations=20", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16", "threads=1"]
+        let good = directory + "/good.h5"
+        _ = try RunJob(config: try RunConfig.parse(settings), outputPath: good).run()
+        let edit = """
+            import h5py, numpy as np, shutil, sys
+            for k, (group, key) in enumerate([("eval", "ess"), ("checkpoint", "iteration"), ("/", "format_version"), ("config", "hidden")]):
+                path = sys.argv[1] + "/edited%d.h5" % k
+                shutil.copy(sys.argv[1] + "/good.h5", path)
+                with open(path, "r+b") as f: f.write(b"\\0" * 512)  # drop the seal, as a foreign tool's copy would
+                with h5py.File(path, "r+") as h: h[group].attrs[key] = np.zeros(1000)
+            """
+        try edit.write(toFile: directory + "/edit.py", atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [directory + "/edit.py", directory]
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw XCTSkip("h5py could not edit the file") }
+        for k in 0..<4 {
+            let path = directory + "/edited\(k).h5"
+            for command in [["eval", path], ["train"] + settings + ["iterations=25", "--out", path, "--resume"]] {
+                let (status, signalled, output) = try dsampler(command)
+                XCTAssertFalse(signalled, "\(command): \(output)")
+                XCTAssertEqual(status, 1, "\(command): \(output)")
+                XCTAssertTrue(output.contains("1000 values where one belongs"), "\(command): \(output)")
+            }
+        }
+        let (status, signalled, output) = try dsampler(["report", directory])
+        XCTAssertFalse(signalled)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("Skipped (not readable run files)") && output.contains("| gmm25 |"), output)
+        // plot: a link planted at the output name.
+        let victim = directory + "/victim.txt"
+        try "keep me".write(toFile: victim, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/good.png", withDestinationPath: victim)
+        let plotted = try dsampler(["plot", good, "--out", directory])
+        XCTAssertFalse(plotted.signalled)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "keep me", "plot wrote through a planted link")
+        XCTAssertTrue(plotted.output.contains("is a symbolic link"), plotted.output)
     }
 }

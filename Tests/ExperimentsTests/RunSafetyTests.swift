@@ -47,6 +47,14 @@ final class RunSafetyTests: XCTestCase {
         let failed = try HDF5.read(directory + "/run.failed.h5")
         XCTAssertEqual(failed.attribute("status"), .string("failed"))
         XCTAssertEqual(SweepSpec.state(of: path), .complete)
+        // When the failed state cannot be written beside (a folder is in the way), the message says so and does
+        // not point at the kept file as if it held the failure.
+        try FileManager.default.removeItem(atPath: directory + "/run.failed.h5")
+        try FileManager.default.createDirectory(atPath: directory + "/run.failed.h5", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunJob(config: diverging, outputPath: path).run(.resume)) {
+            XCTAssertTrue("\($0)".contains("is kept as it was; the failed state could not be written"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
         var running = Node()
         running.set("status", .string("running"))
         try HDF5.write(running, to: directory + "/other.h5")
@@ -119,7 +127,7 @@ final class RunSafetyTests: XCTestCase {
         let marker = directory + "/injected"
         let nasty = ["prior=$(touch \(marker))", "reward=`touch \(marker)`;touch \(marker)", "data=a b*"]
         let run = SweepSpec.Run(settings: nasty, fileName: "run.h5")
-        let script = try SlurmScript(name: "s", directory: directory + "/it's here", runs: [run], executable: "/bin/echo").text()
+        let script = try SlurmScript(name: "s", directory: directory + "/sweep", runs: [run], executable: "/bin/echo").text()
         try script.write(toFile: directory + "/job.sh", atomically: true, encoding: .utf8)
         let p = Process(), pipe = Pipe()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -129,9 +137,14 @@ final class RunSafetyTests: XCTestCase {
         try p.run()
         p.waitUntilExit()
         let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(printed, (["train"] + nasty + ["threads=1", "--out", directory + "/it's here/run.h5", "--resume"]).joined(separator: " ") + "\n")
+        XCTAssertEqual(printed, (["train"] + nasty + ["threads=1", "--out", directory + "/sweep/run.h5", "--resume"]).joined(separator: " ") + "\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "a setting was executed by the script")
         XCTAssertThrowsError(try SlurmScript(name: "s", directory: directory + "/a\nb", runs: [run], executable: "/bin/echo").text())
+        for folder in ["/it's here", "/a b", "/x#y"] {  // sbatch would split, truncate or reject these in #SBATCH --output
+            XCTAssertThrowsError(try SlurmScript(name: "s", directory: directory + folder, runs: [run], executable: "/bin/echo").text()) {
+                XCTAssertTrue("\($0)".contains("#SBATCH line cannot hold"), "\($0)")
+            }
+        }
     }
 
     /// `/config` holds what ran, with HDF5 types: booleans as h5py bools, the σ² and evaluation steps actually used
