@@ -147,6 +147,18 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(done, 0, output)
             XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
         }
+        // A closed standard output (`train … | head -2`) ends the run after a checkpoint, as an interruption.
+        let piped = directory + "/piped.h5"
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "'\(Self.binary)' train iterations=100000 " + settings.joined(separator: " ") + " --out '\(piped)' | head -2 > /dev/null; "
+                           + "exit ${PIPESTATUS[0]}"]
+        try shell.run()
+        shell.waitUntilExit()
+        XCTAssertEqual(shell.terminationStatus, 1)
+        let pipedRoot = try HDF5.read(piped)
+        XCTAssertEqual(pipedRoot.attribute("status"), .string("interrupted"))
+        XCTAssertTrue(pipedRoot.attribute("error")!.description.contains("a closed standard output"))
         let hanging = try PluginBuilder.build("""
             #include <stdint.h>
             #include <unistd.h>
