@@ -10,7 +10,8 @@ extension EnergyMatchingJob {
     static func resolved(_ s: EnergyMatchingSettings) -> [String: String] {
         ["idem_sigma_min": "\(s.schedule.sigmaMin)", "idem_sigma_max": "\(s.schedule.sigmaMax)",
          "idem_samples": "\(s.estimator.samples)", "idem_score_clip": "\(s.estimator.maxNorm ?? 0)",
-         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.gradientClip)"]
+         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.gradientClip)",
+         "sigma2": "unused by iDEM and MALA (the noise schedule is idem_sigma_min, idem_sigma_max)"]
     }
 
     static func node(_ trainer: EnergyMatchingTrainer, config: RunConfig, provenance: Provenance,

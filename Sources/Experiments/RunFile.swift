@@ -82,9 +82,14 @@ public enum RunFile {
         return n
     }
 
-    /// The values a path-space run uses for its "default" settings: σ² and the evaluation steps.
+    /// The values a path-space run uses for its "default" settings: σ² and the evaluation steps (iDEM's
+    /// "default" settings are marked unused).
     static func resolved(_ trainer: Trainer) -> [String: String] {
-        ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(trainer.config.evalSteps ?? trainer.config.steps)"]
+        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(trainer.config.evalSteps ?? trainer.config.steps)"]
+        for (key, value) in trainer.config.entries where key.hasPrefix("idem_") && value == "default" {
+            values[key] = "unused by objective=\(trainer.config.objective)"
+        }
+        return values
     }
 
     static func trainNode(_ h: [TrainingPoint]) -> Node {

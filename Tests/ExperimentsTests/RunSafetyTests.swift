@@ -159,6 +159,7 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(config.attribute("sigma2"), .double(Double(try TargetCatalog.resolve("gmm25").defaultSigma2)))
         XCTAssertEqual(config.attribute("eval_steps"), .int(10))
         XCTAssertEqual(config.attribute("hidden"), .int(16))
+        XCTAssertEqual(config.attribute("idem_sigma_min"), .string("unused by objective=tb"))
         XCTAssertTrue(config.attribute("yaml")!.description.contains("sigma2: default"))
         let here = FileManager.default.currentDirectoryPath
         XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(directory))
