@@ -1,5 +1,6 @@
 import Foundation
 import RunStore
+import Synchronization
 
 /// Stopping a run on request without losing work: SIGINT, SIGTERM and a closed standard output.
 ///
@@ -9,22 +10,22 @@ import RunStore
 /// the last checkpoint of the current `RunOutput` with `status = interrupted` and an error saying where it
 /// stopped, and exits with 128 + the signal number.
 public enum Interruption {
-    /// Why the run was asked to stop, e.g. "SIGTERM"; nil while it runs on.
-    public static var requested: String? { state.withLock { $0.reason } }
+    /// Why the run was asked to stop, e.g. "SIGTERM", and the exit status that stop ends with; nil while it runs on.
+    public static var requested: (reason: String, exitStatus: Int32)? { state.withLock { $0.request } }
     /// Seconds the loop gets to checkpoint before the watchdog writes the last checkpoint itself (10, or
     /// `DSAMPLER_GRACE_SECONDS` from 0 to 3600; other values are ignored).
     public static let grace = Double(ProcessInfo.processInfo.environment["DSAMPLER_GRACE_SECONDS"] ?? "")
         .flatMap { $0 > 0 && $0.isFinite ? min($0, 3600) : nil } ?? 10
 
     private struct State {
-        var reason: String?
+        var request: (reason: String, exitStatus: Int32)?
         var sources: [DispatchSourceSignal] = []
         var installed = false
     }
     private static let state = Mutex(State())
 
     /// Installs the handlers (once per process) and ignores SIGPIPE, so a closed pipe is an error on write
-    /// (`requestIfOutputClosed`), not a silent death.
+    /// (`flushOrStop`), not a silent death.
     public static func install() {
         state.withLock { s in
             guard !s.installed else { return }
@@ -43,8 +44,8 @@ public enum Interruption {
     /// Asks the run to stop for `reason`; starts the watchdog.
     public static func request(_ reason: String, exitStatus: Int32 = 1) {
         let first = state.withLock { s -> Bool in
-            guard s.reason == nil else { return false }
-            s.reason = reason
+            guard s.request == nil else { return false }
+            s.request = (reason, exitStatus)
             return true
         }
         guard first else { return }
@@ -62,11 +63,8 @@ public enum Interruption {
 
     /// Throws `Interrupted` when a stop was requested; the loops call it after each iteration.
     public static func check(iteration: Int) throws {
-        if let reason = requested { throw Interrupted(reason: reason, iteration: iteration) }
+        if let (reason, exitStatus) = requested { throw Interrupted(reason: reason, iteration: iteration, exitStatus: exitStatus) }
     }
-
-    /// Clears a request (tests).
-    static func reset() { state.withLock { $0.reason = nil } }
 }
 
 /// A run stopped on request at an iteration, with its checkpoint kept.
@@ -75,19 +73,9 @@ public struct Interrupted: Error, CustomStringConvertible {
     public let reason: String
     /// The last finished iteration (epoch for iDEM).
     public let iteration: Int
+    /// The exit status the stop ends with: 128 + the signal number, or 1 (closed output) or 3 (sweep gone).
+    public let exitStatus: Int32
     public var description: String {
         "interrupted by \(reason) after iteration \(iteration); the checkpoint is kept: continue with --resume"
-    }
-}
-
-/// A minimal lock around a value (Foundation's NSLock with the value it guards).
-final class Mutex<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-// The value parsers of the key table in RunConfig.swift, and the error they throw.
+// The error the key table in RunConfig.swift throws, and its value parsers.
 
 /// A rejected setting, with the fix in the message.
 public enum ConfigError: Error, CustomStringConvertible, Equatable {
@@ -17,53 +17,55 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A file path made absolute against the working directory (and standardised), so that a run file's `/config`
-/// names the same file from any directory (`eval`, `plot`, `--resume`). Paths are stored as given when absolute.
-func absolutePath(_ path: String) -> String {
-    path.hasPrefix("/") ? path : URL(fileURLWithPath: path).standardizedFileURL.path
-}
-
-/// A `target=` value with its plug-in or spec path made absolute; catalog names unchanged.
-func absoluteTarget(_ v: String) -> String {
-    if v.hasPrefix("plugin:") { return "plugin:" + absolutePath(String(v.dropFirst("plugin:".count))) }
-    return v.hasSuffix(".yaml") ? absolutePath(v) : v
-}
-
-func choice(_ key: String, _ v: String, _ options: [String]) throws -> String {
-    guard options.contains(v) else {
-        throw ConfigError.badValue(key: key, value: v, expected: "one of " + options.joined(separator: ", "))
+extension RunConfig {
+    /// A file path made absolute against the working directory (and standardised), so that a run file's `/config`
+    /// names the same file from any directory (`eval`, `plot`, `--resume`). Paths are stored as given when absolute.
+    static func absolutePath(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: path).standardizedFileURL.path
     }
-    return v
-}
 
-/// An integer in [min, max]. Every count has an upper limit, so that no product of sizes overflows or asks for
-/// absurd memory; the sizes that multiply with the target's dimension are checked again when the job is built.
-func integer(_ key: String, _ v: String, min: Int, max: Int) throws -> Int {
-    guard let x = Int(v), x >= min, x <= max else {
-        throw ConfigError.badValue(key: key, value: v, expected: "an integer from \(min) to \(max)")
+    /// A `target=` value with its plug-in or spec path made absolute; catalog names unchanged.
+    static func absoluteTarget(_ v: String) -> String {
+        if v.hasPrefix("plugin:") { return "plugin:" + absolutePath(String(v.dropFirst("plugin:".count))) }
+        return v.hasSuffix(".yaml") ? absolutePath(v) : v
     }
-    return x
-}
 
-func nonNegative(_ key: String, _ v: String) throws -> Float {
-    guard let x = Float(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
-    return x
-}
+    static func choice(_ key: String, _ v: String, _ options: [String]) throws -> String {
+        guard options.contains(v) else {
+            throw ConfigError.badValue(key: key, value: v, expected: "one of " + options.joined(separator: ", "))
+        }
+        return v
+    }
 
-func positive(_ key: String, _ v: String) throws -> Float {
-    guard let x = Float(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
-    return x
-}
+    /// An integer in [min, max]. Every count has an upper limit, so that no product of sizes overflows or asks for
+    /// absurd memory; the sizes that multiply with the target's dimension are checked again when the job is built.
+    static func integer(_ key: String, _ v: String, min: Int, max: Int) throws -> Int {
+        guard let x = Int(v), x >= min, x <= max else {
+            throw ConfigError.badValue(key: key, value: v, expected: "an integer from \(min) to \(max)")
+        }
+        return x
+    }
 
-func fraction(_ key: String, _ v: String) throws -> Float {
-    guard let x = Float(v), x > 0, x < 1 else { throw ConfigError.badValue(key: key, value: v, expected: "a number between 0 and 1") }
-    return x
-}
+    static func nonNegative(_ key: String, _ v: String) throws -> Float {
+        guard let x = Float(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
+        return x
+    }
 
-func boolean(_ key: String, _ v: String) throws -> Bool {
-    switch v.lowercased() {
-    case "true", "1", "yes": return true
-    case "false", "0", "no": return false
-    default: throw ConfigError.badValue(key: key, value: v, expected: "true or false")
+    static func positive(_ key: String, _ v: String) throws -> Float {
+        guard let x = Float(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
+        return x
+    }
+
+    static func fraction(_ key: String, _ v: String) throws -> Float {
+        guard let x = Float(v), x > 0, x < 1 else { throw ConfigError.badValue(key: key, value: v, expected: "a number between 0 and 1") }
+        return x
+    }
+
+    static func boolean(_ key: String, _ v: String) throws -> Bool {
+        switch v.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigError.badValue(key: key, value: v, expected: "true or false")
+        }
     }
 }

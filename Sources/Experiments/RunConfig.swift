@@ -1,4 +1,5 @@
 import Foundation
+import RunStore
 import Numerics
 
 /// Every setting of one training run, with defaults from Sendera et al. (2024).
@@ -278,7 +279,7 @@ public struct RunConfig: Sendable, Equatable {
 
     /// Largest number of floats one array of a run may hold (2³¹, 8 GiB): the states of a batch of paths, of the
     /// evaluation paths, or of a replay buffer.
-    public static let maxElements = 1 << 31
+    public static let maxElements = HDF5.maxElements
 
     /// Checks, with overflow-checked products, that the arrays these settings make for a target of `dimension`
     /// stay within `maxElements`. Path-space objectives: (steps + 1)·batch_size·d, (eval_steps + 1)·eval_paths·d

@@ -1,5 +1,6 @@
 import Foundation
 import RunStore
+import Synchronization
 
 /// The run file a job writes, and the rules that keep results: one writer at a time, no silent overwrite, and
 /// never a good file replaced by a failed state.
@@ -12,7 +13,7 @@ import RunStore
 /// - A failure is written to the path only when nothing good is there (no file, or a failed one). A complete
 ///   file or a checkpoint is kept as it was and the failed state goes beside it to `failedPath`
 ///   (`NAME.failed.h5`), so a diverged `--resume` cannot destroy the run it continued.
-public final class RunOutput {
+public final class RunOutput: @unchecked Sendable {  // shared with the interruption watchdog: `last` is behind a Mutex, the rest is immutable
     /// How an existing file at the path is treated.
     public enum Mode: Sendable {
         /// Refuse an existing file.
@@ -26,7 +27,12 @@ public final class RunOutput {
     /// The run file.
     public let path: String
     /// Where a failed state goes when the run file must be kept: `NAME.failed.h5` beside it.
-    public var failedPath: String { SweepSpec.failedPath(of: path) }
+    public var failedPath: String { Self.failedPath(of: path) }
+
+    /// Where a failure beside the run file `path` is recorded: `NAME.failed.h5`.
+    public static func failedPath(of path: String) -> String {
+        (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".failed.h5"
+    }
     /// Whether a file was at the path when the job started.
     public let existed: Bool
     private let lock: FileLock
@@ -39,7 +45,7 @@ public final class RunOutput {
             throw RunFileError(message: "the run file path '\(path)' names no file; give a file name such as runs/run.h5")
         }
         self.path = path
-        do { try HDF5.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
+        do { try AtomicFile.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
         lock = try FileLock(for: path, purpose: "writing this run file")
         existed = FileManager.default.fileExists(atPath: path)
         if existed && mode == .new {
@@ -64,11 +70,14 @@ public final class RunOutput {
     /// Records a stop on request: the checkpoint `node` (status `interrupted`) replaces the file unless that is a
     /// complete run, which is kept (the stopped state then goes to `failedPath`).
     public func writeInterrupted(_ node: Node) throws {
-        if FileManager.default.fileExists(atPath: path) && Self.status(of: path) == "complete" {
-            try HDF5.write(node, to: failedPath)
-        } else {
-            try write(node)
-        }
+        if destination(keeping: ["complete"]) == path { try write(node) } else { try HDF5.write(node, to: failedPath) }
+    }
+
+    /// Where a stopped state goes: beside the run file when a file with one of the `keeping` statuses is there
+    /// (or one that cannot be read, which is not ours to replace), at the path otherwise.
+    private func destination(keeping: Set<String>) -> String {
+        guard FileManager.default.fileExists(atPath: path) else { return path }
+        return keeping.contains(Self.status(of: path) ?? "complete") ? failedPath : path
     }
 
     /// The watchdog's last resort when the loop cannot stop (stuck in a target's code): the last checkpoint
@@ -91,8 +100,8 @@ public final class RunOutput {
     ///   `RunFileError` that says the run file is kept and where the failed state is (or why it could not be
     ///   written), so the message never points at the kept file as if it held the failure.
     public func writeFailure(_ node: Node, error: any Error) -> any Error {
-        let keep = FileManager.default.fileExists(atPath: path) && Self.status(of: path) != "failed"
-        let destination = keep ? failedPath : path
+        let destination = destination(keeping: ["complete", "running", "interrupted"])
+        let keep = destination != path
         do {
             try HDF5.write(node, to: destination)
         } catch let writing {

@@ -111,20 +111,16 @@ public struct SweepSpec: Sendable {
     /// The state of the run file at `path`; a file that cannot be read counts as unfinished (it is rewritten). A
     /// run whose failure was recorded beside a kept file (`NAME.failed.h5`, see `RunOutput`) is failed.
     public static func state(of path: String) -> FileState {
-        let failure = failedPath(of: path)
-        let recorded = (try? HDF5.read(failure)).map { $0.attribute("error")?.description ?? "unknown error" }
-        guard FileManager.default.fileExists(atPath: path) else { return recorded.map { .failed($0) } ?? .missing }
-        guard let root = try? HDF5.read(path) else { return recorded.map { .failed($0) } ?? .unfinished }
-        switch root.attribute("status")?.description {
+        let root = FileManager.default.fileExists(atPath: path) ? try? HDF5.read(path) : nil
+        switch root?.attribute("status")?.description {
         case "complete": return .complete
-        case "failed": return .failed(root.attribute("error")?.description ?? "unknown error")
-        default: return recorded.map { .failed($0) } ?? .unfinished
+        case "failed": return .failed(root?.attribute("error")?.description ?? "unknown error")
+        default:
+            if let recorded = try? HDF5.read(RunOutput.failedPath(of: path)) {
+                return .failed(recorded.attribute("error")?.description ?? "unknown error")
+            }
+            return !FileManager.default.fileExists(atPath: path) ? .missing : .unfinished
         }
-    }
-
-    /// Where `RunOutput` records a failure beside a kept run file.
-    public static func failedPath(of path: String) -> String {
-        (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".failed.h5"
     }
 }
 

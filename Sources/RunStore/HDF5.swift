@@ -24,10 +24,7 @@ public enum HDF5 {
     ///   is removed and `path` is unchanged.
     public static func write(_ root: Node, to path: String) throws {
         silenceErrorStack
-        let url = URL(fileURLWithPath: path)
-        try AtomicFile.checkDestination(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))").path
+        let temporary = try AtomicFile.temporaryPath(beside: path)
         let creation = dsh5_file_create_with_userblock(hsize_t(Seal.size))
         guard creation >= 0 else { throw HDF5Error(message: "cannot set up \(path): the HDF5 library refused a user block") }
         defer { H5Pclose(creation) }
@@ -42,41 +39,11 @@ public enum HDF5 {
             unlink(temporary)
             throw HDF5Error(message: "\(error) (\(systemReason(near: path, fallback: "the file is unchanged")))")
         }
-        guard H5Fclose(file) >= 0, (try? Seal.write(temporary)) != nil, syncFile(temporary) else {
+        guard H5Fclose(file) >= 0, (try? Seal.write(temporary)) != nil else {
             unlink(temporary)
             throw HDF5Error(message: "cannot finish writing \(path): \(systemReason(near: path, fallback: "the HDF5 library could not flush the file"))")
         }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw HDF5Error(message: "cannot move \(temporary) to \(path): \(reason)")
-        }
-    }
-
-    /// Checks before any work that `path` can be written: a regular file or none, in a folder that exists (or
-    /// can be made) and takes a new file.
-    /// - Throws: `HDF5Error` naming the path and the problem.
-    public static func checkWritable(_ path: String) throws {
-        try AtomicFile.checkDestination(path)
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw HDF5Error(message: "cannot create the folder \(folder.path) for \(path): \(error.localizedDescription)")
-        }
-        let probe = folder.appendingPathComponent(".\(URL(fileURLWithPath: path).lastPathComponent).probe.\(getpid())").path
-        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw HDF5Error(message: "cannot write into \(folder.path) (for \(path)): \(String(cString: strerror(errno)))")
-        }
-        close(fd)
-        unlink(probe)
-    }
-
-    /// fsync of a closed file, so that the rename publishes data that is on disk.
-    static func syncFile(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return fsync(fd) == 0
+        try AtomicFile.publish(temporary, as: path)
     }
 
     /// Why a write near `path` failed, as the system sees it: a full disk or a read-only folder (HDF5 does not
@@ -108,8 +75,9 @@ public enum HDF5 {
 
     /// Deepest group nesting read (run files use 3); a corrupt link that loops back stops here.
     static let maxDepth = 16
-    /// Largest dataset read, in elements (as `RunConfig.maxElements`).
-    static let maxElements = 1 << 31
+    /// Largest dataset read or written, in elements (2³¹, 8 GiB of floats); runs are sized within it
+    /// (`RunConfig.checkSizes`).
+    public static let maxElements = 1 << 31
 
     /// Set up once, before the library's first use: no error printing (every status is checked here), and no
     /// clean-up at process exit — after a failed write (a full disk) the library's exit handler would flush the

@@ -155,7 +155,7 @@ struct Reference: ParsableCommand {
     }
 
     func run() throws {
-        try HDF5.checkWritable(out)  // before hours of sampling, not after
+        try AtomicFile.checkWritable(out)  // before hours of sampling, not after
         if FileManager.default.fileExists(atPath: out) && !overwrite {
             throw ValidationError("\(out) already exists; pass --overwrite to replace it, or choose another --out")
         }

@@ -48,7 +48,7 @@ struct SweepCommand: ParsableCommand {
             case .failed:
                 // Retry from what is kept: drop the failure record, and the run file only if it is the failed state.
                 let file = directory + "/" + run.fileName
-                try? FileManager.default.removeItem(atPath: SweepSpec.failedPath(of: file))
+                try? FileManager.default.removeItem(atPath: RunOutput.failedPath(of: file))
                 if case .failed? = (try? HDF5.read(file)).map({ _ in SweepSpec.state(of: file) }) {
                     try FileManager.default.removeItem(atPath: file)
                 }

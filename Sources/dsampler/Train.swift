@@ -44,7 +44,7 @@ struct Train: ParsableCommand {
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {
             FileHandle.standardError.write(Data("dsampler: \(stop)\nrun file: \(outputPath)\n".utf8))
-            throw ExitCode(stop.reason == "SIGINT" ? 130 : stop.reason == "SIGTERM" ? 143 : 1)
+            throw ExitCode(stop.exitStatus)
         } catch {
             // Refusals (an existing file, a lock, a bad destination) and kept files already say where things are.
             let refused = error is RunFileError || error is FileLock.Held
