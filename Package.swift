@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "TestSupport"],
+                    exclude: ["Golden"]),
     ]
 )

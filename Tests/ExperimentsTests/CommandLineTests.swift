@@ -17,28 +17,12 @@ final class CommandLineTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
     /// The built `dsampler` (beside the test bundle in the build folder).
-    static var binary: String {
-        var url = URL(fileURLWithPath: CommandLine.arguments[0])
-        while url.pathComponents.count > 1 && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        return url.deletingLastPathComponent().appendingPathComponent("dsampler").path
-    }
+    static var binary: String { Binary.path }
 
-    /// Runs the binary with `arguments` (in `directory`, with a time limit) and returns its status, whether it died
-    /// by a signal, and what it printed.
+    /// Runs the binary with `arguments` (with a time limit) and returns its status, whether it died by a signal,
+    /// and what it printed.
     func dsampler(_ arguments: [String], seconds: Double = 60) throws -> (status: Int32, signalled: Bool, output: String) {
-        let p = Process(), pipe = Pipe()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = arguments
-        p.currentDirectoryURL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let timer = DispatchWorkItem { p.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: timer)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        timer.cancel()
-        return (p.terminationStatus, p.terminationReason == .uncaughtSignal, String(decoding: data, as: UTF8.self))
+        try Binary.run(arguments, seconds: seconds)
     }
 
     func assertRefused(_ arguments: [String], _ message: String, line: UInt = #line) throws {

@@ -1,0 +1,123 @@
+import XCTest
+import Foundation
+import Numerics
+@testable import RunStore
+import TestSupport
+
+/// Short seeded runs of every method through the `dsampler` binary, pinned by fingerprints of their run files:
+/// samples, final parameters, the training-loss curve and every `/eval` number. On a machine and OpenBLAS kernel
+/// whose fingerprints are recorded (`Golden/runs.json`, keyed by CPU model and BLAS build) they must be
+/// bit-identical, so that code can be moved without changing a single number; on any other machine the metrics
+/// must agree within a tolerance that covers float32 rounding differences between kernels.
+///
+/// Record this machine's fingerprints with `DSAMPLER_RECORD_GOLDEN=1 Scripts/test --filter GoldenRunTests`.
+final class GoldenRunTests: XCTestCase {
+    /// Settings shared by the path-space cases: small enough for a second each, long enough to move the weights.
+    static let paths = ["iterations=30", "batch_size=32", "steps=10", "hidden=16", "eval_paths=64", "log_every=5", "threads=2"]
+    static let particles = ["iterations=2", "idem_steps=10", "idem_generate=32", "idem_inner=3", "batch_size=16",
+                            "idem_samples=8", "hidden=16", "idem_layers=2", "eval_paths=64", "threads=2"]
+
+    /// Every method and the options that change how a path-space run trains; `rtb` fine-tunes the `mle` run.
+    static let cases: [(name: String, settings: [String])] = [
+        ("tb", ["target=gmm25", "objective=tb", "exploration=0.2"] + paths),
+        ("vargrad", ["target=funnel", "objective=vargrad"] + paths),
+        ("db", ["target=gmm25", "objective=db"] + paths),
+        ("subtb", ["target=manywell", "objective=subtb"] + paths),
+        ("fl-subtb", ["target=gmm25", "objective=fl-subtb"] + paths),
+        ("pis", ["target=funnel", "objective=pis"] + paths),
+        ("mle", ["target=gmm25", "objective=mle"] + paths),
+        ("rtb", ["target=gmm9-weighted", "objective=rtb", "reward=rtb-toy", "beta=0.5"] + paths),
+        ("tb-ls", ["target=manywell", "objective=tb", "local_search=true", "ls_every=5", "ls_sweeps=12", "ls_burn_in=4",
+                   "buffer_size=500", "exploration=0.1"] + paths),
+        ("tb-options", ["target=gmm25", "objective=tb", "langevin=true", "learned_variance=true", "grid=random",
+                        "lr_schedule=cosine", "grad_clip=1", "eval_steps=20"] + paths),
+        ("idem-gmm", ["target=gmm40", "objective=idem", "idem_ema=0.9", "idem_buffer_mala=2", "idem_lr_patience=1"] + particles),
+        ("idem-dw4", ["target=dw4", "objective=idem", "idem_target=conditional"] + particles),
+        ("mala-gmm", ["target=gmm40", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
+        ("mala-dw4", ["target=dw4", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
+    ]
+
+    /// What is compared: hashes of the arrays (bit patterns) and the `/eval` numbers.
+    struct Fingerprint: Codable, Equatable {
+        var arrays: [String: String]
+        var metrics: [String: Double]
+    }
+
+    static let goldenPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/runs.json").path
+
+    /// CPU model and OpenBLAS build (which names the kernel in use): the bit-for-bit results hold for this pair.
+    static var machine: String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
+        return "\(cpu ?? "unknown CPU") | \(BLAS.configuration)"
+    }
+
+    /// FNV-1a over the bit patterns of the values (as doubles, which float32 values convert to exactly).
+    static func hash(_ values: [Double]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in values {
+            var bits = v.bitPattern
+            for _ in 0..<8 { h = (h ^ (bits & 0xff)) &* 0x100_0000_01b3; bits >>= 8 }
+        }
+        return String(h, radix: 16)
+    }
+
+    static func fingerprint(_ path: String) throws -> Fingerprint {
+        let root = try HDF5.read(path)
+        var arrays: [String: String] = [:]
+        if let s = root.dataset("samples") { arrays["samples"] = hash(s.doubles) }
+        for name in ["network", "network_average", "objective"] {
+            if let d = root.group("checkpoint")?.dataset(name) { arrays[name] = hash(d.doubles) }
+        }
+        if let loss = root.group("train")?.dataset("loss") { arrays["train_loss"] = hash(loss.doubles) }
+        var metrics: [String: Double] = [:]
+        for a in root.group("eval")?.attributes ?? [] { if let v = a.value.doubleValue { metrics[a.name] = v } }
+        return Fingerprint(arrays: arrays, metrics: metrics)
+    }
+
+    func testEveryMethodReproducesItsRecordedRun() throws {
+        let directory = NSTemporaryDirectory() + "dsampler-golden-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var found: [String: Fingerprint] = [:]
+        for (name, settings) in Self.cases {
+            let out = directory + "/\(name).h5"
+            let prior = name == "rtb" ? ["prior=" + directory + "/mle.h5"] : []
+            let (status, _, output) = try Binary.run(["train"] + settings + prior + ["--out", out], seconds: 300)
+            XCTAssertEqual(status, 0, "\(name): \(output)")
+            guard status == 0 else { continue }
+            found[name] = try Self.fingerprint(out)
+            XCTAssertFalse(found[name]!.metrics.isEmpty, "\(name) has no /eval metrics")
+        }
+        var golden = (try? JSONDecoder().decode([String: [String: Fingerprint]].self,
+                                                from: Data(contentsOf: URL(fileURLWithPath: Self.goldenPath)))) ?? [:]
+        if ProcessInfo.processInfo.environment["DSAMPLER_RECORD_GOLDEN"] == "1" {
+            golden[Self.machine] = found
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(golden).write(to: URL(fileURLWithPath: Self.goldenPath))
+            print("recorded \(found.count) golden runs for \(Self.machine) in \(Self.goldenPath)")
+            return
+        }
+        if let mine = golden[Self.machine] {
+            for (name, _) in Self.cases {
+                XCTAssertEqual(found[name], mine[name], "\(name) changed on this machine and kernel (\(Self.machine))")
+            }
+        } else {
+            // Another CPU or kernel rounds float32 products differently; the metrics of these short runs move by far
+            // less than this tolerance, a changed method by far more.
+            let recorded = try XCTUnwrap(golden.sorted { $0.key < $1.key }.first?.value, "no golden runs recorded in \(Self.goldenPath)")
+            for (name, _) in Self.cases {
+                guard let got = found[name]?.metrics, let want = recorded[name]?.metrics else { XCTFail("\(name) missing"); continue }
+                XCTAssertEqual(Set(got.keys), Set(want.keys), name)
+                for (key, value) in want {
+                    XCTAssertEqual(got[key] ?? .nan, value, accuracy: Self.tolerance * max(1, abs(value)), "\(name) \(key)")
+                }
+            }
+        }
+    }
+
+    /// Relative tolerance (absolute below 1) of the metrics on a machine without recorded fingerprints: kernels of
+    /// this CPU (Haswell, SkylakeX, Zen, Sandybridge) moved them by at most 5·10⁻⁷.
+    static let tolerance = 1e-3
+}
