@@ -69,6 +69,7 @@ public struct EnergyMatchingJob {
         settings.threads = config.threads
         settings.innerSteps = o.inner
         (settings.refinementSweeps, settings.refinementStepSize) = (o.bufferMALA, config.lsStep)
+        settings.refinementKernel = KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog)
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate

@@ -3,7 +3,7 @@ import Numerics
 import Densities
 import RunStore
 
-/// A long, documented MALA run that produces a reference sample set (val/test splits) for a target without an
+/// A long, documented MCMC run (MALA or HMC) that produces a reference sample set (val/test splits) for a target without an
 /// exact sampler, such as LJ55.
 public struct ReferenceSampling: Sendable {
     /// Chains per population.
@@ -11,14 +11,16 @@ public struct ReferenceSampling: Sendable {
     /// Independent populations, run on separate threads with separate random streams (fixed, so the result does
     /// not depend on the machine's core count).
     public var populations = 2
-    /// MALA sweeps per chain.
+    /// Kernel steps per chain.
     public var sweeps = 40_000
     /// Sweeps of step-size adaptation at the start, discarded.
     public var burnIn = 20_000
     /// Keep every `thin`-th sweep after burn-in.
     public var thin = 1_000
-    /// Initial MALA step size.
+    /// Initial step size.
     public var initialStepSize: Float = 1e-4
+    /// The chains' kernel.
+    public var kernel = KernelChoice.mala
     /// Seed of every stream.
     public var seed: UInt64 = 0
 
@@ -45,8 +47,10 @@ public struct ReferenceSampling: Sendable {
             if r % 2 == 0 { val += row } else { test += row }
         }
         var root = Node()
-        root.set("source", .string("dsampler reference: \(populations)×\(chains) MALA chains, \(sweeps) sweeps, "
-                                   + "burn-in \(burnIn) with step-size adaptation to acceptance 0.574, thinning \(thin)"))
+        let k = kernel.kernel, name = k.name.uppercased() + (k.gradientEvaluationsPerStep > 1 ? " (L = \(k.gradientEvaluationsPerStep))" : "")
+        root.set("source", .string("dsampler reference: \(populations)×\(chains) \(name) chains, \(sweeps) sweeps, "
+                                   + "burn-in \(burnIn) with step-size adaptation to acceptance \(k.targetAcceptance), thinning \(thin)"))
+        root.set("kernel", .string(k.name))
         root.set("target", .string(target.name))
         if let particles = target.particleStructure {
             root.set("particles", .int(Int64(particles.count)))
@@ -90,24 +94,14 @@ public struct ReferenceSampling: Sendable {
     /// One population of `chains` chains: adaptation, then sampling with thinning.
     func runPopulation(_ p: Int, target: any Target, progress: (Int) -> Void) throws -> PopulationOutcome {
         var rng = Xoshiro256(seed: seed, stream: 1 << 44, UInt64(p))
-        var state = try ChainState(target: target, positions: initialPositions(target, rng: &rng))
-        var h = [Float](repeating: initialStepSize, count: chains)
-        var accepted = 0, proposed = 0
+        let driver = ChainDriver(kernel: kernel.kernel, sweeps: sweeps, adaptationSweeps: burnIn, initialStepSize: initialStepSize)
         var kept: [Float] = []
-        let adaptation = StepSizeAdaptation()
-        for sweep in 0..<sweeps {
-            let (next, info) = try MALA.step(state, target: target, stepSizes: h, rng: &rng)
-            state = next
-            if sweep < burnIn {
-                h = adaptation.adapt(h, accepted: info.accepted)
-            } else {
-                accepted += info.accepted.filter { $0 }.count
-                proposed += chains
-                if (sweep - burnIn + 1) % thin == 0 { kept += state.positions.storage }
-            }
+        let outcome = try driver.run(from: try ChainState(target: target, positions: initialPositions(target, rng: &rng)),
+                                     target: target, rng: &rng) { sweep, state, _ in
+            if sweep >= burnIn && (sweep - burnIn + 1) % thin == 0 { kept += state.positions.storage }
             if sweep % 1000 == 0 { progress(sweep) }
         }
-        return PopulationOutcome(kept: kept, acceptance: Double(accepted) / Double(proposed), stepSizes: h)
+        return PopulationOutcome(kept: kept, acceptance: outcome.acceptance, stepSizes: outcome.stepSizes)
     }
 
     /// Starting points: particles on a cubic lattice of spacing 1.12 (near the pair minimum) with small noise;

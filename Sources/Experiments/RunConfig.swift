@@ -1,6 +1,7 @@
 import Foundation
 import RunStore
 import Numerics
+import Densities
 
 /// Every setting of one training run, with defaults from Sendera et al. (2024).
 ///
@@ -53,8 +54,12 @@ public struct RunConfig: Sendable, Equatable {
     public var lsSweeps = 200
     /// MALA sweeps of step-size adaptation per cycle (their states are not kept).
     public var lsBurnIn = 100
-    /// Initial MALA step size (local search and `objective=mala`).
+    /// Initial step size of the MCMC chains (local search, iDEM's buffer refinement and `objective=mala`).
     public var lsStep: Float = 0.01
+    /// The MCMC kernel of local search, iDEM's buffer refinement and `objective=mala`: `mala` or `hmc`.
+    public var lsKernel = "mala"
+    /// Leapfrog steps per HMC proposal (`ls_kernel=hmc`).
+    public var hmcLeapfrog = 5
     /// Replay-buffer capacity; the highest-reward states are kept.
     public var bufferSize = 600_000
     /// Rank-priority weight k of the replay buffer: P(rank r) ∝ 1/(k·N + r).
@@ -205,8 +210,12 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.lsSweeps = try integer("ls_sweeps", v, min: 1, max: 10_000_000) }, get: { "\($0.lsSweeps)" }),
         Key(name: "ls_burn_in", help: "MALA sweeps of step-size adaptation per cycle (states not kept)",
             set: { c, v in c.lsBurnIn = try integer("ls_burn_in", v, min: 0, max: 10_000_000) }, get: { "\($0.lsBurnIn)" }),
-        Key(name: "ls_step", help: "initial MALA step size", set: { c, v in c.lsStep = try positive("ls_step", v) },
-            get: { "\($0.lsStep)" }),
+        Key(name: "ls_step", help: "initial MCMC step size (local search, idem_buffer_mala, objective=mala)",
+            set: { c, v in c.lsStep = try positive("ls_step", v) }, get: { "\($0.lsStep)" }),
+        Key(name: "ls_kernel", help: "MCMC kernel of local search, idem_buffer_mala and objective=mala: mala, or hmc (hmc_leapfrog gradient evaluations per step)",
+            set: { c, v in c.lsKernel = try choice("ls_kernel", v, KernelChoice.names) }, get: { $0.lsKernel }),
+        Key(name: "hmc_leapfrog", help: "leapfrog steps L per HMC proposal (ls_kernel=hmc)",
+            set: { c, v in c.hmcLeapfrog = try integer("hmc_leapfrog", v, min: 1, max: 1000) }, get: { "\($0.hmcLeapfrog)" }),
         Key(name: "buffer_size", help: "replay buffer capacity (highest rewards kept)",
             set: { c, v in c.bufferSize = try integer("buffer_size", v, min: 1, max: 100_000_000) }, get: { "\($0.bufferSize)" }),
         Key(name: "rank_weight", help: "rank-priority weight k: P(rank r) ∝ 1/(k·N + r)",

@@ -224,7 +224,8 @@ public final class Trainer {
         defer { buffer = onPolicy; localSearchBuffer = searched }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 46, stream)
         if iteration > 0 && iteration % config.lsEvery == 0 && onPolicy.count > 0 {
-            let search = LocalSearch(sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
+            let search = LocalSearch(kernel: KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog).kernel,
+                                     sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
             let found = try search.run(from: onPolicy.sample(config.batchSize, rng: &rng), target: target, rng: &rng)
             searched.add(found.states, logRewards: found.logRewards)
             budget.gradient += found.gradientEvaluations

@@ -40,11 +40,13 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     /// of the rows with its own random stream, so the samples depend on the thread count (one thread draws every
     /// row from the single stream); the targets do not (every point has its own stream).
     public var threads = 1
-    /// MALA sweeps on the target from every generated sample before it enters the buffer (0 = none): the first half
-    /// adapts per-chain step sizes toward acceptance 0.574, and the chains' final states are stored. Moves the
-    /// training distribution toward the target; the model's own samples (evaluation) are never refined.
+    /// MCMC sweeps on the target from every generated sample before it enters the buffer (0 = none): the first half
+    /// adapts per-chain step sizes toward the kernel's target acceptance, and the chains' final states are stored.
+    /// Moves the training distribution toward the target; the model's own samples (evaluation) are never refined.
     public var refinementSweeps = 0
-    /// The refinement's initial MALA step size.
+    /// The refinement's kernel.
+    public var refinementKernel = KernelChoice.mala
+    /// The refinement's initial step size.
     public var refinementStepSize: Float = 0.01
 
     /// Settings with the given schedule and estimator and the remaining defaults of the iDEM code.
@@ -269,17 +271,18 @@ public final class EnergyMatchingTrainer {
         return loss
     }
 
-    /// The final states of MALA chains on the target started at `rows` (concatenated configurations).
+    /// The final states of MCMC chains on the target started at `rows` (concatenated configurations).
     func refined(_ rows: [Float]) throws -> [Float] {
         let d = target.dimension, sweeps = settings.refinementSweeps
         var rng = Xoshiro256(seed: seed, stream: 1 << 49 | UInt64(epoch))
         let start = Matrix(rows: rows.count / d, cols: d, storage: rows)
+        let driver = ChainDriver(kernel: settings.refinementKernel.kernel, sweeps: sweeps, adaptationSweeps: sweeps / 2,
+                                 initialStepSize: settings.refinementStepSize)
         do {
-            let (state, acceptance) = try MALA.run(from: ChainState(target: target, positions: start), target: target,
-                                                   sweeps: sweeps, initialStepSize: settings.refinementStepSize, rng: &rng)
-            gradientEvaluations += start.rows * (sweeps + 1)
-            refinementAcceptance = acceptance
-            return centred(state.positions).storage
+            let outcome = try driver.run(from: ChainState(target: target, positions: start), target: target, rng: &rng)
+            gradientEvaluations += outcome.gradientEvaluations
+            refinementAcceptance = outcome.acceptance
+            return centred(outcome.state.positions).storage
         } catch {
             throw TargetFailure(target: target.name, context: "refining the samples of epoch \(epoch + 1)", underlying: error)
         }

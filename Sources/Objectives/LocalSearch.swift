@@ -1,22 +1,16 @@
 import Numerics
 import Densities
 
-/// Local search around replayed states (Sendera et al. 2024): parallel MALA chains started at buffer states,
-/// with per-chain step sizes adapted toward the target acceptance during burn-in; every state accepted after
-/// burn-in is returned for the replay buffer.
-public struct LocalSearch: Sendable, Equatable {
-    /// MALA sweeps per cycle.
-    public var sweeps = 200
-    /// Sweeps of step-size adaptation before states are kept.
-    public var burnIn = 100
-    /// Initial MALA step size.
-    public var initialStepSize: Float = 0.01
+/// Local search around replayed states (Sendera et al. 2024): parallel chains of an MCMC kernel (MALA, HMC)
+/// started at buffer states, with per-chain step sizes adapted toward the kernel's target acceptance during
+/// burn-in; every state accepted after burn-in is returned for the replay buffer.
+public struct LocalSearch: Sendable {
+    /// The chains' kernel, sweeps, burn-in (adaptation) and initial step size.
+    public var driver: ChainDriver
 
-    /// Settings with the defaults (200 sweeps, 100 of burn-in).
-    public init(sweeps: Int = 200, burnIn: Int = 100, initialStepSize: Float = 0.01) {
-        self.sweeps = sweeps
-        self.burnIn = burnIn
-        self.initialStepSize = initialStepSize
+    /// Local search with `kernel` (default MALA): `sweeps` sweeps per cycle, the first `burnIn` adapting.
+    public init(kernel: any MCMCKernel = MALA(), sweeps: Int = 200, burnIn: Int = 100, initialStepSize: Float = 0.01) {
+        driver = ChainDriver(kernel: kernel, sweeps: sweeps, adaptationSweeps: burnIn, initialStepSize: initialStepSize)
     }
 
     /// What one cycle produced.
@@ -32,28 +26,18 @@ public struct LocalSearch: Sendable, Equatable {
     }
 
     /// Runs one cycle of chains started at the rows of `start`.
+    /// - Throws: what the target throws.
     public func run(from start: Matrix, target: any Target, rng: inout Xoshiro256) throws -> Outcome {
-        var state = try ChainState(target: target, positions: start)
-        var h = [Float](repeating: initialStepSize, count: start.rows)
-        let adaptation = StepSizeAdaptation()
         var kept: [Float] = [], rewards: [Double] = []
-        var accepted = 0, proposed = 0
-        for sweep in 0..<sweeps {
-            let (next, info) = try MALA.step(state, target: target, stepSizes: h, rng: &rng)
-            state = next
-            if sweep < burnIn {
-                h = adaptation.adapt(h, accepted: info.accepted)
-                continue
-            }
-            proposed += start.rows
+        let d = start.cols, burnIn = driver.adaptationSweeps
+        let outcome = try driver.run(from: try ChainState(target: target, positions: start), target: target, rng: &rng) { sweep, state, info in
+            guard sweep >= burnIn else { return }
             for (c, a) in info.accepted.enumerated() where a {
-                accepted += 1
-                kept += state.positions.storage[(c * start.cols)..<((c + 1) * start.cols)]
+                kept += state.positions.storage[(c * d)..<((c + 1) * d)]
                 rewards.append(state.logDensity[c])
             }
         }
-        return Outcome(states: Matrix(rows: rewards.count, cols: start.cols, storage: kept), logRewards: rewards,
-                       acceptance: Double(accepted) / Double(max(proposed, 1)),
-                       gradientEvaluations: start.rows * (sweeps + 1))
+        return Outcome(states: Matrix(rows: rewards.count, cols: d, storage: kept), logRewards: rewards,
+                       acceptance: outcome.acceptance, gradientEvaluations: outcome.gradientEvaluations)
     }
 }

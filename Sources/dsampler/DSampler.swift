@@ -130,11 +130,13 @@ struct Eval: ParsableCommand {
 
 struct Reference: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate a reference sample set (val/test) for a target by a long MALA run, as an HDF5 file.")
+        abstract: "Generate a reference sample set (val/test) for a target by a long MCMC run (MALA or HMC), as an HDF5 file.")
 
     @Argument(help: "Target name.") var target: String
     @Option(help: "Chains per population (two populations run on two threads).") var chains = 64
-    @Option(help: "MALA sweeps per chain.") var sweeps = 40_000
+    @Option(help: "Kernel steps (sweeps) per chain.") var sweeps = 40_000
+    @Option(help: "MCMC kernel: mala, or hmc (with --leapfrog steps per proposal).") var kernel = "mala"
+    @Option(help: "Leapfrog steps per HMC proposal.") var leapfrog = 5
     @Option(help: "Adaptation sweeps at the start, discarded.") var burnIn = 20_000
     @Option(help: "Keep every n-th sweep after burn-in.") var thin = 1_000
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -142,7 +144,11 @@ struct Reference: ParsableCommand {
     @Flag(help: "Replace an existing --out file.") var overwrite = false
 
     func validate() throws {
-        for (name, value, limit) in [("--chains", chains, 100_000), ("--sweeps", sweeps, 100_000_000), ("--thin", thin, 100_000_000)]
+        guard KernelChoice.names.contains(kernel) else {
+            throw ValidationError("--kernel must be one of \(KernelChoice.names.joined(separator: ", ")) (got \(kernel))")
+        }
+        for (name, value, limit) in [("--chains", chains, 100_000), ("--sweeps", sweeps, 100_000_000), ("--thin", thin, 100_000_000),
+                                     ("--leapfrog", leapfrog, 1000)]
         where value < 1 || value > limit {
             throw ValidationError("\(name) must be from 1 to \(limit) (got \(value))")
         }
@@ -161,6 +167,7 @@ struct Reference: ParsableCommand {
         }
         var sampling = ReferenceSampling()
         (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin, sampling.seed) = (chains, sweeps, burnIn, thin, seed)
+        sampling.kernel = KernelChoice(name: kernel, leapfrogSteps: leapfrog)
         let t = try TargetCatalog.resolve(target)
         // Two populations of chains, and every kept sweep of every chain, as float arrays of d columns.
         let kept = 2 * chains * ((sweeps - burnIn) / thin)

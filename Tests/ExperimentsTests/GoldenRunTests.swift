@@ -29,12 +29,15 @@ final class GoldenRunTests: XCTestCase {
         ("rtb", ["target=gmm9-weighted", "objective=rtb", "reward=rtb-toy", "beta=0.5"] + paths),
         ("tb-ls", ["target=manywell", "objective=tb", "local_search=true", "ls_every=5", "ls_sweeps=12", "ls_burn_in=4",
                    "buffer_size=500", "exploration=0.1"] + paths),
+        ("tb-ls-hmc", ["target=gmm25", "objective=tb", "local_search=true", "ls_kernel=hmc", "hmc_leapfrog=3", "ls_every=5",
+                       "ls_sweeps=12", "ls_burn_in=4", "buffer_size=500"] + paths),
         ("tb-options", ["target=gmm25", "objective=tb", "langevin=true", "learned_variance=true", "grid=random",
                         "lr_schedule=cosine", "grad_clip=1", "eval_steps=20"] + paths),
         ("idem-gmm", ["target=gmm40", "objective=idem", "idem_ema=0.9", "idem_buffer_mala=2", "idem_lr_patience=1"] + particles),
         ("idem-dw4", ["target=dw4", "objective=idem", "idem_target=conditional"] + particles),
         ("mala-gmm", ["target=gmm40", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
         ("mala-dw4", ["target=dw4", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
+        ("hmc-dw4", ["target=dw4", "objective=mala", "ls_kernel=hmc", "mala_budget=1280", "eval_paths=64", "threads=2"]),
     ]
 
     /// What is compared: hashes of the arrays (bit patterns) and the `/eval` numbers.

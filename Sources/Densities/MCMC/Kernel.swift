@@ -2,16 +2,17 @@ import Foundation
 import Numerics
 
 /// The state of a population of Markov chains: positions with their cached log-density and gradient, so that a
-/// kernel evaluates the target once per proposal.
+/// kernel evaluates the target once per new point.
 public struct ChainState: Sendable {
-    /// One chain per row.
+    /// One chain per row, shape [chains, d].
     public var positions: Matrix
-    /// log R at each position (double, as `Target` gives it).
+    /// log R at each position (double, as `Target` gives it), [chains].
     public var logDensity: [Double]
-    /// ∇ log R at each position.
+    /// ∇ log R at each position, [chains, d].
     public var gradient: Matrix
 
     /// Evaluates `target` at `positions` (projected to the centre-of-mass-free subspace for particle systems).
+    /// - Throws: what the target throws.
     public init(target: any Target, positions: Matrix) throws {
         var x = positions
         if let particles = target.particleStructure { removeCentreOfMass(&x.storage, particles: particles) }
@@ -20,27 +21,61 @@ public struct ChainState: Sendable {
         logDensity = logR
         gradient = grad
     }
+
+    /// Moves chain `c` to row `c` of `proposal` with its log-density and gradient (an accepted proposal).
+    mutating func accept(_ c: Int, from proposal: Matrix, logDensity logR: [Double], gradient grad: Matrix) {
+        let d = positions.cols
+        logDensity[c] = logR[c]
+        for k in 0..<d { positions[c, k] = proposal[c, k]; gradient[c, k] = grad[c, k] }
+    }
 }
 
-/// What one kernel application did.
-public struct MALAInfo: Sendable {
+/// What one kernel step did.
+public struct KernelInfo: Sendable {
     /// Whether each chain accepted its proposal.
     public var accepted: [Bool]
     /// Fraction of chains that accepted.
     public var acceptanceRate: Double { Double(accepted.filter { $0 }.count) / Double(max(accepted.count, 1)) }
 }
 
-/// Metropolis-adjusted Langevin algorithm: proposal y = x + h·∇log R(x) + √(2h)·ξ, accepted with the
-/// Metropolis–Hastings ratio. Particle systems move in the centre-of-mass-free subspace (noise projected;
-/// the gradient of a translation-invariant energy already lies in it).
-public enum MALA {
+/// A Metropolis–Hastings transition kernel on a population of chains: a pure step (state, rng) → (state, info)
+/// in the style of blackjax. Each chain has its own step size, so that a driver can adapt them one by one.
+public protocol MCMCKernel: Sendable {
+    /// Name as written in settings (`ls_kernel=`).
+    var name: String { get }
+    /// The acceptance rate step sizes are adapted toward.
+    var targetAcceptance: Double { get }
+    /// Points at which ∇log R is evaluated per chain and step.
+    var gradientEvaluationsPerStep: Int { get }
     /// One step of every chain with its own step size `stepSizes[c]`; `rng` drives all chains in order.
-    public static func step(_ state: ChainState, target: any Target, stepSizes: [Float],
-                            rng: inout Xoshiro256) throws -> (ChainState, MALAInfo) {
+    /// - Throws: what the target throws.
+    func step(_ state: ChainState, target: any Target, stepSizes: [Float], rng: inout Xoshiro256) throws -> (ChainState, KernelInfo)
+}
+
+/// Gaussian noise of the shape of `state`'s positions, in the centre-of-mass-free subspace for particle systems.
+func kernelNoise(like state: ChainState, target: any Target, rng: inout Xoshiro256) -> Matrix {
+    var noise = rng.gaussianMatrix(rows: state.positions.rows, cols: state.positions.cols)
+    if let particles = target.particleStructure { removeCentreOfMass(&noise.storage, particles: particles) }
+    return noise
+}
+
+/// Metropolis-adjusted Langevin algorithm (Roberts & Tweedie 1996): proposal y = x + h·∇log R(x) + √(2h)·ξ,
+/// accepted with the Metropolis–Hastings ratio of the two Gaussian proposal densities. Particle systems move in
+/// the centre-of-mass-free subspace (noise projected; the gradient of a translation-invariant energy already lies
+/// in it). One gradient evaluation per step; adapted toward acceptance 0.574 (Roberts & Rosenthal 1998).
+public struct MALA: MCMCKernel {
+    public let name = "mala"
+    public let targetAcceptance = 0.574
+    public let gradientEvaluationsPerStep = 1
+
+    /// The MALA kernel.
+    public init() {}
+
+    public func step(_ state: ChainState, target: any Target, stepSizes: [Float],
+                     rng: inout Xoshiro256) throws -> (ChainState, KernelInfo) {
         let n = state.positions.rows, d = state.positions.cols
         precondition(stepSizes.count == n, "MALA.step: one step size per chain")
-        var noise = rng.gaussianMatrix(rows: n, cols: d)
-        if let particles = target.particleStructure { removeCentreOfMass(&noise.storage, particles: particles) }
+        let noise = kernelNoise(like: state, target: target, rng: &rng)
         var proposal = state.positions
         for c in 0..<n {
             let h = stepSizes[c], s = (2 * h).squareRoot()
@@ -61,38 +96,16 @@ public enum MALA {
             let logRatio = (logR[c] - state.logDensity[c]) + Double(forward - backward) / Double(4 * h)
             if log(Double(rng.nextUniform())) < logRatio {
                 accepted[c] = true
-                next.logDensity[c] = logR[c]
-                for k in 0..<d { next.positions[c, k] = proposal[c, k]; next.gradient[c, k] = grad[c, k] }
+                next.accept(c, from: proposal, logDensity: logR, gradient: grad)
             }
         }
-        return (next, MALAInfo(accepted: accepted))
-    }
-
-    /// `sweeps` steps of every chain from `start`: the first half adapts per-chain step sizes (from
-    /// `initialStepSize`) toward acceptance 0.574, the second half keeps them. Returns the final state and the
-    /// acceptance rate of the second half.
-    public static func run(from start: ChainState, target: any Target, sweeps: Int, initialStepSize: Float,
-                           rng: inout Xoshiro256) throws -> (state: ChainState, acceptance: Double) {
-        var state = start
-        var h = [Float](repeating: initialStepSize, count: start.positions.rows)
-        var accepted = 0, proposed = 0
-        for sweep in 0..<sweeps {
-            let (next, info) = try step(state, target: target, stepSizes: h, rng: &rng)
-            state = next
-            if sweep < sweeps / 2 {
-                h = StepSizeAdaptation().adapt(h, accepted: info.accepted)
-            } else {
-                accepted += info.accepted.filter { $0 }.count
-                proposed += h.count
-            }
-        }
-        return (state, Double(accepted) / Double(max(proposed, 1)))
+        return (next, KernelInfo(accepted: accepted))
     }
 }
 
 /// Per-chain step-size adaptation toward a target acceptance rate (Robbins–Monro on log h).
 public struct StepSizeAdaptation: Sendable {
-    /// Acceptance rate aimed at (0.574 is optimal for MALA in high dimension).
+    /// Acceptance rate aimed at (the kernel's).
     public var targetAcceptance: Double = 0.574
     /// Gain of the log-step update.
     public var rate: Double = 0.05
@@ -100,7 +113,7 @@ public struct StepSizeAdaptation: Sendable {
     /// An adapter with the given target acceptance.
     public init(targetAcceptance: Double = 0.574) { self.targetAcceptance = targetAcceptance }
 
-    /// Step sizes after observing which chains accepted.
+    /// Step sizes after observing which chains accepted: h ← h·exp(rate·(1[accepted] − target)).
     public func adapt(_ stepSizes: [Float], accepted: [Bool]) -> [Float] {
         zip(stepSizes, accepted).map { h, a in Float(Double(h) * exp(rate * ((a ? 1 : 0) - targetAcceptance))) }
     }
