@@ -10,7 +10,7 @@ import Densities
 public struct RunConfig: Sendable, Equatable {
     /// Target density (`target=`): a catalog name, `manywell-D`, `plugin:PATH.so` or a spec file.
     public var target = "gmm25"
-    /// Training objective (`objective=`), one of `RunConfig.objectives`.
+    /// Training method (`objective=`), one of `Method.names`.
     public var objective = "tb"
     /// Training iterations (epochs for `objective=idem`).
     public var iterations = 25_000
@@ -113,9 +113,6 @@ public struct RunConfig: Sendable, Equatable {
     /// The training grids `grid=` accepts.
     public static let grids = ["uniform", "random", "shifted"]
 
-    /// The objectives `objective=` accepts.
-    public static let objectives = ["tb", "vargrad", "db", "subtb", "fl-subtb", "pis", "mle", "rtb", "idem", "mala"]
-
     /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
     /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`, `idem_buffer_mala`) and the
     /// regression target (`idem_score_clip`, `idem_target`), and the `threads` of the machine the leg runs on. None
@@ -123,9 +120,9 @@ public struct RunConfig: Sendable, Equatable {
     public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "idem_target",
                                    "threads"]
 
-    /// The `resumable` settings that mean something for `objective` (the `idem_` ones only for iDEM).
-    public static func resumable(for objective: String) -> [String] {
-        resumable.filter { objective == "idem" || !$0.hasPrefix("idem_") }
+    /// The `resumable` settings that mean something for `method` (the `idem_` ones only for iDEM).
+    public static func resumable(for method: Method?) -> [String] {
+        resumable.filter { method?.family == .energyMatching || !$0.hasPrefix("idem_") }
     }
 
     /// Whether a run file written with `stored` may be continued under these settings (`--resume`): the same
@@ -141,9 +138,6 @@ public struct RunConfig: Sendable, Equatable {
         }
         return extended == self && iterations >= stored.iterations
     }
-
-    /// Whether the objective learns state flows (and so needs the network's flow head).
-    public var usesFlows: Bool { ["db", "subtb", "fl-subtb"].contains(objective) }
 
     /// One accepted key.
     public struct Key: Sendable {
@@ -163,8 +157,8 @@ public struct RunConfig: Sendable, Equatable {
                 try TargetCatalog.validate(v)
                 c.target = absoluteTarget(v)
             }, get: { $0.target }),
-        Key(name: "objective", help: "training objective: " + objectives.joined(separator: ", "),
-            set: { c, v in c.objective = try choice("objective", v, objectives) }, get: { $0.objective }),
+        Key(name: "objective", help: "training method: " + Method.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", "),
+            set: { c, v in c.objective = try choice("objective", v, Method.names) }, get: { $0.objective }),
         Key(name: "iterations", help: "training iterations", set: { c, v in c.iterations = try integer("iterations", v, min: 0, max: 1_000_000_000) },
             get: { "\($0.iterations)" }),
         Key(name: "batch_size", help: "paths per iteration", set: { c, v in c.batchSize = try integer("batch_size", v, min: 1, max: 1_000_000) },
@@ -301,15 +295,15 @@ public struct RunConfig: Sendable, Equatable {
             factors.reduce(Int?(1)) { p, f in p.flatMap { let (r, o) = $0.multipliedReportingOverflow(by: f); return o ? nil : r } }
         }
         var arrays = [("hidden", hidden, "hidden × (dimension + hidden)", [hidden, d + hidden])]
-        switch objective {
-        case "idem":
+        switch method.family {
+        case .energyMatching:
             arrays += [("idem_generate", idem.generate, "idem_generate × dimension", [idem.generate, d]),
                        ("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]),
                        ("batch_size", batchSize, "batch_size × (idem_samples + 1) × dimension", [batchSize, (idemSamples ?? 1) + 1, d]),
                        ("idem_buffer", idem.buffer, "idem_buffer × dimension", [idem.buffer, d])]
-        case "mala":
+        case .mcmc:
             arrays.append(("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]))
-        default:
+        case .pathSpace:
             arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
                        ("eval_paths", evalPaths, "(eval_steps + 1) × eval_paths × dimension", [(evalSteps ?? steps) + 1, evalPaths, d])]
             if localSearch { arrays.append(("buffer_size", bufferSize, "buffer_size × dimension", [bufferSize, d])) }
@@ -329,10 +323,11 @@ public struct RunConfig: Sendable, Equatable {
             throw ConfigError.badValue(key: "ls_burn_in", value: "\(lsBurnIn)",
                                        expected: "fewer than ls_sweeps (\(lsSweeps)) sweeps, so that some states are kept")
         }
-        if objective == "vargrad" && batchSize < 2 {
-            throw ConfigError.badValue(key: "batch_size", value: "\(batchSize)", expected: "at least 2 for objective=vargrad (a variance over the batch)")
+        if batchSize < method.minimumBatchSize {
+            throw ConfigError.badValue(key: "batch_size", value: "\(batchSize)",
+                                       expected: "at least \(method.minimumBatchSize) for objective=\(objective) (a variance over the batch)")
         }
-        if objective == "mala" && malaBudget < 2 * evalPaths {
+        if method.family == .mcmc && malaBudget < 2 * evalPaths {
             throw ConfigError.badValue(key: "mala_budget", value: "\(malaBudget)",
                                        expected: "at least 2 × eval_paths (\(2 * evalPaths)): each of the eval_paths chains needs 2 sweeps")
         }

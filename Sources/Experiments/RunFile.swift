@@ -86,7 +86,7 @@ public enum RunFile {
     /// "default" settings are marked unused).
     static func resolved(_ trainer: Trainer) -> [String: String] {
         var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(trainer.config.evalSteps ?? trainer.config.steps)"]
-        for (key, value) in trainer.config.entries where key.hasPrefix("idem_") && value == "default" {
+        for (key, value) in trainer.config.entries where key.hasPrefix("idem_") && value == "default" {  // a path-space run
             values[key] = "unused by objective=\(trainer.config.objective)"
         }
         return values
@@ -243,7 +243,7 @@ public struct Provenance: Sendable {
         let config = root.group("config")
         let objective = config?.attribute("objective")?.description ?? ""
         var changeable = ""
-        for key in RunConfig.resumable(for: objective) {
+        for key in RunConfig.resumable(for: Method.find(objective)) {
             guard let value = config?.attribute(key) else { continue }
             changeable += ", \(key) " + (value.doubleValue.map { String(format: "%g", $0) } ?? value.description)
         }

@@ -95,8 +95,12 @@ public final class Trainer {
         var config = config
         if let custom { config.target = custom.name }
         self.config = config
+        let method = config.method
+        guard let makeObjective = method.objective else {
+            throw TrainingError.unsupportedSettings("objective=\(config.objective) does not train on paths")
+        }
         evaluationTarget = try custom ?? TargetCatalog.resolve(config.target)
-        if config.objective == "rtb" {
+        if method.prior {
             guard !config.reward.isEmpty, !config.prior.isEmpty else {
                 throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")
             }
@@ -105,7 +109,7 @@ public final class Trainer {
             target = evaluationTarget
         }
         if target.particleStructure != nil {
-            throw TrainingError.unsupportedTarget(target.name, reason: "the path-space objectives have no "
+            throw TrainingError.unsupportedTarget(target.name, reason: "the path-space methods have no "
                 + "centre-of-mass-free sampler or equivariant network; use objective=idem (or objective=mala)")
         }
         try config.checkSizes(dimension: target.dimension)
@@ -113,40 +117,36 @@ public final class Trainer {
         sampler = PathSampler(target: target, process: process, threads: config.threads)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
         network = DriftNetwork(dimension: target.dimension, hidden: config.hidden, langevin: config.langevin,
-                               flow: config.usesFlows, learnedVariance: config.learnedVariance, rng: &rng)
-        sampler.forwardLooking = config.objective == "fl-subtb"
-        switch config.objective {
-        case "vargrad": objective = VarGrad()
-        case "db": objective = SubTrajectoryBalance.detailedBalance()
-        case "mle": objective = MaximumLikelihood()
-        case "rtb": objective = RelativeTrajectoryBalance(beta: Double(config.beta))
-        case "subtb", "fl-subtb":
-            objective = SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(config.subtbLambda),
-                                                                  forwardLooking: sampler.forwardLooking)
-        case "pis":
+                               flow: method.flowHead, learnedVariance: config.learnedVariance, rng: &rng)
+        sampler.forwardLooking = method.forwardLooking
+        if method.gradient == .pathwise {
             guard !config.langevin else {
-                throw TrainingError.unsupportedSettings("objective=pis with langevin=true needs "
+                throw TrainingError.unsupportedSettings("objective=\(config.objective) with langevin=true needs "
                     + "Hessian-vector products of log R, which are not implemented; use langevin=false")
             }
             guard !config.learnedVariance else {
-                throw TrainingError.unsupportedSettings("objective=pis with learned_variance=true is not implemented "
+                throw TrainingError.unsupportedSettings("objective=\(config.objective) with learned_variance=true is not implemented "
                     + "(the noise scale would join the reparameterised path); use an off-policy objective")
             }
-            objective = PathIntegralSampler()
-        default: objective = TrajectoryBalance()
         }
+        objective = makeObjective(config)
         if config.localSearch {
-            guard config.objective != "pis" else {
+            guard method.gradient == .teacherForced else {
                 throw TrainingError.unsupportedSettings("local search trains on backward paths, which "
-                    + "a pathwise objective (pis) cannot use; choose tb or vargrad")
+                    + "a pathwise objective (\(config.objective)) cannot use; choose tb or vargrad")
             }
             buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
             localSearchBuffer = buffer
         }
         networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
-        objectiveOptimizer = Adam(learningRate: config.logZLearningRate, count: objective.parameters.values.count)
-        if config.objective == "rtb" { try attachPrior() }
-        if config.objective == "mle" { dataSet = try loadData() }
+        objectiveOptimizer = Adam(learningRate: Self.scalarLearningRate(config), count: objective.parameters.values.count)
+        if method.prior { try attachPrior() }
+        if method.paths == .data { dataSet = try loadData() }
+    }
+
+    /// The rate of the objective's learned scalars before the schedule: `lr_log_z`, or `lr` for a baseline.
+    static func scalarLearningRate(_ config: RunConfig) -> Float {
+        config.method.scalarRate == .network ? config.learningRate : config.logZLearningRate
     }
 
     /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
@@ -187,7 +187,7 @@ public final class Trainer {
         if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
         let rate = config.learningRateSchedule.factor(iteration: iteration, of: config.iterations)
         networkOptimizer.learningRate = config.learningRate * rate
-        objectiveOptimizer.learningRate = config.logZLearningRate * rate
+        objectiveOptimizer.learningRate = Self.scalarLearningRate(config) * rate
         networkOptimizer.update(&network.parameters, overrides: network.flowSlots.map { ($0, config.flowLearningRate * rate) })
         objectiveOptimizer.update(&objective.parameters)
         objective.parameters.zeroGradients()
@@ -210,7 +210,7 @@ public final class Trainer {
     /// puts the states it accepts into the second buffer, which the backward iterations replay.
     private func sampleBatch(context: String) throws -> TrajectoryBatch {
         let stream = UInt64(iteration)
-        if config.objective == "mle" { return try dataBatch(stream: stream, context: context) }
+        if config.method.paths == .data { return try dataBatch(stream: stream, context: context) }
         guard var onPolicy = buffer, var searched = localSearchBuffer else {
             var batch = try sampler.sampleForward(network, batchSize: config.batchSize, exploration: currentExploration,
                                                   seed: config.seed, stream: stream, context: context)

@@ -93,7 +93,7 @@ struct QuenchCommand: ParsableCommand {
             throw ValidationError("\(file) is a run on \(config.target), not on a particle target (dw4, lj13, lj55)")
         }
         if buffer {
-            guard config.objective == "idem" else {
+            guard config.method.family == .energyMatching else {
                 throw ValidationError("\(file) is an objective=\(config.objective) run with no iDEM replay buffer; drop --buffer to quench its samples")
             }
             let job = EnergyMatchingJob(config: config, outputPath: file)

@@ -38,7 +38,7 @@ struct ScoreErrorCommand: ParsableCommand {
     func run() throws {
         let root = try HDF5.read(file)
         var config = try RunFile.config(of: root, path: file)
-        guard config.objective == "idem" else {
+        guard config.method.family == .energyMatching else {
             throw ValidationError("\(file) is an objective=\(config.objective) run; score-error profiles iDEM runs")
         }
         config.threads = threads ?? config.threads

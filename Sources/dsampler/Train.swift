@@ -36,10 +36,10 @@ struct Train: ParsableCommand {
         let outputPath = out ?? RunFile.defaultPath(for: config)
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         do {
-            switch config.objective {
-            case "idem": try trainEnergyMatching(config, outputPath: outputPath)
-            case "mala": try runMALA(config, outputPath: outputPath)
-            default: try trainPaths(config, outputPath: outputPath)
+            switch config.method.family {
+            case .energyMatching: try trainEnergyMatching(config, outputPath: outputPath)
+            case .mcmc: try runMALA(config, outputPath: outputPath)
+            case .pathSpace: try trainPaths(config, outputPath: outputPath)
             }
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {

@@ -21,6 +21,7 @@ final class GoldenRunTests: XCTestCase {
     static let cases: [(name: String, settings: [String])] = [
         ("tb", ["target=gmm25", "objective=tb", "exploration=0.2"] + paths),
         ("vargrad", ["target=funnel", "objective=vargrad"] + paths),
+        ("lv-baseline", ["target=gmm25", "objective=lv-baseline"] + paths),
         ("db", ["target=gmm25", "objective=db"] + paths),
         ("subtb", ["target=manywell", "objective=subtb"] + paths),
         ("fl-subtb", ["target=gmm25", "objective=fl-subtb"] + paths),

@@ -1,0 +1,111 @@
+import Objectives
+
+/// One training method (`objective=NAME`) and what it needs from the rest of the toolkit. The trainer, sampler
+/// set-up, budget accounting, run files and command line read these declarations; no code outside `Method.all`
+/// compares objective names (in the style of torchgfn, where a loss declares the estimators it needs).
+public struct Method: Sendable {
+    /// How a method trains, which decides the job's loop, its network and its evaluation.
+    public enum Family: Sendable, Equatable {
+        /// A drift network trained on simulated or replayed paths; scored by log Z estimates and samples.
+        case pathSpace
+        /// A score network trained by iterated denoising energy matching (iDEM); scored by its samples.
+        case energyMatching
+        /// No network: MCMC chains at a matched budget of gradient evaluations; scored by their final states.
+        case mcmc
+    }
+
+    /// How the gradient of a path-space loss reaches the network.
+    public enum Gradient: Sendable, Equatable {
+        /// States are data (on-policy, replayed or bridged): the loss's cotangents of log p_F (and log F) are
+        /// back-propagated through the network's outputs only, so any path source and exploration work.
+        case teacherForced
+        /// Through the reparameterised on-policy path (PIS): needs ∇log R at x_T, no replay, exploration or
+        /// learned variance, and no Langevin term (it would need Hessian-vector products of log R).
+        case pathwise
+    }
+
+    /// Where a path-space method's paths come from.
+    public enum Paths: Sendable, Equatable {
+        /// Forward paths of the policy (with exploration; local search may add replayed backward paths).
+        case onPolicy
+        /// Brownian bridges back from data (`data=`): maximum likelihood.
+        case data
+    }
+
+    /// Which rate the objective's learned scalars use.
+    public enum ScalarRate: Sendable, Equatable {
+        /// `lr_log_z` (TB's log Z, RTB's).
+        case logZ
+        /// `lr`, the network's: the scalar is one more parameter of the model (a baseline).
+        case network
+    }
+
+    /// The `objective=` name.
+    public let name: String
+    /// One line for help texts: the method and its source.
+    public let summary: String
+    /// How it trains.
+    public let family: Family
+    /// Path-space methods: whether the network needs a log-flow head (DB, SubTB).
+    public var flowHead = false
+    /// Path-space methods: whether flows are forward-looking, log F = log F̃ + log R at intermediate states (FL-SubTB).
+    public var forwardLooking = false
+    /// Path-space methods: how the gradient reaches the network.
+    public var gradient = Gradient.teacherForced
+    /// Path-space methods: where paths come from.
+    public var paths = Paths.onPolicy
+    /// Path-space methods: whether paths are also scored by a frozen prior's log p_F (RTB: `prior=`, `reward=`).
+    public var prior = false
+    /// Path-space methods: the smallest batch the loss is defined for (a variance needs 2).
+    public var minimumBatchSize = 1
+    /// Path-space methods: the rate of the objective's learned scalars.
+    public var scalarRate = ScalarRate.logZ
+    /// Path-space methods: the loss, built from the settings (nil for other families).
+    public var objective: (@Sendable (RunConfig) -> any Objective)?
+
+    /// Whether the method trains a network whose checkpoint can be re-evaluated (not the MCMC baseline).
+    public var hasModel: Bool { family != .mcmc }
+
+    /// Every method, in the order help texts list them. Adding a method is one entry here and, for a new loss,
+    /// one file in Objectives.
+    public static let all: [Method] = [
+        Method(name: "tb", summary: "trajectory balance (Malkin et al. 2022)", family: .pathSpace,
+               objective: { _ in TrajectoryBalance() }),
+        Method(name: "vargrad", summary: "log-variance loss with the batch mean as baseline (Richter et al. 2020)",
+               family: .pathSpace, minimumBatchSize: 2, objective: { _ in VarGrad() }),
+        Method(name: "lv-baseline", summary: "log-variance loss with a learned baseline scalar at the network's rate (Richter et al. 2020)",
+               family: .pathSpace, scalarRate: .network, objective: { _ in LogVarianceBaseline() }),
+        Method(name: "db", summary: "detailed balance with learned flows (Bengio et al. 2023)", family: .pathSpace,
+               flowHead: true, objective: { _ in SubTrajectoryBalance.detailedBalance() }),
+        Method(name: "subtb", summary: "sub-trajectory balance (Madan et al. 2023)", family: .pathSpace, flowHead: true,
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(c.subtbLambda)) }),
+        Method(name: "fl-subtb", summary: "SubTB with forward-looking flows (Pan et al. 2023)", family: .pathSpace,
+               flowHead: true, forwardLooking: true,
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(c.subtbLambda), forwardLooking: true) }),
+        Method(name: "pis", summary: "path integral sampler, reverse KL through the path (Zhang & Chen 2022)", family: .pathSpace,
+               gradient: .pathwise, objective: { _ in PathIntegralSampler() }),
+        Method(name: "mle", summary: "maximum likelihood of data by bridge paths (Venkatraman et al. 2024)", family: .pathSpace,
+               paths: .data, objective: { _ in MaximumLikelihood() }),
+        Method(name: "rtb", summary: "relative trajectory balance against a prior diffusion (Venkatraman et al. 2024)",
+               family: .pathSpace, prior: true, objective: { c in RelativeTrajectoryBalance(beta: Double(c.beta)) }),
+        Method(name: "idem", summary: "iterated denoising energy matching (Akhound-Sadegh et al. 2024)", family: .energyMatching),
+        Method(name: "mala", summary: "MCMC chains (ls_kernel) at a matched budget of gradient evaluations", family: .mcmc),
+    ]
+
+    /// The names `objective=` accepts.
+    public static var names: [String] { all.map(\.name) }
+
+    /// The method called `name`, or nil.
+    public static func find(_ name: String) -> Method? { all.first { $0.name == name } }
+
+    /// The method called `name`; `name` must be one of `names` (the settings parser checks it).
+    public static func named(_ name: String) -> Method {
+        guard let m = find(name) else { preconditionFailure("unknown method \(name)") }
+        return m
+    }
+}
+
+extension RunConfig {
+    /// The method `objective=` names.
+    public var method: Method { Method.named(objective) }
+}
