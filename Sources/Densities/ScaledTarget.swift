@@ -15,6 +15,20 @@ public struct ScaledTarget: Target {
         self.scale = scale
     }
 
+    /// Rows of these coordinates in the base target's: x = scale·y.
+    public func toBase(_ y: Matrix) -> Matrix {
+        var x = y
+        for k in x.storage.indices { x.storage[k] *= scale }
+        return x
+    }
+
+    /// Rows of the base target's coordinates in these: y = x / scale.
+    public func fromBase(_ x: Matrix) -> Matrix {
+        var y = x
+        for k in y.storage.indices { y.storage[k] /= scale }
+        return y
+    }
+
     public var name: String { base.name }
     public var dimension: Int { base.dimension }
     public var defaultSigma2: Float { base.defaultSigma2 / (scale * scale) }
@@ -32,8 +46,6 @@ public struct ScaledTarget: Target {
     }
 
     public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? {
-        guard var m = base.exactSamples(count: count, rng: &rng) else { return nil }
-        for k in m.storage.indices { m.storage[k] /= scale }
-        return m
+        base.exactSamples(count: count, rng: &rng).map(fromBase)
     }
 }

@@ -2,28 +2,85 @@ import Numerics
 import Densities
 import NeuralSDE
 
-/// Everything `Evaluator` measures about a trained sampler.
+/// Everything an evaluation measures about a sampler: the one metrics record of every method. Path-space methods
+/// fill the log-weight estimates; every method fills the sample metrics that apply to its target.
 public struct EvaluationReport: Sendable {
-    /// ELBO, importance-weighted log Z and ESS from on-policy paths.
-    public var onPolicy: LogZEstimates
-    /// EUBO from bridge paths started at exact target samples (nil without an exact sampler).
-    public var eubo: Double?
-    /// Exact W₂ between the first min(paths, 2000) model samples and as many exact target samples (nil without an
-    /// exact sampler).
-    public var w2: Double?
-    /// Mode coverage of the model samples (mixtures only).
-    public var coverage: ModeCoverage?
-    /// The model's terminal samples, one per on-policy path.
+    /// The model's samples in the target's own coordinates, [n, d]: terminal states of on-policy paths, the reverse
+    /// SDE's samples (iDEM) or the chains' final states (MCMC).
     public var samples: Matrix
-    /// log w of every on-policy path.
-    public var logWeights: [Double]
+    /// log w = log R(x_T) + S_B − S_F of every on-policy path (path-space methods), [n].
+    public var logWeights: [Double]?
+    /// ELBO, importance-weighted log Z and ESS from `logWeights`.
+    public var onPolicy: LogZEstimates?
+    /// EUBO from bridge paths started at exact target samples (path-space methods on targets with an exact sampler).
+    public var eubo: Double?
     /// The target's known log Z, if any.
     public var logZTrue: Double?
+    /// The sample metrics against the comparison set (nil when the target has neither an exact sampler nor a
+    /// reference set).
+    public var sampleMetrics: SampleMetrics?
+
+    /// A report of `samples` with nothing measured yet.
+    public init(samples: Matrix, logZTrue: Double?) {
+        self.samples = samples
+        self.logZTrue = logZTrue
+    }
 }
 
-/// Scores a drift network on its target: log Z bounds and estimates, sample distances, mode coverage.
+/// The set model samples are compared with, in the target's own coordinates.
+public struct ComparisonSet: Sendable {
+    /// Exact target samples or the first rows of a reference set's test split, [n, d].
+    public var rows: Matrix
+    /// What they are, e.g. "2000 exact samples" or "test split of …/dw4.h5 (first 2000 rows), centred".
+    public var description: String
+    /// Whether `rows` are exact independent target samples (which EUBO needs).
+    public var isExact: Bool
+    /// A second, independent exact set of the same size (exact samplers only): the W₂ between the two is the
+    /// finite-sample floor of W₂.
+    public var second: Matrix?
+
+    /// A comparison set.
+    public init(rows: Matrix, description: String, isExact: Bool, second: Matrix? = nil) {
+        (self.rows, self.description, self.isExact, self.second) = (rows, description, isExact, second)
+    }
+}
+
+/// Metrics of model samples against a comparison set.
+public struct SampleMetrics: Sendable {
+    /// What the samples were compared with.
+    public var comparison: String
+    /// Exact W₂ (Euclidean cost, not squared) between the first min(n, 2000) model samples and as many rows of the
+    /// comparison set (`Wasserstein.evaluationW2`).
+    public var w2: Double
+    /// The same W₂ between two independent exact sets: the finite-sample floor of `w2` (exact samplers only).
+    public var w2Floor: Double?
+    /// Energy and interatomic-distance metrics (particle systems only).
+    public var particles: ParticleMetrics?
+    /// Mode coverage (mixtures only).
+    public var coverage: ModeCoverage?
+
+    /// Scores `samples` (target coordinates, [n, d]) of `target` against `comparison`.
+    /// - Throws: what the target throws while the particle metrics evaluate energies.
+    public init(samples: Matrix, target: any Target, comparison: ComparisonSet) throws {
+        let d = target.dimension
+        self.comparison = comparison.description
+        w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
+        w2Floor = comparison.second.map { Wasserstein.evaluationW2($0.storage, comparison.rows.storage, dimension: d) }
+        if let p = target.particleStructure {
+            particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)
+        }
+        if let centres = target.modeCentres {
+            coverage = ModeCoverage(samples: samples.storage, dimension: d, centres: centres, weights: target.modeWeights)
+        }
+    }
+
+    /// How W₂ is computed, for run files and printouts.
+    public static let w2Definition = "exact OT, Euclidean cost, W2 not squared"
+}
+
+/// Scores a drift network on its target: log Z bounds and estimates from on-policy paths, EUBO, sample metrics.
 public struct Evaluator {
-    /// Number of on-policy paths (and of exact samples for EUBO and W₂).
+    /// Number of on-policy paths (and of exact samples for EUBO).
     public var paths: Int = 2000
     /// Paths simulated at once (bounds the activation memory).
     public var chunk: Int = 500
@@ -36,9 +93,31 @@ public struct Evaluator {
         self.seed = seed
     }
 
-    /// Evaluates `net` with `sampler` (which fixes the target, σ² and grid).
-    public func evaluate(_ net: DriftNetwork, sampler: PathSampler) throws -> EvaluationReport {
+    /// Evaluates `net` with `sampler` (which fixes the target, σ² and grid) against `comparison`.
+    /// - Throws: what the target throws.
+    public func evaluate(_ net: DriftNetwork, sampler: PathSampler, comparison: ComparisonSet?) throws -> EvaluationReport {
         let target = sampler.target, d = net.dimension
+        let (samples, logWeights) = try onPolicy(net, sampler: sampler)
+        var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
+        report.logWeights = logWeights
+        report.onPolicy = LogZEstimates(logWeights: logWeights)
+        if let comparison, comparison.isExact, comparison.rows.rows >= paths {
+            var upper: [Double] = []
+            for (k, range) in chunks().enumerated() {
+                let terminal = Matrix(rows: range.count, cols: d,
+                                      storage: Array(comparison.rows.storage[(range.lowerBound * d)..<(range.upperBound * d)]))
+                upper += try sampler.sampleBackward(net, terminal: terminal, seed: seed, stream: Self.euboStream + UInt64(k),
+                                                    context: "evaluation (EUBO)").logWeights
+            }
+            report.eubo = upper.reduce(0, +) / Double(upper.count)
+        }
+        if let comparison { report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison) }
+        return report
+    }
+
+    /// Terminal states and log weights of `paths` on-policy paths.
+    /// - Throws: what the target throws.
+    public func onPolicy(_ net: DriftNetwork, sampler: PathSampler) throws -> (samples: Matrix, logWeights: [Double]) {
         var samples: [Float] = [], logWeights: [Double] = []
         for (k, range) in chunks().enumerated() {
             let batch = try sampler.sampleForward(net, batchSize: range.count, seed: seed, stream: Self.evalStream + UInt64(k),
@@ -46,25 +125,7 @@ public struct Evaluator {
             samples += batch.terminalStates.storage
             logWeights += batch.logWeights
         }
-        var report = EvaluationReport(onPolicy: LogZEstimates(logWeights: logWeights), eubo: nil, w2: nil, coverage: nil,
-                                      samples: Matrix(rows: paths, cols: d, storage: samples), logWeights: logWeights,
-                                      logZTrue: target.logZ)
-        var rng = Xoshiro256(seed: seed, stream: Self.exactStream)
-        if let exact = target.exactSamples(count: paths, rng: &rng) {
-            var upper: [Double] = []
-            for (k, range) in chunks().enumerated() {
-                let terminal = Matrix(rows: range.count, cols: d,
-                                      storage: Array(exact.storage[(range.lowerBound * d)..<(range.upperBound * d)]))
-                upper += try sampler.sampleBackward(net, terminal: terminal, seed: seed, stream: Self.euboStream + UInt64(k),
-                                                    context: "evaluation (EUBO)").logWeights
-            }
-            report.eubo = upper.reduce(0, +) / Double(upper.count)
-            report.w2 = Wasserstein.evaluationW2(samples, exact.storage, dimension: d)
-        }
-        if let centres = target.modeCentres {
-            report.coverage = ModeCoverage(samples: samples, dimension: d, centres: centres, weights: target.modeWeights)
-        }
-        return report
+        return (Matrix(rows: paths, cols: net.dimension, storage: samples), logWeights)
     }
 
     private func chunks() -> [Range<Int>] {
@@ -73,5 +134,6 @@ public struct Evaluator {
 
     static let evalStream: UInt64 = 1 << 40
     static let euboStream: UInt64 = 1 << 41
-    static let exactStream: UInt64 = 1 << 42
+    /// The stream of the comparison set's exact samples.
+    public static let exactStream: UInt64 = 1 << 42
 }

@@ -114,7 +114,7 @@ public enum Benchmark {
     public static func runEnergyMatching(threads: Int, repeats: Int) throws -> Result {
         BLAS.setThreads(1)
         let config = try RunConfig.parse(idemSettings + ["threads=\(threads)"])
-        let trainer = try EnergyMatchingJob(config: config, outputPath: "/dev/null").makeTrainer()
+        let trainer = try EnergyMatchingLearner(config: config).trainer
         var times: [Double] = []
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -5,25 +5,28 @@ import RunStore
 /// by another tool or damaged where no checksum covers it gives the normal run-file error instead of a trap:
 /// counters are whole numbers in 0...`maxCount`, arrays have the length the configuration implies and finite
 /// values, and the curves' columns have equal lengths.
-struct CheckpointFields {
-    let node: Node
-    let path: String
+public struct CheckpointFields {
+    /// The group read.
+    public let node: Node
+    /// The file it came from (for messages).
+    public let path: String
     /// Largest counter accepted (iterations, evaluations, Adam steps): 2⁵³, where doubles stop being exact.
-    static let maxCount = 1 << 53
+    public static let maxCount = 1 << 53
 
     /// The group `name` of `root`.
-    init(_ root: Node, group name: String = "checkpoint", path: String) throws {
+    public init(_ root: Node, group name: String = "checkpoint", path: String) throws {
         guard let node = root.group(name) else { throw RunFileError(message: "\(path) has no /\(name) to restore") }
         self.node = node
         self.path = path
     }
 
-    func damaged(_ what: String) -> RunFileError {
+    /// The error for a checkpoint whose `what` is wrong.
+    public func damaged(_ what: String) -> RunFileError {
         RunFileError(message: "\(path): /checkpoint \(what); the file is damaged or was not written by dsampler")
     }
 
     /// A counter attribute (0 when absent), a whole number from 0 to `limit`.
-    func count(_ key: String, limit: Int = maxCount) throws -> Int {
+    public func count(_ key: String, limit: Int = maxCount) throws -> Int {
         guard let value = node.attribute(key)?.doubleValue else { return 0 }
         guard value.isFinite, value >= 0, value <= Double(limit), value == value.rounded() else {
             throw damaged("\(key) = \(value) is not a count from 0 to \(limit)")
@@ -32,14 +35,14 @@ struct CheckpointFields {
     }
 
     /// A number attribute, finite (or `fallback` when absent).
-    func number(_ key: String, fallback: Double) throws -> Double {
+    public func number(_ key: String, fallback: Double) throws -> Double {
         guard let value = node.attribute(key)?.doubleValue else { return fallback }
         guard value.isFinite || value == .infinity && fallback == .infinity else { throw damaged("\(key) = \(value) is not finite") }
         return value
     }
 
     /// A float dataset of exactly `count` finite values.
-    func floats(_ key: String, count: Int) throws -> [Float] {
+    public func floats(_ key: String, count: Int) throws -> [Float] {
         guard let data = node.dataset(key) else { throw damaged("has no \(key)") }
         let values = data.floats
         guard values.count == count else { throw damaged("\(key) has \(values.count) values where this configuration has \(count)") }
@@ -48,7 +51,7 @@ struct CheckpointFields {
     }
 
     /// Rows × `width` states and their `rows` log-rewards (a replay buffer), or nil when absent.
-    func buffer(_ prefix: String, width: Int) throws -> (states: [Float], rows: Int, logRewards: [Double]?)? {
+    public func buffer(_ prefix: String, width: Int) throws -> (states: [Float], rows: Int, logRewards: [Double]?)? {
         guard let states = node.dataset(prefix + "_states") else { return nil }
         guard states.shape.count == 2, states.shape[1] == width, states.floats.count == states.shape[0] * width else {
             throw damaged("\(prefix)_states has shape \(states.shape), not N × \(width)")
@@ -61,21 +64,31 @@ struct CheckpointFields {
         return (states.floats, states.shape[0], rewards)
     }
 
-    /// The `/train` curve columns `keys` of `root` (empty when a column is absent), of equal lengths, with
-    /// `counts` columns checked as counts.
-    static func curve(_ root: Node, keys: [String], counts: Set<String>, path: String) throws -> [[Double]] {
-        guard let t = root.group("train") else { return [] }
-        let columns = keys.map { t.dataset($0)?.doubles }
-        guard columns.allSatisfy({ $0 != nil }) else { return [] }
-        let values = columns.map { $0! }
-        guard values.allSatisfy({ $0.count == values[0].count }) else {
-            throw RunFileError(message: "\(path): the /train columns have different lengths; the file is damaged")
+    /// The curve stored in `node` (`/train` or `/train/eval`; empty when absent): `iteration`, `seconds`,
+    /// `energy_evals` and `grad_evals` (0 when absent, as in iDEM files before format 3) and every other 1-D column
+    /// as a logged value. Columns must have equal lengths and counters must be counts.
+    static func curve(_ node: Node?, path: String) throws -> [TrainingPoint] {
+        guard let node, let iterations = node.dataset("iteration")?.doubles else { return [] }
+        let n = iterations.count
+        var columns: [String: [Double]] = [:]
+        for (name, data) in node.datasets where name != "iteration" {
+            let values = data.doubles
+            guard data.shape.count == 1, values.count == n else {
+                throw RunFileError(message: "\(path): the /train columns have different lengths; the file is damaged")
+            }
+            columns[name] = values
         }
-        for (key, column) in zip(keys, values) where counts.contains(key) {
-            guard column.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= Double(maxCount) }) else {
+        for key in ["energy_evals", "grad_evals"] + ["iteration"] {
+            let column = key == "iteration" ? iterations : columns[key] ?? []
+            guard column.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= Double(maxCount) && $0 == $0.rounded() }) else {
                 throw RunFileError(message: "\(path): /train/\(key) holds values that are not counts; the file is damaged")
             }
         }
-        return values
+        let counters: Set = ["seconds", "energy_evals", "grad_evals"]
+        return (0..<n).map { k in
+            TrainingPoint(iteration: Int(iterations[k]), seconds: columns["seconds"]?[k] ?? 0,
+                          budget: EvaluationBudget(energy: Int(columns["energy_evals"]?[k] ?? 0), gradient: Int(columns["grad_evals"]?[k] ?? 0)),
+                          values: columns.filter { !counters.contains($0.key) }.mapValues { $0[k] })
+        }
     }
 }

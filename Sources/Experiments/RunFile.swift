@@ -4,6 +4,7 @@ import Numerics
 import RunStore
 import Evaluation
 import Objectives
+import Densities
 
 /// The run-file schema: how a run's settings, provenance, curves, metrics, samples and checkpoint map onto
 /// HDF5 groups, datasets and attributes (see the README's "Run file" section).
@@ -39,16 +40,24 @@ public enum RunFile {
         return safe.isEmpty || safe.hasPrefix(".") ? "target" + safe : safe
     }
 
-    /// Builds the whole file for `trainer`'s current state. `status` is "running", "complete" or "failed".
-    public static func node(_ trainer: Trainer, provenance: Provenance, status: String, error: String? = nil,
+    /// Builds the whole file for `learner`'s current state, whatever its method. `status` is "running",
+    /// "complete", "interrupted" or "failed".
+    public static func node(_ learner: any Learner, provenance: Provenance, status: String, error: String? = nil,
                             report: EvaluationReport? = nil) -> Node {
-        var root = header(trainer.config, provenance: provenance, status: status, error: error, resolved: resolved(trainer))
-        root.put("train", trainNode(trainer.history))
-        root.put("checkpoint", checkpointNode(trainer.checkpoint))
+        var root = header(learner.config, provenance: provenance, status: status, error: error, resolved: learner.resolvedSettings)
+        var train = curveNode(learner.history)
+        if !learner.monitored.isEmpty { train.put("eval", curveNode(learner.monitored)) }
+        root.put("train", train)
+        var checkpoint = learner.checkpointNode()
+        checkpoint.set("iteration", .int(Int64(learner.iteration)))
+        checkpoint.set("energy_evals", .int(Int64(learner.budget.energy)))
+        checkpoint.set("grad_evals", .int(Int64(learner.budget.gradient)))
+        checkpoint.set("seconds", .double(learner.seconds))
+        root.put("checkpoint", checkpoint)
         if let report {
-            root.put("eval", evalNode(report, config: trainer.config))
+            root.put("eval", evalNode(report))
             root.put("samples", .float(shape: [report.samples.rows, report.samples.cols], values: report.samples.storage))
-            root.put("log_weights", .double(shape: [report.logWeights.count], values: report.logWeights))
+            if let w = report.logWeights { root.put("log_weights", .double(shape: [w.count], values: w)) }
         }
         return root
     }
@@ -82,77 +91,6 @@ public enum RunFile {
         return n
     }
 
-    /// The values a path-space run uses for its "default" settings: σ² and the evaluation steps (iDEM's
-    /// "default" settings are marked unused).
-    static func resolved(_ trainer: Trainer) -> [String: String] {
-        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(trainer.config.evalSteps ?? trainer.config.steps)"]
-        for (key, value) in trainer.config.entries where key.hasPrefix("idem_") && value == "default" {  // a path-space run
-            values[key] = "unused by objective=\(trainer.config.objective)"
-        }
-        return values
-    }
-
-    static func trainNode(_ h: [TrainingPoint]) -> Node {
-        var n = Node()
-        n.put("iteration", .int64(shape: [h.count], values: h.map { Int64($0.iteration) }))
-        n.put("loss", .double(shape: [h.count], values: h.map(\.loss)))
-        n.put("log_z", .double(shape: [h.count], values: h.map(\.logZ)))
-        n.put("seconds", .double(shape: [h.count], values: h.map(\.seconds)))
-        n.put("energy_evals", .int64(shape: [h.count], values: h.map { Int64($0.budget.energy) }))
-        n.put("grad_evals", .int64(shape: [h.count], values: h.map { Int64($0.budget.gradient) }))
-        return n
-    }
-
-    static func evalNode(_ r: EvaluationReport, config: RunConfig) -> Node {
-        var n = Node()
-        let e = r.onPolicy
-        n.set("n_eval", .int(Int64(e.count)))
-        n.set("elbo", .double(e.meanLogWeight))
-        n.set("log_z_is", .double(e.importanceWeighted))
-        n.set("ess", .double(e.effectiveSampleSize))
-        if let truth = r.logZTrue {
-            n.set("log_z_true", .double(truth))
-            n.set("delta_elbo", .double(abs(e.meanLogWeight - truth)))
-            n.set("delta_log_z_is", .double(abs(e.importanceWeighted - truth)))
-        }
-        if let eubo = r.eubo { n.set("eubo", .double(eubo)) }
-        if let w2 = r.w2 {
-            n.set("w2", .double(w2))
-            let used = min(e.count, Wasserstein.evaluationSamples)
-            n.set("w2_reference", .string("first \(used) model vs \(used) exact target samples; exact OT, squared-Euclidean cost, sqrt of mean cost"))
-        }
-        if let c = r.coverage {
-            n.set("modes_covered", .int(Int64(c.covered)))
-            n.set("modes_effective", .double(c.effectiveModes))
-            n.put("mode_fractions", .double(shape: [c.fractions.count], values: c.fractions))
-            if let kl = c.weightKL { n.set("mode_weight_kl", .double(kl)) }
-        }
-        return n
-    }
-
-    static func checkpointNode(_ c: Checkpoint) -> Node {
-        var n = Node()
-        func put(_ prefix: String, _ store: ParameterStore, _ adam: Adam) {
-            n.put(prefix, .float(shape: [store.values.count], values: store.values))
-            n.put(prefix + "_adam_m", .float(shape: [adam.firstMoment.count], values: adam.firstMoment))
-            n.put(prefix + "_adam_v", .float(shape: [adam.secondMoment.count], values: adam.secondMoment))
-            n.set(prefix + "_adam_step", .int(Int64(adam.step)))
-            n.set(prefix + "_layout", .string(store.slots.map { "\($0.name):\($0.rows)x\($0.cols)" }.joined(separator: ",")))
-        }
-        put("network", c.network, c.networkOptimizer)
-        put("objective", c.objective, c.objectiveOptimizer)
-        n.set("iteration", .int(Int64(c.iteration)))
-        n.set("energy_evals", .int(Int64(c.budget.energy)))
-        n.set("grad_evals", .int(Int64(c.budget.gradient)))
-        n.set("seconds", .double(c.seconds))
-        for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
-            guard let b = buffer else { continue }
-            n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
-            n.put(prefix + "_log_rewards", .double(shape: [b.count], values: b.logRewards))
-        }
-        return n
-    }
-
     /// The settings a run file was written with (its `/config` YAML, one `key: value` per line).
     public static func config(of root: Node, path: String) throws -> RunConfig {
         guard root.attribute("format") == .string("dsampler-run"), case .string(let yaml)? = root.group("config")?.attribute("yaml") else {
@@ -170,39 +108,18 @@ public enum RunFile {
         }
     }
 
-    /// Reads the settings, checkpoint and curve of a run file and rebuilds its trainer at that point. `config`
-    /// replaces the file's settings (e.g. other evaluation settings); it must describe the same networks.
-    public static func restore(_ root: Node, path: String, config override: RunConfig? = nil) throws -> Trainer {
-        let trainer = try Trainer(config: try override ?? config(of: root, path: path))
-        let cp = try CheckpointFields(root, path: path)
-        var checkpoint = trainer.checkpoint
-        func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
-            let n = store.values.count
-            store.values = try cp.floats(prefix, count: n)
-            adam.firstMoment = try cp.floats(prefix + "_adam_m", count: n)
-            adam.secondMoment = try cp.floats(prefix + "_adam_v", count: n)
-            adam.step = try cp.count(prefix + "_adam_step")
-        }
-        try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
-        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
-        checkpoint.iteration = try cp.count("iteration", limit: trainer.config.iterations)
-        checkpoint.budget = EvaluationBudget(energy: try cp.count("energy_evals"), gradient: try cp.count("grad_evals"))
-        checkpoint.seconds = try cp.number("seconds", fallback: 0)
-        func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) throws {
-            guard var b = buffer, let stored = try cp.buffer(prefix, width: b.dimension), let rewards = stored.logRewards else { return }
-            b.add(Matrix(rows: stored.rows, cols: b.dimension, storage: stored.states), logRewards: rewards)
-            buffer = b
-        }
-        try restoreBuffer("buffer", &checkpoint.buffer)
-        try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
-        let columns = try CheckpointFields.curve(root, keys: ["iteration", "loss", "log_z", "seconds", "energy_evals", "grad_evals"],
-                                                 counts: ["iteration", "energy_evals", "grad_evals"], path: path)
-        let history = columns.isEmpty ? [] : columns[0].indices.map { k in
-            TrainingPoint(iteration: Int(columns[0][k]), loss: columns[1][k], logZ: columns[2][k], seconds: columns[3][k],
-                          budget: EvaluationBudget(energy: Int(columns[4][k]), gradient: Int(columns[5][k])))
-        }
-        try trainer.restore(checkpoint, history: history)
-        return trainer
+    /// Reads the settings, checkpoint and curves of a run file and rebuilds its learner at that point. `config`
+    /// replaces the file's settings (e.g. other evaluation settings, or a resumed leg's); it must describe the same
+    /// networks. `target` is the custom target a run was trained on (nil: the catalog's `target=`).
+    /// - Throws: `RunFileError` for a file that is not a complete, consistent run file of this method.
+    public static func restore(_ root: Node, path: String, config override: RunConfig? = nil,
+                               target: (any Target)? = nil) throws -> any Learner {
+        let stored = try config(of: root, path: path)
+        let learner = try Learners.make(override ?? stored, target: target)
+        try learner.restore(try CheckpointFields(root, path: path), stored: stored)
+        learner.history = try CheckpointFields.curve(root.group("train"), path: path)
+        learner.monitored = try CheckpointFields.curve(root.group("train")?.group("eval"), path: path)
+        return learner
     }
 }
 

@@ -52,7 +52,9 @@ extension Trainer {
             throw RunFileError(message: "prior=\(config.prior): cannot read the prior's run file (\(error)); "
                 + "train one first with objective=mle")
         }
-        let priorTrainer = try RunFile.restore(root, path: config.prior)
+        guard let priorTrainer = try RunFile.restore(root, path: config.prior) as? Trainer else {
+            throw TrainingError.unsupportedSettings("prior=\(config.prior) is not a path-space run; train the prior with objective=mle")
+        }
         let p = priorTrainer.network
         guard p.dimension == network.dimension, p.hidden == network.hidden, p.langevin == network.langevin,
               p.parameters.values.count == network.parameters.values.count else {

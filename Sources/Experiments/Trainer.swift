@@ -4,34 +4,6 @@ import Densities
 import NeuralSDE
 import Objectives
 
-/// How often the target was evaluated: the budget that samplers are compared at.
-public struct EvaluationBudget: Sendable, Equatable {
-    /// Points at which only log R was evaluated.
-    public var energy = 0
-    /// Points at which ∇log R (with log R) was evaluated.
-    public var gradient = 0
-
-    /// No evaluations.
-    public init(energy: Int = 0, gradient: Int = 0) {
-        self.energy = energy
-        self.gradient = gradient
-    }
-}
-
-/// One logged point of a training curve.
-public struct TrainingPoint: Sendable, Equatable {
-    /// Iterations completed.
-    public var iteration: Int
-    /// Loss of the last iteration.
-    public var loss: Double
-    /// The objective's log Z estimate at that iteration.
-    public var logZ: Double
-    /// Wall-clock seconds of training so far (excluding evaluation and I/O).
-    public var seconds: Double
-    /// Target evaluations so far.
-    public var budget: EvaluationBudget
-}
-
 /// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
 public struct Checkpoint: Sendable, Equatable {
     /// Drift-network parameters.
@@ -66,6 +38,8 @@ public final class Trainer {
     var prior: (network: DriftNetwork, sampler: PathSampler)?
     /// For MLE from a file: the data rows.
     var dataSet: Matrix?
+    /// Whether the targets are the catalog's (not one given to `init`, whose name may not be a catalog entry).
+    let catalog: Bool
     /// The path simulator (target, σ², grid, threads).
     public let sampler: PathSampler
     /// The drift network being trained.
@@ -85,21 +59,23 @@ public final class Trainer {
     /// States accepted by local search (nil without `local_search`): what the backward iterations replay.
     public private(set) var localSearchBuffer: ReplayBuffer?
     /// The logged training curve.
-    public private(set) var history: [TrainingPoint] = []
+    public var history: [TrainingPoint] = []
+    /// The `eval_every` curve.
+    public var monitored: [TrainingPoint] = []
 
     /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself.
     /// Pass `target` to train on your own `Target` instead of the built-in one named in `config`
     /// (`config.target` is then set to its name).
     public init(config: RunConfig, target custom: (any Target)? = nil) throws {
         BLAS.setThreads(1)
-        var config = config
-        if let custom { config.target = custom.name }
+        let config = config.training(on: custom)
         self.config = config
         let method = config.method
         guard let makeObjective = method.objective else {
             throw TrainingError.unsupportedSettings("objective=\(config.objective) does not train on paths")
         }
         evaluationTarget = try custom ?? TargetCatalog.resolve(config.target)
+        catalog = custom == nil
         if method.prior {
             guard !config.reward.isEmpty, !config.prior.isEmpty else {
                 throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")
@@ -162,7 +138,8 @@ public final class Trainer {
         return config.exploration * max(0, 1 - Float(iteration) / Float(config.iterations))
     }
 
-    /// One iteration: sample paths, evaluate the objective, back-propagate, step both optimisers.
+    /// One iteration: sample paths, evaluate the objective, back-propagate, step both optimisers. Does not check
+    /// for divergence or log the point (`advance` and `train` do).
     @discardableResult
     public func step() throws -> ObjectiveOutput {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -197,10 +174,6 @@ public final class Trainer {
         budget.energy += config.batchSize * (sampler.forwardLooking && !network.langevin ? config.steps : 1)
         budget.gradient += config.batchSize * ((network.langevin ? config.steps : 0) + (out.pathwise == nil ? 0 : 1))
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if iteration % config.logEvery == 0 || iteration == config.iterations {
-            history.append(TrainingPoint(iteration: iteration, loss: out.loss, logZ: out.logZEstimate, seconds: seconds,
-                                         budget: budget))
-        }
         return out
     }
 
@@ -244,17 +217,6 @@ public final class Trainer {
     /// Replaces the policy's parameters (RTB starts from its prior).
     func restorePolicy(_ values: [Float]) { network.parameters.values = values }
 
-    /// Runs the remaining iterations, calling `onStep` after each (for progress output).
-    /// - Throws: `TrainingError.diverged` at the first iteration whose loss, log Z estimate or parameters are not
-    ///   finite (e.g. `lr=1e30`), before that state reaches a checkpoint.
-    public func train(onStep: (Trainer, ObjectiveOutput) throws -> Void = { _, _ in }) throws {
-        while iteration < config.iterations {
-            let out = try step()
-            try checkFinite(out)
-            try onStep(self, out)
-        }
-    }
-
     /// Stops on divergence: a non-finite loss, log Z estimate or parameter.
     func checkFinite(_ out: ObjectiveOutput) throws {
         let what = !out.loss.isFinite ? "loss \(out.loss)" : !out.logZEstimate.isFinite ? "log Z estimate \(out.logZEstimate)"
@@ -274,8 +236,8 @@ public final class Trainer {
                    seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer)
     }
 
-    /// Restores a checkpoint of a run with the same configuration (and its logged history).
-    public func restore(_ c: Checkpoint, history: [TrainingPoint]) throws {
+    /// Restores a checkpoint of a run with the same configuration.
+    public func restore(_ c: Checkpoint) throws {
         guard c.network.values.count == network.parameters.values.count,
               c.objective.values.count == objective.parameters.values.count else {
             throw TrainingError.incompatibleCheckpoint
@@ -289,7 +251,6 @@ public final class Trainer {
         if let restored = c.buffer { buffer = restored }
         if let restored = c.localSearchBuffer { localSearchBuffer = restored }
         seconds = c.seconds
-        self.history = history
     }
 }
 

@@ -23,6 +23,15 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 
+    /// The 256-bit state, for checkpoints of runs that keep one generator across iterations.
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator continuing from `state` (four words, not all zero, as `state` returned them).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
+    }
+
     /// The next 64 random bits.
     @inlinable public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9

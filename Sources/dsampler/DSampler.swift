@@ -114,17 +114,11 @@ struct Eval: ParsableCommand {
         config.evalPaths = paths ?? config.evalPaths
         config.evalSteps = steps ?? config.evalSteps
         config.threads = threads ?? config.threads
-        switch config.method.family {
-        case .energyMatching:
-            let job = EnergyMatchingJob(config: config, outputPath: file)
-            print(Summary.lines(try job.evaluate(try job.restoredTrainer(from: root, path: file))).joined(separator: "\n"))
-        case .mcmc:
+        guard config.method.hasModel else {
             throw ValidationError("\(file) is an MCMC baseline: it has no model to re-evaluate (its metrics are in /eval)")
-        case .pathSpace:
-            let trainer = try RunFile.restore(root, path: file, config: config)
-            let report = try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
-            print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
         }
+        let learner = try RunFile.restore(root, path: file, config: config)
+        print(Summary.lines(try learner.evaluate()).joined(separator: "\n"))
     }
 }
 

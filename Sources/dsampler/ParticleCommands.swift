@@ -96,10 +96,10 @@ struct QuenchCommand: ParsableCommand {
             guard config.method.family == .energyMatching else {
                 throw ValidationError("\(file) is an objective=\(config.objective) run with no iDEM replay buffer; drop --buffer to quench its samples")
             }
-            let job = EnergyMatchingJob(config: config, outputPath: file)
-            var newest = try job.restoredTrainer(from: root, path: file).newestBufferRows(rows)
-            let scale = try job.resolve().scale
-            for k in newest.storage.indices { newest.storage[k] *= scale }
+            guard let learner = try RunFile.restore(root, path: file, config: config) as? EnergyMatchingLearner else {
+                throw ValidationError("\(file) holds no iDEM checkpoint")
+            }
+            let newest = learner.toTarget(learner.trainer.newestBufferRows(rows))
             return (newest, "the newest \(newest.rows) buffer rows")
         }
         guard let samples = root.dataset("samples") else {

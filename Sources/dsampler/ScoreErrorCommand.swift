@@ -43,9 +43,11 @@ struct ScoreErrorCommand: ParsableCommand {
         }
         config.threads = threads ?? config.threads
         if let target { try config.set("idem_target", target) }  // the key's own check and message
-        let job = EnergyMatchingJob(config: config, outputPath: file)
-        let trainer = try job.restoredTrainer(from: root, path: file)
-        let (clean, source) = try cleanRows(trainer: trainer, config: config, scale: try job.resolve().scale)
+        guard let learner = try RunFile.restore(root, path: file, config: config) as? EnergyMatchingLearner else {
+            throw ValidationError("\(file) holds no iDEM checkpoint")
+        }
+        let trainer = learner.trainer
+        let (clean, source) = try cleanRows(learner, config: config)
         let weights = lastWeights || trainer.averagedParameters == nil ? "last weights" : "weight average"
         print("\(file), epoch \(trainer.epoch): \(source); s = learned (\(weights)), S = \(config.idem.conditionalTargets ? "conditional" : "Monte-Carlo") target")
         print("     t    sigma   mean|s-S|²/d   mean|S|²/d   rel. error   slope <s,S>/<S,S>")
@@ -57,15 +59,14 @@ struct ScoreErrorCommand: ParsableCommand {
 
     /// The clean configurations in the sampler's coordinates: the newest buffer rows, or the set `eval` compares
     /// with (exact samples or reference test rows, centred for particle targets), and what they are.
-    private func cleanRows(trainer: EnergyMatchingTrainer, config: RunConfig, scale: Float) throws
-        -> (Matrix, String) {
+    private func cleanRows(_ learner: EnergyMatchingLearner, config: RunConfig) throws -> (Matrix, String) {
         if buffer {
-            let newest = trainer.newestBufferRows(rows)
+            let newest = learner.trainer.newestBufferRows(rows)
             return (newest, "the newest \(newest.rows) buffer rows")
         }
-        var rng = Xoshiro256(seed: config.seed, stream: 1 << 42)
-        var (clean, source) = try EnergyMatchingJob(config: config, outputPath: file).comparisonSet(rows: rows, rng: &rng)
-        for k in clean.storage.indices { clean.storage[k] /= scale }
-        return (clean, source)
+        guard let set = try Comparison.set(for: learner.target, config: config, catalog: true, rows: rows) else {
+            throw ValidationError("target \(config.target) has neither an exact sampler nor a reference set; use --buffer")
+        }
+        return (learner.fromTarget(set.rows), set.description)
     }
 }

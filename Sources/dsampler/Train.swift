@@ -36,11 +36,16 @@ struct Train: ParsableCommand {
         let outputPath = out ?? RunFile.defaultPath(for: config)
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         do {
-            switch config.method.family {
-            case .energyMatching: try trainEnergyMatching(config, outputPath: outputPath)
-            case .mcmc: try runMALA(config, outputPath: outputPath)
-            case .pathSpace: try trainPaths(config, outputPath: outputPath)
+            var job = Job(config: config, outputPath: outputPath)
+            job.checkpointEvery = checkpointEvery
+            var progress: Progress?
+            defer { progress?.finish() }  // also when training fails, before the error is printed
+            let (learner, report) = try job.run(mode) { l, values in
+                if progress == nil { progress = Progress(total: l.totalIterations, every: l.logEvery, unit: l.unit) }
+                progress?.update(l, values)
             }
+            progress?.finish()
+            print(([learner.trainingSummary] + Summary.lines(report)).joined(separator: "\n"))
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {
             FileHandle.standardError.write(Data("dsampler: \(stop)\nrun file: \(outputPath)\n".utf8))
@@ -58,43 +63,6 @@ struct Train: ParsableCommand {
 extension Train {
     /// How an existing run file is treated: continued, replaced, or refused.
     var mode: RunOutput.Mode { resume ? .resume : overwrite ? .overwrite : .new }
-
-    /// The path-space objectives (TB and relatives, PIS, MLE, RTB): iterations of simulated or replayed paths.
-    func trainPaths(_ config: RunConfig, outputPath: String) throws {
-        var job = RunJob(config: config, outputPath: outputPath)
-        job.checkpointEvery = checkpointEvery
-        let progress = Progress(total: config.iterations, every: config.logEvery)
-        defer { progress.finish() }  // also when training fails, before the error is printed
-        let (trainer, report) = try job.run(mode) { t, out in progress.update(t, out) }
-        progress.finish()
-        print(Summary.lines(report, trainer: trainer).joined(separator: "\n"))
-    }
-
-    /// `objective=idem`: epochs of reverse-SDE generation and score regression, then particle or sample metrics.
-    func trainEnergyMatching(_ config: RunConfig, outputPath: String) throws {
-        var job = EnergyMatchingJob(config: config, outputPath: outputPath)
-        job.checkpointEvery = max(1, checkpointEvery / 100)
-        let (trainer, report) = try job.run(mode) { t, loss in
-            print(String(format: "epoch %5d/%d  loss %10.4f  %8.1f s  %ld gradient evaluations", t.epoch, config.iterations,
-                         loss, t.seconds, t.gradientEvaluations)
-                  + (t.learningRate != config.learningRate ? "  lr \(t.learningRate)" : "")
-                  + (t.refinementAcceptance.map { String(format: "  buffer MALA acceptance %.2f", $0) } ?? "")
-                  + (t.discardedSamples > 0 ? "  (\(t.discardedSamples) non-finite samples discarded so far)" : ""))
-            Interruption.flushOrStop()
-        }
-        print(String(format: "trained %d epochs in %.1f s (%ld gradient and %ld energy evaluations; %d generated samples "
-                     + "discarded as non-finite)", trainer.epoch, trainer.seconds, trainer.gradientEvaluations,
-                     trainer.energyEvaluations, trainer.discardedSamples))
-        print(Summary.lines(report).joined(separator: "\n"))
-    }
-
-    /// `objective=mala`: the matched-budget MCMC baseline, scored like iDEM.
-    func runMALA(_ config: RunConfig, outputPath: String) throws {
-        let (report, acceptance, seconds) = try MatchedBudgetMALA(config: config, outputPath: outputPath).run(mode)
-        print(String(format: "ran %d MALA chains for %ld gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
-                     config.evalPaths, config.malaBudget, seconds, acceptance))
-        print(Summary.lines(report).joined(separator: "\n"))
-    }
 }
 
 /// Stops when `parent` is no longer this process's parent (a sweep that was killed), so no orphan keeps writing
@@ -106,23 +74,31 @@ func exitWhenOrphaned(parent: Int32) {
     }
 }
 
-/// Progress output: an updating line on a terminal, plain periodic lines otherwise.
+/// Progress output: an updating line on a terminal, plain periodic lines otherwise; the same for every method.
 final class Progress {
-    let total: Int, every: Int
+    let total: Int, every: Int, unit: String
     let isTerminal = isatty(STDOUT_FILENO) != 0
     var lastDraw = 0.0
 
-    init(total: Int, every: Int) { self.total = total; self.every = every }
+    init(total: Int, every: Int, unit: String) { (self.total, self.every, self.unit) = (total, every, unit) }
 
-    func update(_ t: Trainer, _ out: ObjectiveOutput) {
-        let now = t.seconds
-        let due = isTerminal ? (now - lastDraw > 0.25 || t.iteration == total) : (t.iteration % every == 0 || t.iteration == total)
+    /// The values of one iteration: `loss` and `log_z` first, then the others by name.
+    static func describe(_ values: [String: Double]) -> String {
+        let first = ["loss", "log_z"].filter { values[$0] != nil }
+        return (first + values.keys.filter { !first.contains($0) }.sorted()).map { key in
+            "\(key) " + String(format: "%10.4f", values[key]!)
+        }.joined(separator: "  ")
+    }
+
+    func update(_ l: any Learner, _ values: [String: Double]) {
+        let now = l.seconds
+        let due = isTerminal ? (now - lastDraw > 0.25 || l.iteration == total) : (l.iteration % every == 0 || l.iteration == total)
         guard due else { return }
         lastDraw = now
-        let rate = Double(t.iteration) / max(now, 1e-9)
-        let eta = Double(total - t.iteration) / max(rate, 1e-9)
-        let line = String(format: "iter %6d/%d  loss %10.4f  log Z %9.4f  %6.1f it/s  ETA %5.0fs",
-                          t.iteration, total, out.loss, out.logZEstimate, rate, eta)
+        let rate = Double(l.iteration) / max(now, 1e-9)
+        let eta = Double(total - l.iteration) / max(rate, 1e-9)
+        let line = String(format: "%@ %6d/%d  ", unit, l.iteration, total) + Self.describe(values)
+            + String(format: "  %6.1f %@/s  ETA %5.0fs  %ld gradient evaluations", rate, unit, eta, l.budget.gradient)
         if isTerminal { print("\r" + line, terminator: "") } else { print(line) }
         Interruption.flushOrStop()
     }

@@ -28,8 +28,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try RunConfig.parse(["idem_ema=0"]).idem.averageDecay, 0)
         XCTAssertThrowsError(try RunConfig.parse(["seed"])) { XCTAssertTrue("\($0)".contains("key=value")) }
         XCTAssertThrowsError(try RunConfig.parse(["lr_schedule=linear"])) { XCTAssertTrue("\($0)".contains("constant, cosine")) }
-        XCTAssertThrowsError(try EnergyMatchingJob(config: RunConfig.parse(["target=dw4", "objective=idem", "lr_schedule=cosine"]),
-                                                   outputPath: "unused.h5").resolve()) {
+        XCTAssertThrowsError(try EnergyMatchingLearner.setup(RunConfig.parse(["target=dw4", "objective=idem", "lr_schedule=cosine"]))) {
             XCTAssertTrue("\($0)".contains("idem_lr_patience"), "\($0)")
         }
     }
@@ -78,21 +77,21 @@ final class RunJobTests: XCTestCase {
     /// Same seed → identical samples, weights and metrics; another seed → different samples.
     func testSameSeedSameNumbers() throws {
         let c = try RunConfig.parse(tiny)
-        let a = try RunJob(config: c, outputPath: directory + "/a.h5").run().report
-        let b = try RunJob(config: c, outputPath: directory + "/b.h5").run().report
+        let a = try Job(config: c, outputPath: directory + "/a.h5").runPaths().report
+        let b = try Job(config: c, outputPath: directory + "/b.h5").runPaths().report
         XCTAssertEqual(a.samples, b.samples)
         XCTAssertEqual(a.logWeights, b.logWeights)
-        XCTAssertEqual(a.w2, b.w2)
+        XCTAssertEqual(a.sampleMetrics?.w2, b.sampleMetrics?.w2)
         var other = c
         other.seed = 1
-        XCTAssertNotEqual(try RunJob(config: other, outputPath: directory + "/c.h5").run().report.samples, a.samples)
+        XCTAssertNotEqual(try Job(config: other, outputPath: directory + "/c.h5").runPaths().report.samples, a.samples)
     }
 
     /// The run file has the documented groups and attributes, h5py reads it, and `eval` reproduces the metrics
     /// from the checkpoint alone.
     func testRunFileSchemaAndReevaluation() throws {
         let path = directory + "/run.h5"
-        let (_, report) = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let (_, report) = try Job(config: try RunConfig.parse(tiny), outputPath: path).runPaths()
         let root = try HDF5.read(path)
         XCTAssertEqual(root.attribute("status"), .string("complete"))
         for group in ["config", "provenance", "train", "eval", "checkpoint"] { XCTAssertNotNil(root.group(group), group) }
@@ -100,15 +99,15 @@ final class RunJobTests: XCTestCase {
         for key in ["elbo", "log_z_is", "ess", "log_z_true", "delta_elbo", "delta_log_z_is", "eubo", "w2", "n_eval"] {
             XCTAssertNotNil(eval.attribute(key), key)
         }
-        XCTAssertEqual(eval.attribute("elbo")?.doubleValue, report.onPolicy.meanLogWeight)
+        XCTAssertEqual(eval.attribute("elbo")?.doubleValue, report.onPolicy!.meanLogWeight)
         XCTAssertEqual(root.dataset("samples")?.shape, [64, 2])
         XCTAssertEqual(root.group("train")?.dataset("loss")?.shape, [3])
         for key in ["loss", "log_z", "seconds", "energy_evals", "grad_evals", "iteration"] { XCTAssertNotNil(root.group("train")?.dataset(key), key) }
 
-        let trainer = try RunFile.restore(root, path: path)
+        let trainer = try XCTUnwrap(RunFile.restore(root, path: path) as? Trainer)
         XCTAssertEqual(trainer.iteration, 30)
         XCTAssertEqual(trainer.budget, EvaluationBudget(energy: 30 * 32, gradient: 0))
-        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler())
+        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler(), comparison: nil)
         XCTAssertEqual(again.logWeights, report.logWeights)
 
         let script = """
@@ -130,20 +129,20 @@ final class RunJobTests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "h5py could not read the run file (is python3-h5py installed? Scripts/setup)")
         let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(Double(printed.trimmingCharacters(in: .whitespacesAndNewlines))!, report.onPolicy.meanLogWeight, accuracy: 1e-12)
+        XCTAssertEqual(Double(printed.trimmingCharacters(in: .whitespacesAndNewlines))!, report.onPolicy!.meanLogWeight, accuracy: 1e-12)
     }
 
     /// Resuming from an intermediate checkpoint gives exactly the run that was never interrupted (with a
     /// learning-rate schedule, which must continue where it stopped).
     func testResumeMatchesUninterruptedRun() throws {
         let c = try RunConfig.parse(tiny + ["lr_schedule=cosine"])
-        let full = try RunJob(config: c, outputPath: directory + "/full.h5").run().report
+        let full = try Job(config: c, outputPath: directory + "/full.h5").runPaths().report
         let path = directory + "/resumed.h5"
         let interrupted = try Trainer(config: c)
         for _ in 0..<20 { try interrupted.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
-        let resumed = try RunJob(config: c, outputPath: path).run(.resume)
+        let resumed = try Job(config: c, outputPath: path).runPaths(.resume)
         XCTAssertEqual(resumed.trainer.iteration, 30)
         XCTAssertEqual(resumed.report.samples, full.samples)
         XCTAssertEqual(resumed.report.logWeights, full.logWeights)
@@ -158,10 +157,10 @@ final class RunJobTests: XCTestCase {
         let short = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=20"])
         let long = try RunConfig.parse(tiny + ["exploration_anneal=false", "iterations=30"])
         let path = directory + "/extended.h5"
-        _ = try RunJob(config: short, outputPath: path).run()
-        let extended = try RunJob(config: long, outputPath: path).run(.resume)
+        _ = try Job(config: short, outputPath: path).runPaths()
+        let extended = try Job(config: long, outputPath: path).runPaths(.resume)
         XCTAssertEqual(extended.trainer.iteration, 30)
-        XCTAssertEqual(extended.report.samples, try RunJob(config: long, outputPath: directory + "/long.h5").run().report.samples)
+        XCTAssertEqual(extended.report.samples, try Job(config: long, outputPath: directory + "/long.h5").runPaths().report.samples)
         XCTAssertEqual(try RunFile.config(of: HDF5.read(path), path: path).iterations, 30)
         let provenance = try XCTUnwrap(HDF5.read(path).group("provenance"))
         XCTAssertEqual(provenance.attribute("start_iteration"), .int(20))
@@ -170,15 +169,15 @@ final class RunJobTests: XCTestCase {
         var other = long
         other.seed = 5
         for refused in [short, other] {
-            XCTAssertThrowsError(try RunJob(config: refused, outputPath: path).run(.resume)) {
+            XCTAssertThrowsError(try Job(config: refused, outputPath: path).runPaths(.resume)) {
                 XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and these: lr, idem_steps"), "\($0)")
             }
         }
         var frozen = long
         frozen.learningRate = 1e-9
         let stepped = directory + "/stepped.h5"
-        let shortReport = try RunJob(config: short, outputPath: stepped).run().report
-        let frozenReport = try RunJob(config: frozen, outputPath: stepped).run(.resume).report
+        let shortReport = try Job(config: short, outputPath: stepped).runPaths().report
+        let frozenReport = try Job(config: frozen, outputPath: stepped).runPaths(.resume).report
         func gap(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max()! }
         XCTAssertLessThan(gap(frozenReport.samples.storage, shortReport.samples.storage), 1e-5)
         XCTAssertGreaterThan(gap(extended.report.samples.storage, shortReport.samples.storage), 1e-3)
@@ -198,7 +197,7 @@ final class RunJobTests: XCTestCase {
                 for r in 0..<count { logDensity[r] = abs(x[2 * r]) > 2.5 ? .nan : Double(-0.5 * x[2 * r] * x[2 * r]) }
             }
         }
-        var job = RunJob(config: try RunConfig.parse(tiny), outputPath: directory + "/cliff.h5")
+        var job = Job(config: try RunConfig.parse(tiny), outputPath: directory + "/cliff.h5")
         job.target = Cliff()
         XCTAssertThrowsError(try job.run()) { error in
             XCTAssertTrue("\(error)".contains("cliff") && "\(error)".contains("iteration "), "\(error)")
@@ -215,10 +214,10 @@ final class RunJobTests: XCTestCase {
         let library = try PluginBuilder.build(PluginBuilder.shippedExample, named: "gaussian_example", in: directory)
         let config = try RunConfig.parse(["target=plugin:" + library, "objective=tb", "iterations=400", "batch_size=64",
                                           "steps=20", "hidden=32", "eval_paths=1000", "threads=2"])
-        let report = try RunJob(config: config, outputPath: directory + "/plugin.h5").run().report
+        let report = try Job(config: config, outputPath: directory + "/plugin.h5").runPaths().report
         XCTAssertEqual(report.logZTrue!, log(4 * Double.pi), accuracy: 1e-12)
-        XCTAssertEqual(report.onPolicy.importanceWeighted, log(4 * Double.pi), accuracy: 0.05)
-        XCTAssertLessThan(report.onPolicy.meanLogWeight, report.onPolicy.importanceWeighted)
+        XCTAssertEqual(report.onPolicy!.importanceWeighted, log(4 * Double.pi), accuracy: 0.05)
+        XCTAssertLessThan(report.onPolicy!.meanLogWeight, report.onPolicy!.importanceWeighted)
     }
 
     /// log R stays in double: the exactly solvable Gaussian plug-in (one step, σ² equal to its variance, so a
@@ -245,8 +244,8 @@ final class RunJobTests: XCTestCase {
             let library = try PluginBuilder.build(source, named: "offset\(results.count)", in: directory, defines: ["OFFSET=" + offset])
             let config = try RunConfig.parse(["target=plugin:" + library, "objective=vargrad", "steps=1", "sigma2=2",
                                               "iterations=400", "batch_size=64", "hidden=16", "lr=1e-2", "eval_paths=2000"])
-            let report = try RunJob(config: config, outputPath: directory + "/offset\(results.count).h5").run().report
-            let e = report.onPolicy, truth = try XCTUnwrap(report.logZTrue)
+            let report = try Job(config: config, outputPath: directory + "/offset\(results.count).h5").runPaths().report
+            let e = try XCTUnwrap(report.onPolicy), truth = try XCTUnwrap(report.logZTrue)
             results.append((abs(e.importanceWeighted - truth), e.effectiveSampleSize, e.importanceWeighted - e.meanLogWeight))
         }
         XCTAssertLessThan(results[0].delta, 1e-3, "the sampler should solve the Gaussian")
@@ -266,11 +265,11 @@ final class RunJobTests: XCTestCase {
     /// uniform grid of `eval_steps` steps, and both settings are stored.
     func testCoarseRandomTrainingGrid() throws {
         let c = try RunConfig.parse(tiny.filter { !$0.hasPrefix("steps=") } + ["steps=5", "grid=random", "eval_steps=25"])
-        let (trainer, report) = try RunJob(config: c, outputPath: directory + "/coarse.h5").run()
+        let (trainer, report) = try Job(config: c, outputPath: directory + "/coarse.h5").runPaths()
         XCTAssertEqual(trainer.sampler.process.grid.steps, 5)
         XCTAssertNotEqual(trainer.sampler.process.grid, .uniform(steps: 5))
         XCTAssertEqual(trainer.evaluationSampler().process.grid, .uniform(steps: 25))
-        XCTAssertTrue(report.onPolicy.meanLogWeight.isFinite)
+        XCTAssertTrue(report.onPolicy!.meanLogWeight.isFinite)
         let config = try HDF5.read(directory + "/coarse.h5").group("config")!
         XCTAssertEqual(config.attribute("grid"), .string("random"))
         XCTAssertEqual(config.attribute("eval_steps"), .int(25))
@@ -281,7 +280,7 @@ final class RunJobTests: XCTestCase {
     /// decreasing reward), MALA evaluations are counted, and the run is reproducible and resumes exactly.
     func testLocalSearchTraining() throws {
         let c = try RunConfig.parse(tiny + ["local_search=true", "ls_every=10", "ls_sweeps=20", "ls_burn_in=10", "buffer_size=500"])
-        let (trainer, report) = try RunJob(config: c, outputPath: directory + "/ls.h5").run()
+        let (trainer, report) = try Job(config: c, outputPath: directory + "/ls.h5").runPaths()
         let buffer = try XCTUnwrap(trainer.buffer), searched = try XCTUnwrap(trainer.localSearchBuffer)
         XCTAssertEqual(buffer.count, 15 * 32)  // on-policy iterations 0, 2, …, 28
         XCTAssertGreaterThan(searched.count, 100)  // 2 cycles × 32 chains × 10 kept sweeps × acceptance
@@ -289,7 +288,7 @@ final class RunJobTests: XCTestCase {
         XCTAssertEqual(buffer.logRewards, buffer.logRewards.sorted(by: >))
         XCTAssertEqual(searched.logRewards, searched.logRewards.sorted(by: >))
         XCTAssertEqual(trainer.budget.gradient, 2 * 32 * 21)  // cycles at iterations 10 and 20
-        let again = try RunJob(config: c, outputPath: directory + "/ls2.h5").run().report
+        let again = try Job(config: c, outputPath: directory + "/ls2.h5").runPaths().report
         XCTAssertEqual(again.samples, report.samples)
         // The buffer is part of the checkpoint, so an interrupted local-search run resumes exactly.
         let path = directory + "/ls3.h5"
@@ -297,12 +296,20 @@ final class RunJobTests: XCTestCase {
         for _ in 0..<15 { try interrupted.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
-        XCTAssertEqual(try RunJob(config: c, outputPath: path).run(.resume).report.samples, report.samples)
+        XCTAssertEqual(try Job(config: c, outputPath: path).runPaths(.resume).report.samples, report.samples)
         XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
             XCTAssertTrue("\($0)".contains("cannot be combined"), "\($0)")
         }
         XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "langevin=true"]))) {
             XCTAssertTrue("\($0)".contains("langevin=false"), "\($0)")
         }
+    }
+}
+
+extension Job {
+    /// The run of a path-space method, with its trainer.
+    func runPaths(_ mode: RunOutput.Mode = .new) throws -> (trainer: Trainer, report: EvaluationReport) {
+        let (learner, report) = try run(mode)
+        return (try XCTUnwrap(learner as? Trainer), report)
     }
 }

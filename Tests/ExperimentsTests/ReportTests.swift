@@ -156,12 +156,11 @@ final class EnergyMatchingJobTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = try RunConfig.parse(tiny)
-        let job = EnergyMatchingJob(config: config, outputPath: directory + "/a.h5")
-        let settings = try job.resolve().settings
+        let settings = try EnergyMatchingLearner.setup(config).settings
         XCTAssertEqual(settings.schedule, GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3))  // Targets/dw4.yaml
         XCTAssertEqual(settings.estimator.maxNorm, 20)
         XCTAssertEqual(settings.gradientClip, 0.5)
-        let (_, report) = try job.run()
+        let (_, report) = try Job(config: config, outputPath: directory + "/a.h5").run()
         let root = try HDF5.read(directory + "/a.h5")
         XCTAssertEqual(root.attribute("status"), .string("complete"))
         let eval = try XCTUnwrap(root.group("eval"))
@@ -174,26 +173,26 @@ final class EnergyMatchingJobTests: XCTestCase {
         XCTAssertEqual(checkpointed.dataset("network_average")?.shape, checkpointed.dataset("network")?.shape)
         // Re-evaluating the file's checkpoint (what `dsampler eval` does) gives the stored numbers; more
         // reverse-SDE steps give other samples.
-        let again = try job.evaluate(try job.restoredTrainer(from: root, path: directory + "/a.h5"))
-        XCTAssertEqual(again.w2, try XCTUnwrap(eval.attribute("w2")?.doubleValue))
+        let again = try RunFile.restore(root, path: directory + "/a.h5").evaluate()
+        XCTAssertEqual(again.sampleMetrics?.w2, try XCTUnwrap(eval.attribute("w2")?.doubleValue))
         var finer = config
         finer.evalSteps = 2 * config.idem.steps
-        let refined = try EnergyMatchingJob(config: finer, outputPath: "").evaluate(try job.restoredTrainer(from: root, path: ""))
+        let refined = try RunFile.restore(root, path: "", config: finer).evaluate()
         XCTAssertNotEqual(refined.samples, report.samples)
         // A checkpoint of another network version is refused, not loaded into this one.
         var old = root
         var checkpoint = try XCTUnwrap(old.group("checkpoint"))
         checkpoint.set("network_architecture", .string("egnn-v1"))
         old.put("checkpoint", checkpoint)
-        XCTAssertThrowsError(try job.restoredTrainer(from: old, path: "old.h5")) { error in
+        XCTAssertThrowsError(try RunFile.restore(old, path: "old.h5")) { error in
             XCTAssertTrue("\(error)".contains("egnn-v1"), "\(error)")
         }
         // A finished one-epoch run, continued to two epochs (`--resume` with iterations raised): iDEM's schedule
         // does not depend on the epoch count, so this is the uninterrupted two-epoch run.
         var first = try RunConfig.parse(tiny)
         first.iterations = 1
-        _ = try EnergyMatchingJob(config: first, outputPath: directory + "/b.h5").run()
-        let resumed = try EnergyMatchingJob(config: config, outputPath: directory + "/b.h5").run(.resume).report
+        _ = try Job(config: first, outputPath: directory + "/b.h5").run()
+        let resumed = try Job(config: config, outputPath: directory + "/b.h5").run(.resume).report
         XCTAssertEqual(resumed.samples, report.samples)
         let provenance = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance"))
         XCTAssertEqual(provenance.attribute("start_iteration"), .int(1))
@@ -201,7 +200,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         // A learning-rate step on resume replaces the rate carried in the checkpoint.
         var stepped = config
         (stepped.iterations, stepped.learningRate) = (3, 2e-4)
-        let third = try EnergyMatchingJob(config: stepped, outputPath: directory + "/b.h5").run(.resume)
+        let third = try XCTUnwrap(Job(config: stepped, outputPath: directory + "/b.h5").run(.resume).learner as? EnergyMatchingLearner)
         XCTAssertEqual(third.trainer.learningRate, 2e-4)
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
         XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, "
@@ -210,13 +209,13 @@ final class EnergyMatchingJobTests: XCTestCase {
         var refill = stepped
         (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
         (refill.threads, refill.idem.bufferMALA, refill.idem.conditionalTargets) = (config.threads + 1, 3, true)
-        let fourth = try EnergyMatchingJob(config: refill, outputPath: directory + "/b.h5").run(.resume)
-        XCTAssertEqual(fourth.trainer.settings.integrationSteps, 40)
-        XCTAssertEqual(fourth.trainer.settings.samplesPerEpoch, 30)
-        XCTAssertEqual(fourth.trainer.settings.estimator.maxNorm, 35)
-        XCTAssertEqual(fourth.trainer.settings.refinementSweeps, 3)
-        XCTAssertTrue(fourth.trainer.settings.estimator.conditional)
-        XCTAssertNotNil(fourth.trainer.refinementAcceptance)
+        let fourth = try XCTUnwrap(Job(config: refill, outputPath: directory + "/b.h5").run(.resume).learner as? EnergyMatchingLearner).trainer
+        XCTAssertEqual(fourth.settings.integrationSteps, 40)
+        XCTAssertEqual(fourth.settings.samplesPerEpoch, 30)
+        XCTAssertEqual(fourth.settings.estimator.maxNorm, 35)
+        XCTAssertEqual(fourth.settings.refinementSweeps, 3)
+        XCTAssertTrue(fourth.settings.estimator.conditional)
+        XCTAssertNotNil(fourth.refinementAcceptance)
         let refilled = try HDF5.read(directory + "/b.h5")
         XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
@@ -226,7 +225,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         // Other iDEM settings still may not change.
         var rebuffered = refill
         (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
-        XCTAssertThrowsError(try EnergyMatchingJob(config: rebuffered, outputPath: directory + "/b.h5").run(.resume)) {
+        XCTAssertThrowsError(try Job(config: rebuffered, outputPath: directory + "/b.h5").run(.resume)) {
             XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
         }
     }
@@ -235,41 +234,50 @@ final class EnergyMatchingJobTests: XCTestCase {
     /// match); a bound that is not positive is refused with the key's name.
     func testCoordinateRangeReachesTheEGNN() throws {
         let config = try RunConfig.parse(tiny + ["idem_coord_range=40"])
-        let network = try EnergyMatchingJob(config: config, outputPath: "").makeTrainer().network
+        let network = try EnergyMatchingLearner(config: config).trainer.network
         XCTAssertEqual((network as? EGNN)?.coordinateRange, 40)
         XCTAssertEqual(network.architecture, "egnn-v2 range=40.0")
-        XCTAssertEqual(try EnergyMatchingJob(config: RunConfig.parse(tiny), outputPath: "").makeTrainer().network.architecture,
-                       "egnn-v2 range=15.0")
+        XCTAssertEqual(try EnergyMatchingLearner(config: RunConfig.parse(tiny)).trainer.network.architecture, "egnn-v2 range=15.0")
         XCTAssertThrowsError(try RunConfig.parse(tiny + ["idem_coord_range=0"])) {
             XCTAssertTrue("\($0)".contains("idem_coord_range"), "\($0)")
         }
     }
 
-    /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the reference set is
+    /// Exact gmm40 samples scored as a model's sit at the exact-sample floor: their W₂ to the comparison set is
     /// within a quarter of the W₂ between two other exact sets of the same size.
     func testExactSamplesScoreAtTheFloor() throws {
-        let job = EnergyMatchingJob(config: try RunConfig.parse(["target=gmm40", "objective=idem", "eval_paths=400"]), outputPath: "")
+        let config = try RunConfig.parse(["target=gmm40", "objective=idem", "eval_paths=400"])
+        let target = try EnergyMatchingLearner.setup(config).original
         var rng = Xoshiro256(seed: 9)
-        let samples = try XCTUnwrap(try job.resolve().original.exactSamples(count: 400, rng: &rng))
-        let report = try job.score(samples: samples)
+        let samples = try XCTUnwrap(target.exactSamples(count: 400, rng: &rng))
+        let report = try XCTUnwrap(Comparison.report(samples: samples, target: target, config: config, catalog: true).sampleMetrics)
         let floor = try XCTUnwrap(report.w2Floor)
         XCTAssertGreaterThan(floor, 0)
         XCTAssertEqual(report.w2, floor, accuracy: 0.25 * floor)
     }
 
     /// The matched-budget MALA baseline spends exactly its budget, and on DW4 a modest budget already brings the
-    /// energy distribution close to the reference (energy-W2 well under 1).
+    /// energy distribution close to the reference (energy-W2 well under 1). Stopped halfway and resumed, it ends
+    /// where the uninterrupted run ends.
     func testMatchedBudgetMALA() throws {
         let path = NSTemporaryDirectory() + "mala-test-\(ProcessInfo.processInfo.processIdentifier).h5"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let config = try RunConfig.parse(["target=dw4", "objective=mala", "eval_paths=400", "mala_budget=200000"])
-        let (report, acceptance, _) = try MatchedBudgetMALA(config: config, outputPath: path).run()
-        XCTAssertEqual(acceptance, 0.574, accuracy: 0.1)
-        let particles = try XCTUnwrap(report.particles)
+        let (learner, report) = try Job(config: config, outputPath: path).run()
+        let chains = try XCTUnwrap(learner as? MCMCBaseline)
+        XCTAssertEqual(chains.chains.acceptance, 0.574, accuracy: 0.1)
+        let particles = try XCTUnwrap(report.sampleMetrics?.particles)
         XCTAssertLessThan(particles.energyW2, 1)
         let root = try HDF5.read(path)
         XCTAssertEqual(root.group("checkpoint")?.attribute("grad_evals"), .int(400 * 501))
         XCTAssertEqual(root.group("eval")?.attribute("energy_w2")?.doubleValue ?? -1, particles.energyW2, accuracy: 1e-12)
+        // Halfway: the chains' checkpoint, then the rest.
+        let half = try MCMCBaseline(config: config)
+        for _ in 0..<(half.totalIterations / 2) { _ = try half.advance() }
+        try HDF5.write(RunFile.node(half, provenance: Provenance(seed: 0, threads: 1), status: "interrupted"), to: path + ".half.h5")
+        defer { try? FileManager.default.removeItem(atPath: path + ".half.h5") }
+        let resumed = try Job(config: config, outputPath: path + ".half.h5").run(.resume).report
+        XCTAssertEqual(resumed.samples, report.samples)
     }
 }
 
@@ -280,7 +288,7 @@ final class PosteriorTrainingTests: XCTestCase {
         let path = NSTemporaryDirectory() + "prior-test-\(ProcessInfo.processInfo.processIdentifier).h5"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let small = ["iterations=3", "batch_size=16", "steps=8", "hidden=8", "eval_paths=20"]
-        let (prior, _) = try RunJob(config: try RunConfig.parse(["target=gmm25", "objective=mle"] + small), outputPath: path).run()
+        let prior = try XCTUnwrap(Job(config: try RunConfig.parse(["target=gmm25", "objective=mle"] + small), outputPath: path).run().learner as? Trainer)
         let posterior = try Trainer(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
                                                                  "reward=rtb-toy"] + small))
         XCTAssertEqual(posterior.network.parameters.values, prior.network.parameters.values)

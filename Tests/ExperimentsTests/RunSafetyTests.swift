@@ -19,15 +19,15 @@ final class RunSafetyTests: XCTestCase {
     /// A finished run is not overwritten by a new run at the same path (of another target, here) unless asked.
     func testExistingRunIsRefusedUnlessResumeOrOverwrite() throws {
         let path = directory + "/run.h5"
-        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let funnel = try RunConfig.parse(tiny.filter { !$0.hasPrefix("target=") } + ["target=funnel"])
-        XCTAssertThrowsError(try RunJob(config: funnel, outputPath: path).run()) {
+        XCTAssertThrowsError(try Job(config: funnel, outputPath: path).run()) {
             XCTAssertTrue("\($0)".contains("already exists (status complete, target gmm25, objective tb)")
                           && "\($0)".contains("--resume") && "\($0)".contains("--overwrite"), "\($0)")
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before, "the refused run changed the file")
-        _ = try RunJob(config: funnel, outputPath: path).run(.overwrite)
+        _ = try Job(config: funnel, outputPath: path).run(.overwrite)
         XCTAssertEqual(try HDF5.read(path).group("config")?.attribute("target"), .string("funnel"))
     }
 
@@ -36,10 +36,10 @@ final class RunSafetyTests: XCTestCase {
     /// kept unfinished checkpoint with a recorded failure as failed (with the recorded error).
     func testFailedResumeKeepsTheCompleteRun() throws {
         let path = directory + "/run.h5"
-        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let diverging = try RunConfig.parse(tiny.filter { !$0.hasPrefix("iterations=") } + ["iterations=60", "lr=1e30"])
-        XCTAssertThrowsError(try RunJob(config: diverging, outputPath: path).run(.resume)) {
+        XCTAssertThrowsError(try Job(config: diverging, outputPath: path).run(.resume)) {
             XCTAssertTrue("\($0)".contains("is kept as it was") && "\($0)".contains("run.failed.h5"), "\($0)")
             XCTAssertTrue("\($0)".contains("iteration"), "the error should name the iteration: \($0)")
         }
@@ -51,7 +51,7 @@ final class RunSafetyTests: XCTestCase {
         // not point at the kept file as if it held the failure.
         try FileManager.default.removeItem(atPath: directory + "/run.failed.h5")
         try FileManager.default.createDirectory(atPath: directory + "/run.failed.h5", withIntermediateDirectories: true)
-        XCTAssertThrowsError(try RunJob(config: diverging, outputPath: path).run(.resume)) {
+        XCTAssertThrowsError(try Job(config: diverging, outputPath: path).run(.resume)) {
             XCTAssertTrue("\($0)".contains("is kept as it was; the failed state could not be written"), "\($0)")
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
@@ -66,7 +66,7 @@ final class RunSafetyTests: XCTestCase {
     /// Divergence stops training at the iteration it happens, instead of a "complete" run with absurd metrics.
     func testDivergenceStopsTheRun() throws {
         let config = try RunConfig.parse(tiny + ["lr=1e30", "lr_log_z=1e30"])
-        XCTAssertThrowsError(try RunJob(config: config, outputPath: directory + "/d.h5").run()) {
+        XCTAssertThrowsError(try Job(config: config, outputPath: directory + "/d.h5").run()) {
             XCTAssertTrue("\($0)".contains("iteration") && ("\($0)".contains("diverged") || "\($0)".contains("non-finite")), "\($0)")
         }
         XCTAssertNotEqual(try HDF5.read(directory + "/d.h5").attribute("status"), .string("complete"))
@@ -76,11 +76,11 @@ final class RunSafetyTests: XCTestCase {
     func testSecondWriterIsToldWhoHoldsTheFile() throws {
         let path = directory + "/run.h5"
         let held = try FileLock(for: path, purpose: "writing this run file")
-        XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()) {
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny), outputPath: path).run()) {
             XCTAssertTrue("\($0)".contains("in use by another process") && "\($0)".contains("pid \(getpid())"), "\($0)")
         }
         held.release()
-        XCTAssertNoThrow(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run())
+        XCTAssertNoThrow(try Job(config: try RunConfig.parse(tiny), outputPath: path).run())
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/.run.h5.lock"), "the lock file is removed on release")
     }
 
@@ -90,7 +90,7 @@ final class RunSafetyTests: XCTestCase {
         try FileManager.default.createSymbolicLink(atPath: directory + "/link.h5", withDestinationPath: directory + "/elsewhere.h5")
         XCTAssertEqual(mkfifo(directory + "/fifo.h5", 0o644), 0)
         for (path, what) in [("/dev/null", "a device"), (directory + "/link.h5", "a symbolic link"), (directory + "/fifo.h5", "a FIFO")] {
-            XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)) {
+            XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)) {
                 XCTAssertTrue("\($0)".contains(what), "\($0)")
             }
         }
@@ -98,7 +98,7 @@ final class RunSafetyTests: XCTestCase {
         if getuid() != 0 {  // root writes anywhere; the check still runs for users
             try FileManager.default.createDirectory(atPath: directory + "/ro", withIntermediateDirectories: true)
             chmod(directory + "/ro", 0o500)
-            XCTAssertThrowsError(try RunJob(config: try RunConfig.parse(tiny), outputPath: directory + "/ro/x.h5").run()) {
+            XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny), outputPath: directory + "/ro/x.h5").run()) {
                 XCTAssertTrue("\($0)".contains("cannot write into"), "\($0)")
             }
         }
@@ -152,7 +152,7 @@ final class RunSafetyTests: XCTestCase {
     /// as given, for --resume).
     func testConfigStoresWhatRan() throws {
         let path = directory + "/run.h5"
-        _ = try RunJob(config: try RunConfig.parse(tiny + ["langevin=false", "local_search=false"]), outputPath: path).run()
+        _ = try Job(config: try RunConfig.parse(tiny + ["langevin=false", "local_search=false"]), outputPath: path).run()
         let config = try XCTUnwrap(try HDF5.read(path).group("config"))
         XCTAssertEqual(config.attribute("langevin"), .bool(false))
         XCTAssertEqual(config.attribute("exploration_anneal"), .bool(true))
@@ -174,7 +174,7 @@ final class RunSafetyTests: XCTestCase {
     /// would leave) give a run-file error naming the problem on eval and resume, never a trap.
     func testInconsistentRunFilesAreRefused() throws {
         let path = directory + "/good.h5"
-        _ = try RunJob(config: try RunConfig.parse(tiny), outputPath: path).run()
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
         let good = try HDF5.read(path)
         func edited(_ change: (inout Node, inout Node) -> Void) -> Node {
             var root = good, checkpoint = good.group("checkpoint")!

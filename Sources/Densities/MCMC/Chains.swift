@@ -32,28 +32,59 @@ public struct ChainDriver: Sendable {
         public var gradientEvaluations: Int
     }
 
+    /// Chains in the middle of a run: their state, step sizes, and the sweeps and acceptances so far.
+    public struct Progress: Sendable {
+        /// The chains' current states.
+        public var state: ChainState
+        /// Every chain's current step size.
+        public var stepSizes: [Float]
+        /// Sweeps done.
+        public var sweep = 0
+        /// Accepted and proposed moves after adaptation.
+        public var accepted = 0, proposed = 0
+
+        /// Chains at `state` with step sizes `stepSizes`, after `sweep` sweeps with the given counts.
+        public init(state: ChainState, stepSizes: [Float], sweep: Int = 0, accepted: Int = 0, proposed: Int = 0) {
+            (self.state, self.stepSizes, self.sweep, self.accepted, self.proposed) = (state, stepSizes, sweep, accepted, proposed)
+        }
+
+        /// Acceptance rate over the sweeps after adaptation (0 when there are none).
+        public var acceptance: Double { Double(accepted) / Double(max(proposed, 1)) }
+    }
+
+    /// Chains at `start` with the initial step size, before the first sweep.
+    public func start(_ start: ChainState) -> Progress {
+        Progress(state: start, stepSizes: [Float](repeating: initialStepSize, count: start.positions.rows))
+    }
+
+    /// One sweep: every chain takes one kernel step; during adaptation the step sizes move toward the kernel's
+    /// target acceptance, afterwards acceptances are counted.
+    /// - Throws: what the target throws.
+    @discardableResult
+    public func sweep(_ chains: inout Progress, target: any Target, rng: inout Xoshiro256) throws -> KernelInfo {
+        let (next, info) = try kernel.step(chains.state, target: target, stepSizes: chains.stepSizes, rng: &rng)
+        chains.state = next
+        if chains.sweep < adaptationSweeps {
+            chains.stepSizes = StepSizeAdaptation(targetAcceptance: kernel.targetAcceptance).adapt(chains.stepSizes, accepted: info.accepted)
+        } else {
+            chains.accepted += info.accepted.filter { $0 }.count
+            chains.proposed += info.accepted.count
+        }
+        chains.sweep += 1
+        return info
+    }
+
     /// Runs the chains from `start`, calling `observe(sweep, state, info)` after every sweep.
     /// - Throws: what the target throws.
     public func run(from start: ChainState, target: any Target, rng: inout Xoshiro256,
                     observe: (Int, ChainState, KernelInfo) throws -> Void = { _, _, _ in }) throws -> Outcome {
-        var state = start
-        let chains = start.positions.rows
-        var h = [Float](repeating: initialStepSize, count: chains)
-        let adaptation = StepSizeAdaptation(targetAcceptance: kernel.targetAcceptance)
-        var accepted = 0, proposed = 0
-        for sweep in 0..<sweeps {
-            let (next, info) = try kernel.step(state, target: target, stepSizes: h, rng: &rng)
-            state = next
-            if sweep < adaptationSweeps {
-                h = adaptation.adapt(h, accepted: info.accepted)
-            } else {
-                accepted += info.accepted.filter { $0 }.count
-                proposed += chains
-            }
-            try observe(sweep, state, info)
+        var chains = self.start(start)
+        while chains.sweep < sweeps {
+            let info = try sweep(&chains, target: target, rng: &rng)
+            try observe(chains.sweep - 1, chains.state, info)
         }
-        return Outcome(state: state, stepSizes: h, acceptance: Double(accepted) / Double(max(proposed, 1)),
-                       gradientEvaluations: Self.cost(chains: chains, sweeps: sweeps, kernel: kernel))
+        return Outcome(state: chains.state, stepSizes: chains.stepSizes, acceptance: chains.acceptance,
+                       gradientEvaluations: Self.cost(chains: start.positions.rows, sweeps: sweeps, kernel: kernel))
     }
 
     /// Gradient evaluations of `sweeps` sweeps of `chains` chains: chains × (1 + sweeps × L).

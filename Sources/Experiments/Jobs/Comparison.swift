@@ -1,0 +1,44 @@
+import Foundation
+import Numerics
+import Densities
+import Evaluation
+import Objectives
+
+/// The set every method's samples are compared with, chosen the same way for all: exact samples when the target
+/// has a sampler (with a second exact set for the W₂ floor), else the first rows of its reference set's test split;
+/// centred for particle targets, whose samplers live in the centre-of-mass-free frame.
+public enum Comparison {
+    /// `rows` (default `eval_paths`) rows to compare a model of `target` with, drawn from the run's seed, or nil when
+    /// the target has neither an exact sampler nor a reference set. `catalog` says whether `target` is the catalog's
+    /// `config.target` (whose spec may name a reference set) rather than a custom one.
+    /// - Throws: `RunFileError` when the reference set cannot be read.
+    public static func set(for target: any Target, config: RunConfig, catalog: Bool, rows: Int? = nil) throws -> ComparisonSet? {
+        let n = rows ?? config.evalPaths
+        var rng = Xoshiro256(seed: config.seed, stream: Evaluator.exactStream)
+        var set: ComparisonSet
+        if let exact = target.exactSamples(count: n, rng: &rng) {
+            set = ComparisonSet(rows: exact, description: "\(n) exact samples", isExact: true,
+                                second: target.exactSamples(count: n, rng: &rng))
+        } else if catalog, let (path, test) = try TargetCatalog.referenceTest(config.target, rows: n) {
+            set = ComparisonSet(rows: test, description: "test split of \(path) (first \(test.rows) rows)", isExact: false)
+        } else {
+            return nil
+        }
+        if let p = target.particleStructure {
+            removeCentreOfMass(&set.rows.storage, particles: p)
+            set.description += ", centred"
+        }
+        return set
+    }
+
+    /// A report of sample-scored `samples` (target coordinates): the sample metrics against `set(for:config:)`.
+    /// - Throws: `EnergyMatchingError` when there is nothing to compare with.
+    static func report(samples: Matrix, target: any Target, config: RunConfig, catalog: Bool) throws -> EvaluationReport {
+        var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
+        guard let comparison = try set(for: target, config: config, catalog: catalog) else {
+            throw EnergyMatchingError("target \(config.target) has neither an exact sampler nor a reference set to evaluate against")
+        }
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
+        return report
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import RunStore
+import Evaluation
+import Densities
+
+/// One run of any method from settings to a finished run file: train (writing a resumable checkpoint every
+/// `checkpointEvery` path-space iterations, or the learner's equivalent), evaluate, write. An interruption writes
+/// the checkpoint with status `interrupted`; a failure writes what was done beside the run file with the error
+/// before it propagates (see `RunOutput`).
+public struct Job {
+    /// The run's settings.
+    public var config: RunConfig
+    /// The run file.
+    public var outputPath: String
+    /// Path-space iterations between intermediate writes of the run file (0 = only at the end); iDEM writes every
+    /// hundredth of this in epochs, MCMC every this many sweeps (`Learner.checkpointInterval`).
+    public var checkpointEvery = 1000
+    /// A custom target to train on instead of the catalog's `target=`.
+    public var target: (any Target)?
+
+    /// A job writing `config`'s run to `outputPath`.
+    public init(config: RunConfig, outputPath: String) {
+        self.config = config
+        self.outputPath = outputPath
+    }
+
+    /// Runs the job. With `.resume` and an existing run file at `outputPath` from the same settings, training
+    /// continues from its checkpoint; `.new` refuses an existing file (see `RunOutput` for the rules). `onStep`
+    /// sees the learner and the values of every iteration.
+    /// - Throws: `Interrupted` after writing the checkpoint, the training or evaluation error after writing what
+    ///   was done, `RunFileError` and `FileLock.Held` for refused destinations.
+    @discardableResult
+    public func run(_ mode: RunOutput.Mode = .new, onStep: (any Learner, [String: Double]) -> Void = { _, _ in }) throws
+        -> (learner: any Learner, report: EvaluationReport) {
+        let output = try RunOutput(path: outputPath, mode: mode)
+        defer { output.release() }
+        var provenance = Provenance(seed: config.seed, threads: config.threads)
+        let learner: any Learner
+        if mode == .resume, output.existed {
+            let root = try HDF5.read(outputPath)
+            guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
+                throw RunFileError(message: RunFileError.otherSettings(outputPath))
+            }
+            learner = try RunFile.restore(root, path: outputPath, config: config, target: target)
+            provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)
+        } else {
+            learner = try Learners.make(config, target: target)
+        }
+        let every = learner.checkpointInterval(checkpointEvery)
+        do {
+            try learner.train { l, values in
+                onStep(l, values)
+                try Interruption.check(iteration: l.iteration)
+                if every > 0, l.iteration % every == 0, l.iteration < l.totalIterations {
+                    try output.write(RunFile.node(l, provenance: provenance, status: "running"))
+                }
+            }
+            let report = try learner.evaluate()
+            provenance.endTime = Date()
+            try output.write(RunFile.node(learner, provenance: provenance, status: "complete", report: report))
+            return (learner, report)
+        } catch let stop as Interrupted {
+            provenance.endTime = Date()
+            try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
+            throw stop
+        } catch {
+            provenance.endTime = Date()
+            throw output.writeFailure(RunFile.node(learner, provenance: provenance, status: "failed", error: "\(error)"), error: error)
+        }
+    }
+}

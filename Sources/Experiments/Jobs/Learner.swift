@@ -1,0 +1,123 @@
+import Foundation
+import RunStore
+import Evaluation
+import Densities
+
+/// How often the target was evaluated: the budget that samplers are compared at.
+public struct EvaluationBudget: Sendable, Equatable {
+    /// Points at which only log R was evaluated.
+    public var energy = 0
+    /// Points at which ∇log R (with log R) was evaluated.
+    public var gradient = 0
+
+    /// No evaluations.
+    public init(energy: Int = 0, gradient: Int = 0) {
+        self.energy = energy
+        self.gradient = gradient
+    }
+}
+
+/// One logged point of a training curve: where the run stood and the values logged there.
+public struct TrainingPoint: Sendable, Equatable {
+    /// Iterations completed (epochs for iDEM, sweeps for MCMC).
+    public var iteration: Int
+    /// Wall-clock seconds of training so far (excluding evaluation and I/O).
+    public var seconds: Double
+    /// Target evaluations so far.
+    public var budget: EvaluationBudget
+    /// The values logged, by `/train` column name: `loss`, `log_z` (methods with a log Z estimate), `acceptance`
+    /// (MCMC), or the `eval_every` metrics (`elbo`, `log_z_is`, `ess`, `w2`, …).
+    public var values: [String: Double]
+
+    /// A point with its values.
+    public init(iteration: Int, seconds: Double, budget: EvaluationBudget, values: [String: Double]) {
+        (self.iteration, self.seconds, self.budget, self.values) = (iteration, seconds, budget, values)
+    }
+
+    /// The loss logged at this point (NaN when none was).
+    public var loss: Double { values["loss"] ?? .nan }
+    /// The method's log Z estimate at this point, when it has one.
+    public var logZ: Double? { values["log_z"] }
+}
+
+/// What the one job drives, whatever the method: a training state that advances one iteration at a time, logs,
+/// evaluates, and writes and restores its checkpoint. Path-space training (`Trainer`), iDEM
+/// (`EnergyMatchingLearner`) and the MCMC baseline (`MCMCBaseline`) conform; `Learners.make` builds the one a
+/// method's family needs.
+public protocol Learner: AnyObject {
+    /// The run's settings.
+    var config: RunConfig { get }
+    /// What one iteration is called in printouts: "iteration", "epoch", "sweep".
+    var unit: String { get }
+    /// Iterations completed.
+    var iteration: Int { get }
+    /// Iterations of the whole run.
+    var totalIterations: Int { get }
+    /// Target evaluations so far.
+    var budget: EvaluationBudget { get }
+    /// Training seconds so far.
+    var seconds: Double { get }
+    /// The logged training curve (`/train`).
+    var history: [TrainingPoint] { get set }
+    /// The `eval_every` curve (`/train/eval`).
+    var monitored: [TrainingPoint] { get set }
+    /// Iterations between logged points.
+    var logEvery: Int { get }
+    /// Iterations between checkpoint writes when the command line asks for one every `every` path-space iterations.
+    func checkpointInterval(_ every: Int) -> Int
+    /// One iteration; returns the values it logs (`loss`, `log_z`, …).
+    /// - Throws: `TrainingError` on divergence, what the target throws.
+    func advance() throws -> [String: Double]
+    /// The final evaluation with `eval_paths` paths or samples.
+    func evaluate() throws -> EvaluationReport
+    /// The cheap metrics of `eval_every`.
+    func monitor() throws -> [String: Double]
+    /// The method's part of `/checkpoint` (parameters, optimiser state, buffers); the job adds the counters.
+    func checkpointNode() -> Node
+    /// Restores the method's part of a checkpoint written by `checkpointNode` and the counters, from a file written
+    /// with the settings `stored` (which may differ from `config` in the `RunConfig.resumable` ones).
+    func restore(_ fields: CheckpointFields, stored: RunConfig) throws
+    /// The values used for settings whose value is derived ("default" ones), for the typed `/config`.
+    var resolvedSettings: [String: String] { get }
+    /// One line on what training did, for the summary.
+    var trainingSummary: String { get }
+}
+
+extension Learner {
+    /// The point the run stands at, with `values`.
+    func point(_ values: [String: Double]) -> TrainingPoint {
+        TrainingPoint(iteration: iteration, seconds: seconds, budget: budget, values: values)
+    }
+
+    /// Runs the remaining iterations, logging every `logEvery` and the last, and calling `onStep` after each.
+    /// - Throws: what `advance` and `onStep` throw.
+    public func train(onStep: (any Learner, [String: Double]) throws -> Void = { _, _ in }) throws {
+        while iteration < totalIterations {
+            let values = try advance()
+            if iteration % logEvery == 0 || iteration == totalIterations { history.append(point(values)) }
+            try onStep(self, values)
+        }
+    }
+}
+
+extension RunConfig {
+    /// These settings with `target=` naming `custom` when a learner trains on your own target.
+    func training(on custom: (any Target)?) -> RunConfig {
+        var c = self
+        if let custom { c.target = custom.name }
+        return c
+    }
+}
+
+/// Builds the learner a method's family trains with.
+public enum Learners {
+    /// A fresh learner for `config`; `target` replaces the catalog's `target=` by your own.
+    /// - Throws: the learner's refusals of settings or target.
+    public static func make(_ config: RunConfig, target: (any Target)? = nil) throws -> any Learner {
+        switch config.method.family {
+        case .pathSpace: return try Trainer(config: config, target: target)
+        case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)
+        case .mcmc: return try MCMCBaseline(config: config, target: target)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Numerics
+import Objectives
+import Evaluation
+import RunStore
+
+/// Path-space training as the job sees it, and its part of `/checkpoint`: the network and the objective's
+/// scalars with their Adam states, and the replay buffers of local search.
+extension Trainer: Learner {
+    public var unit: String { "iter" }
+    public var totalIterations: Int { config.iterations }
+    public var logEvery: Int { config.logEvery }
+    public func checkpointInterval(_ every: Int) -> Int { every }
+
+    public func advance() throws -> [String: Double] {
+        let out = try step()
+        try checkFinite(out)
+        return ["loss": out.loss, "log_z": out.logZEstimate]
+    }
+
+    /// On-policy estimates, EUBO and sample metrics on the uniform evaluation grid.
+    public func evaluate() throws -> EvaluationReport {
+        try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(
+            network, sampler: evaluationSampler(), comparison: try Comparison.set(for: evaluationTarget, config: config, catalog: catalog))
+    }
+
+    /// ELBO, log Z_IS and ESS of `eval_paths` on-policy paths (the same paths every time: common random numbers
+    /// make the curve's steps the model's, not the sample's).
+    public func monitor() throws -> [String: Double] {
+        let (_, logWeights) = try Evaluator(paths: config.evalPaths, seed: config.seed).onPolicy(network, sampler: evaluationSampler())
+        var report = EvaluationReport(samples: Matrix(rows: 0, cols: 0), logZTrue: evaluationTarget.logZ)
+        report.onPolicy = LogZEstimates(logWeights: logWeights)
+        return RunFile.numbers(report).filter { $0.key != "n_eval" }
+    }
+
+    /// σ² and the evaluation steps; iDEM's "default" settings are marked unused.
+    public var resolvedSettings: [String: String] {
+        var values = ["sigma2": "\(sampler.process.sigma2)", "eval_steps": "\(config.evalSteps ?? config.steps)"]
+        for (key, value) in config.entries where key.hasPrefix("idem_") && value == "default" {
+            values[key] = "unused by objective=\(config.objective)"
+        }
+        return values
+    }
+
+    public var trainingSummary: String {
+        String(format: "trained %d iterations in %.1f s (%ld energy and %ld gradient evaluations)",
+               iteration, seconds, budget.energy, budget.gradient)
+    }
+
+    public func checkpointNode() -> Node {
+        let c = checkpoint
+        var n = Node()
+        func put(_ prefix: String, _ store: ParameterStore, _ adam: Adam) {
+            n.put(prefix, .float(shape: [store.values.count], values: store.values))
+            n.put(prefix + "_adam_m", .float(shape: [adam.firstMoment.count], values: adam.firstMoment))
+            n.put(prefix + "_adam_v", .float(shape: [adam.secondMoment.count], values: adam.secondMoment))
+            n.set(prefix + "_adam_step", .int(Int64(adam.step)))
+            n.set(prefix + "_layout", .string(store.slots.map { "\($0.name):\($0.rows)x\($0.cols)" }.joined(separator: ",")))
+        }
+        put("network", c.network, c.networkOptimizer)
+        put("objective", c.objective, c.objectiveOptimizer)
+        for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
+            guard let b = buffer else { continue }
+            n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
+            n.put(prefix + "_log_rewards", .double(shape: [b.count], values: b.logRewards))
+        }
+        return n
+    }
+
+    public func restore(_ cp: CheckpointFields, stored: RunConfig) throws {
+        var checkpoint = self.checkpoint
+        func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
+            let n = store.values.count
+            store.values = try cp.floats(prefix, count: n)
+            adam.firstMoment = try cp.floats(prefix + "_adam_m", count: n)
+            adam.secondMoment = try cp.floats(prefix + "_adam_v", count: n)
+            adam.step = try cp.count(prefix + "_adam_step")
+        }
+        try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
+        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
+        checkpoint.iteration = try cp.count("iteration", limit: config.iterations)
+        checkpoint.budget = EvaluationBudget(energy: try cp.count("energy_evals"), gradient: try cp.count("grad_evals"))
+        checkpoint.seconds = try cp.number("seconds", fallback: 0)
+        func restoreBuffer(_ prefix: String, _ buffer: inout ReplayBuffer?) throws {
+            guard var b = buffer, let saved = try cp.buffer(prefix, width: b.dimension), let rewards = saved.logRewards else { return }
+            b.add(Matrix(rows: saved.rows, cols: b.dimension, storage: saved.states), logRewards: rewards)
+            buffer = b
+        }
+        try restoreBuffer("buffer", &checkpoint.buffer)
+        try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
+        try restore(checkpoint)
+    }
+}
