@@ -2,10 +2,14 @@
 """Plots of one dsampler run file (called by `dsampler plot FILE`, which also writes the density grid).
 
 Panels, as the run allows: samples over log-density contours (2-D targets; manywell's first pair; the funnel's
-(x0, x1) slice), energy and interatomic-distance histograms against the reference (particle systems), and the
-training curves (loss and log Z estimate against wall-clock).
+(x0, x1) slice), energy and interatomic-distance histograms against the reference (particle systems), the
+training curves (loss and log Z estimate against wall-clock), and the `eval_every` estimates (ELBO, log Z_IS,
+EUBO against iterations, with the true log Z as a line when the target knows it).
+
+Given a live log (RUN.jsonl, written while a run trains) instead of a run file, it plots its curves.
 """
 import argparse
+import json
 import os
 
 import h5py
@@ -52,8 +56,7 @@ def histogram_panel(ax, group, label):
     ax.legend(fontsize=8)
 
 
-def curves_panel(ax, run):
-    train = run["train"]
+def curves_panel(ax, train):
     seconds, loss = train["seconds"][:], train["loss"][:]
     ax.plot(seconds, loss, color="tab:blue")
     ax.set_xlabel("training seconds")
@@ -66,6 +69,61 @@ def curves_panel(ax, run):
     ax.set_title("training", fontsize=9)
 
 
+def estimates_panel(ax, evaluation):
+    iteration = evaluation["iteration"][:]
+    for key, label in [("elbo", "ELBO"), ("log_z_is", "log Z (importance-weighted)"), ("eubo", "EUBO"), ("w2", "W2")]:
+        if key in evaluation:
+            ax.plot(iteration, evaluation[key][:], marker=".", label=label)
+    if "log_z_true" in evaluation:
+        ax.axhline(float(evaluation["log_z_true"][:][-1]), color="black", linestyle="--", linewidth=1, label="true log Z")
+    ax.set_xlabel("iteration")
+    ax.set_title("evaluation during training (eval_every)", fontsize=9)
+    ax.legend(fontsize=8)
+
+
+def live_log(path):
+    """The curves of a RUN.jsonl as dicts of arrays (train, eval), and its header."""
+    header, rows = {}, {"train": [], "eval": []}
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if "kind" in record:
+                rows[record["kind"]].append(record)
+            else:
+                header = record
+    curves = {}
+    for kind, records in rows.items():
+        keys = sorted({k for r in records for k in r if k != "kind"})
+        curves[kind] = {k: np.array([np.nan if r.get(k) is None else r[k] for r in records], dtype=float) for k in keys}
+    return header, curves
+
+
+def main_live(args):
+    header, curves = live_log(args.run)
+    panels = []
+    if len(curves["train"].get("seconds", [])) > 1 and "loss" in curves["train"]:
+        panels.append(lambda ax: curves_panel(ax, curves["train"]))
+    if len(curves["eval"].get("iteration", [])) > 0:
+        panels.append(lambda ax: estimates_panel(ax, curves["eval"]))
+    if not panels:
+        raise SystemExit(f"{args.run}: nothing to plot yet (fewer than two logged points)")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
+    for ax, draw in zip(axes[0], panels):
+        draw(ax)
+    fig.suptitle(f"{header.get('target', '')} {header.get('objective', '')} — {os.path.basename(args.run)} (live)", fontsize=10)
+    save(fig, args)
+
+
+def save(fig, args):
+    fig.tight_layout()
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, os.path.splitext(os.path.basename(args.run))[0] + "." + args.format)
+    fig.savefig(path, dpi=120)
+    print(f"plot: wrote {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run")
@@ -73,6 +131,8 @@ def main():
     parser.add_argument("--out", default=".")
     parser.add_argument("--format", default="png", choices=["png", "pdf"])
     args = parser.parse_args()
+    if args.run.endswith(".jsonl"):
+        return main_live(args)
     run = h5py.File(args.run, "r")
     evaluation = run["eval"] if "eval" in run else None
     panels = []
@@ -81,8 +141,10 @@ def main():
     if evaluation is not None and "energy_histogram" in evaluation:
         panels.append(("energy", lambda ax: histogram_panel(ax, evaluation["energy_histogram"], "energy")))
         panels.append(("distance", lambda ax: histogram_panel(ax, evaluation["distance_histogram"], "interatomic distance")))
-    if "train" in run and len(run["train"]["seconds"]) > 1:
-        panels.append(("training", lambda ax: curves_panel(ax, run)))
+    if "train" in run and len(run["train"]["seconds"]) > 1 and "loss" in run["train"]:
+        panels.append(("training", lambda ax: curves_panel(ax, run["train"])))
+    if "train" in run and "eval" in run["train"]:
+        panels.append(("estimates", lambda ax: estimates_panel(ax, run["train"]["eval"])))
     if not panels:
         raise SystemExit(f"{args.run}: nothing to plot (no samples, histograms or training curve)")
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
@@ -90,11 +152,7 @@ def main():
         draw(ax)
     method = " ".join(filter(None, [config_value(run, "target"), config_value(run, "objective")]))
     fig.suptitle(f"{method} — {os.path.basename(args.run)}", fontsize=10)
-    fig.tight_layout()
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, os.path.splitext(os.path.basename(args.run))[0] + "." + args.format)
-    fig.savefig(path, dpi=120)
-    print(f"plot: wrote {path}")
+    save(fig, args)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,8 @@ public struct RunConfig: Sendable, Equatable {
     public var evalPaths = 2000
     /// Iterations between logged training points.
     public var logEvery = 100
+    /// Iterations between evaluations during training (`/train/eval` and the live log; 0 = none).
+    public var evalEvery = 0
     /// Data of `objective=mle`: `exact` (the target's exact sampler) or `FILE.h5[:DATASET]` (default dataset `samples`).
     public var data = "exact"
     /// `objective=rtb`: the run file of the prior diffusion.
@@ -115,10 +117,11 @@ public struct RunConfig: Sendable, Equatable {
 
     /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
     /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`, `idem_buffer_mala`) and the
-    /// regression target (`idem_score_clip`, `idem_target`), and the `threads` of the machine the leg runs on. None
+    /// regression target (`idem_score_clip`, `idem_target`), the `threads` of the machine the leg runs on, and how
+    /// often it is evaluated while it trains (`eval_every`). None
     /// of them changes what the network or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
     public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "idem_target",
-                                   "threads"]
+                                   "threads", "eval_every"]
 
     /// The `resumable` settings that mean something for `method` (the `idem_` ones only for iDEM).
     public static func resumable(for method: Method?) -> [String] {
@@ -265,6 +268,9 @@ public struct RunConfig: Sendable, Equatable {
             get: { "\($0.threads)" }),
         Key(name: "eval_paths", help: "paths (and exact samples) used by the final evaluation",
             set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2, max: 1_000_000) }, get: { "\($0.evalPaths)" }),
+        Key(name: "eval_every", help: "iterations between evaluations during training, into /train/eval and RUN.jsonl (0 = none): "
+                + "ELBO, log Z_IS, ESS for path-space methods (eval_paths paths), the sample metrics for iDEM and MCMC",
+            set: { c, v in c.evalEvery = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evalEvery)" }),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
     ]

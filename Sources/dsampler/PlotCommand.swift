@@ -7,15 +7,16 @@ struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
         abstract: "Plot a run file with Scripts/plot.py (matplotlib + h5py): samples over the log-density, particle "
-            + "histograms, training curves.")
+            + "histograms, training curves and eval_every estimates with the true log Z; or the curves of a live log "
+            + "(RUN.jsonl) while its run trains.")
 
-    @Argument(help: "The run file.") var file: String
+    @Argument(help: "The run file (.h5), or a run's live log (.jsonl).") var file: String
     @Option(help: "Output folder (default: the run file's folder).") var out: String?
     @Option(help: "png or pdf.") var format = "png"
 
     func run() throws {
-        let root = try HDF5.read(file)
-        let config = try RunFile.config(of: root, path: file)
+        let live = file.hasSuffix(".jsonl")
+        let config = live ? nil : try RunFile.config(of: try HDF5.read(file), path: file)
         let parent = (file as NSString).deletingLastPathComponent
         let folder = out ?? (parent.isEmpty ? "." : parent)
         guard ["png", "pdf"].contains(format) else { throw ValidationError("--format must be png or pdf (got \(format))") }
@@ -41,7 +42,7 @@ struct PlotCommand: ParsableCommand {
         // files are written (never through a link planted at its name).
         arguments += ["--out", scratch + "/plot"]
         // For RTB, `target` is the evaluation target: the posterior.
-        if let view = PlotData.view(of: try TargetCatalog.resolve(config.target)) {
+        if let config, let view = PlotData.view(of: try TargetCatalog.resolve(config.target)) {
             let range = try TargetCatalog.spec(config.target)?.plotRange ?? [-10, 10]
             try HDF5.write(try PlotData.grid(view, lo: range[0], hi: range[1]), to: gridPath)
             arguments += ["--grid", gridPath]

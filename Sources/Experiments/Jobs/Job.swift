@@ -48,7 +48,13 @@ public struct Job {
         }
         let every = learner.checkpointInterval(checkpointEvery)
         do {
+            let log = try LiveLog(runPath: outputPath, learner: learner)
             try learner.train { l, values in
+                if l.history.last?.iteration == l.iteration { try log.append(l.history.last!, kind: "train") }
+                if config.evalEvery > 0, l.iteration % config.evalEvery == 0 {
+                    l.monitored.append(l.point(try l.monitor()))
+                    try log.append(l.monitored.last!, kind: "eval")
+                }
                 onStep(l, values)
                 try Interruption.check(iteration: l.iteration)
                 if every > 0, l.iteration % every == 0, l.iteration < l.totalIterations {
