@@ -34,8 +34,14 @@ public struct RunConfig: Sendable, Equatable {
     public var logZLearningRate: Float = 1e-1
     /// Learning rate of the log-flow head (DB, SubTB, FL-SubTB).
     public var flowLearningRate: Float = 1e-2
-    /// How the three learning rates above change over the iterations (not used by iDEM, which cuts on plateaus).
+    /// How the learning rates change over the iterations (epochs for iDEM).
     public var learningRateSchedule = LearningRateSchedule.constant
+    /// `lr_schedule=plateau`: epochs without a lower epoch loss before the rates are multiplied by `lrFactor`.
+    public var lrPatience = 10
+    /// `lr_schedule=plateau`: what the rates are multiplied by after `lrPatience` epochs.
+    public var lrFactor: Float = 0.1
+    /// Decay of the moving average of the network's weights that generates the evaluation samples (0 = none).
+    public var averageDecay: Float = 0
     /// Sub-trajectory weight base λ of SubTB and FL-SubTB (weights ∝ λ^length).
     public var subtbLambda: Float = 2
     /// Hidden width of the drift or score network.
@@ -101,12 +107,6 @@ public struct RunConfig: Sendable, Equatable {
         public var coordinateRange: Float = 15
         /// Whether the regression targets also weigh the clean buffer configuration (`MonteCarloScore.conditional`).
         public var conditionalTargets = false
-        /// Epochs without a lower epoch loss before the learning rate is multiplied by `lrFactor` (0 = never).
-        public var lrPatience = 0
-        /// What the learning rate is multiplied by after `lrPatience` epochs.
-        public var lrFactor: Float = 0.1
-        /// Decay of the weight average that generates the evaluation samples (0 = none).
-        public var averageDecay: Float = 0
     }
 
     /// The defaults.
@@ -185,9 +185,18 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.logZLearningRate = try positive("lr_log_z", v) }, get: { "\($0.logZLearningRate)" }),
         Key(name: "lr_flow", help: "Adam learning rate of the log-flow head (db, subtb, fl-subtb)",
             set: { c, v in c.flowLearningRate = try positive("lr_flow", v) }, get: { "\($0.flowLearningRate)" }),
-        Key(name: "lr_schedule", help: "learning-rate schedule of lr, lr_log_z and lr_flow: constant, or cosine (half a cosine to 0 over the iterations)",
+        Key(name: "lr_schedule", help: "learning-rate schedule of lr, lr_log_z and lr_flow: constant, cosine (half a cosine to 0 over "
+                + "the iterations) or plateau (cut by lr_factor after lr_patience epochs without a lower loss)",
             set: { c, v in c.learningRateSchedule = LearningRateSchedule(rawValue: try choice("lr_schedule", v, LearningRateSchedule.allCases.map(\.rawValue)))! },
             get: { $0.learningRateSchedule.rawValue }),
+        Key(name: "lr_patience", help: "lr_schedule=plateau: epochs without a lower epoch loss before the rates are cut (an epoch: "
+                + "log_every iterations of a path-space method, one epoch of iDEM)",
+            set: { c, v in c.lrPatience = try integer("lr_patience", v, min: 1, max: 1_000_000_000) }, get: { "\($0.lrPatience)" }),
+        Key(name: "lr_factor", help: "lr_schedule=plateau: what the rates are multiplied by after lr_patience epochs (0 < f < 1)",
+            set: { c, v in c.lrFactor = try fraction("lr_factor", v) }, get: { "\($0.lrFactor)" }),
+        Key(name: "ema", help: "decay of the moving average of the network's weights after every step; the average generates the "
+                + "evaluation samples (0 = none; e.g. 0.999)",
+            set: { c, v in c.averageDecay = Float(v) == 0 ? 0 : try fraction("ema", v) }, get: { "\($0.averageDecay)" }),
         Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
             set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
         Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1, max: 4096) },
@@ -235,12 +244,6 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.inner)" }),
         Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
             set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1, max: 100_000_000) }, get: { "\($0.idem.buffer)" }),
-        Key(name: "idem_lr_patience", help: "iDEM: epochs without a lower epoch loss before the learning rate is cut (0 = constant rate)",
-            set: { c, v in c.idem.lrPatience = try integer("idem_lr_patience", v, min: 0, max: 1_000_000_000) }, get: { "\($0.idem.lrPatience)" }),
-        Key(name: "idem_lr_factor", help: "iDEM: what the learning rate is multiplied by after idem_lr_patience epochs (0 < f < 1)",
-            set: { c, v in c.idem.lrFactor = try fraction("idem_lr_factor", v) }, get: { "\($0.idem.lrFactor)" }),
-        Key(name: "idem_ema", help: "iDEM: decay of the moving average of the weights that generates the evaluation samples (0 = none; e.g. 0.999)",
-            set: { c, v in c.idem.averageDecay = Float(v) == 0 ? 0 : try fraction("idem_ema", v) }, get: { "\($0.idem.averageDecay)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1, max: 64) }, get: { "\($0.idem.layers)" }),
         Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
@@ -275,12 +278,24 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
     ]
 
+    /// Settings of earlier versions, read from their run files (and accepted on the command line) as today's:
+    /// iDEM's plateau schedule and weight average became `lr_schedule=plateau`, `lr_patience`, `lr_factor` and
+    /// `ema` for every method. A patience of 0 meant no plateau schedule.
+    static let renamed: [String: @Sendable (inout RunConfig, String) throws -> Void] = [
+        "idem_lr_patience": { c, v in
+            if v != "0" { try c.set("lr_schedule", "plateau"); try c.set("lr_patience", v) }
+        },
+        "idem_lr_factor": { c, v in try c.set("lr_factor", v) },
+        "idem_ema": { c, v in try c.set("ema", v) },
+    ]
+
     /// The defaults with `assignments` (`key=value` strings) applied in order.
     public static func parse(_ assignments: [String]) throws -> RunConfig {
         var config = RunConfig()
         for a in assignments {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else { throw ConfigError.notAssignment(a) }
-            try config.set(String(a[..<eq]), String(a[a.index(after: eq)...]))
+            let (key, value) = (String(a[..<eq]), String(a[a.index(after: eq)...]))
+            if let old = renamed[key] { try old(&config, value) } else { try config.set(key, value) }
         }
         try config.checkCombinations()
         return config

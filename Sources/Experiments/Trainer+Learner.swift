@@ -21,13 +21,13 @@ extension Trainer: Learner {
     /// On-policy estimates, EUBO and sample metrics on the uniform evaluation grid.
     public func evaluate() throws -> EvaluationReport {
         try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(
-            network, sampler: evaluationSampler(), comparison: try Comparison.set(for: evaluationTarget, config: config, catalog: catalog))
+            evaluationNetwork, sampler: evaluationSampler(), comparison: try Comparison.set(for: evaluationTarget, config: config, catalog: catalog))
     }
 
     /// ELBO, log Z_IS and ESS of `eval_paths` on-policy paths (the same paths every time: common random numbers
     /// make the curve's steps the model's, not the sample's).
     public func monitor() throws -> [String: Double] {
-        let (_, logWeights) = try Evaluator(paths: config.evalPaths, seed: config.seed).onPolicy(network, sampler: evaluationSampler())
+        let (_, logWeights) = try Evaluator(paths: config.evalPaths, seed: config.seed).onPolicy(evaluationNetwork, sampler: evaluationSampler())
         var report = EvaluationReport(samples: Matrix(rows: 0, cols: 0), logZTrue: evaluationTarget.logZ)
         report.onPolicy = LogZEstimates(logWeights: logWeights)
         return RunFile.numbers(report).filter { $0.key != "n_eval" }
@@ -50,15 +50,14 @@ extension Trainer: Learner {
     public func checkpointNode() -> Node {
         let c = checkpoint
         var n = Node()
-        func put(_ prefix: String, _ store: ParameterStore, _ adam: Adam) {
+        func put(_ prefix: String, _ store: ParameterStore, _ chain: OptimizerChain) {
             n.put(prefix, .float(shape: [store.values.count], values: store.values))
-            n.put(prefix + "_adam_m", .float(shape: [adam.firstMoment.count], values: adam.firstMoment))
-            n.put(prefix + "_adam_v", .float(shape: [adam.secondMoment.count], values: adam.secondMoment))
-            n.set(prefix + "_adam_step", .int(Int64(adam.step)))
+            RunFile.put(chain, prefix: prefix, into: &n)
             n.set(prefix + "_layout", .string(store.slots.map { "\($0.name):\($0.rows)x\($0.cols)" }.joined(separator: ",")))
         }
         put("network", c.network, c.networkOptimizer)
         put("objective", c.objective, c.objectiveOptimizer)
+        RunFile.put(c.plateau, into: &n)
         for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
             guard let b = buffer else { continue }
             n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
@@ -69,15 +68,15 @@ extension Trainer: Learner {
 
     public func restore(_ cp: CheckpointFields, stored: RunConfig) throws {
         var checkpoint = self.checkpoint
-        func load(_ prefix: String, _ store: inout ParameterStore, _ adam: inout Adam) throws {
-            let n = store.values.count
-            store.values = try cp.floats(prefix, count: n)
-            adam.firstMoment = try cp.floats(prefix + "_adam_m", count: n)
-            adam.secondMoment = try cp.floats(prefix + "_adam_v", count: n)
-            adam.step = try cp.count(prefix + "_adam_step")
+        func load(_ prefix: String, _ store: inout ParameterStore, _ chain: inout OptimizerChain, resetRate: Float?) throws {
+            store.values = try cp.floats(prefix, count: store.values.count)
+            try RunFile.load(&chain, prefix: prefix, from: cp, resetRate: resetRate)
         }
-        try load("network", &checkpoint.network, &checkpoint.networkOptimizer)
-        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer)
+        // A learning-rate step on resume replaces the network's rate, which a plateau may have cut.
+        try load("network", &checkpoint.network, &checkpoint.networkOptimizer,
+                 resetRate: config.learningRate != stored.learningRate ? config.learningRate : nil)
+        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer, resetRate: nil)
+        checkpoint.plateau = try RunFile.plateau(from: cp)
         checkpoint.iteration = try cp.count("iteration", limit: config.iterations)
         checkpoint.budget = EvaluationBudget(energy: try cp.count("energy_evals"), gradient: try cp.count("grad_evals"))
         checkpoint.seconds = try cp.number("seconds", fallback: 0)

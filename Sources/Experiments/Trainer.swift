@@ -8,12 +8,14 @@ import Objectives
 public struct Checkpoint: Sendable, Equatable {
     /// Drift-network parameters.
     public var network: ParameterStore
-    /// Adam state of the network.
-    public var networkOptimizer: Adam
+    /// Optimiser chain of the network (Adam state, rates, weight average).
+    public var networkOptimizer: OptimizerChain
     /// The objective's learned scalars (log Z, flows).
     public var objective: ParameterStore
-    /// Adam state of the objective's scalars.
-    public var objectiveOptimizer: Adam
+    /// Optimiser chain of the objective's scalars.
+    public var objectiveOptimizer: OptimizerChain
+    /// Progress of `lr_schedule=plateau`.
+    public var plateau: PlateauState
     /// Iterations completed.
     public var iteration: Int
     /// Energy and gradient evaluations so far.
@@ -46,8 +48,9 @@ public final class Trainer {
     public private(set) var network: DriftNetwork
     /// The objective, with its learned scalars.
     public private(set) var objective: any Objective
-    private var networkOptimizer: Adam
-    private var objectiveOptimizer: Adam
+    private var networkOptimizer: OptimizerChain
+    private var objectiveOptimizer: OptimizerChain
+    private var plateau = PlateauState()
     /// Iterations completed.
     public private(set) var iteration = 0
     /// Target evaluations so far.
@@ -114,8 +117,10 @@ public final class Trainer {
             buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
             localSearchBuffer = buffer
         }
-        networkOptimizer = Adam(learningRate: config.learningRate, count: network.parameters.values.count)
-        objectiveOptimizer = Adam(learningRate: Self.scalarLearningRate(config), count: objective.parameters.values.count)
+        networkOptimizer = OptimizerChain(store: network.parameters, learningRate: config.learningRate, clipNorm: config.gradClip,
+                                          slotRates: network.flowSlots.map { ($0, config.flowLearningRate) },
+                                          averageDecay: config.averageDecay)
+        objectiveOptimizer = OptimizerChain(store: objective.parameters, learningRate: Self.scalarLearningRate(config))
         if method.prior { try attachPrior() }
         if method.paths == .data { dataSet = try loadData() }
     }
@@ -130,6 +135,28 @@ public final class Trainer {
         PathSampler(target: evaluationTarget, process: DiffusionProcess(sigma2: sampler.process.sigma2,
                                                               grid: .uniform(steps: config.evalSteps ?? config.steps)),
                     threads: config.threads)
+    }
+
+    /// `lr_schedule=plateau` for paths: an epoch is `log_every` iterations, its loss their mean; after `lr_patience`
+    /// epochs without a lower one every rate is multiplied by `lr_factor`.
+    private func updatePlateau(_ loss: Double) {
+        plateau.epochLossSum += loss
+        plateau.epochLossCount += 1
+        guard iteration % config.logEvery == 0 else { return }
+        let mean = plateau.epochLossSum / Double(plateau.epochLossCount)
+        (plateau.epochLossSum, plateau.epochLossCount) = (0, 0)
+        if plateau.endEpoch(loss: mean, patience: config.lrPatience) {
+            networkOptimizer.cut(by: config.lrFactor)
+            objectiveOptimizer.cut(by: config.lrFactor)
+        }
+    }
+
+    /// The network that generates evaluation samples: the weight average with `ema` > 0, else the trained weights.
+    public var evaluationNetwork: DriftNetwork {
+        guard let average = networkOptimizer.average else { return network }
+        var averaged = network
+        averaged.parameters.values = average
+        return averaged
     }
 
     /// Exploration std at the current iteration (linear decay to 0 over the run when annealed).
@@ -161,14 +188,12 @@ public final class Trainer {
             sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
                                         logFlowCotangent: out.logFlowCotangent)
         }
-        if config.gradClip > 0 { network.parameters.clipGradientNorm(config.gradClip) }
-        let rate = config.learningRateSchedule.factor(iteration: iteration, of: config.iterations)
-        networkOptimizer.learningRate = config.learningRate * rate
-        objectiveOptimizer.learningRate = Self.scalarLearningRate(config) * rate
-        networkOptimizer.update(&network.parameters, overrides: network.flowSlots.map { ($0, config.flowLearningRate * rate) })
-        objectiveOptimizer.update(&objective.parameters)
+        let factor = config.learningRateSchedule.factor(iteration: iteration, of: config.iterations)
+        networkOptimizer.step(&network.parameters, factor: factor)
+        objectiveOptimizer.step(&objective.parameters, factor: factor)
         objective.parameters.zeroGradients()
         iteration += 1
+        if config.learningRateSchedule == .plateau { updatePlateau(out.loss) }
         // log R(x_T) for every path, and at x_1…x_{T−1} for forward-looking flows without the Langevin term;
         // ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
         budget.energy += config.batchSize * (sampler.forwardLooking && !network.langevin ? config.steps : 1)
@@ -232,7 +257,7 @@ public final class Trainer {
     /// Parameters, optimiser states and counters.
     public var checkpoint: Checkpoint {
         Checkpoint(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
-                   objectiveOptimizer: objectiveOptimizer, iteration: iteration, budget: budget,
+                   objectiveOptimizer: objectiveOptimizer, plateau: plateau, iteration: iteration, budget: budget,
                    seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer)
     }
 
@@ -246,6 +271,7 @@ public final class Trainer {
         networkOptimizer = c.networkOptimizer
         objective.parameters.values = c.objective.values
         objectiveOptimizer = c.objectiveOptimizer
+        plateau = c.plateau
         iteration = c.iteration
         budget = c.budget
         if let restored = c.buffer { buffer = restored }

@@ -27,9 +27,13 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     public var learningRate: Float = 1e-3
     /// Gradient-norm clip (0 = off).
     public var gradientClip: Float = 0
-    /// Epochs without a lower epoch loss after which the learning rate is multiplied by `plateauFactor` (0 = never;
-    /// iDEM's trainer reduces its rate tenfold on plateaus).
-    public var plateauPatience = 0
+    /// How the rate changes over the epochs (iDEM's trainer reduces its rate tenfold on plateaus).
+    public var rateSchedule = LearningRateSchedule.constant
+    /// Epochs of the run, over which a cosine schedule decays.
+    public var epochs = 1
+    /// `rateSchedule == .plateau`: epochs without a lower epoch loss after which the learning rate is multiplied by
+    /// `plateauFactor`.
+    public var plateauPatience = 10
     /// What the learning rate is multiplied by on a plateau.
     public var plateauFactor: Float = 0.1
     /// Decay of the exponential moving average of the weights after every regression step; the average, not the
@@ -65,7 +69,8 @@ public final class EnergyMatchingTrainer {
     public let settings: EnergyMatchingSettings
     /// The score network being trained.
     public private(set) var network: any ScoreNetwork
-    private var optimizer: Adam
+    /// The optimiser chain: clip, Adam, weight average.
+    public private(set) var optimizer: OptimizerChain
     /// The replay buffer, oldest rows first.
     public private(set) var buffer: [Float] = []
     /// Outer epochs completed.
@@ -78,28 +83,17 @@ public final class EnergyMatchingTrainer {
     /// diverged for them), over all epochs.
     public private(set) var discardedSamples = 0
     /// The lowest epoch loss so far and the epochs since it (for the plateau schedule).
-    public private(set) var plateau = Plateau()
+    public private(set) var plateau = PlateauState()
     /// The current learning rate: the settings' rate until a plateau cuts it or a resumed run steps it by hand.
     public var learningRate: Float {
         get { optimizer.learningRate }
         set { optimizer.learningRate = newValue }
     }
 
-    /// Progress of the plateau schedule.
-    public struct Plateau: Sendable, Equatable {
-        /// The lowest epoch loss so far.
-        public var bestLoss = Double.infinity
-        /// Epochs since `bestLoss` was reached.
-        public var epochsSinceBest = 0
-        /// A schedule state (a fresh one by default).
-        public init(bestLoss: Double = .infinity, epochsSinceBest: Int = 0) {
-            (self.bestLoss, self.epochsSinceBest) = (bestLoss, epochsSinceBest)
-        }
-    }
     /// Training seconds so far.
     public private(set) var seconds = 0.0
     /// The moving average of the weights, when `settings.averageDecay > 0`.
-    public private(set) var averagedParameters: [Float]?
+    public var averagedParameters: [Float]? { optimizer.average }
     /// Acceptance rate of the last buffer refinement after its adaptation (nil before the first).
     public private(set) var refinementAcceptance: Double?
     let seed: UInt64
@@ -108,8 +102,8 @@ public final class EnergyMatchingTrainer {
     public struct State: Sendable {
         /// Network parameters.
         public var parameters: [Float]
-        /// Adam moments, step and learning rate.
-        public var optimizer: Adam
+        /// Adam moments, step and current rate, and the weight average.
+        public var optimizer: OptimizerChain
         /// The FIFO buffer, oldest rows first.
         public var buffer: [Float]
         /// Outer epochs completed.
@@ -121,19 +115,16 @@ public final class EnergyMatchingTrainer {
         /// Generated samples kept out of the buffer as non-finite.
         public var discardedSamples: Int
         /// Progress of the plateau schedule.
-        public var plateau: Plateau
+        public var plateau: PlateauState
         /// Training seconds so far.
         public var seconds: Double
-        /// The moving average of the weights (nil without one).
-        public var averagedParameters: [Float]?
 
         /// A state from its parts.
-        public init(parameters: [Float], optimizer: Adam, buffer: [Float], epoch: Int, gradientEvaluations: Int,
-                    energyEvaluations: Int, discardedSamples: Int, plateau: Plateau, seconds: Double,
-                    averagedParameters: [Float]? = nil) {
+        public init(parameters: [Float], optimizer: OptimizerChain, buffer: [Float], epoch: Int, gradientEvaluations: Int,
+                    energyEvaluations: Int, discardedSamples: Int, plateau: PlateauState, seconds: Double) {
             (self.parameters, self.optimizer, self.buffer, self.epoch) = (parameters, optimizer, buffer, epoch)
             (self.gradientEvaluations, self.energyEvaluations, self.discardedSamples) = (gradientEvaluations, energyEvaluations, discardedSamples)
-            (self.plateau, self.seconds, self.averagedParameters) = (plateau, seconds, averagedParameters)
+            (self.plateau, self.seconds) = (plateau, seconds)
         }
     }
 
@@ -141,19 +132,18 @@ public final class EnergyMatchingTrainer {
     public var state: State {
         State(parameters: network.parameters.values, optimizer: optimizer, buffer: buffer, epoch: epoch,
               gradientEvaluations: gradientEvaluations, energyEvaluations: energyEvaluations,
-              discardedSamples: discardedSamples, plateau: plateau, seconds: seconds, averagedParameters: averagedParameters)
+              discardedSamples: discardedSamples, plateau: plateau, seconds: seconds)
     }
 
     /// Continues from `state` (of a trainer with the same network shape).
     public func restore(_ s: State) throws {
-        guard s.parameters.count == network.parameters.values.count, s.optimizer.firstMoment.count == s.parameters.count else {
+        guard s.parameters.count == network.parameters.values.count, s.optimizer.adam.firstMoment.count == s.parameters.count else {
             throw EnergyMatchingError("the checkpoint's network does not match this configuration")
         }
-        guard (s.averagedParameters == nil) == (averagedParameters == nil),
-              s.averagedParameters.map({ $0.count == s.parameters.count }) ?? true else {
-            throw EnergyMatchingError("the checkpoint's weight average does not match idem_ema of this configuration")
+        guard (s.optimizer.average == nil) == (optimizer.average == nil),
+              s.optimizer.average.map({ $0.count == s.parameters.count }) ?? true else {
+            throw EnergyMatchingError("the checkpoint's weight average does not match ema of this configuration")
         }
-        averagedParameters = s.averagedParameters
         network.parameters.values = s.parameters
         optimizer = s.optimizer
         buffer = s.buffer
@@ -171,8 +161,8 @@ public final class EnergyMatchingTrainer {
         self.network = network
         self.settings = settings
         self.seed = seed
-        optimizer = Adam(learningRate: settings.learningRate, count: network.parameters.values.count)
-        if settings.averageDecay > 0 { averagedParameters = network.parameters.values }
+        optimizer = OptimizerChain(store: network.parameters, learningRate: settings.learningRate, clipNorm: settings.gradientClip,
+                                   averageDecay: settings.averageDecay)
     }
 
     /// The newest `count` rows of the buffer (fewer if it holds fewer), in the sampler's coordinates.
@@ -288,16 +278,11 @@ public final class EnergyMatchingTrainer {
         }
     }
 
-    /// Counts epochs since the lowest loss and cuts the learning rate after `plateauPatience` of them.
+    /// Counts epochs since the lowest loss and, with the plateau schedule, cuts the learning rate after
+    /// `plateauPatience` of them.
     func updatePlateau(_ loss: Double) {
-        if loss < plateau.bestLoss {
-            plateau = Plateau(bestLoss: loss, epochsSinceBest: 0)
-        } else {
-            plateau.epochsSinceBest += 1
-        }
-        if settings.plateauPatience > 0 && plateau.epochsSinceBest >= settings.plateauPatience {
-            optimizer.learningRate *= settings.plateauFactor
-            plateau.epochsSinceBest = 0
+        if plateau.endEpoch(loss: loss, patience: settings.rateSchedule == .plateau ? settings.plateauPatience : 0) {
+            optimizer.cut(by: settings.plateauFactor)
         }
     }
 
@@ -338,9 +323,7 @@ public final class EnergyMatchingTrainer {
             for (slot, g) in part!.gradients { network.parameters.accumulateGradient(slot, g) }
             loss += part!.loss
         }
-        if settings.gradientClip > 0 { network.parameters.clipGradientNorm(settings.gradientClip) }
-        optimizer.update(&network.parameters)
-        updateAverage()
+        optimizer.step(&network.parameters, factor: settings.rateSchedule.factor(iteration: epoch, of: settings.epochs))
         return loss
     }
 
@@ -363,14 +346,6 @@ public final class EnergyMatchingTrainer {
         let partial = tape.sum(tape.multiply(tape.multiply(residual, residual), tape.constant(weights)))
         tape.backward(from: partial)
         return (Double(tape.value(partial).scalar), tape.parameterGradients())
-    }
-
-    /// a ← β·a + (1 − β)·θ after an optimiser step.
-    func updateAverage() {
-        guard averagedParameters != nil else { return }
-        let beta = settings.averageDecay, values = network.parameters.values
-        // In place through the optional: binding it to a local first would copy the array every step.
-        for k in values.indices { averagedParameters![k] = beta * averagedParameters![k] + (1 - beta) * values[k] }
     }
 }
 

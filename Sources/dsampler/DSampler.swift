@@ -118,7 +118,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("\(file) is an MCMC baseline: it has no model to re-evaluate (its metrics are in /eval)")
         }
         let learner = try RunFile.restore(root, path: file, config: config)
-        print(Summary.lines(try learner.evaluate()).joined(separator: "\n"))
+        print(([learner.trainingSummary] + Summary.lines(try learner.evaluate())).joined(separator: "\n"))
     }
 }
 

@@ -35,3 +35,21 @@ final class MethodTests: XCTestCase {
         for name in Method.names { XCTAssertEqual(try RunConfig.parse(["objective=" + name]).method.name, name) }
     }
 }
+
+final class OptimizerChainTrainingTests: XCTestCase {
+    /// The optimiser chain is the same for every method: path-space training takes the plateau schedule (its rates
+    /// cut when the mean loss of `log_every` iterations stops falling) and the weight average, whose weights are
+    /// the ones evaluated.
+    func testPathSpaceTakesPlateauAndWeightAverage() throws {
+        let settings = ["target=gmm25", "iterations=40", "batch_size=16", "steps=5", "hidden=8", "threads=1", "log_every=2",
+                        "lr_schedule=plateau", "lr_patience=1", "lr_factor=0.5", "ema=0.9", "eval_paths=32"]
+        let trainer = try Trainer(config: try RunConfig.parse(settings))
+        try trainer.train()
+        let rate = trainer.checkpoint.networkOptimizer.learningRate
+        XCTAssertLessThan(rate, 1e-3)  // cut at least once in 20 epochs of 2 iterations
+        XCTAssertEqual(trainer.checkpoint.objectiveOptimizer.learningRate / rate, 100, accuracy: 1e-3)  // both chains cut together
+        let average = try XCTUnwrap(trainer.checkpoint.networkOptimizer.average)
+        XCTAssertNotEqual(average, trainer.network.parameters.values)
+        XCTAssertEqual(trainer.evaluationNetwork.parameters.values, average)
+    }
+}

@@ -320,6 +320,7 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
                                               estimator: MonteCarloScore(samples: 4, maxNorm: nil))
         (settings.learningRate, settings.plateauPatience, settings.plateauFactor) = (1e-3, 2, 0.5)
+        settings.rateSchedule = .plateau
         let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 4, depth: 1, rng: &rng),
                                             settings: settings, seed: 1)
         var rates: [Float] = []
@@ -328,7 +329,7 @@ final class EnergyMatchingTrainerTests: XCTestCase {
             rates.append(trainer.learningRate)
         }
         XCTAssertEqual(rates, [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 5e-4, 2.5e-4])
-        XCTAssertEqual(trainer.plateau, EnergyMatchingTrainer.Plateau(bestLoss: 3.0, epochsSinceBest: 0))
+        XCTAssertEqual(trainer.plateau, PlateauState(bestLoss: 3.0, epochsSinceBest: 0))
     }
 
     /// The weight average follows a ← β·a + (1 − β)·θ after every regression step from the initial weights, and

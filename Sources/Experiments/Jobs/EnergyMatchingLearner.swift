@@ -61,10 +61,6 @@ public final class EnergyMatchingLearner: Learner {
         guard sigmaMin < sigmaMax else {
             throw EnergyMatchingError("idem_sigma_min (\(sigmaMin)) must be below idem_sigma_max (\(sigmaMax))")
         }
-        guard config.learningRateSchedule == .constant else {
-            throw EnergyMatchingError("lr_schedule=\(config.learningRateSchedule.rawValue) applies to the path-space "
-                + "objectives; iDEM cuts its rate on plateaus instead (idem_lr_patience, idem_lr_factor)")
-        }
         let clip = value(o.scoreClip, "score_clip", 0)
         var settings = EnergyMatchingSettings(
             schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),
@@ -79,8 +75,9 @@ public final class EnergyMatchingLearner: Learner {
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate
-        (settings.plateauPatience, settings.plateauFactor) = (o.lrPatience, o.lrFactor)
-        settings.averageDecay = o.averageDecay
+        (settings.rateSchedule, settings.epochs) = (config.learningRateSchedule, config.iterations)
+        (settings.plateauPatience, settings.plateauFactor) = (config.lrPatience, config.lrFactor)
+        settings.averageDecay = config.averageDecay
         // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
         // DW4 training diverged for some initialisations.
         settings.gradientClip = config.gradClip > 0 ? config.gradClip : Float(defaults["grad_clip"] ?? 0)
