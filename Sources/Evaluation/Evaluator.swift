@@ -16,8 +16,7 @@ public struct EvaluationReport: Sendable {
     public var eubo: Double?
     /// The target's known log Z, if any.
     public var logZTrue: Double?
-    /// The sample metrics against the comparison set (nil when the target has neither an exact sampler nor a
-    /// reference set).
+    /// The metrics of the samples: on the target's energy, and against the comparison set when there is one.
     public var sampleMetrics: SampleMetrics?
 
     /// A report of `samples` with nothing measured yet.
@@ -45,13 +44,18 @@ public struct ComparisonSet: Sendable {
     }
 }
 
-/// Metrics of model samples against a comparison set.
+/// Metrics of model samples: the mean energy under the target, and distances to a comparison set (exact samples
+/// or a reference set) when the target has one. Every method's samples are scored here, so a metric added here
+/// (and named in `RunFile.metrics`) appears in the run files of every method.
 public struct SampleMetrics: Sendable {
-    /// What the samples were compared with.
-    public var comparison: String
+    /// Mean energy E = −log R of the samples whose energy is finite (nil when none is): the target's own measure
+    /// of where the samples sit, defined for every target.
+    public var energyMean: Double?
+    /// What the samples were compared with (nil without a comparison set).
+    public var comparison: String?
     /// Exact W₂ (Euclidean cost, not squared) between the first min(n, 2000) model samples and as many rows of the
     /// comparison set (`Wasserstein.evaluationW2`).
-    public var w2: Double
+    public var w2: Double?
     /// The same W₂ between two independent exact sets: the finite-sample floor of `w2` (exact samplers only).
     public var w2Floor: Double?
     /// Energy and interatomic-distance metrics (particle systems only).
@@ -59,15 +63,19 @@ public struct SampleMetrics: Sendable {
     /// Mode coverage (mixtures only).
     public var coverage: ModeCoverage?
 
-    /// Scores `samples` (target coordinates, [n, d]) of `target` against `comparison`.
-    /// - Throws: what the target throws while the particle metrics evaluate energies.
-    public init(samples: Matrix, target: any Target, comparison: ComparisonSet) throws {
+    /// Scores `samples` (target coordinates, [n, d]) of `target`, against `comparison` when given.
+    /// - Throws: what the target throws while energies are evaluated.
+    public init(samples: Matrix, target: any Target, comparison: ComparisonSet?) throws {
         let d = target.dimension
-        self.comparison = comparison.description
-        w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
-        w2Floor = comparison.second.map { Wasserstein.evaluationW2($0.storage, comparison.rows.storage, dimension: d) }
-        if let p = target.particleStructure {
-            particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)
+        let energies = try target.logDensity(samples).map { -$0 }.filter(\.isFinite)
+        energyMean = energies.isEmpty ? nil : energies.reduce(0, +) / Double(energies.count)
+        if let comparison {
+            self.comparison = comparison.description
+            w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
+            w2Floor = comparison.second.map { Wasserstein.evaluationW2($0.storage, comparison.rows.storage, dimension: d) }
+            if let p = target.particleStructure {
+                particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)
+            }
         }
         if let centres = target.modeCentres {
             coverage = ModeCoverage(samples: samples.storage, dimension: d, centres: centres, weights: target.modeWeights)
@@ -111,7 +119,7 @@ public struct Evaluator {
             }
             report.eubo = upper.reduce(0, +) / Double(upper.count)
         }
-        if let comparison { report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison) }
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
         return report
     }
 

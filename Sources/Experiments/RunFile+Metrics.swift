@@ -31,7 +31,8 @@ extension RunFile {
         }
         if let eubo = r.eubo { m.append(Metric(name: "eubo", value: eubo)) }
         if let s = r.sampleMetrics {
-            m.append(Metric(name: "w2", value: s.w2))
+            if let e = s.energyMean { m.append(Metric(name: "energy_mean", value: e)) }
+            if let w2 = s.w2 { m.append(Metric(name: "w2", value: w2)) }
             if let floor = s.w2Floor { m.append(Metric(name: "w2_floor", value: floor)) }
             if let p = s.particles {
                 m += [Metric(name: "energy_w2", value: p.energyW2), Metric(name: "distance_w2", value: p.distanceW2),
@@ -57,13 +58,13 @@ extension RunFile {
     static func evalNode(_ r: EvaluationReport) -> Node {
         var n = Node()
         for m in metrics(r) { n.set(m.name, m.isCount ? .int(Int64(m.value)) : .double(m.value)) }
-        guard let s = r.sampleMetrics else { return n }
+        guard let s = r.sampleMetrics, let comparison = s.comparison else { return n }
         let used = min(r.samples.rows, Wasserstein.evaluationSamples)
-        n.set("w2_reference", .string("first \(used) model samples vs \(s.comparison); " + SampleMetrics.w2Definition))
+        n.set("w2_reference", .string("first \(used) model samples vs \(comparison); " + SampleMetrics.w2Definition))
         if let c = s.coverage { n.put("mode_fractions", .double(shape: [c.fractions.count], values: c.fractions)) }
         if let p = s.particles {
             n.set("particle_metrics", .string("1-D W2 by quantile matching, not squared; TV of 100-bin histograms; against "
-                                              + s.comparison))
+                                              + comparison))
             for (name, h) in [("energy_histogram", p.energyHistogram), ("distance_histogram", p.distanceHistogram)] {
                 var g = Node()
                 g.put("edges", .double(shape: [h.edges.count], values: h.edges))

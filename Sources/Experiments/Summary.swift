@@ -17,8 +17,10 @@ public enum Summary {
         }
         if let eubo = r.eubo { out.append(String(format: "eubo      %.4f   (bridge paths from %d exact samples)", eubo, r.samples.rows)) }
         guard let s = r.sampleMetrics else { return out }
+        if let e = s.energyMean { out.append(String(format: "energy_mean %.4f   (mean −log R of the samples)", e)) }
+        guard let w2 = s.w2, let comparison = s.comparison else { return out }
         let n = min(r.samples.rows, Wasserstein.evaluationSamples)
-        out.append(String(format: "w2        %.4f   (%d model samples vs %@; %@)", s.w2, n, s.comparison, SampleMetrics.w2Definition))
+        out.append(String(format: "w2        %.4f   (%d model samples vs %@; %@)", w2, n, comparison, SampleMetrics.w2Definition))
         if let floor = s.w2Floor {
             out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
         }

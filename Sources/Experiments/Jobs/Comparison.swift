@@ -31,14 +31,13 @@ public enum Comparison {
         return set
     }
 
-    /// A report of sample-scored `samples` (target coordinates): the sample metrics against `set(for:config:)`.
-    /// - Throws: `EnergyMatchingError` when there is nothing to compare with.
+    /// A report of sample-scored `samples` (target coordinates): the sample metrics, against `set(for:config:)`
+    /// when the target has a comparison set.
+    /// - Throws: what the target throws, `RunFileError` when the reference set cannot be read.
     static func report(samples: Matrix, target: any Target, config: RunConfig, catalog: Bool) throws -> EvaluationReport {
         var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
-        guard let comparison = try set(for: target, config: config, catalog: catalog) else {
-            throw EnergyMatchingError("target \(config.target) has neither an exact sampler nor a reference set to evaluate against")
-        }
-        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target,
+                                                 comparison: try set(for: target, config: config, catalog: catalog))
         return report
     }
 }
