@@ -45,6 +45,10 @@ public enum RunFile {
     public static func node(_ learner: any Learner, provenance: Provenance, status: String, error: String? = nil,
                             report: EvaluationReport? = nil) -> Node {
         var root = header(learner.config, provenance: provenance, status: status, error: error, resolved: learner.resolvedSettings)
+        if var p = root.group("provenance") {
+            p.set("target_source", .string(targetSource(learner.config.target, custom: learner.customTarget)))
+            root.put("provenance", p)
+        }
         var train = curveNode(learner.history)
         if !learner.monitored.isEmpty { train.put("eval", curveNode(learner.monitored)) }
         root.put("train", train)
@@ -101,11 +105,27 @@ public enum RunFile {
             throw RunFileError(message: "\(path) has format_version \(root.attribute("format_version")!), this dsampler reads 1 to "
                                + "\(formatVersion); use the dsampler version that wrote it, or a newer one")
         }
+        // A target given in Swift has a name the catalog does not know: it is kept as written, not looked up.
+        let swift = root.group("provenance")?.attribute("target_source")?.description.hasPrefix("swift ") == true
         do {
-            return try RunConfig.parse(yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") })
+            var lines = yaml.split(separator: "\n").map { $0.replacingOccurrences(of: ": ", with: "=") }
+            let name = swift ? lines.first { $0.hasPrefix("target=") }.map { String($0.dropFirst("target=".count)) } : nil
+            if name != nil { lines.removeAll { $0.hasPrefix("target=") } }
+            var config = try RunConfig.parse(lines)
+            if let name { config.target = name }
+            return config
         } catch {
             throw RunFileError(message: "\(path): its settings do not parse with this version (\(error))")
         }
+    }
+
+    /// Where a run's target came from, for `/provenance/target_source`: "catalog", "plugin PATH", "spec file PATH",
+    /// or "swift TYPE" for a `Target` value given through the API, which only the program that defines it can
+    /// rebuild (`restore(_:path:target:)`).
+    static func targetSource(_ name: String, custom: (any Target)?) -> String {
+        if let custom { return "swift " + String(reflecting: type(of: custom)) }
+        if name.hasPrefix("plugin:") { return "plugin " + name.dropFirst("plugin:".count) }
+        return name.hasSuffix(".yaml") ? "spec file " + name : "catalog"
     }
 
     /// Reads the settings, checkpoint and curves of a run file and rebuilds its learner at that point. `config`
@@ -115,6 +135,15 @@ public enum RunFile {
     public static func restore(_ root: Node, path: String, config override: RunConfig? = nil,
                                target: (any Target)? = nil) throws -> any Learner {
         let stored = try config(of: root, path: path)
+        let source = root.group("provenance")?.attribute("target_source")?.description ?? "catalog"
+        if target == nil, source.hasPrefix("swift ") {
+            throw RunFileError(message: "\(path) was trained on a Target given in Swift (\(source.dropFirst(6)), named \(stored.target)); "
+                + "only a program that defines it can rebuild the run: pass it as RunFile.restore(_:path:target:) or Job.target")
+        }
+        if let target, target.name != stored.target || target.dimension != root.dataset("samples")?.shape.last ?? target.dimension {
+            throw RunFileError(message: "\(path) was trained on the target \(stored.target); the target given is \(target.name) "
+                + "(dimension \(target.dimension)); pass the run's own target")
+        }
         let learner = try Learners.make(override ?? stored, target: target)
         try learner.restore(try CheckpointFields(root, path: path), stored: stored)
         learner.history = try CheckpointFields.curve(root.group("train"), path: path)

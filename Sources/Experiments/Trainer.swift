@@ -40,8 +40,8 @@ public final class Trainer {
     var prior: (network: DriftNetwork, sampler: PathSampler)?
     /// For MLE from a file: the data rows.
     var dataSet: Matrix?
-    /// Whether the targets are the catalog's (not one given to `init`, whose name may not be a catalog entry).
-    let catalog: Bool
+    /// The target given in place of the catalog's `target=` (nil: the catalog's).
+    public let customTarget: (any Target)?
     /// The path simulator (target, σ², grid, threads).
     public let sampler: PathSampler
     /// The drift network being trained.
@@ -78,7 +78,7 @@ public final class Trainer {
             throw TrainingError.unsupportedSettings("objective=\(config.objective) does not train on paths")
         }
         evaluationTarget = try custom ?? TargetCatalog.resolve(config.target)
-        catalog = custom == nil
+        customTarget = custom
         if method.prior {
             guard !config.reward.isEmpty, !config.prior.isEmpty else {
                 throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")

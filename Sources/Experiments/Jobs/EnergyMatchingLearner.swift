@@ -17,8 +17,8 @@ public final class EnergyMatchingLearner: Learner {
     public let trainer: EnergyMatchingTrainer
     /// The sampler's view of the target when the spec's `idem: scale` is not 1 (gmm40 trains at scale 50).
     public let scaling: ScaledTarget?
-    /// Whether `target` is the catalog's (not one given to `init`).
-    let catalog: Bool
+    /// The target given in place of the catalog's `target=` (nil: the catalog's).
+    public let customTarget: (any Target)?
     public var history: [TrainingPoint] = []
     public var monitored: [TrainingPoint] = []
     public let unit = "epoch"
@@ -33,7 +33,7 @@ public final class EnergyMatchingLearner: Learner {
         let config = config.training(on: custom)
         self.config = config
         let setup = try Self.setup(config, target: custom)
-        (target, scaling, catalog) = (setup.original, setup.scaling, custom == nil)
+        (target, scaling, customTarget) = (setup.original, setup.scaling, custom)
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 43)
         let sampled = setup.scaling ?? setup.original
         let network: any ScoreNetwork
@@ -112,7 +112,7 @@ public final class EnergyMatchingLearner: Learner {
     }
 
     public func evaluate() throws -> EvaluationReport {
-        try Comparison.report(samples: evaluationSamples(), target: target, config: config, catalog: catalog)
+        try Comparison.report(samples: evaluationSamples(), target: target, config: config, catalog: customTarget == nil)
     }
 
     /// The sample metrics of a full evaluation (iDEM has no cheaper estimate: generation is the cost).

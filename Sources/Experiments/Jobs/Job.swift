@@ -32,6 +32,7 @@ public struct Job {
     @discardableResult
     public func run(_ mode: RunOutput.Mode = .new, onStep: (any Learner, [String: Double]) -> Void = { _, _ in }) throws
         -> (learner: any Learner, report: EvaluationReport) {
+        let config = self.config.training(on: target)
         let output = try RunOutput(path: outputPath, mode: mode)
         defer { output.release() }
         var provenance = Provenance(seed: config.seed, threads: config.threads)

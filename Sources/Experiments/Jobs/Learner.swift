@@ -47,6 +47,8 @@ public struct TrainingPoint: Sendable, Equatable {
 public protocol Learner: AnyObject {
     /// The run's settings.
     var config: RunConfig { get }
+    /// The target given to the learner in place of the catalog's `target=` (nil: the catalog's).
+    var customTarget: (any Target)? { get }
     /// What one iteration is called in printouts: "iteration", "epoch", "sweep".
     var unit: String { get }
     /// Iterations completed.

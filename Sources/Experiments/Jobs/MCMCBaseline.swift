@@ -24,8 +24,8 @@ public final class MCMCBaseline: Learner {
     public var history: [TrainingPoint] = []
     public var monitored: [TrainingPoint] = []
     public let unit = "sweep"
-    /// Whether `target` is the catalog's (not one given to `init`).
-    let catalog: Bool
+    /// The target given in place of the catalog's `target=` (nil: the catalog's).
+    public let customTarget: (any Target)?
     /// The iDEM settings whose σ_max places the start (and which `/config` records as resolved).
     let settings: EnergyMatchingSettings
 
@@ -36,7 +36,7 @@ public final class MCMCBaseline: Learner {
         let config = config.training(on: custom)
         self.config = config
         let setup = try EnergyMatchingLearner.setup(config, target: custom)
-        (target, settings, catalog) = (setup.original, setup.settings, custom == nil)
+        (target, settings, customTarget) = (setup.original, setup.settings, custom)
         let kernel = KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog).kernel
         let n = config.evalPaths, sweeps = max(2, config.malaBudget / (n * kernel.gradientEvaluationsPerStep))
         driver = ChainDriver(kernel: kernel, sweeps: sweeps, adaptationSweeps: sweeps / 2, initialStepSize: config.lsStep)
@@ -63,7 +63,7 @@ public final class MCMCBaseline: Learner {
     }
 
     public func evaluate() throws -> EvaluationReport {
-        try Comparison.report(samples: chains.state.positions, target: target, config: config, catalog: catalog)
+        try Comparison.report(samples: chains.state.positions, target: target, config: config, catalog: customTarget == nil)
     }
 
     public func monitor() throws -> [String: Double] { RunFile.numbers(try evaluate()) }
