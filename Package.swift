@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency arrows point one way: C shims → Numerics → Densities → NeuralSDE → Objectives → Evaluation
-// → Experiments → dsampler. RunStore (HDF5) sits beside them and is used only by Experiments.
+// Dependency arrows point one way: C shims → Numerics → Densities → NeuralSDE → Objectives (pure losses) →
+// Training (trainers, replay, local search) and Evaluation → Experiments (settings, jobs, run files, reports,
+// sweeps) → dsampler. RunStore (HDF5) sits beside them and is used only by Experiments.
 let package = Package(
     name: "DiffusionSamplers",
     platforms: [.macOS(.v13)],
@@ -27,20 +28,21 @@ let package = Package(
         .target(name: "Densities", dependencies: ["Numerics"]),
         .target(name: "NeuralSDE", dependencies: ["Numerics", "Densities"]),
         .target(name: "Objectives", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
+        .target(name: "Training", dependencies: ["Numerics", "Densities", "NeuralSDE", "Objectives"]),
         .target(name: "Evaluation", dependencies: ["Numerics", "Densities", "NeuralSDE"]),
         .target(name: "RunStore", dependencies: ["CHDF5"]),
         .target(name: "Experiments",
-                dependencies: ["CBuildInfo", "Numerics", "Densities", "NeuralSDE", "Objectives", "Evaluation", "RunStore",
+                dependencies: ["CBuildInfo", "Numerics", "Densities", "NeuralSDE", "Objectives", "Training", "Evaluation", "RunStore",
                                .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "dsampler", dependencies: [
-            "Experiments", "Evaluation", "Objectives", "Densities", "RunStore",
+            "Experiments", "Evaluation", "Objectives", "Training", "Densities", "RunStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support shared by the test targets: the bounded-error finite-difference check, building C plug-ins.
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "TestSupport"]),
         .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "TestSupport"]),
-        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "TestSupport"]),
+        .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "Training", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "TestSupport"],

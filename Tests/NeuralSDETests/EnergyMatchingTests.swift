@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import Objectives
+@testable import Training
 @testable import Densities
 @testable import Numerics
 @testable import NeuralSDE

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Objectives
+@testable import Training
 @testable import Densities
 @testable import Numerics
 

@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Objectives
+import Training
 import RunStore
 
 /// iDEM's part of `/checkpoint`: the score network, its optimiser chain (Adam state, the rate a plateau may have

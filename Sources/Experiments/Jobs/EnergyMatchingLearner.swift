@@ -3,6 +3,7 @@ import Numerics
 import Densities
 import NeuralSDE
 import Objectives
+import Training
 import Evaluation
 import RunStore
 

@@ -3,6 +3,7 @@ import Numerics
 import Densities
 import Evaluation
 import Objectives
+import Training
 import RunStore
 
 /// The MCMC counterpart of a learned sampler (`objective=mala`): `eval_paths` chains of the `ls_kernel` kernel started

@@ -3,6 +3,7 @@ import Numerics
 import Densities
 import NeuralSDE
 import Objectives
+import Training
 
 /// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
 public struct Checkpoint: Sendable, Equatable {

@@ -128,6 +128,12 @@ public enum RunFile {
         return name.hasSuffix(".yaml") ? "spec file " + name : "catalog"
     }
 
+    /// The learner of the run file at `path` (see `restore(_:path:config:target:)`).
+    /// - Throws: `HDF5Error` when the file cannot be read, `RunFileError` when it is not a usable run file.
+    public static func restore(path: String, config: RunConfig? = nil, target: (any Target)? = nil) throws -> any Learner {
+        try restore(try HDF5.read(path), path: path, config: config, target: target)
+    }
+
     /// Reads the settings, checkpoint and curves of a run file and rebuilds its learner at that point. `config`
     /// replaces the file's settings (e.g. other evaluation settings, or a resumed leg's); it must describe the same
     /// networks. `target` is the custom target a run was trained on (nil: the catalog's `target=`).

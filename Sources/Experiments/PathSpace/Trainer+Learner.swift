@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Objectives
+import Training
 import Evaluation
 import RunStore
 

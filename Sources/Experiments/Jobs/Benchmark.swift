@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Objectives
+import Training
 
 /// The speed benchmark behind `dsampler bench`: training iterations of fixed cases, median of repeats.
 public enum Benchmark {

@@ -2,6 +2,7 @@ import Foundation
 import Numerics
 import Densities
 import NeuralSDE
+import Objectives
 
 /// How far a trained iDEM score is from its regression target at one noise level.
 public struct ScoreError: Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import Numerics
 import Densities
 import NeuralSDE
+import Objectives
 
 /// Settings of iterated denoising energy matching (iDEM, Akhound-Sadegh et al. 2024).
 public struct EnergyMatchingSettings: Sendable, Equatable {
