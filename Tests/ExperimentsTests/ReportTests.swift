@@ -203,8 +203,8 @@ final class EnergyMatchingJobTests: XCTestCase {
         let third = try XCTUnwrap(Job(config: stepped, outputPath: directory + "/b.h5").run(.resume).learner as? EnergyMatchingLearner)
         XCTAssertEqual(third.trainer.learningRate, 2e-4)
         let legs = try XCTUnwrap(HDF5.read(directory + "/b.h5").group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_steps 20, idem_generate 50, "
-                                           + "idem_score_clip 20, ", config.learningRate)), legs)  // the value used (dw4's default)
+        XCTAssertTrue(legs.contains(String(format: "iterations 1–2, lr %g, idem_score_clip 20, idem_steps 20, idem_generate 50, ",
+                                           config.learningRate)), legs)  // the value used (dw4's default)
         // How the buffer is refilled (and refined), the score clip and the threads may change on resume too; the new leg uses them.
         var refill = stepped
         (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
@@ -219,8 +219,8 @@ final class EnergyMatchingJobTests: XCTestCase {
         let refilled = try HDF5.read(directory + "/b.h5")
         XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_steps 20, idem_generate 50, idem_score_clip 20, "
-                                       + "idem_buffer_mala 0, idem_target mc, threads \(config.threads), "), allLegs)
+        XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_score_clip 20, idem_steps 20, idem_generate 50, "
+                                       + "idem_buffer_mala 0, idem_target mc, threads \(config.threads), eval_every 0, "), allLegs)
         XCTAssertEqual(refilled.group("provenance")?.attribute("threads"), .int(Int64(config.threads + 1)))
         // Other iDEM settings still may not change.
         var rebuffered = refill

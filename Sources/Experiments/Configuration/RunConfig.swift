@@ -120,8 +120,8 @@ public struct RunConfig: Sendable, Equatable {
     /// regression target (`idem_score_clip`, `idem_target`), the `threads` of the machine the leg runs on, and how
     /// often it is evaluated while it trains (`eval_every`). None
     /// of them changes what the network or its checkpoint is; every leg's values are kept in /provenance/earlier_legs.
-    public static let resumable = ["lr", "idem_steps", "idem_generate", "idem_score_clip", "idem_buffer_mala", "idem_target",
-                                   "threads", "eval_every"]
+    /// Marked in the key table (`Key.resumable`), in its order.
+    public static let resumable = keys.filter(\.resumable).map(\.name)
 
     /// The `resumable` settings that mean something for `method` (the `idem_` ones only for iDEM).
     public static func resumable(for method: Method?) -> [String] {
@@ -150,6 +150,8 @@ public struct RunConfig: Sendable, Equatable {
         public let help: String
         let set: @Sendable (inout RunConfig, String) throws -> Void
         let get: @Sendable (RunConfig) -> String
+        /// Whether `--resume` may change it (see `RunConfig.resumable`).
+        public var resumable = false
     }
 
     /// All accepted keys, in the order they are listed and stored.
@@ -180,7 +182,7 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "exploration_anneal", help: "decay ε linearly to 0 over training (true/false)",
             set: { c, v in c.explorationAnneal = try boolean("exploration_anneal", v) }, get: { "\($0.explorationAnneal)" }),
         Key(name: "lr", help: "Adam learning rate of the drift network",
-            set: { c, v in c.learningRate = try positive("lr", v) }, get: { "\($0.learningRate)" }),
+            set: { c, v in c.learningRate = try positive("lr", v) }, get: { "\($0.learningRate)" }, resumable: true),
         Key(name: "lr_log_z", help: "Adam learning rate of the learned log Z (TB)",
             set: { c, v in c.logZLearningRate = try positive("lr_log_z", v) }, get: { "\($0.logZLearningRate)" }),
         Key(name: "lr_flow", help: "Adam learning rate of the log-flow head (db, subtb, fl-subtb)",
@@ -233,13 +235,13 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "idem_samples", help: "iDEM: Monte-Carlo samples K per score estimate (default: the target's)",
             set: { c, v in c.idem.samples = v == "default" ? nil : try integer("idem_samples", v, min: 1, max: 100_000) }, get: { $0.idem.samples.map { "\($0)" } ?? "default" }),
         Key(name: "idem_score_clip", help: "iDEM: norm clip of score estimates, per particle on particle systems (default: the target's)",
-            set: { c, v in c.idem.scoreClip = v == "default" ? nil : try positive("idem_score_clip", v) }, get: { $0.idem.scoreClip.map { "\($0)" } ?? "default" }),
+            set: { c, v in c.idem.scoreClip = v == "default" ? nil : try positive("idem_score_clip", v) }, get: { $0.idem.scoreClip.map { "\($0)" } ?? "default" }, resumable: true),
         Key(name: "idem_diffusion_scale", help: "iDEM: noise factor of the reverse SDE when generating (default: the target's)",
             set: { c, v in c.idem.diffusionScale = v == "default" ? nil : try positive("idem_diffusion_scale", v) }, get: { $0.idem.diffusionScale.map { "\($0)" } ?? "default" }),
         Key(name: "idem_steps", help: "iDEM: Euler–Maruyama steps of the reverse SDE",
-            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1, max: 100_000) }, get: { "\($0.idem.steps)" }),
+            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1, max: 100_000) }, get: { "\($0.idem.steps)" }, resumable: true),
         Key(name: "idem_generate", help: "iDEM: samples generated into the buffer per epoch (iterations = epochs)",
-            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.generate)" }),
+            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.generate)" }, resumable: true),
         Key(name: "idem_inner", help: "iDEM: regression steps per epoch (batch_size points each)",
             set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.inner)" }),
         Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
@@ -247,10 +249,10 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1, max: 64) }, get: { "\($0.idem.layers)" }),
         Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
-            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.bufferMALA)" }),
+            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.bufferMALA)" }, resumable: true),
         Key(name: "idem_target", help: "iDEM: regression target, mc (iDEM's K-sample estimate) or conditional (also weighs the clean buffer row the point was noised from)",
             set: { c, v in c.idem.conditionalTargets = try choice("idem_target", v, ["mc", "conditional"]) == "conditional" },
-            get: { $0.idem.conditionalTargets ? "conditional" : "mc" }),
+            get: { $0.idem.conditionalTargets ? "conditional" : "mc" }, resumable: true),
         Key(name: "idem_coord_range", help: "iDEM: the EGNN's bound on one particle pair's summed coordinate moves (15 in iDEM's code)",
             set: { c, v in c.idem.coordinateRange = try positive("idem_coord_range", v) }, get: { "\($0.idem.coordinateRange)" }),
         Key(name: "data", help: "objective=mle: exact (the target's exact sampler) or FILE.h5[:DATASET] (default dataset samples)",
@@ -268,12 +270,12 @@ public struct RunConfig: Sendable, Equatable {
             c.seed = s
         }, get: { "\($0.seed)" }),
         Key(name: "threads", help: "worker threads", set: { c, v in c.threads = try integer("threads", v, min: 1, max: 256) },
-            get: { "\($0.threads)" }),
+            get: { "\($0.threads)" }, resumable: true),
         Key(name: "eval_paths", help: "paths (and exact samples) used by the final evaluation",
             set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2, max: 1_000_000) }, get: { "\($0.evalPaths)" }),
         Key(name: "eval_every", help: "iterations between evaluations during training, into /train/eval and RUN.jsonl (0 = none): "
                 + "ELBO, log Z_IS, ESS for path-space methods (eval_paths paths), the sample metrics for iDEM and MCMC",
-            set: { c, v in c.evalEvery = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evalEvery)" }),
+            set: { c, v in c.evalEvery = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evalEvery)" }, resumable: true),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
     ]
