@@ -53,7 +53,11 @@ public struct Job {
             try learner.train { l, values in
                 if l.history.last?.iteration == l.iteration { try log.append(l.history.last!, kind: "train") }
                 if config.evalEvery > 0, l.iteration % config.evalEvery == 0 {
-                    l.monitored.append(l.point(try l.monitor()))
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    var values = try l.monitor()
+                    // What the evaluation cost, beside the training seconds it is not part of.
+                    values["eval_seconds"] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    l.monitored.append(l.point(values))
                     try log.append(l.monitored.last!, kind: "eval")
                 }
                 onStep(l, values)
