@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "TestSupport"]),
         .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "Training", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
-        .testTarget(name: "RunStoreTests", dependencies: ["RunStore"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "RunStore", "Evaluation", "TestSupport"],
                     exclude: ["Golden"]),
     ]

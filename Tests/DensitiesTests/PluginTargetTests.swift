@@ -5,16 +5,7 @@ import Numerics
 import TestSupport
 
 /// Builds small C plug-ins with the system compiler and loads them.
-final class PluginTargetTests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-plugin-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class PluginTargetTests: ScratchFolderTestCase {
     func build(_ source: String, named name: String) throws -> String {
         try PluginBuilder.build(source, named: name, in: directory)
     }

@@ -6,16 +6,7 @@ import TestSupport
 
 /// The `dsampler` binary on bad input: every case ends with a clear message and an exit status below 128 (an
 /// error, never a signal), before any training. The binary is the one built beside this test bundle.
-final class CommandLineTests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-cli-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class CommandLineTests: ScratchFolderTestCase {
     /// The built `dsampler` (beside the test bundle in the build folder).
     static var binary: String { Binary.path }
 

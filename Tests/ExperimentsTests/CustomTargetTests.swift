@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Numerics
 import Densities
@@ -30,16 +31,7 @@ struct ShiftedGaussian: Target {
 
 /// Targets written in Swift train with every method through the public API, and their runs resume and
 /// re-evaluate when the program passes the target again; without it the file says what to do.
-final class CustomTargetTests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-custom-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class CustomTargetTests: ScratchFolderTestCase {
     /// Four particles in the plane preferring pair distance 2 (φ(r²) = (r² − 4)²/8), tethered to their centre.
     let ring = PairPotential(name: "ring4", particles: ParticleStructure(count: 4, spatialDimension: 2),
                              pair: { s in (s - 4) * (s - 4) / 8 }, site: { c in 0.1 * c })

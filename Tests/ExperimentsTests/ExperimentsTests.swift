@@ -69,16 +69,7 @@ final class ConfigTests: XCTestCase {
     }
 }
 
-final class RunJobTests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-run-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class RunJobTests: ScratchFolderTestCase {
     let tiny = ["target=gmm25", "objective=tb", "iterations=30", "batch_size=32", "steps=10", "hidden=16",
                 "eval_paths=64", "log_every=10", "exploration=0.2", "threads=2"]
 

@@ -1,18 +1,10 @@
 import XCTest
+import TestSupport
 import Foundation
 @testable import Experiments
 @testable import RunStore
 
-final class LiveLogTests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-live-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class LiveLogTests: ScratchFolderTestCase {
     let tiny = ["target=gmm25", "objective=tb", "iterations=30", "batch_size=32", "steps=10", "hidden=16",
                 "eval_paths=64", "log_every=5", "eval_every=10", "threads=2"]
 

@@ -1,17 +1,9 @@
 import XCTest
+import TestSupport
 import Foundation
 @testable import RunStore
 
-final class HDF5Tests: XCTestCase {
-    var directory: String!
-
-    override func setUp() {
-        directory = NSTemporaryDirectory() + "dsampler-h5-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
-
+final class HDF5Tests: ScratchFolderTestCase {
     func sampleTree() -> Node {
         var root = Node()
         root.set("a_int", .int(-7))
