@@ -82,17 +82,29 @@ def estimates_panel(ax, evaluation):
 
 
 def live_log(path):
-    """The curves of a RUN.jsonl as dicts of arrays (train, eval), and its header."""
+    """The curves of a RUN.jsonl as dicts of arrays (train, eval), and its header. A last line without its newline
+    is one the run is still writing, and is left out; any other line that is not a point of the log is an error."""
     header, rows = {}, {"train": [], "eval": []}
-    with open(path) as f:
-        for line in f:
-            if not line.strip():
-                continue
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"{path}: cannot read it as a live log ({error})")
+    for number, line in enumerate(lines[:-1], start=1):  # the part after the last newline is unfinished
+        if not line.strip():
+            continue
+        try:
             record = json.loads(line)
+            if number == 1 and record.get("format") != "dsampler-live-log":
+                raise ValueError("the first line is not a dsampler live-log header")
             if "kind" in record:
+                if record["kind"] not in rows or any(v is not None and not isinstance(v, (int, float)) for k, v in record.items() if k != "kind"):
+                    raise ValueError("not a point of the log")
                 rows[record["kind"]].append(record)
             else:
                 header = record
+        except (ValueError, AttributeError) as error:
+            raise SystemExit(f"{path}, line {number}: {error}; is this a RUN.jsonl written by dsampler train?")
     curves = {}
     for kind, records in rows.items():
         keys = sorted({k for r in records for k in r if k != "kind"})
@@ -119,7 +131,8 @@ def main_live(args):
 def save(fig, args):
     fig.tight_layout()
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, os.path.splitext(os.path.basename(args.run))[0] + "." + args.format)
+    stem = os.path.splitext(os.path.basename(args.run))[0] + ("-live" if args.run.endswith(".jsonl") else "")
+    path = os.path.join(args.out, stem + "." + args.format)
     fig.savefig(path, dpi=120)
     print(f"plot: wrote {path}")
 

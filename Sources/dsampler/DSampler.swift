@@ -130,7 +130,7 @@ struct Reference: ParsableCommand {
     @Option(help: "Chains per population (two populations run on two threads).") var chains = 64
     @Option(help: "Kernel steps (sweeps) per chain.") var sweeps = 40_000
     @Option(help: "MCMC kernel: mala, or hmc (with --leapfrog steps per proposal).") var kernel = "mala"
-    @Option(help: "Leapfrog steps per HMC proposal.") var leapfrog = 5
+    @Option(help: "Leapfrog steps per HMC proposal (default 5; only with --kernel hmc).") var leapfrog: Int?
     @Option(help: "Adaptation sweeps at the start, discarded.") var burnIn = 20_000
     @Option(help: "Keep every n-th sweep after burn-in.") var thin = 1_000
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -141,8 +141,9 @@ struct Reference: ParsableCommand {
         guard KernelChoice.names.contains(kernel) else {
             throw ValidationError("--kernel must be one of \(KernelChoice.names.joined(separator: ", ")) (got \(kernel))")
         }
+        if leapfrog != nil && kernel != "hmc" { throw ValidationError("--leapfrog applies to --kernel hmc; add --kernel hmc or drop it") }
         for (name, value, limit) in [("--chains", chains, 100_000), ("--sweeps", sweeps, 100_000_000), ("--thin", thin, 100_000_000),
-                                     ("--leapfrog", leapfrog, 1000)]
+                                     ("--leapfrog", leapfrog ?? 5, 1000)]
         where value < 1 || value > limit {
             throw ValidationError("\(name) must be from 1 to \(limit) (got \(value))")
         }
@@ -161,7 +162,7 @@ struct Reference: ParsableCommand {
         }
         var sampling = ReferenceSampling()
         (sampling.chains, sampling.sweeps, sampling.burnIn, sampling.thin, sampling.seed) = (chains, sweeps, burnIn, thin, seed)
-        sampling.kernel = KernelChoice(name: kernel, leapfrogSteps: leapfrog)
+        sampling.kernel = KernelChoice(name: kernel, leapfrogSteps: leapfrog ?? 5)
         let t = try TargetCatalog.resolve(target)
         // Two populations of chains, and every kept sweep of every chain, as float arrays of d columns.
         let kept = 2 * chains * ((sweeps - burnIn) / thin)

@@ -16,6 +16,7 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let live = file.hasSuffix(".jsonl")
+        guard FileManager.default.fileExists(atPath: file) else { throw ValidationError("\(file): no such file") }
         let config = live ? nil : try RunFile.config(of: try HDF5.read(file), path: file)
         let parent = (file as NSString).deletingLastPathComponent
         let folder = out ?? (parent.isEmpty ? "." : parent)
@@ -24,7 +25,6 @@ struct PlotCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), !isFolder.boolValue {
             throw ValidationError("--out \(folder) is not a folder; give the folder the plot goes into")
         }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         guard let repository = TargetCatalog.directory?.deletingLastPathComponent() else {
             throw ValidationError("cannot find the repository (Targets/ and Scripts/); run from it")
         }
@@ -54,6 +54,7 @@ struct PlotCommand: ParsableCommand {
         try process.run()
         process.waitUntilExit()
         if process.terminationStatus != 0 { throw ExitCode(process.terminationStatus) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)  // only once there is a plot
         for name in try FileManager.default.contentsOfDirectory(atPath: scratch + "/plot") {
             let destination = (folder as NSString).appendingPathComponent(name)
             try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: scratch + "/plot/" + name)), to: destination)

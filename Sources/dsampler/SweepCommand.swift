@@ -34,10 +34,11 @@ struct SweepCommand: ParsableCommand {
             spec.name = name
         }
         let directory = out ?? "Results/runs/\(spec.name)"
-        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        // A dry run only reads: no folder, lock or log is made, and nothing is removed.
+        if !dryRun { try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true) }
         // One sweep per folder at a time: a second one would train every run again beside the first.
-        let lock = try FileLock(for: directory, folder: true, purpose: "running sweep \(spec.name)")
-        defer { lock.release() }
+        let lock = dryRun ? nil : try FileLock(for: directory, folder: true, purpose: "running sweep \(spec.name)")
+        defer { lock?.release() }
         let runs = spec.runs()
         var pending: [SweepSpec.Run] = [], failed: [(SweepSpec.Run, String)] = []
         var complete = 0
@@ -45,6 +46,7 @@ struct SweepCommand: ParsableCommand {
             switch SweepSpec.state(of: directory + "/" + run.fileName) {
             case .complete: complete += 1
             case .failed(let error) where !retryFailed: failed.append((run, error))
+            case .failed where dryRun: pending.append(run)
             case .failed:
                 // Retry from what is kept: drop the failure record, and the run file only if it is the failed state.
                 let file = directory + "/" + run.fileName

@@ -21,7 +21,7 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertFalse(signalled, "\(arguments) died by signal \(status): \(output)", line: line)
         XCTAssertTrue(status > 0 && status < 128, "\(arguments) exited \(status): \(output)", line: line)
         XCTAssertTrue(output.contains(message), "\(arguments): expected '\(message)' in: \(output)", line: line)
-        XCTAssertNil(output.range(of: #"(iter|epoch|sweep) +\d+/"#, options: .regularExpression), "\(arguments) started training", line: line)
+        XCTAssertNil(output.range(of: #"(iteration|epoch|sweep) +\d+/"#, options: .regularExpression), "\(arguments) started training", line: line)
     }
 
     /// Sizes, counts and combinations out of range, for train, reference, bench, sweep and eval.
@@ -34,7 +34,14 @@ final class CommandLineTests: ScratchFolderTestCase {
         try assertRefused(["train", "steps=100000", "batch_size=1000000"] + out, "exceeds the limit of 2147483648 values per array")
         try assertRefused(["train", "objective=vargrad", "batch_size=1"] + out, "at least 2 for objective=vargrad")
         try assertRefused(["train", "local_search=true", "ls_burn_in=200", "ls_sweeps=200"] + out, "fewer than ls_sweeps (200)")
-        try assertRefused(["train", "target=dw4", "objective=mala", "mala_budget=10", "eval_paths=100"] + out, "at least 2 × eval_paths")
+        try assertRefused(["train", "target=dw4", "objective=mala", "mala_budget=10", "eval_paths=100"] + out, "at least eval_paths × (1 + 2 × 1) = 300")
+        try assertRefused(["train", "target=dw4", "objective=mala", "mala_budget=6400", "eval_paths=64", "ls_kernel=hmc", "hmc_leapfrog=1000"] + out,
+                          "at least eval_paths × (1 + 2 × 1000) = 128064")
+        try assertRefused(["reference", "dw4", "--leapfrog", "3", "--out", directory + "/ref.h5"], "--leapfrog applies to --kernel hmc")
+        // A dry run only lists: it makes no folder, lock or log.
+        let (_, _, listed) = try dsampler(["sweep", "iterations=10", "seed=0,1", "--name", "dry", "--out", directory + "/dry", "--dry-run"])
+        XCTAssertTrue(listed.contains("to run: "), listed)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/dry"))
         try assertRefused(["train", "lr=nan"] + out, "bad value 'nan' for lr")
         try assertRefused(["train", "iterations=5", "--out", "/proc/version/run.h5"], "cannot")
         try assertRefused(["reference", "gmm25", "--thin", "0", "--out", directory + "/ref.h5"], "--thin must be from 1")

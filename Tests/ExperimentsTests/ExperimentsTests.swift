@@ -24,7 +24,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.parse(["objective=tb2"])) { XCTAssertTrue("\($0)".contains("vargrad")) }
         XCTAssertThrowsError(try RunConfig.parse(["exploration=-1"]))
         XCTAssertThrowsError(try RunConfig.parse(["langevin=maybe"]))
-        XCTAssertThrowsError(try RunConfig.parse(["ema=1"])) { XCTAssertTrue("\($0)".contains("between 0 and 1")) }
+        XCTAssertThrowsError(try RunConfig.parse(["ema=1"])) { XCTAssertTrue("\($0)".contains("a number in (0, 1)"), "\($0)") }
+        XCTAssertThrowsError(try RunConfig.parse(["ema=0.99999999"]))  // 1 in float32
         XCTAssertEqual(try RunConfig.parse(["ema=0"]).averageDecay, 0)
         // Settings of earlier versions read as today's: iDEM's plateau schedule and weight average.
         let old = try RunConfig.parse(["objective=idem", "lr_schedule=constant", "idem_lr_patience=3", "idem_lr_factor=0.5", "idem_ema=0.9"])

@@ -269,7 +269,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         let particles = try XCTUnwrap(report.sampleMetrics?.particles)
         XCTAssertLessThan(particles.energyW2, 1)
         let root = try HDF5.read(path)
-        XCTAssertEqual(root.group("checkpoint")?.attribute("grad_evals"), .int(400 * 501))
+        XCTAssertEqual(root.group("checkpoint")?.attribute("grad_evals"), .int(200_000))  // exactly the budget: 400 × (1 + 499)
         XCTAssertEqual(root.group("eval")?.attribute("energy_w2")?.doubleValue ?? -1, particles.energyW2, accuracy: 1e-12)
         // Halfway: the chains' checkpoint, then the rest.
         let half = try MCMCBaseline(config: config)

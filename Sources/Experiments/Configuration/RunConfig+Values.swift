@@ -61,6 +61,14 @@ extension RunConfig {
         return x
     }
 
+    /// A decay β of a moving average: 0 (none) or a number in (0, 1) that float32 keeps below 1.
+    static func decay(_ v: String) throws -> Float {
+        guard let x = Float(v), x >= 0, x < 1 else {
+            throw ConfigError.badValue(key: "ema", value: v, expected: "0 (no average) or a number in (0, 1) below 1 in float32, e.g. 0.999")
+        }
+        return x
+    }
+
     static func boolean(_ key: String, _ v: String) throws -> Bool {
         switch v.lowercased() {
         case "true", "1", "yes": return true

@@ -198,7 +198,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.lrFactor = try fraction("lr_factor", v) }, get: { "\($0.lrFactor)" }),
         Key(name: "ema", help: "decay of the moving average of the network's weights after every step; the average generates the "
                 + "evaluation samples (0 = none; e.g. 0.999)",
-            set: { c, v in c.averageDecay = Float(v) == 0 ? 0 : try fraction("ema", v) }, get: { "\($0.averageDecay)" }),
+            set: { c, v in c.averageDecay = Float(v) == 0 ? 0 : try decay(v) }, get: { "\($0.averageDecay)" }),
         Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
             set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
         Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1, max: 4096) },
@@ -210,13 +210,13 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "grad_clip", help: "clip the network gradient norm to this value (0 = off)",
             set: { c, v in c.gradClip = try nonNegative("grad_clip", v) }, get: { "\($0.gradClip)" }),
         Key(name: "local_search", help: "alternate on-policy steps with backward paths from a replay buffer fed by "
-                + "MALA local search (true/false)",
+                + "local search with the ls_kernel kernel (true/false)",
             set: { c, v in c.localSearch = try boolean("local_search", v) }, get: { "\($0.localSearch)" }),
         Key(name: "ls_every", help: "iterations between local-search cycles",
             set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.lsEvery)" }),
-        Key(name: "ls_sweeps", help: "MALA sweeps per local-search cycle",
+        Key(name: "ls_sweeps", help: "kernel sweeps per local-search cycle",
             set: { c, v in c.lsSweeps = try integer("ls_sweeps", v, min: 1, max: 10_000_000) }, get: { "\($0.lsSweeps)" }),
-        Key(name: "ls_burn_in", help: "MALA sweeps of step-size adaptation per cycle (states not kept)",
+        Key(name: "ls_burn_in", help: "sweeps of step-size adaptation per local-search cycle (states not kept)",
             set: { c, v in c.lsBurnIn = try integer("ls_burn_in", v, min: 0, max: 10_000_000) }, get: { "\($0.lsBurnIn)" }),
         Key(name: "ls_step", help: "initial MCMC step size (local search, idem_buffer_mala, objective=mala)",
             set: { c, v in c.lsStep = try positive("ls_step", v) }, get: { "\($0.lsStep)" }),
@@ -248,7 +248,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1, max: 100_000_000) }, get: { "\($0.idem.buffer)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1, max: 64) }, get: { "\($0.idem.layers)" }),
-        Key(name: "idem_buffer_mala", help: "iDEM: MALA sweeps on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
+        Key(name: "idem_buffer_mala", help: "iDEM: MCMC sweeps (ls_kernel) on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
             set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.bufferMALA)" }, resumable: true),
         Key(name: "idem_target", help: "iDEM: regression target, mc (iDEM's K-sample estimate) or conditional (also weighs the clean buffer row the point was noised from)",
             set: { c, v in c.idem.conditionalTargets = try choice("idem_target", v, ["mc", "conditional"]) == "conditional" },
@@ -350,9 +350,11 @@ public struct RunConfig: Sendable, Equatable {
             throw ConfigError.badValue(key: "batch_size", value: "\(batchSize)",
                                        expected: "at least \(method.minimumBatchSize) for objective=\(objective) (a variance over the batch)")
         }
-        if method.family == .mcmc && malaBudget < 2 * evalPaths {
+        let perStep = lsKernel == "hmc" ? hmcLeapfrog : 1
+        if method.family == .mcmc && malaBudget < evalPaths * (1 + 2 * perStep) {
             throw ConfigError.badValue(key: "mala_budget", value: "\(malaBudget)",
-                                       expected: "at least 2 × eval_paths (\(2 * evalPaths)): each of the eval_paths chains needs 2 sweeps")
+                                       expected: "at least eval_paths × (1 + 2 × \(perStep)) = \(evalPaths * (1 + 2 * perStep)): each of the "
+                                           + "eval_paths chains is evaluated at its start and needs 2 sweeps of \(perStep) gradient evaluations")
         }
     }
 

@@ -99,9 +99,11 @@ public final class EnergyMatchingLearner: Learner {
     public func checkpointInterval(_ every: Int) -> Int { max(1, every / 100) }
 
     public func advance() throws -> [String: Double] {
+        // The rate this epoch runs at: the current rate (cut on plateaus) times the schedule's factor for it.
+        let rate = trainer.learningRate * trainer.settings.rateSchedule.factor(iteration: trainer.epoch, of: trainer.settings.epochs)
         let loss = try trainer.trainEpoch()
         guard loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: trainer.epoch, target: config.target) }
-        var values = ["loss": loss, "lr": Double(trainer.learningRate)]
+        var values = ["loss": loss, "lr": Double(rate)]
         if let acceptance = trainer.refinementAcceptance { values["buffer_acceptance"] = acceptance }
         return values
     }

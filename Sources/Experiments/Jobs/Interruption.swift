@@ -62,8 +62,10 @@ public enum Interruption {
     }
 
     /// Throws `Interrupted` when a stop was requested; the loops call it after each iteration.
-    public static func check(iteration: Int) throws {
-        if let (reason, exitStatus) = requested { throw Interrupted(reason: reason, iteration: iteration, exitStatus: exitStatus) }
+    public static func check(iteration: Int, unit: String = "iteration") throws {
+        if let (reason, exitStatus) = requested {
+            throw Interrupted(reason: reason, iteration: iteration, exitStatus: exitStatus, unit: unit)
+        }
     }
 }
 
@@ -75,7 +77,10 @@ public struct Interrupted: Error, CustomStringConvertible {
     public let iteration: Int
     /// The exit status the stop ends with: 128 + the signal number, or 1 (closed output) or 3 (sweep gone).
     public let exitStatus: Int32
+    /// What the iterations are called ("iteration", "epoch", "sweep").
+    public var unit = "iteration"
+
     public var description: String {
-        "interrupted by \(reason) after iteration \(iteration); the checkpoint is kept: continue with --resume"
+        "interrupted by \(reason) after \(unit) \(iteration); the checkpoint is kept: continue with --resume"
     }
 }

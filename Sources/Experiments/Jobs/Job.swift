@@ -48,8 +48,9 @@ public struct Job {
             learner = try Learners.make(config, target: target)
         }
         let every = learner.checkpointInterval(checkpointEvery)
+        // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind.
+        let log = try LiveLog(runPath: outputPath, learner: learner)
         do {
-            let log = try LiveLog(runPath: outputPath, learner: learner)
             try learner.train { l, values in
                 if l.history.last?.iteration == l.iteration { try log.append(l.history.last!, kind: "train") }
                 if config.evalEvery > 0, l.iteration % config.evalEvery == 0 {
@@ -61,7 +62,7 @@ public struct Job {
                     try log.append(l.monitored.last!, kind: "eval")
                 }
                 onStep(l, values)
-                try Interruption.check(iteration: l.iteration)
+                try Interruption.check(iteration: l.iteration, unit: l.unit)
                 if every > 0, l.iteration % every == 0, l.iteration < l.totalIterations {
                     try output.write(RunFile.node(l, provenance: provenance, status: "running"))
                 }

@@ -8,7 +8,7 @@ import RunStore
 
 /// The MCMC counterpart of a learned sampler (`objective=mala`): `eval_paths` chains of the `ls_kernel` kernel started
 /// where iDEM's reverse SDE starts (N(0, σ_max²·I) in the target's coordinates, centre-of-mass free for particles),
-/// run for `mala_budget` gradient evaluations in total; the first half of the sweeps adapts per-chain step sizes
+/// run for at most `mala_budget` gradient evaluations in total (the start's included); the first half of the sweeps adapts per-chain step sizes
 /// toward the kernel's target acceptance, and the chains' final states are the samples, scored like every method's.
 /// One iteration is one sweep, so the run checkpoints, stops on a signal and resumes like any other.
 public final class MCMCBaseline: Learner {
@@ -39,7 +39,8 @@ public final class MCMCBaseline: Learner {
         let setup = try EnergyMatchingLearner.setup(config, target: custom)
         (target, settings, customTarget) = (setup.original, setup.settings, custom)
         let kernel = KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog).kernel
-        let n = config.evalPaths, sweeps = max(2, config.malaBudget / (n * kernel.gradientEvaluationsPerStep))
+        // The start's evaluation counts against the budget: chains × (1 + sweeps × L) ≤ mala_budget, as close as whole sweeps go.
+        let n = config.evalPaths, sweeps = max(2, (config.malaBudget - n) / (n * kernel.gradientEvaluationsPerStep))
         driver = ChainDriver(kernel: kernel, sweeps: sweeps, adaptationSweeps: sweeps / 2, initialStepSize: config.lsStep)
         rng = Xoshiro256(seed: config.seed, stream: 1 << 53)
         var x = rng.gaussianMatrix(rows: n, cols: target.dimension)

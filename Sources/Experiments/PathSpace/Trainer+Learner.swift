@@ -8,7 +8,7 @@ import RunStore
 /// Path-space training as the job sees it, and its part of `/checkpoint`: the network and the objective's
 /// scalars with their Adam states, and the replay buffers of local search.
 extension Trainer: Learner {
-    public var unit: String { "iter" }
+    public var unit: String { "iteration" }
     public var totalIterations: Int { config.iterations }
     public var logEvery: Int { config.logEvery }
     public func checkpointInterval(_ every: Int) -> Int { every }

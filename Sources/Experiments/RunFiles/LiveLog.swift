@@ -14,9 +14,10 @@ public final class LiveLog {
     public let path: String
     private let handle: FileHandle
 
-    /// The live log's path for the run file `runPath`: `.h5` replaced by `.jsonl` (or `.jsonl` appended).
+    /// The live log's path for the run file `runPath`: `.h5` replaced by `.jsonl`, or `.log.jsonl` appended to
+    /// another name (so that runs `a` and `a.h5` do not share one log).
     public static func path(for runPath: String) -> String {
-        (runPath.hasSuffix(".h5") ? String(runPath.dropLast(3)) : runPath) + ".jsonl"
+        runPath.hasSuffix(".h5") ? String(runPath.dropLast(3)) + ".jsonl" : runPath + ".log.jsonl"
     }
 
     /// Starts the log of `learner`'s run at `runPath` with the points it already holds.
