@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import Experiments
+import Training
 
 final class MethodTests: XCTestCase {
     /// The log-variance loss with a learned baseline, given the rate TB gives its log Z, trains exactly as TB:

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 
 // The error the key table in RunConfig.swift throws, and its value parsers.
 
@@ -18,6 +19,12 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
 }
 
 extension RunConfig {
+    /// The method `objective=` names.
+    public var method: Method { Method.named(objective) }
+
+    /// The settings the method's loss is built from, resolved once.
+    public var objectiveSettings: ObjectiveSettings { ObjectiveSettings(subtbLambda: Double(subtbLambda), beta: Double(beta)) }
+
     /// A file path made absolute against the working directory (and standardised), so that a run file's `/config`
     /// names the same file from any directory (`eval`, `plot`, `--resume`). Paths are stored as given when absolute.
     static func absolutePath(_ path: String) -> String {

@@ -2,6 +2,7 @@ import Foundation
 import RunStore
 import Numerics
 import Densities
+import Training
 
 /// Every setting of one training run, with defaults from Sendera et al. (2024).
 ///

@@ -109,7 +109,7 @@ public final class Trainer {
                     + "(the noise scale would join the reparameterised path); use an off-policy objective")
             }
         }
-        objective = makeObjective(config)
+        objective = makeObjective(config.objectiveSettings)
         if config.localSearch {
             guard method.gradient == .teacherForced else {
                 throw TrainingError.unsupportedSettings("local search trains on backward paths, which "

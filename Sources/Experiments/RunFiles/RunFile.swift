@@ -5,6 +5,7 @@ import RunStore
 import Evaluation
 import Objectives
 import Densities
+import Training
 
 /// The run-file schema: how a run's settings, provenance, curves, metrics, samples and checkpoint map onto
 /// HDF5 groups, datasets and attributes (see the README's "Run file" section).

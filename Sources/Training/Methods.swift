@@ -2,7 +2,8 @@ import Objectives
 
 /// One training method (`objective=NAME`) and what it needs from the rest of the toolkit. The trainer, sampler
 /// set-up, budget accounting, run files and command line read these declarations; no code outside `Method.all`
-/// compares objective names (in the style of torchgfn, where a loss declares the estimators it needs).
+/// compares objective names (in the style of torchgfn, where a loss declares the estimators it needs). It lives
+/// with the trainers; the settings layer (`RunConfig.method`) only looks methods up by name.
 public struct Method: Sendable {
     /// How a method trains, which decides the job's loop, its network and its evaluation.
     public enum Family: Sendable, Equatable {
@@ -60,8 +61,8 @@ public struct Method: Sendable {
     public var minimumBatchSize = 1
     /// Path-space methods: the rate of the objective's learned scalars.
     public var scalarRate = ScalarRate.logZ
-    /// Path-space methods: the loss, built from the settings (nil for other families).
-    public var objective: (@Sendable (RunConfig) -> any Objective)?
+    /// Path-space methods: the loss, built from its settings (nil for other families).
+    public var objective: (@Sendable (ObjectiveSettings) -> any Objective)?
 
     /// Whether the method trains a network whose checkpoint can be re-evaluated (not the MCMC baseline).
     public var hasModel: Bool { family != .mcmc }
@@ -78,16 +79,16 @@ public struct Method: Sendable {
         Method(name: "db", summary: "detailed balance with learned flows (Bengio et al. 2023)", family: .pathSpace,
                flowHead: true, objective: { _ in SubTrajectoryBalance.detailedBalance() }),
         Method(name: "subtb", summary: "sub-trajectory balance (Madan et al. 2023)", family: .pathSpace, flowHead: true,
-               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(c.subtbLambda)) }),
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda) }),
         Method(name: "fl-subtb", summary: "SubTB with forward-looking flows (Pan et al. 2023)", family: .pathSpace,
                flowHead: true, forwardLooking: true,
-               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: Double(c.subtbLambda), forwardLooking: true) }),
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda, forwardLooking: true) }),
         Method(name: "pis", summary: "path integral sampler, reverse KL through the path (Zhang & Chen 2022)", family: .pathSpace,
                gradient: .pathwise, objective: { _ in PathIntegralSampler() }),
         Method(name: "mle", summary: "maximum likelihood of data by bridge paths (Venkatraman et al. 2024)", family: .pathSpace,
                paths: .data, objective: { _ in MaximumLikelihood() }),
         Method(name: "rtb", summary: "relative trajectory balance against a prior diffusion (Venkatraman et al. 2024)",
-               family: .pathSpace, prior: true, objective: { c in RelativeTrajectoryBalance(beta: Double(c.beta)) }),
+               family: .pathSpace, prior: true, objective: { c in RelativeTrajectoryBalance(beta: c.beta) }),
         Method(name: "idem", summary: "iterated denoising energy matching (Akhound-Sadegh et al. 2024)", family: .energyMatching),
         Method(name: "mala", summary: "MCMC chains (ls_kernel) at a matched budget of gradient evaluations", family: .mcmc),
     ]
@@ -105,7 +106,13 @@ public struct Method: Sendable {
     }
 }
 
-extension RunConfig {
-    /// The method `objective=` names.
-    public var method: Method { Method.named(objective) }
+/// The settings a loss is built from (`subtb_lambda`, `beta`).
+public struct ObjectiveSettings: Sendable, Equatable {
+    /// Sub-trajectory weight base λ of SubTB and FL-SubTB (weights ∝ λ^length).
+    public var subtbLambda: Double
+    /// RTB's reward exponent β (posterior ∝ prior·r^β).
+    public var beta: Double
+
+    /// Settings with the given values.
+    public init(subtbLambda: Double = 2, beta: Double = 1) { (self.subtbLambda, self.beta) = (subtbLambda, beta) }
 }
