@@ -1,5 +1,6 @@
 import Foundation
 import Training
+import Densities
 
 // The error the key table in RunConfig.swift throws, and its value parsers.
 
@@ -21,6 +22,15 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
 extension RunConfig {
     /// The method `objective=` names.
     public var method: Method { Method.named(objective) }
+
+    /// The MCMC kernel of local search, iDEM's buffer refinement and the baseline (`ls_kernel`, `hmc_leapfrog`).
+    public var mcmcKernel: KernelChoice { KernelChoice(name: lsKernel, leapfrogSteps: hmcLeapfrog) }
+
+    /// Local search's settings, resolved once (used when `local_search=true`).
+    public var localSearchSettings: LocalSearchSettings {
+        LocalSearchSettings(every: lsEvery, sweeps: lsSweeps, burnIn: lsBurnIn, stepSize: lsStep, kernel: mcmcKernel,
+                                   bufferSize: bufferSize, rankWeight: Double(rankWeight))
+    }
 
     /// The settings the method's loss is built from, resolved once.
     public var objectiveSettings: ObjectiveSettings { ObjectiveSettings(subtbLambda: Double(subtbLambda), beta: Double(beta)) }

@@ -81,7 +81,7 @@ public enum Benchmark {
     /// The local-search case: one cycle of the trainer's default MALA local search on manywell.
     public static let localSearchCase = "ls-manywell"
 
-    /// Times `repeats` local-search cycles (300 chains × 200 MALA sweeps, 100 of them adapting the step size) on
+    /// Times `repeats` local-search cycles (300 chains × 200 sweeps of the default kernel, MALA, 100 of them adapting) on
     /// manywell, started from exact samples as a replay buffer would hold them; reports the median cycle.
     public static func runLocalSearch(threads: Int, repeats: Int = 5) throws -> Result {
         BLAS.setThreads(1)
@@ -89,7 +89,7 @@ public enum Benchmark {
         var rng = Numerics.Xoshiro256(seed: 0)
         let start = target.exactSamples(count: 300, rng: &rng)!
         let config = RunConfig()
-        let search = LocalSearch(sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
+        let search = LocalSearch(config.localSearchSettings)
         var times: [Double] = [], evaluations = 0
         for r in 0..<repeats {
             var chainRNG = Numerics.Xoshiro256(seed: UInt64(r))

@@ -72,7 +72,7 @@ public final class EnergyMatchingLearner: Learner {
         settings.threads = config.threads
         settings.innerSteps = o.inner
         (settings.refinementSweeps, settings.refinementStepSize) = (o.bufferMALA, config.lsStep)
-        settings.refinementKernel = KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog)
+        settings.refinementKernel = config.mcmcKernel
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
         settings.learningRate = config.learningRate

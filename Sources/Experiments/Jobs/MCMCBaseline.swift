@@ -38,7 +38,7 @@ public final class MCMCBaseline: Learner {
         self.config = config
         let setup = try EnergyMatchingLearner.setup(config, target: custom)
         (target, settings, customTarget) = (setup.original, setup.settings, custom)
-        let kernel = KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog).kernel
+        let kernel = config.mcmcKernel.kernel
         // The start's evaluation counts against the budget: chains × (1 + sweeps × L) ≤ mala_budget, as close as whole sweeps go.
         let n = config.evalPaths, sweeps = max(2, (config.malaBudget - n) / (n * kernel.gradientEvaluationsPerStep))
         driver = ChainDriver(kernel: kernel, sweeps: sweeps, adaptationSweeps: sweeps / 2, initialStepSize: config.lsStep)

@@ -115,7 +115,8 @@ public final class Trainer {
                 throw TrainingError.unsupportedSettings("local search trains on backward paths, which "
                     + "a pathwise objective (\(config.objective)) cannot use; choose tb or vargrad")
             }
-            buffer = ReplayBuffer(capacity: config.bufferSize, dimension: target.dimension, rankWeight: Double(config.rankWeight))
+            let ls = config.localSearchSettings
+            buffer = ReplayBuffer(capacity: ls.bufferSize, dimension: target.dimension, rankWeight: ls.rankWeight)
             localSearchBuffer = buffer
         }
         networkOptimizer = OptimizerChain(store: network.parameters, learningRate: config.learningRate, clipNorm: config.gradClip,
@@ -222,9 +223,9 @@ public final class Trainer {
         }
         defer { buffer = onPolicy; localSearchBuffer = searched }
         var rng = Xoshiro256(seed: config.seed, stream: 1 << 46, stream)
-        if iteration > 0 && iteration % config.lsEvery == 0 && onPolicy.count > 0 {
-            let search = LocalSearch(kernel: KernelChoice(name: config.lsKernel, leapfrogSteps: config.hmcLeapfrog).kernel,
-                                     sweeps: config.lsSweeps, burnIn: config.lsBurnIn, initialStepSize: config.lsStep)
+        let ls = config.localSearchSettings
+        if iteration > 0 && iteration % ls.every == 0 && onPolicy.count > 0 {
+            let search = LocalSearch(ls)
             let found = try search.run(from: onPolicy.sample(config.batchSize, rng: &rng), target: target, rng: &rng)
             searched.add(found.states, logRewards: found.logRewards)
             budget.gradient += found.gradientEvaluations
