@@ -34,13 +34,14 @@ public struct ComparisonSet: Sendable {
     public var description: String
     /// Whether `rows` are exact independent target samples (which EUBO needs).
     public var isExact: Bool
-    /// A second, independent exact set of the same size (exact samplers only): the W₂ between the two is the
-    /// finite-sample floor of W₂.
-    public var second: Matrix?
+    /// The W₂ between `rows` and a second, independent exact set of the same size (exact samplers only): the
+    /// finite-sample floor of W₂, computed once with the set.
+    public var floor: Double?
 
-    /// A comparison set.
+    /// A comparison set; with `second`, an independent exact set of the same size, its W₂ floor.
     public init(rows: Matrix, description: String, isExact: Bool, second: Matrix? = nil) {
-        (self.rows, self.description, self.isExact, self.second) = (rows, description, isExact, second)
+        (self.rows, self.description, self.isExact) = (rows, description, isExact)
+        floor = second.map { Wasserstein.evaluationW2($0.storage, rows.storage, dimension: rows.cols) }
     }
 }
 
@@ -72,7 +73,7 @@ public struct SampleMetrics: Sendable {
         if let comparison {
             self.comparison = comparison.description
             w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
-            w2Floor = comparison.second.map { Wasserstein.evaluationW2($0.storage, comparison.rows.storage, dimension: d) }
+            w2Floor = comparison.floor
             if let p = target.particleStructure {
                 particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)
             }

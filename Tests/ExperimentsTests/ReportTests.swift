@@ -250,7 +250,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         let target = try EnergyMatchingLearner.setup(config).original
         var rng = Xoshiro256(seed: 9)
         let samples = try XCTUnwrap(target.exactSamples(count: 400, rng: &rng))
-        let report = try XCTUnwrap(Comparison.report(samples: samples, target: target, config: config, catalog: true).sampleMetrics)
+        let report = try XCTUnwrap(Comparison.report(samples: samples, target: target, comparison: Comparison.set(for: target, config: config, catalog: true)).sampleMetrics)
         let floor = try XCTUnwrap(report.w2Floor)
         XCTAssertGreaterThan(floor, 0)
         XCTAssertEqual(try XCTUnwrap(report.w2), floor, accuracy: 0.25 * floor)

@@ -31,13 +31,25 @@ public enum Comparison {
         return set
     }
 
-    /// A report of sample-scored `samples` (target coordinates): the sample metrics, against `set(for:config:)`
-    /// when the target has a comparison set.
-    /// - Throws: what the target throws, `RunFileError` when the reference set cannot be read.
-    static func report(samples: Matrix, target: any Target, config: RunConfig, catalog: Bool) throws -> EvaluationReport {
+    /// A report of sample-scored `samples` (target coordinates): the sample metrics, against `comparison` when the
+    /// target has one.
+    /// - Throws: what the target throws.
+    static func report(samples: Matrix, target: any Target, comparison: ComparisonSet?) throws -> EvaluationReport {
         var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
-        report.sampleMetrics = try SampleMetrics(samples: samples, target: target,
-                                                 comparison: try set(for: target, config: config, catalog: catalog))
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
         return report
+    }
+}
+
+/// A run's comparison set, drawn (with its W₂ floor) at the first evaluation and reused by the later ones
+/// (`eval_every`), which compare with the same rows: the draw and the floor's exact OT are done once per run.
+final class ComparisonCache {
+    private var drawn = false
+    private var value: ComparisonSet?
+
+    /// The set, made by `make` the first time.
+    func get(_ make: () throws -> ComparisonSet?) rethrows -> ComparisonSet? {
+        if !drawn { (value, drawn) = (try make(), true) }
+        return value
     }
 }

@@ -20,6 +20,8 @@ public final class EnergyMatchingLearner: Learner {
     public let scaling: ScaledTarget?
     /// The target given in place of the catalog's `target=` (nil: the catalog's).
     public let customTarget: (any Target)?
+    /// The comparison set of every evaluation, drawn once.
+    let comparison = ComparisonCache()
     public var history: [TrainingPoint] = []
     public var monitored: [TrainingPoint] = []
     public let unit = "epoch"
@@ -115,7 +117,9 @@ public final class EnergyMatchingLearner: Learner {
     }
 
     public func evaluate() throws -> EvaluationReport {
-        try Comparison.report(samples: evaluationSamples(), target: target, config: config, catalog: customTarget == nil)
+        try Comparison.report(samples: evaluationSamples(), target: target, comparison: try comparison.get {
+            try Comparison.set(for: target, config: config, catalog: customTarget == nil)
+        })
     }
 
     /// The sample metrics of a full evaluation (iDEM has no cheaper estimate: generation is the cost).

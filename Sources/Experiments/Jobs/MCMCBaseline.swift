@@ -27,6 +27,8 @@ public final class MCMCBaseline: Learner {
     public let unit = "sweep"
     /// The target given in place of the catalog's `target=` (nil: the catalog's).
     public let customTarget: (any Target)?
+    /// The comparison set of every evaluation, drawn once.
+    let comparison = ComparisonCache()
     /// The iDEM settings whose σ_max places the start (and which `/config` records as resolved).
     let settings: EnergyMatchingSettings
 
@@ -65,7 +67,9 @@ public final class MCMCBaseline: Learner {
     }
 
     public func evaluate() throws -> EvaluationReport {
-        try Comparison.report(samples: chains.state.positions, target: target, config: config, catalog: customTarget == nil)
+        try Comparison.report(samples: chains.state.positions, target: target, comparison: try comparison.get {
+            try Comparison.set(for: target, config: config, catalog: customTarget == nil)
+        })
     }
 
     public func monitor() throws -> [String: Double] { RunFile.numbers(try evaluate()) }

@@ -22,7 +22,9 @@ extension Trainer: Learner {
     /// On-policy estimates, EUBO and sample metrics on the uniform evaluation grid.
     public func evaluate() throws -> EvaluationReport {
         try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(
-            evaluationNetwork, sampler: evaluationSampler(), comparison: try Comparison.set(for: evaluationTarget, config: config, catalog: customTarget == nil))
+            evaluationNetwork, sampler: evaluationSampler(), comparison: try comparison.get {
+                try Comparison.set(for: evaluationTarget, config: config, catalog: customTarget == nil)
+            })
     }
 
     /// ELBO, log Z_IS and ESS of `eval_paths` on-policy paths (the same paths every time: common random numbers

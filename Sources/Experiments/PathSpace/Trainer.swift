@@ -43,6 +43,8 @@ public final class Trainer {
     var dataSet: Matrix?
     /// The target given in place of the catalog's `target=` (nil: the catalog's).
     public let customTarget: (any Target)?
+    /// The comparison set of every evaluation, drawn once.
+    let comparison = ComparisonCache()
     /// The path simulator (target, σ², grid, threads).
     public let sampler: PathSampler
     /// The drift network being trained.
