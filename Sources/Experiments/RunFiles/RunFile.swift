@@ -45,11 +45,9 @@ public enum RunFile {
     /// "complete", "interrupted" or "failed".
     public static func node(_ learner: any Learner, provenance: Provenance, status: String, error: String? = nil,
                             report: EvaluationReport? = nil) -> Node {
+        var provenance = provenance
+        provenance.targetSource = targetSource(learner.config.target, custom: learner.customTarget)
         var root = header(learner.config, provenance: provenance, status: status, error: error, resolved: learner.resolvedSettings)
-        if var p = root.group("provenance") {
-            p.set("target_source", .string(targetSource(learner.config.target, custom: learner.customTarget)))
-            root.put("provenance", p)
-        }
         var train = curveNode(learner.history)
         if !learner.monitored.isEmpty { train.put("eval", curveNode(learner.monitored)) }
         root.put("train", train)
@@ -175,6 +173,8 @@ public struct Provenance: Sendable {
     /// a–b, lr r[, idem_… v], start … end", listing `RunConfig.resumable`): a resumed run records every binary
     /// and every setting that may change on resume.
     public var earlierLegs: [String] = []
+    /// Where the target came from (`RunFile.targetSource`), nil when not known.
+    public var targetSource: String?
 
     /// Provenance for a run starting now.
     public init(seed: UInt64, threads: Int) {
@@ -219,6 +219,7 @@ public struct Provenance: Sendable {
         n.set("start_time", .string(iso.string(from: startTime)))
         if let endTime { n.set("end_time", .string(iso.string(from: endTime))) }
         n.set("start_iteration", .int(Int64(startIteration)))
+        if let targetSource { n.set("target_source", .string(targetSource)) }
         if !earlierLegs.isEmpty { n.set("earlier_legs", .string(earlierLegs.joined(separator: "\n"))) }
         return n
     }
