@@ -109,3 +109,35 @@ public struct OptimizerChain: Sendable, Equatable {
             && a.slotRates.map(\.slot) == b.slotRates.map(\.slot) && a.slotRates.map(\.rate) == b.slotRates.map(\.rate)
     }
 }
+
+/// A run's optimiser settings, resolved once from `lr`, `grad_clip`, `lr_schedule`, `lr_patience`, `lr_factor` and
+/// `ema`: every method builds its chains and steps its schedule from these.
+public struct OptimizerSettings: Sendable, Equatable {
+    /// Adam learning rate of the network (`lr`).
+    public var learningRate: Float = 1e-3
+    /// Gradient-norm clip of the network (`grad_clip`; 0 = off).
+    public var gradientClip: Float = 0
+    /// How the rates change over the run (`lr_schedule`).
+    public var schedule = LearningRateSchedule.constant
+    /// Iterations (iDEM: epochs) of the run, over which a cosine schedule decays.
+    public var iterations = 1
+    /// `schedule == .plateau`: epochs without a lower epoch loss after which the rates are multiplied by
+    /// `plateauFactor` (`lr_patience`, `lr_factor`).
+    public var plateauPatience = 10, plateauFactor: Float = 0.1
+    /// Decay β of the weight average that generates evaluation samples (`ema`; 0 = none).
+    public var averageDecay: Float = 0
+
+    /// The defaults (a constant rate of 10⁻³, no clip, no average).
+    public init() {}
+
+    /// The multiplier of the rates for the update of iteration `iteration` (0-based).
+    public func factor(iteration: Int) -> Float { schedule.factor(iteration: iteration, of: iterations) }
+
+    /// The patience `PlateauState.endEpoch` is given: `plateauPatience` under the plateau schedule, else 0 (no cut).
+    public var activePatience: Int { schedule == .plateau ? plateauPatience : 0 }
+
+    /// The network's chain: clip, Adam at `learningRate` (with `slotRates` for faster heads), weight average.
+    public func networkChain(for store: ParameterStore, slotRates: [(slot: ParameterSlot, rate: Float)] = []) -> OptimizerChain {
+        OptimizerChain(store: store, learningRate: learningRate, clipNorm: gradientClip, slotRates: slotRates, averageDecay: averageDecay)
+    }
+}

@@ -24,23 +24,9 @@ public struct EnergyMatchingSettings: Sendable, Equatable {
     public var bufferCapacity = 10_000
     /// Whether each point's squared error is weighted by λ(t) = h(t) + 10⁻³ (iDEM's GMM setting) instead of 1.
     public var varianceWeighting = false
-    /// Adam learning rate.
-    public var learningRate: Float = 1e-3
-    /// Gradient-norm clip (0 = off).
-    public var gradientClip: Float = 0
-    /// How the rate changes over the epochs (iDEM's trainer reduces its rate tenfold on plateaus).
-    public var rateSchedule = LearningRateSchedule.constant
-    /// Epochs of the run, over which a cosine schedule decays.
-    public var epochs = 1
-    /// `rateSchedule == .plateau`: epochs without a lower epoch loss after which the learning rate is multiplied by
-    /// `plateauFactor`.
-    public var plateauPatience = 10
-    /// What the learning rate is multiplied by on a plateau.
-    public var plateauFactor: Float = 0.1
-    /// Decay of the exponential moving average of the weights after every regression step; the average, not the
-    /// last iterate, generates the evaluation samples (0 = no average: evaluate the trained weights). The average
-    /// starts at the initial weights.
-    public var averageDecay: Float = 0
+    /// Adam rate, clip, schedule over the epochs (iDEM's trainer cuts its rate tenfold on plateaus) and weight
+    /// average. The average, not the last iterate, generates the evaluation samples; it starts at the initial weights.
+    public var optimizer = OptimizerSettings()
     /// Threads that generate samples and estimate regression targets. In generation each takes a contiguous share
     /// of the rows with its own random stream, so the samples depend on the thread count (one thread draws every
     /// row from the single stream); the targets do not (every point has its own stream).
@@ -93,7 +79,7 @@ public final class EnergyMatchingTrainer {
 
     /// Training seconds so far.
     public private(set) var seconds = 0.0
-    /// The moving average of the weights, when `settings.averageDecay > 0`.
+    /// The moving average of the weights, when `settings.optimizer.averageDecay > 0`.
     public var averagedParameters: [Float]? { optimizer.average }
     /// Acceptance rate of the last buffer refinement after its adaptation (nil before the first).
     public private(set) var refinementAcceptance: Double?
@@ -162,8 +148,7 @@ public final class EnergyMatchingTrainer {
         self.network = network
         self.settings = settings
         self.seed = seed
-        optimizer = OptimizerChain(store: network.parameters, learningRate: settings.learningRate, clipNorm: settings.gradientClip,
-                                   averageDecay: settings.averageDecay)
+        optimizer = settings.optimizer.networkChain(for: network.parameters)
     }
 
     /// The newest `count` rows of the buffer (fewer if it holds fewer), in the sampler's coordinates.
@@ -282,8 +267,8 @@ public final class EnergyMatchingTrainer {
     /// Counts epochs since the lowest loss and, with the plateau schedule, cuts the learning rate after
     /// `plateauPatience` of them.
     func updatePlateau(_ loss: Double) {
-        if plateau.endEpoch(loss: loss, patience: settings.rateSchedule == .plateau ? settings.plateauPatience : 0) {
-            optimizer.cut(by: settings.plateauFactor)
+        if plateau.endEpoch(loss: loss, patience: settings.optimizer.activePatience) {
+            optimizer.cut(by: settings.optimizer.plateauFactor)
         }
     }
 
@@ -324,7 +309,7 @@ public final class EnergyMatchingTrainer {
             for (slot, g) in part!.gradients { network.parameters.accumulateGradient(slot, g) }
             loss += part!.loss
         }
-        optimizer.step(&network.parameters, factor: settings.rateSchedule.factor(iteration: epoch, of: settings.epochs))
+        optimizer.step(&network.parameters, factor: settings.optimizer.factor(iteration: epoch))
         return loss
     }
 

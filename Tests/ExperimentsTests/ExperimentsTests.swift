@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import Experiments
+import Training
 @testable import RunStore
 import Evaluation
 import Densities
@@ -34,7 +35,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try RunConfig.parse(["seed"])) { XCTAssertTrue("\($0)".contains("key=value")) }
         XCTAssertThrowsError(try RunConfig.parse(["lr_schedule=linear"])) { XCTAssertTrue("\($0)".contains("constant, cosine, plateau")) }
         // Every schedule applies to every method.
-        XCTAssertEqual(try EnergyMatchingLearner.setup(RunConfig.parse(["target=dw4", "objective=idem", "lr_schedule=cosine"])).settings.rateSchedule, .cosine)
+        XCTAssertEqual(try EnergyMatchingLearner.setup(RunConfig.parse(["target=dw4", "objective=idem", "lr_schedule=cosine"])).settings.optimizer.schedule, .cosine)
     }
 
     /// The cosine schedule starts at the configured rates, halves them midway and ends near zero; the trainer
@@ -46,20 +47,20 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(cosine.factor(iteration: 10, of: 10), 0, accuracy: 1e-7)
         XCTAssertEqual(LearningRateSchedule.constant.factor(iteration: 7, of: 10), 1)
         let settings = ["target=gmm25", "iterations=4", "batch_size=16", "steps=5", "hidden=8", "threads=1", "lr=0.01"]
-        let constant = try Trainer(config: RunConfig.parse(settings))
-        let annealed = try Trainer(config: RunConfig.parse(settings + ["lr_schedule=cosine"]))
+        let constant = try PathSpaceLearner(config: RunConfig.parse(settings))
+        let annealed = try PathSpaceLearner(config: RunConfig.parse(settings + ["lr_schedule=cosine"]))
         // Update 1 (iteration index 0) runs at the full rates; update 2 (index 1 of 4) at 0.5·(1 + cos(π/4)) of them.
-        try constant.step(); try annealed.step()
-        XCTAssertEqual(annealed.network.parameters.values, constant.network.parameters.values)
+        try constant.trainer.step(); try annealed.trainer.step()
+        XCTAssertEqual(annealed.trainer.network.parameters.values, constant.trainer.network.parameters.values)
         let f = Float(0.5 * (1 + cos(Double.pi / 4)))
-        var expected = annealed.checkpoint.networkOptimizer
-        var store = annealed.network.parameters
-        try constant.step(); try annealed.step()
-        XCTAssertNotEqual(annealed.network.parameters.values, constant.network.parameters.values)
-        store.gradients = annealed.network.parameters.gradients
+        var expected = annealed.trainer.state.networkOptimizer
+        var store = annealed.trainer.network.parameters
+        try constant.trainer.step(); try annealed.trainer.step()
+        XCTAssertNotEqual(annealed.trainer.network.parameters.values, constant.trainer.network.parameters.values)
+        store.gradients = annealed.trainer.network.parameters.gradients
         expected.step(&store, factor: f)
-        XCTAssertEqual(store.values, annealed.network.parameters.values)
-        XCTAssertEqual(annealed.checkpoint.networkOptimizer.learningRate, 0.01)  // the base rate; the schedule scales it
+        XCTAssertEqual(store.values, annealed.trainer.network.parameters.values)
+        XCTAssertEqual(annealed.trainer.state.networkOptimizer.learningRate, 0.01)  // the base rate; the schedule scales it
     }
 
     /// The stored YAML parses back to the same configuration.
@@ -104,10 +105,10 @@ final class RunJobTests: ScratchFolderTestCase {
         XCTAssertEqual(root.group("train")?.dataset("loss")?.shape, [3])
         for key in ["loss", "log_z", "seconds", "energy_evals", "grad_evals", "iteration"] { XCTAssertNotNil(root.group("train")?.dataset(key), key) }
 
-        let trainer = try XCTUnwrap(RunFile.restore(root, path: path) as? Trainer)
+        let trainer = try XCTUnwrap(RunFile.restore(root, path: path) as? PathSpaceLearner)
         XCTAssertEqual(trainer.iteration, 30)
         XCTAssertEqual(trainer.budget, EvaluationBudget(energy: 30 * 32, gradient: 0))
-        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.network, sampler: trainer.evaluationSampler(), comparison: nil)
+        let again = try Evaluator(paths: 64, seed: trainer.config.seed).evaluate(trainer.trainer.network, sampler: trainer.evaluationSampler(), comparison: nil)
         XCTAssertEqual(again.logWeights, report.logWeights)
 
         let script = """
@@ -138,8 +139,8 @@ final class RunJobTests: ScratchFolderTestCase {
         let c = try RunConfig.parse(tiny + ["lr_schedule=cosine"])
         let full = try Job(config: c, outputPath: directory + "/full.h5").runPaths().report
         let path = directory + "/resumed.h5"
-        let interrupted = try Trainer(config: c)
-        for _ in 0..<20 { try interrupted.step() }
+        let interrupted = try PathSpaceLearner(config: c)
+        for _ in 0..<20 { try interrupted.trainer.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
         let resumed = try Job(config: c, outputPath: path).runPaths(.resume)
@@ -256,7 +257,7 @@ final class RunJobTests: ScratchFolderTestCase {
     }
 
     func testParticleTargetsAreRejectedWithReason() throws {
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["target=lj13"]))) {
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["target=lj13"]))) {
             XCTAssertTrue("\($0)".contains("centre-of-mass"), "\($0)")
         }
     }
@@ -266,8 +267,8 @@ final class RunJobTests: ScratchFolderTestCase {
     func testCoarseRandomTrainingGrid() throws {
         let c = try RunConfig.parse(tiny.filter { !$0.hasPrefix("steps=") } + ["steps=5", "grid=random", "eval_steps=25"])
         let (trainer, report) = try Job(config: c, outputPath: directory + "/coarse.h5").runPaths()
-        XCTAssertEqual(trainer.sampler.process.grid.steps, 5)
-        XCTAssertNotEqual(trainer.sampler.process.grid, .uniform(steps: 5))
+        XCTAssertEqual(trainer.trainer.sampler.process.grid.steps, 5)
+        XCTAssertNotEqual(trainer.trainer.sampler.process.grid, .uniform(steps: 5))
         XCTAssertEqual(trainer.evaluationSampler().process.grid, .uniform(steps: 25))
         XCTAssertTrue(report.onPolicy!.meanLogWeight.isFinite)
         let config = try HDF5.read(directory + "/coarse.h5").group("config")!
@@ -281,7 +282,7 @@ final class RunJobTests: ScratchFolderTestCase {
     func testLocalSearchTraining() throws {
         let c = try RunConfig.parse(tiny + ["local_search=true", "ls_every=10", "ls_sweeps=20", "ls_burn_in=10", "buffer_size=500"])
         let (trainer, report) = try Job(config: c, outputPath: directory + "/ls.h5").runPaths()
-        let buffer = try XCTUnwrap(trainer.buffer), searched = try XCTUnwrap(trainer.localSearchBuffer)
+        let buffer = try XCTUnwrap(trainer.trainer.buffer), searched = try XCTUnwrap(trainer.trainer.localSearchBuffer)
         XCTAssertEqual(buffer.count, 15 * 32)  // on-policy iterations 0, 2, …, 28
         XCTAssertGreaterThan(searched.count, 100)  // 2 cycles × 32 chains × 10 kept sweeps × acceptance
         XCTAssertLessThanOrEqual(searched.count, 2 * 32 * 10)
@@ -292,15 +293,15 @@ final class RunJobTests: ScratchFolderTestCase {
         XCTAssertEqual(again.samples, report.samples)
         // The buffer is part of the checkpoint, so an interrupted local-search run resumes exactly.
         let path = directory + "/ls3.h5"
-        let interrupted = try Trainer(config: c)
-        for _ in 0..<15 { try interrupted.step() }
+        let interrupted = try PathSpaceLearner(config: c)
+        for _ in 0..<15 { try interrupted.trainer.step() }
         try HDF5.write(RunFile.node(interrupted, provenance: Provenance(seed: c.seed, threads: c.threads), status: "running"),
                        to: path)
         XCTAssertEqual(try Job(config: c, outputPath: path).runPaths(.resume).report.samples, report.samples)
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
             XCTAssertTrue("\($0)".contains("cannot be combined"), "\($0)")
         }
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=pis", "langevin=true"]))) {
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=pis", "langevin=true"]))) {
             XCTAssertTrue("\($0)".contains("langevin=false"), "\($0)")
         }
     }
@@ -308,8 +309,8 @@ final class RunJobTests: ScratchFolderTestCase {
 
 extension Job {
     /// The run of a path-space method, with its trainer.
-    func runPaths(_ mode: RunOutput.Mode = .new) throws -> (trainer: Trainer, report: EvaluationReport) {
+    func runPaths(_ mode: RunOutput.Mode = .new) throws -> (trainer: PathSpaceLearner, report: EvaluationReport) {
         let (learner, report) = try run(mode)
-        return (try XCTUnwrap(learner as? Trainer), report)
+        return (try XCTUnwrap(learner as? PathSpaceLearner), report)
     }
 }

@@ -8,17 +8,17 @@ final class MethodTests: XCTestCase {
     /// the same network weights bit for bit, and the baseline is −log Z (Adam is odd in the gradient).
     func testLogVarianceBaselineIsTBWithTheBaselineAsMinusLogZ() throws {
         let common = ["target=gmm25", "iterations=20", "batch_size=16", "steps=8", "hidden=8", "threads=1", "lr_log_z=0.001"]
-        let tb = try Trainer(config: try RunConfig.parse(common + ["objective=tb"]))
-        let lv = try Trainer(config: try RunConfig.parse(common + ["objective=lv-baseline"]))
+        let tb = try PathSpaceLearner(config: try RunConfig.parse(common + ["objective=tb"]))
+        let lv = try PathSpaceLearner(config: try RunConfig.parse(common + ["objective=lv-baseline"]))
         try tb.train()
         try lv.train()
-        XCTAssertEqual(lv.network.parameters.values, tb.network.parameters.values)
-        XCTAssertEqual(lv.objective.parameters.values, tb.objective.parameters.values.map { -$0 })
+        XCTAssertEqual(lv.trainer.network.parameters.values, tb.trainer.network.parameters.values)
+        XCTAssertEqual(lv.trainer.objective.parameters.values, tb.trainer.objective.parameters.values.map { -$0 })
         XCTAssertEqual(lv.history.map(\.logZ), tb.history.map(\.logZ))
         // At its own (network) rate the baseline moves less than TB's log Z at lr_log_z = 0.1.
-        let fast = try Trainer(config: try RunConfig.parse(Array(common.dropLast()) + ["objective=tb"]))
+        let fast = try PathSpaceLearner(config: try RunConfig.parse(Array(common.dropLast()) + ["objective=tb"]))
         try fast.train()
-        XCTAssertGreaterThan(abs(fast.objective.parameters.values[0]), abs(lv.objective.parameters.values[0]))
+        XCTAssertGreaterThan(abs(fast.trainer.objective.parameters.values[0]), abs(lv.trainer.objective.parameters.values[0]))
     }
 
     /// Methods are named in one place: no source file outside the registry compares `objective` with a name.
@@ -44,13 +44,13 @@ final class OptimizerChainTrainingTests: XCTestCase {
     func testPathSpaceTakesPlateauAndWeightAverage() throws {
         let settings = ["target=gmm25", "iterations=40", "batch_size=16", "steps=5", "hidden=8", "threads=1", "log_every=2",
                         "lr_schedule=plateau", "lr_patience=1", "lr_factor=0.5", "ema=0.9", "eval_paths=32"]
-        let trainer = try Trainer(config: try RunConfig.parse(settings))
+        let trainer = try PathSpaceLearner(config: try RunConfig.parse(settings))
         try trainer.train()
-        let rate = trainer.checkpoint.networkOptimizer.learningRate
+        let rate = trainer.trainer.state.networkOptimizer.learningRate
         XCTAssertLessThan(rate, 1e-3)  // cut at least once in 20 epochs of 2 iterations
-        XCTAssertEqual(trainer.checkpoint.objectiveOptimizer.learningRate / rate, 100, accuracy: 1e-3)  // both chains cut together
-        let average = try XCTUnwrap(trainer.checkpoint.networkOptimizer.average)
-        XCTAssertNotEqual(average, trainer.network.parameters.values)
+        XCTAssertEqual(trainer.trainer.state.objectiveOptimizer.learningRate / rate, 100, accuracy: 1e-3)  // both chains cut together
+        let average = try XCTUnwrap(trainer.trainer.state.networkOptimizer.average)
+        XCTAssertNotEqual(average, trainer.trainer.network.parameters.values)
         XCTAssertEqual(trainer.evaluationNetwork.parameters.values, average)
     }
 }

@@ -159,7 +159,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         let settings = try EnergyMatchingLearner.setup(config).settings
         XCTAssertEqual(settings.schedule, GeometricNoiseSchedule(sigmaMin: 1e-5, sigmaMax: 3))  // Targets/dw4.yaml
         XCTAssertEqual(settings.estimator.maxNorm, 20)
-        XCTAssertEqual(settings.gradientClip, 0.5)
+        XCTAssertEqual(settings.optimizer.gradientClip, 0.5)
         let (_, report) = try Job(config: config, outputPath: directory + "/a.h5").run()
         let root = try HDF5.read(directory + "/a.h5")
         XCTAssertEqual(root.attribute("status"), .string("complete"))
@@ -288,18 +288,18 @@ final class PosteriorTrainingTests: XCTestCase {
         let path = NSTemporaryDirectory() + "prior-test-\(ProcessInfo.processInfo.processIdentifier).h5"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let small = ["iterations=3", "batch_size=16", "steps=8", "hidden=8", "eval_paths=20"]
-        let prior = try XCTUnwrap(Job(config: try RunConfig.parse(["target=gmm25", "objective=mle"] + small), outputPath: path).run().learner as? Trainer)
-        let posterior = try Trainer(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
+        let prior = try XCTUnwrap(Job(config: try RunConfig.parse(["target=gmm25", "objective=mle"] + small), outputPath: path).run().learner as? PathSpaceLearner)
+        let posterior = try PathSpaceLearner(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
                                                                  "reward=rtb-toy"] + small))
-        XCTAssertEqual(posterior.network.parameters.values, prior.network.parameters.values)
-        XCTAssertEqual(posterior.target.name, "rtb-toy")
+        XCTAssertEqual(posterior.trainer.network.parameters.values, prior.trainer.network.parameters.values)
+        XCTAssertEqual(posterior.trainer.target.name, "rtb-toy")
         XCTAssertEqual(posterior.evaluationTarget.name, "gmm9-weighted")
-        let out = try posterior.step()
+        let out = try posterior.trainer.step()
         XCTAssertTrue(out.loss.isFinite)
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["objective=rtb", "reward=rtb-toy"]))) {
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=rtb", "reward=rtb-toy"]))) {
             XCTAssertTrue("\($0)".contains("prior=RUN.h5"), "\($0)")
         }
-        XCTAssertThrowsError(try Trainer(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["target=gmm9-weighted", "objective=rtb", "prior=" + path,
                                                                       "reward=rtb-toy", "hidden=16"]))) {
             XCTAssertTrue("\($0)".contains("hidden"), "\($0)")
         }

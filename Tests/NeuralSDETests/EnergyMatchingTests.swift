@@ -130,7 +130,7 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         settings.innerSteps = 60
         settings.batchSize = 128
         settings.bufferCapacity = 1000
-        settings.learningRate = 3e-3
+        settings.optimizer.learningRate = 3e-3
         let trainer = EnergyMatchingTrainer(target: target, network: net, settings: settings, seed: 1)
         for _ in 0..<8 { try trainer.trainEpoch() }
         XCTAssertEqual(trainer.buffer.count, 1000 * 2)
@@ -320,8 +320,8 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         var rng = Xoshiro256(seed: 2)
         var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
                                               estimator: MonteCarloScore(samples: 4, maxNorm: nil))
-        (settings.learningRate, settings.plateauPatience, settings.plateauFactor) = (1e-3, 2, 0.5)
-        settings.rateSchedule = .plateau
+        (settings.optimizer.learningRate, settings.optimizer.plateauPatience, settings.optimizer.plateauFactor) = (1e-3, 2, 0.5)
+        settings.optimizer.schedule = .plateau
         let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 4, depth: 1, rng: &rng),
                                             settings: settings, seed: 1)
         var rates: [Float] = []
@@ -340,7 +340,7 @@ final class EnergyMatchingTrainerTests: XCTestCase {
         var settings = EnergyMatchingSettings(schedule: GeometricNoiseSchedule(sigmaMin: 0.01, sigmaMax: 3),
                                               estimator: MonteCarloScore(samples: 8, maxNorm: nil))
         (settings.integrationSteps, settings.samplesPerEpoch, settings.innerSteps) = (10, 64, 0)
-        (settings.batchSize, settings.averageDecay) = (16, 0.75)
+        (settings.batchSize, settings.optimizer.averageDecay) = (16, 0.75)
         let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: TimeConditionedMLP(dimension: 2, hidden: 8, depth: 2, rng: &rng),
                                             settings: settings, seed: 1)
         var expected = trainer.network.parameters.values

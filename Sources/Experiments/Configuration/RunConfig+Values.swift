@@ -1,6 +1,7 @@
 import Foundation
 import Training
 import Densities
+import Numerics
 
 // The error the key table in RunConfig.swift throws, and its value parsers.
 
@@ -30,6 +31,27 @@ extension RunConfig {
     public var localSearchSettings: LocalSearchSettings {
         LocalSearchSettings(every: lsEvery, sweeps: lsSweeps, burnIn: lsBurnIn, stepSize: lsStep, kernel: mcmcKernel,
                                    bufferSize: bufferSize, rankWeight: Double(rankWeight))
+    }
+
+    /// The network's optimiser: rate, clip, schedule over `iterations` (iDEM: epochs), plateau rule and weight average.
+    public var optimizerSettings: OptimizerSettings {
+        var o = OptimizerSettings()
+        (o.learningRate, o.gradientClip, o.averageDecay) = (learningRate, gradClip, averageDecay)
+        (o.schedule, o.iterations) = (learningRateSchedule, iterations)
+        (o.plateauPatience, o.plateauFactor) = (lrPatience, lrFactor)
+        return o
+    }
+
+    /// Path-space training's settings, resolved once: method, sampler, network, optimiser, loss and local search.
+    public var pathSpaceSettings: PathSpaceSettings {
+        var s = PathSpaceSettings(method: method)
+        (s.iterations, s.batchSize, s.steps, s.grid, s.sigma2) = (iterations, batchSize, steps, grid, sigma2)
+        (s.exploration, s.explorationAnneal) = (exploration, explorationAnneal)
+        (s.hidden, s.langevin, s.learnedVariance) = (hidden, langevin, learnedVariance)
+        (s.optimizer, s.logZLearningRate, s.flowLearningRate) = (optimizerSettings, logZLearningRate, flowLearningRate)
+        (s.objective, s.localSearch, s.plateauEpoch) = (objectiveSettings, localSearch ? localSearchSettings : nil, logEvery)
+        (s.seed, s.threads) = (seed, threads)
+        return s
     }
 
     /// The settings the method's loss is built from, resolved once.

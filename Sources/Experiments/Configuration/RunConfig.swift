@@ -20,7 +20,7 @@ public struct RunConfig: Sendable, Equatable {
     /// Time steps T of the training grid.
     public var steps = 100
     /// Training grid: `uniform`, or a fresh `random` / `shifted` grid of `steps` steps every iteration.
-    public var grid = "uniform"
+    public var grid = TrainingGrid.uniform
     /// Steps of the uniform evaluation grid; nil means `steps`.
     public var evalSteps: Int?
     /// SDE noise variance; nil means the target's default.
@@ -113,9 +113,6 @@ public struct RunConfig: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    /// The training grids `grid=` accepts.
-    public static let grids = ["uniform", "random", "shifted"]
-
     /// The settings a resumed run (`--resume`) may change besides `iterations`: `lr` (a learning-rate step by
     /// hand), for iDEM how the buffer is refilled (`idem_steps`, `idem_generate`, `idem_buffer_mala`) and the
     /// regression target (`idem_score_clip`, `idem_target`), the `threads` of the machine the leg runs on, and how
@@ -171,8 +168,8 @@ public struct RunConfig: Sendable, Equatable {
             get: { "\($0.batchSize)" }),
         Key(name: "steps", help: "time steps T of the uniform grid", set: { c, v in c.steps = try integer("steps", v, min: 1, max: 100_000) },
             get: { "\($0.steps)" }),
-        Key(name: "grid", help: "training time grid: " + grids.joined(separator: ", ") + " (random/shifted: new each iteration)",
-            set: { c, v in c.grid = try choice("grid", v, grids) }, get: { $0.grid }),
+        Key(name: "grid", help: "training time grid: " + TrainingGrid.names.joined(separator: ", ") + " (random/shifted: new each iteration)",
+            set: { c, v in c.grid = TrainingGrid(rawValue: try choice("grid", v, TrainingGrid.names))! }, get: { $0.grid.rawValue }),
         Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps); for idem, of the evaluation reverse SDE (default: idem_steps)",
             set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1, max: 100_000) },
             get: { $0.evalSteps.map { "\($0)" } ?? "default" }),

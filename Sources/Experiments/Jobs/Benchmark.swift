@@ -44,7 +44,7 @@ public enum Benchmark {
                            iterations: Int = 10) throws -> Result {
         var config = try RunConfig.parse(benchCase.settings + ["threads=\(threads)"])
         config.iterations = warmup + repeats * iterations
-        let trainer = try Trainer(config: config)
+        let trainer = try PathSpaceLearner(config: config).trainer
         for _ in 0..<warmup { try trainer.step() }
         var times: [Double] = []
         for _ in 0..<repeats {

@@ -77,13 +77,10 @@ public final class EnergyMatchingLearner: Learner {
         settings.refinementKernel = config.mcmcKernel
         settings.batchSize = config.batchSize
         settings.bufferCapacity = o.buffer
-        settings.learningRate = config.learningRate
-        (settings.rateSchedule, settings.epochs) = (config.learningRateSchedule, config.iterations)
-        (settings.plateauPatience, settings.plateauFactor) = (config.lrPatience, config.lrFactor)
-        settings.averageDecay = config.averageDecay
+        settings.optimizer = config.optimizerSettings
         // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
         // DW4 training diverged for some initialisations.
-        settings.gradientClip = config.gradClip > 0 ? config.gradClip : Float(defaults["grad_clip"] ?? 0)
+        if config.gradClip == 0 { settings.optimizer.gradientClip = Float(defaults["grad_clip"] ?? 0) }
         settings.varianceWeighting = (defaults["variance_weighting"] ?? 0) != 0
         let scale = Float(defaults["scale"] ?? 1)
         return (original, scale == 1 ? nil : ScaledTarget(original, scale: scale), settings)
@@ -102,7 +99,7 @@ public final class EnergyMatchingLearner: Learner {
 
     public func advance() throws -> [String: Double] {
         // The rate this epoch runs at: the current rate (cut on plateaus) times the schedule's factor for it.
-        let rate = trainer.learningRate * trainer.settings.rateSchedule.factor(iteration: trainer.epoch, of: trainer.settings.epochs)
+        let rate = trainer.learningRate * trainer.settings.optimizer.factor(iteration: trainer.epoch)
         let loss = try trainer.trainEpoch()
         guard loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: trainer.epoch, target: config.target) }
         var values = ["loss": loss, "lr": Double(rate)]
@@ -131,7 +128,7 @@ public final class EnergyMatchingLearner: Learner {
     static func resolved(_ s: EnergyMatchingSettings) -> [String: String] {
         ["idem_sigma_min": "\(s.schedule.sigmaMin)", "idem_sigma_max": "\(s.schedule.sigmaMax)",
          "idem_samples": "\(s.estimator.samples)", "idem_score_clip": "\(s.estimator.maxNorm ?? 0)",
-         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.gradientClip)",
+         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.optimizer.gradientClip)",
          "sigma2": "unused by iDEM and MALA (the noise schedule is idem_sigma_min, idem_sigma_max)"]
     }
 

@@ -2,20 +2,7 @@ import Foundation
 import RunStore
 import Evaluation
 import Densities
-
-/// How often the target was evaluated: the budget that samplers are compared at.
-public struct EvaluationBudget: Sendable, Equatable {
-    /// Points at which only log R was evaluated.
-    public var energy = 0
-    /// Points at which ∇log R (with log R) was evaluated.
-    public var gradient = 0
-
-    /// No evaluations.
-    public init(energy: Int = 0, gradient: Int = 0) {
-        self.energy = energy
-        self.gradient = gradient
-    }
-}
+import Training
 
 /// One logged point of a training curve: where the run stood and the values logged there.
 public struct TrainingPoint: Sendable, Equatable {
@@ -41,7 +28,7 @@ public struct TrainingPoint: Sendable, Equatable {
 }
 
 /// What the one job drives, whatever the method: a training state that advances one iteration at a time, logs,
-/// evaluates, and writes and restores its checkpoint. Path-space training (`Trainer`), iDEM
+/// evaluates, and writes and restores its checkpoint. Path-space training (`PathSpaceLearner`), iDEM
 /// (`EnergyMatchingLearner`) and the MCMC baseline (`MCMCBaseline`) conform; `Learners.make` builds the one a
 /// method's family needs.
 public protocol Learner: AnyObject {
@@ -117,7 +104,7 @@ public enum Learners {
     /// - Throws: the learner's refusals of settings or target.
     public static func make(_ config: RunConfig, target: (any Target)? = nil) throws -> any Learner {
         switch config.method.family {
-        case .pathSpace: return try Trainer(config: config, target: target)
+        case .pathSpace: return try PathSpaceLearner(config: config, target: target)
         case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)
         case .mcmc: return try MCMCBaseline(config: config, target: target)
         }

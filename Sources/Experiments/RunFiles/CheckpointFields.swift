@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import RunStore
 
 /// A run file's `/checkpoint` and `/train` read with every value checked, so that a file edited by hand, written

@@ -1,21 +1,76 @@
 import Foundation
 import Numerics
+import Densities
+import NeuralSDE
 import Objectives
 import Training
 import Evaluation
 import RunStore
 
-/// Path-space training as the job sees it, and its part of `/checkpoint`: the network and the objective's
-/// scalars with their Adam states, and the replay buffers of local search.
-extension Trainer: Learner {
+/// Path-space training (`PathSpaceTrainer`) as the job sees it: one iteration is one training step; the evaluation
+/// scores `eval_paths` paths on the uniform `eval_steps` grid. Its part of `/checkpoint` is the network and the
+/// objective's scalars with their Adam states, and the replay buffers of local search.
+public final class PathSpaceLearner: Learner {
+    public let config: RunConfig
+    /// The trainer, with the density it trains toward (for RTB the reward r).
+    public let trainer: PathSpaceTrainer
+    /// The density the evaluation compares with (`target=`; for RTB the posterior, when known).
+    public let evaluationTarget: any Target
+    /// The target given in place of the catalog's `target=` (nil: the catalog's).
+    public let customTarget: (any Target)?
+    /// The comparison set of every evaluation, drawn once.
+    let comparison = ComparisonCache()
+    public var history: [TrainingPoint] = []
+    public var monitored: [TrainingPoint] = []
+
+    /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself. Pass
+    /// `target` to train on your own `Target` instead of the built-in one named in `config` (`config.target` is
+    /// then set to its name). RTB's prior is read from `prior=`, MLE's data from `data=`.
+    /// - Throws: `ConfigError` for sizes over the limits, `TrainingError` for settings that cannot be combined,
+    ///   `RunFileError` for an unreadable prior or data file.
+    public init(config: RunConfig, target custom: (any Target)? = nil) throws {
+        BLAS.setThreads(1)
+        let config = config.training(on: custom)
+        self.config = config
+        let method = config.method
+        evaluationTarget = try custom ?? TargetCatalog.resolve(config.target)
+        customTarget = custom
+        let target: any Target
+        if method.prior {
+            guard !config.reward.isEmpty, !config.prior.isEmpty else {
+                throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")
+            }
+            target = try TargetCatalog.resolve(config.reward)
+        } else {
+            target = evaluationTarget
+        }
+        if target.particleStructure == nil { try config.checkSizes(dimension: target.dimension) }
+        trainer = try PathSpaceTrainer(settings: config.pathSpaceSettings, target: target,
+                                       prior: method.prior ? try Self.loadPrior(config.prior) : nil,
+                                       data: method.paths == .data ? try Self.loadData(config.data, dimension: target.dimension) : nil)
+    }
+
+    /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
+    public func evaluationSampler() -> PathSampler {
+        PathSampler(target: evaluationTarget, process: DiffusionProcess(sigma2: trainer.sampler.process.sigma2,
+                                                                        grid: .uniform(steps: config.evalSteps ?? config.steps)),
+                    threads: config.threads)
+    }
+
+    /// The network that generates evaluation samples: the weight average with `ema` > 0, else the trained weights.
+    public var evaluationNetwork: DriftNetwork { trainer.evaluationNetwork }
+
     public var unit: String { "iteration" }
+    public var iteration: Int { trainer.iteration }
+    public var budget: EvaluationBudget { trainer.budget }
+    public var seconds: Double { trainer.seconds }
     public var totalIterations: Int { config.iterations }
     public var logEvery: Int { config.logEvery }
     public func checkpointInterval(_ every: Int) -> Int { every }
 
     public func advance() throws -> [String: Double] {
-        let out = try step()
-        try checkFinite(out)
+        let out = try trainer.step()
+        try trainer.checkFinite(out)
         return ["loss": out.loss, "log_z": out.logZEstimate]
     }
 
@@ -38,7 +93,7 @@ extension Trainer: Learner {
 
     /// σ² and the evaluation steps; iDEM's "default" settings are marked unused.
     public var resolvedSettings: [String: String] {
-        var values = ["sigma2": "\(sampler.process.sigma2)", "eval_steps": "\(config.evalSteps ?? config.steps)"]
+        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(config.evalSteps ?? config.steps)"]
         for (key, value) in config.entries where key.hasPrefix("idem_") && value == "default" {
             values[key] = "unused by objective=\(config.objective)"
         }
@@ -47,11 +102,11 @@ extension Trainer: Learner {
 
     public var trainingSummary: String {
         String(format: "trained %d iterations in %.1f s (%ld energy and %ld gradient evaluations)",
-               iteration, seconds, budget.energy, budget.gradient)
+               trainer.iteration, trainer.seconds, trainer.budget.energy, trainer.budget.gradient)
     }
 
     public func checkpointNode() -> Node {
-        let c = checkpoint
+        let c = trainer.state
         var n = Node()
         func put(_ prefix: String, _ store: ParameterStore, _ chain: OptimizerChain) {
             n.put(prefix, .float(shape: [store.values.count], values: store.values))
@@ -70,7 +125,7 @@ extension Trainer: Learner {
     }
 
     public func restore(_ cp: CheckpointFields, stored: RunConfig) throws {
-        var checkpoint = self.checkpoint
+        var checkpoint = trainer.state
         func load(_ prefix: String, _ store: inout ParameterStore, _ chain: inout OptimizerChain, resetRate: Float?) throws {
             store.values = try cp.floats(prefix, count: store.values.count)
             try RunFile.load(&chain, prefix: prefix, from: cp, resetRate: resetRate)
@@ -90,6 +145,6 @@ extension Trainer: Learner {
         }
         try restoreBuffer("buffer", &checkpoint.buffer)
         try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
-        try restore(checkpoint)
+        try trainer.restore(checkpoint)
     }
 }

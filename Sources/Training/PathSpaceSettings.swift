@@ -1,0 +1,65 @@
+import Numerics
+import NeuralSDE
+
+/// The training time grid (`grid=`): fixed, or drawn afresh every iteration.
+public enum TrainingGrid: String, CaseIterable, Sendable {
+    /// `steps` equal steps.
+    case uniform
+    /// `steps` steps between sorted uniform points, new every iteration.
+    case random
+    /// The uniform grid shifted by a random fraction of a step, new every iteration.
+    case shifted
+
+    /// The names `grid=` accepts.
+    public static var names: [String] { allCases.map(\.rawValue) }
+
+    /// The grid of iteration `iteration` (0-based) of a run with seed `seed`.
+    public func grid(steps: Int, seed: UInt64, iteration: Int) -> TimeGrid {
+        guard self != .uniform else { return .uniform(steps: steps) }
+        var rng = Xoshiro256(seed: seed, stream: 1 << 45, UInt64(iteration))
+        return self == .random ? .random(steps: steps, rng: &rng) : .shifted(steps: steps, rng: &rng)
+    }
+}
+
+/// The settings of path-space training, resolved once from the run's keys (`RunConfig.pathSpaceSettings`): the
+/// method, the sampler (grid, σ², exploration), the network, the optimiser, the loss and local search.
+public struct PathSpaceSettings: Sendable {
+    /// The method (`objective=`); its family is `.pathSpace`.
+    public var method: Method
+    /// Training iterations (`iterations`) and paths per iteration (`batch_size`).
+    public var iterations: Int, batchSize: Int
+    /// Steps T of the training grid (`steps`) and how it is drawn (`grid`).
+    public var steps: Int, grid: TrainingGrid
+    /// The SDE's noise variance σ² (`sigma2`); nil takes the target's `defaultSigma2`.
+    public var sigma2: Float?
+    /// Exploration std ε added to the sampling noise (`exploration`), decayed linearly to 0 when annealed
+    /// (`exploration_anneal`).
+    public var exploration: Float, explorationAnneal: Bool
+    /// The drift network: hidden width (`hidden`), Langevin parametrisation (`langevin`), learned variance
+    /// (`learned_variance`).
+    public var hidden: Int, langevin: Bool, learnedVariance: Bool
+    /// The network's optimiser (`lr`, `grad_clip`, `lr_schedule`, `lr_patience`, `lr_factor`, `ema`).
+    public var optimizer: OptimizerSettings
+    /// Rates of the objective's learned log Z (`lr_log_z`) and of the log-flow head (`lr_flow`).
+    public var logZLearningRate: Float, flowLearningRate: Float
+    /// The loss's settings (`subtb_lambda`, `beta`).
+    public var objective: ObjectiveSettings
+    /// Local search and its replay buffers (`local_search=true`), or nil.
+    public var localSearch: LocalSearchSettings?
+    /// Iterations per epoch of the plateau schedule, whose loss is their mean (`log_every`).
+    public var plateauEpoch: Int
+    /// Random seed (`seed`) and worker threads (`threads`).
+    public var seed: UInt64, threads: Int
+
+    /// The rate of the objective's learned scalars before the schedule: `lr_log_z`, or `lr` for a baseline.
+    public var scalarLearningRate: Float { method.scalarRate == .network ? optimizer.learningRate : logZLearningRate }
+
+    /// Settings for `method` with the defaults of Sendera et al. (2024).
+    public init(method: Method) {
+        self.method = method
+        (iterations, batchSize, steps, grid, sigma2) = (25_000, 300, 100, .uniform, nil)
+        (exploration, explorationAnneal, hidden, langevin, learnedVariance) = (0, true, 64, false, false)
+        (optimizer, logZLearningRate, flowLearningRate) = (OptimizerSettings(), 1e-1, 1e-2)
+        (objective, localSearch, plateauEpoch, seed, threads) = (ObjectiveSettings(), nil, 100, 0, 1)
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Numerics
+import Densities
+import NeuralSDE
+import Objectives
+
+/// Trains a drift network on a target with one path-space objective, iteration by iteration: sample paths
+/// (on-policy with exploration, replayed from local search, or bridged back from data), evaluate the loss,
+/// back-propagate its cotangents, step the optimisers. Everything it needs is given: the settings, the density, a
+/// frozen prior (RTB) and data rows (MLE); reading run files and catalogs is the job's.
+public final class PathSpaceTrainer {
+    /// Everything needed to resume training or re-evaluate: parameters, optimiser states, counters.
+    public struct State: Sendable, Equatable {
+        /// Drift-network parameters.
+        public var network: ParameterStore
+        /// Optimiser chain of the network (Adam state, rates, weight average).
+        public var networkOptimizer: OptimizerChain
+        /// The objective's learned scalars (log Z, flows).
+        public var objective: ParameterStore
+        /// Optimiser chain of the objective's scalars.
+        public var objectiveOptimizer: OptimizerChain
+        /// Progress of `lr_schedule=plateau`.
+        public var plateau: PlateauState
+        /// Iterations completed.
+        public var iteration: Int
+        /// Energy and gradient evaluations so far.
+        public var budget: EvaluationBudget
+        /// Training seconds so far.
+        public var seconds: Double
+        /// Local-search runs: the replay buffer of on-policy terminal states.
+        public var buffer: ReplayBuffer?
+        /// Local-search runs: the buffer of states local search accepted (replayed by backward iterations).
+        public var localSearchBuffer: ReplayBuffer?
+    }
+
+    /// A frozen diffusion that scores the policy's paths by its log p_F (RTB's prior), with the σ² it was trained at.
+    public struct Prior: Sendable {
+        /// The prior's drift network.
+        public var network: DriftNetwork
+        /// Its SDE noise variance; the posterior trains at the same.
+        public var sigma2: Float
+
+        /// A prior with its network and σ².
+        public init(network: DriftNetwork, sigma2: Float) { (self.network, self.sigma2) = (network, sigma2) }
+    }
+
+    /// The resolved settings.
+    public let settings: PathSpaceSettings
+    /// The density the sampler trains toward (for RTB the reward r; otherwise the target).
+    public let target: any Target
+    /// For RTB: the frozen prior and a sampler that scores paths under it.
+    let prior: (network: DriftNetwork, sampler: PathSampler)?
+    /// For MLE from a file: the data rows (nil: fresh exact samples of the target).
+    let data: Matrix?
+    /// The path simulator (target, σ², grid, threads).
+    public let sampler: PathSampler
+    /// The drift network being trained.
+    public private(set) var network: DriftNetwork
+    /// The objective, with its learned scalars.
+    public private(set) var objective: any Objective
+    private var networkOptimizer: OptimizerChain
+    private var objectiveOptimizer: OptimizerChain
+    private var plateau = PlateauState()
+    /// Iterations completed.
+    public private(set) var iteration = 0
+    /// Target evaluations so far.
+    public private(set) var budget = EvaluationBudget()
+    /// Training seconds so far.
+    public private(set) var seconds = 0.0
+    /// On-policy terminal states of local-search training (nil without local search): where local search starts.
+    public private(set) var buffer: ReplayBuffer?
+    /// States accepted by local search (nil without local search): what the backward iterations replay.
+    public private(set) var localSearchBuffer: ReplayBuffer?
+
+    /// A fresh run of `settings.method` on `target`. `prior` is required by methods that declare one (RTB), which
+    /// start the policy from it; `data` gives the rows of a data-driven method (MLE), nil drawing exact samples.
+    /// - Throws: `TrainingError` naming the settings or target that cannot be combined.
+    public init(settings: PathSpaceSettings, target: any Target, prior: Prior? = nil, data: Matrix? = nil) throws {
+        self.settings = settings
+        self.target = target
+        let method = settings.method, name = method.name
+        guard let makeObjective = method.objective else {
+            throw TrainingError.unsupportedSettings("objective=\(name) does not train on paths")
+        }
+        if target.particleStructure != nil {
+            throw TrainingError.unsupportedTarget(target.name, reason: "the path-space methods have no "
+                + "centre-of-mass-free sampler or equivariant network; use objective=idem (or objective=mala)")
+        }
+        let process = DiffusionProcess(sigma2: settings.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: settings.steps))
+        sampler = PathSampler(target: target, process: process, threads: settings.threads)
+        var rng = Xoshiro256(seed: settings.seed, stream: 1 << 43)
+        network = DriftNetwork(dimension: target.dimension, hidden: settings.hidden, langevin: settings.langevin,
+                               flow: method.flowHead, learnedVariance: settings.learnedVariance, rng: &rng)
+        sampler.forwardLooking = method.forwardLooking
+        if method.gradient == .pathwise {
+            guard !settings.langevin else {
+                throw TrainingError.unsupportedSettings("objective=\(name) with langevin=true needs "
+                    + "Hessian-vector products of log R, which are not implemented; use langevin=false")
+            }
+            guard !settings.learnedVariance else {
+                throw TrainingError.unsupportedSettings("objective=\(name) with learned_variance=true is not implemented "
+                    + "(the noise scale would join the reparameterised path); use an off-policy objective")
+            }
+        }
+        objective = makeObjective(settings.objective)
+        if let ls = settings.localSearch {
+            guard method.gradient == .teacherForced else {
+                throw TrainingError.unsupportedSettings("local search trains on backward paths, which "
+                    + "a pathwise objective (\(name)) cannot use; choose tb or vargrad")
+            }
+            buffer = ReplayBuffer(capacity: ls.bufferSize, dimension: target.dimension, rankWeight: ls.rankWeight)
+            localSearchBuffer = buffer
+        }
+        networkOptimizer = settings.optimizer.networkChain(for: network.parameters,
+                                                           slotRates: network.flowSlots.map { ($0, settings.flowLearningRate) })
+        objectiveOptimizer = OptimizerChain(store: objective.parameters, learningRate: settings.scalarLearningRate)
+        self.prior = try Self.attach(prior, to: network, sampler: sampler, needed: method.prior)
+        if let prior { network.parameters.values = prior.network.parameters.values }  // RTB fine-tunes the prior
+        self.data = try Self.check(data, for: target, needed: method.paths == .data)
+    }
+
+    /// The prior's network and a sampler that scores paths under it, after checking that it matches the policy.
+    private static func attach(_ prior: Prior?, to network: DriftNetwork, sampler: PathSampler, needed: Bool) throws
+        -> (network: DriftNetwork, sampler: PathSampler)? {
+        guard needed else { return nil }
+        guard let prior else { throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)") }
+        let p = prior.network
+        guard p.dimension == network.dimension, p.hidden == network.hidden, p.langevin == network.langevin,
+              p.parameters.values.count == network.parameters.values.count else {
+            throw TrainingError.unsupportedSettings("the prior has another network (dimension \(p.dimension), "
+                + "hidden \(p.hidden), langevin \(p.langevin)); use the same hidden and langevin settings")
+        }
+        guard prior.sigma2 == sampler.process.sigma2 else {
+            throw TrainingError.unsupportedSettings("the prior was trained with σ² = \(prior.sigma2), "
+                + "this run uses \(sampler.process.sigma2); set sigma2 to match")
+        }
+        return (p, PathSampler(target: sampler.target, process: sampler.process, threads: sampler.threads))
+    }
+
+    /// The data rows of a data-driven method, checked against the target; nil needs the target's exact sampler.
+    private static func check(_ data: Matrix?, for target: any Target, needed: Bool) throws -> Matrix? {
+        guard needed else { return nil }
+        guard let data else {
+            guard target.hasExactSampler else {
+                throw TrainingError.unsupportedSettings("objective=mle with data=exact needs a target with an exact sampler; "
+                    + "give data=FILE.h5[:DATASET]")
+            }
+            return nil
+        }
+        guard data.cols == target.dimension, data.rows > 0 else {
+            throw TrainingError.unsupportedSettings("the data have \(data.rows) rows of \(data.cols) coordinates; "
+                + "the target \(target.name) needs rows of \(target.dimension)")
+        }
+        return data
+    }
+
+    /// `lr_schedule=plateau` for paths: an epoch is `log_every` iterations, its loss their mean; after `lr_patience`
+    /// epochs without a lower one every rate is multiplied by `lr_factor`.
+    private func updatePlateau(_ loss: Double) {
+        plateau.epochLossSum += loss
+        plateau.epochLossCount += 1
+        guard iteration % settings.plateauEpoch == 0 else { return }
+        let mean = plateau.epochLossSum / Double(plateau.epochLossCount)
+        (plateau.epochLossSum, plateau.epochLossCount) = (0, 0)
+        if plateau.endEpoch(loss: mean, patience: settings.optimizer.plateauPatience) {
+            networkOptimizer.cut(by: settings.optimizer.plateauFactor)
+            objectiveOptimizer.cut(by: settings.optimizer.plateauFactor)
+        }
+    }
+
+    /// The network that generates evaluation samples: the weight average with `ema` > 0, else the trained weights.
+    public var evaluationNetwork: DriftNetwork {
+        guard let average = networkOptimizer.average else { return network }
+        var averaged = network
+        averaged.parameters.values = average
+        return averaged
+    }
+
+    /// Exploration std at the current iteration (linear decay to 0 over the run when annealed).
+    public var currentExploration: Float {
+        guard settings.explorationAnneal, settings.iterations > 0 else { return settings.exploration }
+        return settings.exploration * max(0, 1 - Float(iteration) / Float(settings.iterations))
+    }
+
+    /// One iteration: sample paths, evaluate the objective, back-propagate, step both optimisers. Does not check
+    /// for divergence or log the point (`advance` and `train` do).
+    @discardableResult
+    public func step() throws -> ObjectiveOutput {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let context = "iteration \(iteration + 1)"
+        if settings.grid != .uniform {
+            sampler.process.grid = settings.grid.grid(steps: settings.steps, seed: settings.seed, iteration: iteration)
+        }
+        let batch = try sampleBatch(context: context)
+        let out = objective.evaluate(batch)
+        guard out.loss.isFinite else { throw TrainingError.nonFiniteLoss(iteration: iteration + 1, target: target.name) }
+        network.parameters.zeroGradients()
+        if let pathwise = out.pathwise {
+            try sampler.accumulatePathwiseGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                                    logBackwardCotangent: pathwise.logBackwardCotangent,
+                                                    logRewardCotangent: pathwise.logRewardCotangent)
+        } else {
+            sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                        logFlowCotangent: out.logFlowCotangent)
+        }
+        let factor = settings.optimizer.factor(iteration: iteration)
+        networkOptimizer.step(&network.parameters, factor: factor)
+        objectiveOptimizer.step(&objective.parameters, factor: factor)
+        objective.parameters.zeroGradients()
+        iteration += 1
+        if settings.optimizer.schedule == .plateau { updatePlateau(out.loss) }
+        // log R(x_T) for every path, and at x_1…x_{T−1} for forward-looking flows without the Langevin term;
+        // ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
+        budget.energy += settings.batchSize * (sampler.forwardLooking && !network.langevin ? settings.steps : 1)
+        budget.gradient += settings.batchSize * ((network.langevin ? settings.steps : 0) + (out.pathwise == nil ? 0 : 1))
+        seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return out
+    }
+
+    /// The paths of this iteration: on-policy (with exploration), or — every other iteration with local search —
+    /// Brownian-bridge paths back from states that local search accepted (Sendera et al. 2024). On-policy terminal
+    /// states feed one buffer; every `ls_every` iterations a MALA cycle starts from states replayed from it and
+    /// puts the states it accepts into the second buffer, which the backward iterations replay.
+    private func sampleBatch(context: String) throws -> TrajectoryBatch {
+        let stream = UInt64(iteration)
+        if settings.method.paths == .data { return try dataBatch(stream: stream, context: context) }
+        guard var onPolicy = buffer, var searched = localSearchBuffer, let ls = settings.localSearch else {
+            var batch = try sampler.sampleForward(network, batchSize: settings.batchSize, exploration: currentExploration,
+                                                  seed: settings.seed, stream: stream, context: context)
+            if let prior {
+                prior.sampler.process = sampler.process  // same (possibly random) grid
+                batch.priorLogForward = try prior.sampler.teacherForced(prior.network, states: batch, context: context).logForward
+                budget.energy += settings.batchSize
+            }
+            return batch
+        }
+        defer { buffer = onPolicy; localSearchBuffer = searched }
+        var rng = Xoshiro256(seed: settings.seed, stream: 1 << 46, stream)
+        if iteration > 0 && iteration % ls.every == 0 && onPolicy.count > 0 {
+            let search = LocalSearch(ls)
+            let found = try search.run(from: onPolicy.sample(settings.batchSize, rng: &rng), target: target, rng: &rng)
+            searched.add(found.states, logRewards: found.logRewards)
+            budget.gradient += found.gradientEvaluations
+        }
+        if iteration % 2 == 1 {
+            let replay = searched.count > 0 ? searched : onPolicy
+            return try sampler.sampleBackward(network, terminal: replay.sample(settings.batchSize, rng: &rng), seed: settings.seed,
+                                              stream: stream | 1 << 48, context: context)
+        }
+        let batch = try sampler.sampleForward(network, batchSize: settings.batchSize, exploration: currentExploration,
+                                              seed: settings.seed, stream: stream, context: context)
+        onPolicy.add(batch.terminalStates, logRewards: batch.logReward)
+        return batch
+    }
+
+    /// Bridge paths back from a batch of data: fresh exact samples, or rows drawn with replacement from `data`.
+    private func dataBatch(stream: UInt64, context: String) throws -> TrajectoryBatch {
+        var rng = Xoshiro256(seed: settings.seed, stream: 1 << 47, stream)
+        let terminal: Matrix
+        if let data {
+            var rows = Matrix(rows: settings.batchSize, cols: data.cols)
+            for r in 0..<settings.batchSize {
+                let source = Int(rng.next() % UInt64(data.rows))
+                for c in 0..<data.cols { rows[r, c] = data[source, c] }
+            }
+            terminal = rows
+        } else {
+            terminal = target.exactSamples(count: settings.batchSize, rng: &rng)!
+        }
+        return try sampler.sampleBackward(network, terminal: terminal, seed: settings.seed, stream: stream | 1 << 48, context: context)
+    }
+
+    /// Stops on divergence: a non-finite loss, log Z estimate or parameter.
+    /// - Throws: `TrainingError.diverged` naming what diverged.
+    public func checkFinite(_ out: ObjectiveOutput) throws {
+        let what = !out.loss.isFinite ? "loss \(out.loss)" : !out.logZEstimate.isFinite ? "log Z estimate \(out.logZEstimate)"
+            : !network.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "network parameters"
+            : !objective.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "objective parameters (log Z or flows)" : nil
+        if let what { throw TrainingError.diverged(iteration: iteration, target: target.name, what: what) }
+    }
+
+    /// Largest parameter magnitude a run may reach before it counts as diverged (lr = 1e30 makes weights of 10³⁰
+    /// that are finite but meaningless; a log Z of 10⁸, from energies with a large constant, stays well below).
+    static let parameterBound: Float = 1e15
+
+    /// Parameters, optimiser states and counters.
+    public var state: State {
+        State(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
+                   objectiveOptimizer: objectiveOptimizer, plateau: plateau, iteration: iteration, budget: budget,
+                   seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer)
+    }
+
+    /// Restores a checkpoint of a run with the same configuration.
+    public func restore(_ c: State) throws {
+        guard c.network.values.count == network.parameters.values.count,
+              c.objective.values.count == objective.parameters.values.count else {
+            throw TrainingError.incompatibleCheckpoint
+        }
+        network.parameters.values = c.network.values
+        networkOptimizer = c.networkOptimizer
+        objective.parameters.values = c.objective.values
+        objectiveOptimizer = c.objectiveOptimizer
+        plateau = c.plateau
+        iteration = c.iteration
+        budget = c.budget
+        if let restored = c.buffer { buffer = restored }
+        if let restored = c.localSearchBuffer { localSearchBuffer = restored }
+        seconds = c.seconds
+    }
+}
