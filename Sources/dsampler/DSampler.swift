@@ -111,8 +111,8 @@ struct Eval: ParsableCommand {
     func run() throws {
         let root = try HDF5.read(file)
         var config = try RunFile.config(of: root, path: file)
-        config.evalPaths = paths ?? config.evalPaths
-        config.evalSteps = steps ?? config.evalSteps
+        config.evaluation.paths = paths ?? config.evaluation.paths
+        config.evaluation.steps = steps ?? config.evaluation.steps
         config.threads = threads ?? config.threads
         guard config.method.hasModel else {
             throw ValidationError("\(file) is an MCMC baseline: it has no model to re-evaluate (its metrics are in /eval)")

@@ -176,7 +176,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         let again = try RunFile.restore(root, path: directory + "/a.h5").evaluate()
         XCTAssertEqual(again.sampleMetrics?.w2, try XCTUnwrap(eval.attribute("w2")?.doubleValue))
         var finer = config
-        finer.evalSteps = 2 * config.idem.steps
+        finer.evaluation.steps = 2 * config.idem.integrationSteps
         let refined = try RunFile.restore(root, path: "", config: finer).evaluate()
         XCTAssertNotEqual(refined.samples, report.samples)
         // A checkpoint of another network version is refused, not loaded into this one.
@@ -207,8 +207,8 @@ final class EnergyMatchingJobTests: XCTestCase {
                                            config.learningRate)), legs)  // the value used (dw4's default)
         // How the buffer is refilled (and refined), the score clip and the threads may change on resume too; the new leg uses them.
         var refill = stepped
-        (refill.iterations, refill.idem.steps, refill.idem.generate, refill.idem.scoreClip) = (4, 40, 30, 35)
-        (refill.threads, refill.idem.bufferMALA, refill.idem.conditionalTargets) = (config.threads + 1, 3, true)
+        (refill.iterations, refill.idem.integrationSteps, refill.idem.samplesPerEpoch, refill.idem.scoreClip) = (4, 40, 30, 35)
+        (refill.threads, refill.idem.refinementSweeps, refill.idem.conditionalTargets) = (config.threads + 1, 3, true)
         let fourth = try XCTUnwrap(Job(config: refill, outputPath: directory + "/b.h5").run(.resume).learner as? EnergyMatchingLearner).trainer
         XCTAssertEqual(fourth.settings.integrationSteps, 40)
         XCTAssertEqual(fourth.settings.samplesPerEpoch, 30)
@@ -217,14 +217,14 @@ final class EnergyMatchingJobTests: XCTestCase {
         XCTAssertTrue(fourth.settings.estimator.conditional)
         XCTAssertNotNil(fourth.refinementAcceptance)
         let refilled = try HDF5.read(directory + "/b.h5")
-        XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.steps, 40)
+        XCTAssertEqual(try RunFile.config(of: refilled, path: "b.h5").idem.integrationSteps, 40)
         let allLegs = try XCTUnwrap(refilled.group("provenance")?.attribute("earlier_legs")?.description)
         XCTAssertTrue(allLegs.contains("iterations 2–3, lr 0.0002, idem_score_clip 20, idem_steps 20, idem_generate 50, "
                                        + "idem_buffer_mala 0, idem_target mc, threads \(config.threads), eval_every 0, "), allLegs)
         XCTAssertEqual(refilled.group("provenance")?.attribute("threads"), .int(Int64(config.threads + 1)))
         // Other iDEM settings still may not change.
         var rebuffered = refill
-        (rebuffered.iterations, rebuffered.idem.buffer) = (5, 7)
+        (rebuffered.iterations, rebuffered.idem.bufferCapacity) = (5, 7)
         XCTAssertThrowsError(try Job(config: rebuffered, outputPath: directory + "/b.h5").run(.resume)) {
             XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
         }

@@ -21,8 +21,6 @@ public struct RunConfig: Sendable, Equatable {
     public var steps = 100
     /// Training grid: `uniform`, or a fresh `random` / `shifted` grid of `steps` steps every iteration.
     public var grid = TrainingGrid.uniform
-    /// Steps of the uniform evaluation grid; nil means `steps`.
-    public var evalSteps: Int?
     /// SDE noise variance; nil means the target's default.
     public var sigma2: Float?
     /// Exploration standard deviation ε added to the sampling noise (0 = on-policy).
@@ -75,12 +73,10 @@ public struct RunConfig: Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Worker threads (and BLAS threads).
     public var threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    /// Paths (and exact samples) of the final evaluation, K.
-    public var evalPaths = 2000
+    /// How runs are evaluated (`eval_paths`, `eval_steps`, `eval_every`).
+    public var evaluation = EvaluationSettings()
     /// Iterations between logged training points.
     public var logEvery = 100
-    /// Iterations between evaluations during training (`/train/eval` and the live log; 0 = none).
-    public var evalEvery = 0
     /// Data of `objective=mle`: `exact` (the target's exact sampler) or `FILE.h5[:DATASET]` (default dataset `samples`).
     public var data = "exact"
     /// `objective=rtb`: the run file of the prior diffusion.
@@ -100,14 +96,28 @@ public struct RunConfig: Sendable, Equatable {
         public var sigmaMin: Float?, sigmaMax: Float?, scoreClip: Float?, diffusionScale: Float?
         /// Monte-Carlo samples K per score estimate.
         public var samples: Int?
-        /// Reverse-SDE steps, samples generated per epoch, regression steps per epoch, FIFO capacity, network layers.
-        public var steps = 1000, generate = 1000, inner = 100, buffer = 10_000, layers = 3
-        /// MALA sweeps on the target from each generated sample before it enters the buffer (0 = none).
-        public var bufferMALA = 0
+        /// Reverse-SDE steps (`idem_steps`), samples generated per epoch (`idem_generate`), regression steps per epoch
+        /// (`idem_inner`), FIFO capacity (`idem_buffer`): `EnergyMatchingSettings`' fields of the same names.
+        public var integrationSteps = 1000, samplesPerEpoch = 1000, innerSteps = 100, bufferCapacity = 10_000
+        /// MCMC sweeps on the target from each generated sample before it enters the buffer (`idem_buffer_mala`; 0 = none).
+        public var refinementSweeps = 0
+        /// Message-passing layers of the EGNN or hidden layers of the MLP (`idem_layers`).
+        public var layers = 3
         /// The EGNN's bound r on the summed moves of one pair over all layers (particle targets).
         public var coordinateRange: Float = 15
         /// Whether the regression targets also weigh the clean buffer configuration (`MonteCarloScore.conditional`).
         public var conditionalTargets = false
+    }
+
+    /// How a run is evaluated, at the end and while it trains.
+    public struct EvaluationSettings: Sendable, Equatable {
+        /// Paths, samples or chains scored, and exact samples compared with, K (`eval_paths`).
+        public var paths = 2000
+        /// Steps of the uniform evaluation grid, or of iDEM's evaluation reverse SDE (`eval_steps`); nil: the
+        /// training's (`steps`, `idem_steps`).
+        public var steps: Int?
+        /// Iterations between evaluations during training, into `/train/eval` and the live log (`eval_every`; 0 = none).
+        public var every = 0
     }
 
     /// The defaults.
@@ -171,8 +181,8 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "grid", help: "training time grid: " + TrainingGrid.names.joined(separator: ", ") + " (random/shifted: new each iteration)",
             set: { c, v in c.grid = TrainingGrid(rawValue: try choice("grid", v, TrainingGrid.names))! }, get: { $0.grid.rawValue }),
         Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps); for idem, of the evaluation reverse SDE (default: idem_steps)",
-            set: { c, v in c.evalSteps = v == "default" ? nil : try integer("eval_steps", v, min: 1, max: 100_000) },
-            get: { $0.evalSteps.map { "\($0)" } ?? "default" }),
+            set: { c, v in c.evaluation.steps = v == "default" ? nil : try integer("eval_steps", v, min: 1, max: 100_000) },
+            get: { $0.evaluation.steps.map { "\($0)" } ?? "default" }),
         Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",
             set: { c, v in c.sigma2 = v == "default" ? nil : try positive("sigma2", v) }, get: { $0.sigma2.map { "\($0)" } ?? "default" }),
         Key(name: "exploration", help: "exploration std ε added to the sampling noise (0 = on-policy)",
@@ -237,17 +247,17 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "idem_diffusion_scale", help: "iDEM: noise factor of the reverse SDE when generating (default: the target's)",
             set: { c, v in c.idem.diffusionScale = v == "default" ? nil : try positive("idem_diffusion_scale", v) }, get: { $0.idem.diffusionScale.map { "\($0)" } ?? "default" }),
         Key(name: "idem_steps", help: "iDEM: Euler–Maruyama steps of the reverse SDE",
-            set: { c, v in c.idem.steps = try integer("idem_steps", v, min: 1, max: 100_000) }, get: { "\($0.idem.steps)" }, resumable: true),
+            set: { c, v in c.idem.integrationSteps = try integer("idem_steps", v, min: 1, max: 100_000) }, get: { "\($0.idem.integrationSteps)" }, resumable: true),
         Key(name: "idem_generate", help: "iDEM: samples generated into the buffer per epoch (iterations = epochs)",
-            set: { c, v in c.idem.generate = try integer("idem_generate", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.generate)" }, resumable: true),
+            set: { c, v in c.idem.samplesPerEpoch = try integer("idem_generate", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.samplesPerEpoch)" }, resumable: true),
         Key(name: "idem_inner", help: "iDEM: regression steps per epoch (batch_size points each)",
-            set: { c, v in c.idem.inner = try integer("idem_inner", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.inner)" }),
+            set: { c, v in c.idem.innerSteps = try integer("idem_inner", v, min: 1, max: 10_000_000) }, get: { "\($0.idem.innerSteps)" }),
         Key(name: "idem_buffer", help: "iDEM: capacity of the FIFO buffer",
-            set: { c, v in c.idem.buffer = try integer("idem_buffer", v, min: 1, max: 100_000_000) }, get: { "\($0.idem.buffer)" }),
+            set: { c, v in c.idem.bufferCapacity = try integer("idem_buffer", v, min: 1, max: 100_000_000) }, get: { "\($0.idem.bufferCapacity)" }),
         Key(name: "idem_layers", help: "iDEM: message-passing layers of the EGNN (particle targets) or hidden layers of the MLP",
             set: { c, v in c.idem.layers = try integer("idem_layers", v, min: 1, max: 64) }, get: { "\($0.idem.layers)" }),
         Key(name: "idem_buffer_mala", help: "iDEM: MCMC sweeps (ls_kernel) on the target from each generated sample before it enters the buffer (0 = none; initial step ls_step)",
-            set: { c, v in c.idem.bufferMALA = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.bufferMALA)" }, resumable: true),
+            set: { c, v in c.idem.refinementSweeps = try integer("idem_buffer_mala", v, min: 0, max: 10_000_000) }, get: { "\($0.idem.refinementSweeps)" }, resumable: true),
         Key(name: "idem_target", help: "iDEM: regression target, mc (iDEM's K-sample estimate) or conditional (also weighs the clean buffer row the point was noised from)",
             set: { c, v in c.idem.conditionalTargets = try choice("idem_target", v, ["mc", "conditional"]) == "conditional" },
             get: { $0.idem.conditionalTargets ? "conditional" : "mc" }, resumable: true),
@@ -270,10 +280,10 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "threads", help: "worker threads", set: { c, v in c.threads = try integer("threads", v, min: 1, max: 256) },
             get: { "\($0.threads)" }, resumable: true),
         Key(name: "eval_paths", help: "paths (and exact samples) used by the final evaluation",
-            set: { c, v in c.evalPaths = try integer("eval_paths", v, min: 2, max: 1_000_000) }, get: { "\($0.evalPaths)" }),
+            set: { c, v in c.evaluation.paths = try integer("eval_paths", v, min: 2, max: 1_000_000) }, get: { "\($0.evaluation.paths)" }),
         Key(name: "eval_every", help: "iterations between evaluations during training, into /train/eval and RUN.jsonl (0 = none): "
                 + "ELBO, log Z_IS, ESS for path-space methods (eval_paths paths), the sample metrics for iDEM and MCMC",
-            set: { c, v in c.evalEvery = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evalEvery)" }, resumable: true),
+            set: { c, v in c.evaluation.every = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evaluation.every)" }, resumable: true),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
     ]
@@ -318,15 +328,15 @@ public struct RunConfig: Sendable, Equatable {
         var arrays = [("hidden", hidden, "hidden × (dimension + hidden)", [hidden, d + hidden])]
         switch method.family {
         case .energyMatching:
-            arrays += [("idem_generate", idem.generate, "idem_generate × dimension", [idem.generate, d]),
-                       ("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]),
+            arrays += [("idem_generate", idem.samplesPerEpoch, "idem_generate × dimension", [idem.samplesPerEpoch, d]),
+                       ("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]),
                        ("batch_size", batchSize, "batch_size × (idem_samples + 1) × dimension", [batchSize, (idemSamples ?? 1) + 1, d]),
-                       ("idem_buffer", idem.buffer, "idem_buffer × dimension", [idem.buffer, d])]
+                       ("idem_buffer", idem.bufferCapacity, "idem_buffer × dimension", [idem.bufferCapacity, d])]
         case .mcmc:
-            arrays.append(("eval_paths", evalPaths, "eval_paths × dimension", [evalPaths, d]))
+            arrays.append(("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]))
         case .pathSpace:
             arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
-                       ("eval_paths", evalPaths, "(eval_steps + 1) × eval_paths × dimension", [(evalSteps ?? steps) + 1, evalPaths, d])]
+                       ("eval_paths", evaluation.paths, "(eval_steps + 1) × eval_paths × dimension", [(evaluation.steps ?? steps) + 1, evaluation.paths, d])]
             if localSearch { arrays.append(("buffer_size", bufferSize, "buffer_size × dimension", [bufferSize, d])) }
         }
         for (key, value, what, factors) in arrays {
@@ -349,9 +359,9 @@ public struct RunConfig: Sendable, Equatable {
                                        expected: "at least \(method.minimumBatchSize) for objective=\(objective) (a variance over the batch)")
         }
         let perStep = lsKernel == "hmc" ? hmcLeapfrog : 1
-        if method.family == .mcmc && malaBudget < evalPaths * (1 + 2 * perStep) {
+        if method.family == .mcmc && malaBudget < evaluation.paths * (1 + 2 * perStep) {
             throw ConfigError.badValue(key: "mala_budget", value: "\(malaBudget)",
-                                       expected: "at least eval_paths × (1 + 2 × \(perStep)) = \(evalPaths * (1 + 2 * perStep)): each of the "
+                                       expected: "at least eval_paths × (1 + 2 × \(perStep)) = \(evaluation.paths * (1 + 2 * perStep)): each of the "
                                            + "eval_paths chains is evaluated at its start and needs 2 sweeps of \(perStep) gradient evaluations")
         }
     }

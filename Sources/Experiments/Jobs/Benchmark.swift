@@ -127,8 +127,8 @@ public enum Benchmark {
         // coordinate MLP (H→H→1); per node the two first-layer blocks of the edge MLP and the node MLP (2H→H→H).
         let n = 13.0, h = Double(config.hidden), layers = Double(config.idem.layers)
         let perConfiguration = layers * 2 * (n * (n - 1) * (h + h * h + h * h + h) + n * (2 * h * h + 2 * h * h + h * h))
-        let forwardConfigurations = Double(config.idem.steps * config.idem.generate)
-        let regressionConfigurations = Double(config.idem.inner * config.batchSize) * 3  // forward + backward ≈ 3 forwards
+        let forwardConfigurations = Double(config.idem.integrationSteps * config.idem.samplesPerEpoch)
+        let regressionConfigurations = Double(config.idem.innerSteps * config.batchSize) * 3  // forward + backward ≈ 3 forwards
         var result = Result(name: energyMatchingCase, millisecondsPerIteration: median,
                             gflops: perConfiguration * (forwardConfigurations + regressionConfigurations) / (median * 1e6))
         result.labels = ("ms_per_epoch", "gflops")

@@ -13,7 +13,7 @@ public enum Comparison {
     /// `config.target` (whose spec may name a reference set) rather than a custom one.
     /// - Throws: `RunFileError` when the reference set cannot be read.
     public static func set(for target: any Target, config: RunConfig, catalog: Bool, rows: Int? = nil) throws -> ComparisonSet? {
-        let n = rows ?? config.evalPaths
+        let n = rows ?? config.evaluation.paths
         var rng = Xoshiro256(seed: config.seed, stream: Evaluator.exactStream)
         var set: ComparisonSet
         if let exact = target.exactSamples(count: n, rng: &rng) {

@@ -69,14 +69,14 @@ public final class EnergyMatchingLearner: Learner {
             schedule: GeometricNoiseSchedule(sigmaMin: sigmaMin, sigmaMax: sigmaMax),
             estimator: MonteCarloScore(samples: samples, maxNorm: clip > 0 ? clip : nil, conditional: o.conditionalTargets))
         settings.diffusionScale = value(o.diffusionScale, "diffusion_scale", 1)
-        settings.integrationSteps = o.steps
-        settings.samplesPerEpoch = o.generate
+        settings.integrationSteps = o.integrationSteps
+        settings.samplesPerEpoch = o.samplesPerEpoch
         settings.threads = config.threads
-        settings.innerSteps = o.inner
-        (settings.refinementSweeps, settings.refinementStepSize) = (o.bufferMALA, config.lsStep)
+        settings.innerSteps = o.innerSteps
+        (settings.refinementSweeps, settings.refinementStepSize) = (o.refinementSweeps, config.lsStep)
         settings.refinementKernel = config.mcmcKernel
         settings.batchSize = config.batchSize
-        settings.bufferCapacity = o.buffer
+        settings.bufferCapacity = o.bufferCapacity
         settings.optimizer = config.optimizerSettings
         // grad_clip=0 (the default) takes the target's iDEM value: iDEM's trainer clips at 0.5, and without it
         // DW4 training diverged for some initialisations.
@@ -110,7 +110,7 @@ public final class EnergyMatchingLearner: Learner {
     /// `eval_paths` samples with `eval_steps` reverse-SDE steps (default `idem_steps`), from the weight average when
     /// `idem_ema` > 0, in the target's coordinates.
     public func evaluationSamples() -> Matrix {
-        toTarget(trainer.generate(count: config.evalPaths, stream: 1 << 40, steps: config.evalSteps, averaged: true))
+        toTarget(trainer.generate(count: config.evaluation.paths, stream: 1 << 40, steps: config.evaluation.steps, averaged: true))
     }
 
     public func evaluate() throws -> EvaluationReport {

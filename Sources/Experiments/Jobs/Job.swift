@@ -53,7 +53,7 @@ public struct Job {
         do {
             try learner.train { l, values in
                 if l.history.last?.iteration == l.iteration { try log.append(l.history.last!, kind: "train") }
-                if config.evalEvery > 0, l.iteration % config.evalEvery == 0 {
+                if config.evaluation.every > 0, l.iteration % config.evaluation.every == 0 {
                     let start = DispatchTime.now().uptimeNanoseconds
                     var values = try l.monitor()
                     // What the evaluation cost, beside the training seconds it is not part of.

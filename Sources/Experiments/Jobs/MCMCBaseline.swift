@@ -42,7 +42,7 @@ public final class MCMCBaseline: Learner {
         (target, settings, customTarget) = (setup.original, setup.settings, custom)
         let kernel = config.mcmcKernel.kernel
         // The start's evaluation counts against the budget: chains × (1 + sweeps × L) ≤ mala_budget, as close as whole sweeps go.
-        let n = config.evalPaths, sweeps = max(2, (config.malaBudget - n) / (n * kernel.gradientEvaluationsPerStep))
+        let n = config.evaluation.paths, sweeps = max(2, (config.malaBudget - n) / (n * kernel.gradientEvaluationsPerStep))
         driver = ChainDriver(kernel: kernel, sweeps: sweeps, adaptationSweeps: sweeps / 2, initialStepSize: config.lsStep)
         rng = Xoshiro256(seed: config.seed, stream: 1 << 53)
         var x = rng.gaussianMatrix(rows: n, cols: target.dimension)
@@ -54,7 +54,7 @@ public final class MCMCBaseline: Learner {
     public var iteration: Int { chains.sweep }
     public var totalIterations: Int { driver.sweeps }
     public var budget: EvaluationBudget {
-        EvaluationBudget(gradient: ChainDriver.cost(chains: config.evalPaths, sweeps: chains.sweep, kernel: driver.kernel))
+        EvaluationBudget(gradient: ChainDriver.cost(chains: config.evaluation.paths, sweeps: chains.sweep, kernel: driver.kernel))
     }
     public var logEvery: Int { config.logEvery }
     public func checkpointInterval(_ every: Int) -> Int { every }
@@ -78,7 +78,7 @@ public final class MCMCBaseline: Learner {
 
     public var trainingSummary: String {
         String(format: "ran %d %@ chains for %ld gradient evaluations in %.1f s (acceptance %.3f after adaptation)",
-               config.evalPaths, driver.kernel.name.uppercased(), budget.gradient, seconds, chains.acceptance)
+               config.evaluation.paths, driver.kernel.name.uppercased(), budget.gradient, seconds, chains.acceptance)
     }
 
     /// The chains (positions with their log-densities and gradients), step sizes, acceptance counts and generator.
@@ -98,7 +98,7 @@ public final class MCMCBaseline: Learner {
     }
 
     public func restore(_ cp: CheckpointFields, stored: RunConfig) throws {
-        let n = config.evalPaths, d = target.dimension
+        let n = config.evaluation.paths, d = target.dimension
         guard cp.node.dataset("positions") != nil else {
             throw cp.damaged("holds no chain states (written before MCMC runs could be resumed); run it anew")
         }

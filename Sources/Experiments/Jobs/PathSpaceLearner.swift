@@ -53,7 +53,7 @@ public final class PathSpaceLearner: Learner {
     /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
     public func evaluationSampler() -> PathSampler {
         PathSampler(target: evaluationTarget, process: DiffusionProcess(sigma2: trainer.sampler.process.sigma2,
-                                                                        grid: .uniform(steps: config.evalSteps ?? config.steps)),
+                                                                        grid: .uniform(steps: config.evaluation.steps ?? config.steps)),
                     threads: config.threads)
     }
 
@@ -76,7 +76,7 @@ public final class PathSpaceLearner: Learner {
 
     /// On-policy estimates, EUBO and sample metrics on the uniform evaluation grid.
     public func evaluate() throws -> EvaluationReport {
-        try Evaluator(paths: config.evalPaths, seed: config.seed).evaluate(
+        try Evaluator(paths: config.evaluation.paths, seed: config.seed).evaluate(
             evaluationNetwork, sampler: evaluationSampler(), comparison: try comparison.get {
                 try Comparison.set(for: evaluationTarget, config: config, catalog: customTarget == nil)
             })
@@ -85,7 +85,7 @@ public final class PathSpaceLearner: Learner {
     /// ELBO, log Z_IS and ESS of `eval_paths` on-policy paths (the same paths every time: common random numbers
     /// make the curve's steps the model's, not the sample's).
     public func monitor() throws -> [String: Double] {
-        let (_, logWeights) = try Evaluator(paths: config.evalPaths, seed: config.seed).onPolicy(evaluationNetwork, sampler: evaluationSampler())
+        let (_, logWeights) = try Evaluator(paths: config.evaluation.paths, seed: config.seed).onPolicy(evaluationNetwork, sampler: evaluationSampler())
         var report = EvaluationReport(samples: Matrix(rows: 0, cols: 0), logZTrue: evaluationTarget.logZ)
         report.onPolicy = LogZEstimates(logWeights: logWeights)
         return RunFile.numbers(report).filter { $0.key != "n_eval" }
@@ -93,7 +93,7 @@ public final class PathSpaceLearner: Learner {
 
     /// σ² and the evaluation steps; iDEM's "default" settings are marked unused.
     public var resolvedSettings: [String: String] {
-        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(config.evalSteps ?? config.steps)"]
+        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(config.evaluation.steps ?? config.steps)"]
         for (key, value) in config.entries where key.hasPrefix("idem_") && value == "default" {
             values[key] = "unused by objective=\(config.objective)"
         }
