@@ -31,7 +31,7 @@ struct Bench: ParsableCommand {
     }
 
     static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
-        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase]
+        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase]
 
     func run() throws {
         for name in cases.isEmpty ? Self.allNames : cases {
@@ -41,6 +41,8 @@ struct Bench: ParsableCommand {
                 print(try Benchmark.runDensity(name, repeats: repeats).line)
             } else if name == Benchmark.energyMatchingCase {
                 print(try Benchmark.runEnergyMatching(threads: threads, repeats: min(repeats, 3)).line)
+            } else if name == Benchmark.evaluationCase {
+                print(try Benchmark.runEvaluation(threads: threads, repeats: repeats).line)
             } else if name == Benchmark.localSearchCase {
                 print(try Benchmark.runLocalSearch(threads: threads, repeats: repeats).line)
             } else {

@@ -34,19 +34,60 @@ final class EvaluationTests: XCTestCase {
         XCTAssertLessThan(e.meanLogWeight, e.importanceWeighted)
     }
 
-    /// The Hungarian solver against brute force on small random problems, and W₂ of a shift.
+    /// The Jonker–Volgenant solver against brute force on small problems (random, and with many ties), against an
+    /// independent O(n³) Hungarian solver on larger squared-Euclidean ones, and W₂ of a shift.
     func testAssignmentMatchesBruteForce() {
         var rng = Xoshiro256(seed: 2)
-        for _ in 0..<20 {
-            let n = 6
-            let cost = (0..<(n * n)).map { _ in Double(rng.nextUniform()) }
-            let a = Wasserstein.minimumCostAssignment(cost, n: n)
+        func total(_ cost: [Double], _ a: [Int], _ n: Int) -> Double { (0..<n).reduce(0.0) { $0 + cost[$1 * n + a[$1]] } }
+        for trial in 0..<140 {
+            let n = 1 + trial % 7
+            // Every other problem has integer costs from {0, 1, 2}: ties everywhere.
+            let cost = (0..<(n * n)).map { _ in trial % 2 == 0 ? Double(rng.nextUniform()) : Double(rng.next() % 3) }
+            let a = LinearAssignment.solve(cost, n: n)
             XCTAssertEqual(Set(a).count, n)
-            let best = permutations(Array(0..<n)).map { p in (0..<n).reduce(0.0) { $0 + cost[$1 * n + p[$1]] } }.min()!
-            XCTAssertEqual((0..<n).reduce(0.0) { $0 + cost[$1 * n + a[$1]] }, best, accuracy: 1e-12)
+            let best = permutations(Array(0..<n)).map { total(cost, $0, n) }.min()!
+            XCTAssertEqual(total(cost, a, n), best, accuracy: 1e-12)
+        }
+        for (n, d) in [(300, 2), (200, 10), (250, 1)] {
+            let x = (0..<(n * d)).map { _ in rng.nextGaussian() }, y = (0..<(n * d)).map { _ in 2 * rng.nextGaussian() + 1 }
+            var cost = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { for j in 0..<n { cost[i * n + j] = (0..<d).reduce(0.0) { let e = Double(x[i * d + $1] - y[j * d + $1]); return $0 + e * e } } }
+            let a = LinearAssignment.solve(cost, n: n)
+            XCTAssertEqual(Set(a).count, n)
+            XCTAssertEqual(total(cost, a, n), total(cost, hungarian(cost, n: n), n), accuracy: 1e-9 * total(cost, a, n))
         }
         let x = (0..<200).map { _ in rng.nextGaussian() }
         XCTAssertEqual(Wasserstein.exactW2(x, x.map { $0 + 3 }, dimension: 2), 3 * 2.0.squareRoot(), accuracy: 1e-5)
+    }
+
+    /// The textbook O(n³) Hungarian method with row and column potentials (Kuhn–Munkres, shortest-path form), as an
+    /// independent reference for the solver under test.
+    func hungarian(_ cost: [Double], n: Int) -> [Int] {
+        var u = [Double](repeating: 0, count: n + 1), v = [Double](repeating: 0, count: n + 1)
+        var match = [Int](repeating: 0, count: n + 1), way = [Int](repeating: 0, count: n + 1)
+        for i in 1...n {
+            match[0] = i
+            var j0 = 0
+            var minv = [Double](repeating: .infinity, count: n + 1), used = [Bool](repeating: false, count: n + 1)
+            repeat {
+                used[j0] = true
+                let i0 = match[j0]
+                var (delta, j1) = (Double.infinity, 0)
+                for j in 1...n where !used[j] {
+                    let r = cost[(i0 - 1) * n + j - 1] - u[i0] - v[j]
+                    if r < minv[j] { (minv[j], way[j]) = (r, j0) }
+                    if minv[j] < delta { (delta, j1) = (minv[j], j) }
+                }
+                for j in 0...n {
+                    if used[j] { u[match[j]] += delta; v[j] -= delta } else { minv[j] -= delta }
+                }
+                j0 = j1
+            } while match[j0] != 0
+            repeat { let j1 = way[j0]; match[j0] = match[j1]; j0 = j1 } while j0 != 0
+        }
+        var a = [Int](repeating: 0, count: n)
+        for j in 1...n { a[match[j] - 1] = j - 1 }
+        return a
     }
 
     func permutations(_ a: [Int]) -> [[Int]] {

@@ -2,6 +2,7 @@ import Foundation
 import Numerics
 import Objectives
 import Training
+import Evaluation
 
 /// The speed benchmark behind `dsampler bench`: training iterations of fixed cases, median of repeats.
 public enum Benchmark {
@@ -132,6 +133,36 @@ public enum Benchmark {
         var result = Result(name: energyMatchingCase, millisecondsPerIteration: median,
                             gflops: perConfiguration * (forwardConfigurations + regressionConfigurations) / (median * 1e6))
         result.labels = ("ms_per_epoch", "gflops")
+        return result
+    }
+
+    /// The evaluation case: what `dsampler eval RUN --paths 2000` does for a TB run on gmm25 once the file is read.
+    public static let evaluationCase = "eval-gmm25"
+
+    /// Times `repeats` full evaluations of a TB drift network on gmm25 (at its initial weights, T = 100): drawing the
+    /// 2000 exact comparison samples and the second set with the W₂ floor between them, 2000 on-policy paths, the
+    /// EUBO's 2000 backward paths and the sample metrics with W₂ against the set. Reports the median evaluation and
+    /// the median of as many exact W₂ computations between two independent 2000-sample sets.
+    public static func runEvaluation(threads: Int, repeats: Int) throws -> Result {
+        let config = try RunConfig.parse(["target=gmm25", "objective=tb", "threads=\(threads)"])
+        let learner = try PathSpaceLearner(config: config)
+        var evaluations: [Double] = [], assignments: [Double] = []
+        for r in 0..<repeats {
+            var start = DispatchTime.now().uptimeNanoseconds
+            let set = try Comparison.set(for: learner.evaluationTarget, config: config, catalog: true)
+            _ = try Evaluator(paths: config.evaluation.paths, seed: config.seed).evaluate(
+                learner.evaluationNetwork, sampler: learner.evaluationSampler(), comparison: set)
+            evaluations.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            var rng = Numerics.Xoshiro256(seed: UInt64(r), stream: 7)
+            let target = learner.evaluationTarget
+            let a = target.exactSamples(count: 2000, rng: &rng)!, b = target.exactSamples(count: 2000, rng: &rng)!
+            start = DispatchTime.now().uptimeNanoseconds
+            _ = Wasserstein.exactW2(a.storage, b.storage, dimension: target.dimension)
+            assignments.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        var result = Result(name: evaluationCase, millisecondsPerIteration: evaluations.sorted()[repeats / 2],
+                            gflops: assignments.sorted()[repeats / 2])
+        result.labels = ("ms_per_eval", "w2_ms")
         return result
     }
 
