@@ -325,7 +325,16 @@ enum Seal {
         guard let handle = FileHandle(forReadingAtPath: path) else { return }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: size)) ?? Data()
-        guard head.starts(with: Array(magic.utf8)) else { return }
+        guard head.starts(with: Array(magic.utf8)) else {
+            // A seal line with flipped bytes is damage, not a file without a seal: the body it guarded may be
+            // damaged too, and must not reach the library. (Unsealed files start with HDF5's signature or with a
+            // user block of their own, which shares no more than chance bytes with the magic line.)
+            let matching = zip(head, magic.utf8).filter { $0 == $1 }.count
+            if matching >= magic.utf8.count / 2 {
+                throw HDF5Error(message: "\(path) is damaged: its checksum line was altered after writing; use another copy or rerun")
+            }
+            return
+        }
         let body = (try? handle.readToEnd()) ?? Data()
         let expected = line(hash: body.withUnsafeBytes(hash), length: body.count)
         guard head.prefix(expected.utf8.count).elementsEqual(expected.utf8) else {

@@ -26,8 +26,13 @@ public enum TrainingGrid: String, CaseIterable, Sendable {
 public struct PathSpaceSettings: Sendable {
     /// The method (`objective=`); its family is `.pathSpace`.
     public var method: Method
-    /// Training iterations (`iterations`) and paths per iteration (`batch_size`).
-    public var iterations: Int, batchSize: Int
+    /// Paths per iteration (`batch_size`).
+    public var batchSize: Int
+    /// Training iterations (`iterations`): the optimiser's, over which its schedule runs and exploration anneals.
+    public var iterations: Int {
+        get { optimizer.iterations }
+        set { optimizer.iterations = newValue }
+    }
     /// Steps T of the training grid (`steps`) and how it is drawn (`grid`).
     public var steps: Int, grid: TrainingGrid
     /// The SDE's noise variance σ² (`sigma2`); nil takes the target's `defaultSigma2`.
@@ -57,9 +62,10 @@ public struct PathSpaceSettings: Sendable {
     /// Settings for `method` with the defaults of Sendera et al. (2024).
     public init(method: Method) {
         self.method = method
-        (iterations, batchSize, steps, grid, sigma2) = (25_000, 300, 100, .uniform, nil)
+        (batchSize, steps, grid, sigma2) = (300, 100, .uniform, nil)
         (exploration, explorationAnneal, hidden, langevin, learnedVariance) = (0, true, 64, false, false)
         (optimizer, logZLearningRate, flowLearningRate) = (OptimizerSettings(), 1e-1, 1e-2)
         (objective, localSearch, plateauEpoch, seed, threads) = (ObjectiveSettings(), nil, 100, 0, 1)
+        iterations = 25_000
     }
 }

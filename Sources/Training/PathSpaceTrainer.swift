@@ -61,6 +61,8 @@ public final class PathSpaceTrainer {
     private var networkOptimizer: OptimizerChain
     private var objectiveOptimizer: OptimizerChain
     private var plateau = PlateauState()
+    /// Whether the trainer was built to train (with its prior and data) rather than only to be evaluated.
+    public let canTrain: Bool
     /// Iterations completed.
     public private(set) var iteration = 0
     /// Target evaluations so far.
@@ -74,10 +76,14 @@ public final class PathSpaceTrainer {
 
     /// A fresh run of `settings.method` on `target`. `prior` is required by methods that declare one (RTB), which
     /// start the policy from it; `data` gives the rows of a data-driven method (MLE), nil drawing exact samples.
+    /// With `training` false the trainer only holds a network to be restored and evaluated: it needs neither, and
+    /// `step` refuses.
     /// - Throws: `TrainingError` naming the settings or target that cannot be combined.
-    public init(settings: PathSpaceSettings, target: any Target, prior: Prior? = nil, data: Matrix? = nil) throws {
+    public init(settings: PathSpaceSettings, target: any Target, prior: Prior? = nil, data: Matrix? = nil,
+                training: Bool = true) throws {
         self.settings = settings
         self.target = target
+        canTrain = training
         let method = settings.method, name = method.name
         guard let makeObjective = method.objective else {
             throw TrainingError.unsupportedSettings("objective=\(name) does not train on paths")
@@ -111,12 +117,23 @@ public final class PathSpaceTrainer {
             buffer = ReplayBuffer(capacity: ls.bufferSize, dimension: target.dimension, rankWeight: ls.rankWeight)
             localSearchBuffer = buffer
         }
+        if method.prior {
+            guard settings.localSearch == nil else {
+                throw TrainingError.unsupportedSettings("objective=\(name) scores on-policy paths under its prior; local search "
+                    + "replays backward paths the prior does not score; use local_search=false")
+            }
+            guard !settings.langevin else {
+                throw TrainingError.unsupportedSettings("objective=\(name) with langevin=true would steer by the reward's score "
+                    + "during training but by the posterior's in evaluation; use langevin=false")
+            }
+        }
+        self.prior = try Self.attach(prior, to: network, sampler: sampler, needed: method.prior && training)
+        // RTB fine-tunes the prior: the policy, and so a weight average, starts from its weights.
+        if let prior { network.parameters.values = prior.network.parameters.values }
         networkOptimizer = settings.optimizer.networkChain(for: network.parameters,
                                                            slotRates: network.flowSlots.map { ($0, settings.flowLearningRate) })
         objectiveOptimizer = OptimizerChain(store: objective.parameters, learningRate: settings.scalarLearningRate)
-        self.prior = try Self.attach(prior, to: network, sampler: sampler, needed: method.prior)
-        if let prior { network.parameters.values = prior.network.parameters.values }  // RTB fine-tunes the prior
-        self.data = try Self.check(data, for: target, needed: method.paths == .data)
+        self.data = try Self.check(data, for: target, needed: method.paths == .data && training)
     }
 
     /// The prior's network and a sampler that scores paths under it, after checking that it matches the policy.
@@ -125,10 +142,14 @@ public final class PathSpaceTrainer {
         guard needed else { return nil }
         guard let prior else { throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)") }
         let p = prior.network
-        guard p.dimension == network.dimension, p.hidden == network.hidden, p.langevin == network.langevin,
-              p.parameters.values.count == network.parameters.values.count else {
-            throw TrainingError.unsupportedSettings("the prior has another network (dimension \(p.dimension), "
-                + "hidden \(p.hidden), langevin \(p.langevin)); use the same hidden and langevin settings")
+        let differences = [("dimension", p.dimension, network.dimension), ("hidden", p.hidden, network.hidden),
+                           ("langevin", p.langevin ? 1 : 0, network.langevin ? 1 : 0),
+                           ("parameters (a flow head or learned variance)", p.parameters.values.count, network.parameters.values.count)]
+            .filter { $0.1 != $0.2 }
+        if let (what, prior, policy) = differences.first {
+            throw TrainingError.unsupportedSettings("the prior's network differs from this run's in \(what) (\(prior) against "
+                + "\(policy)); train the prior with the same hidden, langevin and learned_variance and a method without a flow "
+                + "head (mle, tb)")
         }
         guard prior.sigma2 == sampler.process.sigma2 else {
             throw TrainingError.unsupportedSettings("the prior was trained with σ² = \(prior.sigma2), "
@@ -186,6 +207,7 @@ public final class PathSpaceTrainer {
     /// for divergence or log the point (`advance` and `train` do).
     @discardableResult
     public func step() throws -> ObjectiveOutput {
+        guard canTrain else { throw TrainingError.unsupportedSettings("this trainer was restored for evaluation; restore it for training") }
         let start = DispatchTime.now().uptimeNanoseconds
         let context = "iteration \(iteration + 1)"
         if settings.grid != .uniform {

@@ -44,4 +44,19 @@ final class HDF5Tests: ScratchFolderTestCase {
         FileManager.default.createFile(atPath: junk, contents: Data("not hdf5".utf8))
         XCTAssertThrowsError(try HDF5.read(junk)) { XCTAssertTrue("\($0)".contains("junk.h5")) }
     }
+
+    /// A flipped byte anywhere — in the body, or in the seal line itself together with the body — is refused as
+    /// damage before the library parses the file (a damaged seal line must not pass for a file without one).
+    func testDamageAnywhereIsRefused() throws {
+        let path = directory + "/run.h5"
+        try HDF5.write(sampleTree(), to: path)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        for (k, offsets) in [[3], [bytes.count - 9], [5, bytes.count / 2], [0, 1, 700]].enumerated() {
+            var mutant = bytes
+            for o in offsets { mutant[o] ^= 0x5a }
+            let damaged = directory + "/m\(k).h5"
+            try Data(mutant).write(to: URL(fileURLWithPath: damaged))
+            XCTAssertThrowsError(try HDF5.read(damaged), "offsets \(offsets)") { XCTAssertTrue("\($0)".contains("is damaged"), "\($0)") }
+        }
+    }
 }

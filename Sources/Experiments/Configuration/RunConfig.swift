@@ -345,6 +345,17 @@ public struct RunConfig: Sendable, Equatable {
                     + factors.map(String.init).joined(separator: " × ") + " exceeds the limit of \(Self.maxElements) values per array")
             }
         }
+        if method.family == .pathSpace {
+            // One iteration keeps every step's states, drift, noise and the network's activations for the backward
+            // pass: about 6·d + 8·hidden floats per row and step, which must fit in this machine's memory.
+            let bytes = product([steps + 1, batchSize, 6 * d + 8 * hidden, 4]) ?? .max
+            let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+            if bytes > memory {
+                throw ConfigError.badValue(key: "batch_size", value: "\(batchSize)", expected: String(format: "a smaller batch_size "
+                    + "or steps: one iteration needs about %.1f GiB ((steps + 1) × batch_size × (6 × dimension + 8 × hidden) floats) "
+                    + "and this machine has %.1f GiB", Double(bytes) / 1_073_741_824, Double(memory) / 1_073_741_824))
+            }
+        }
     }
 
     /// Rules between keys, checked once all are set.

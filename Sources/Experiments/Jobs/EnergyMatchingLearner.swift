@@ -122,13 +122,17 @@ public final class EnergyMatchingLearner: Learner {
     /// The sample metrics of a full evaluation (iDEM has no cheaper estimate: generation is the cost).
     public func monitor() throws -> [String: Double] { RunFile.numbers(try evaluate()) }
 
-    public var resolvedSettings: [String: String] { Self.resolved(trainer.settings) }
+    public var resolvedSettings: [String: String] {
+        var values = Self.resolved(trainer.settings)
+        values["eval_steps"] = "\(config.evaluation.steps ?? trainer.settings.integrationSteps)"
+        return values
+    }
 
     /// The values an iDEM or MCMC run uses for its "default" settings (from the target spec's `idem:` line or iDEM's code).
     static func resolved(_ s: EnergyMatchingSettings) -> [String: String] {
         ["idem_sigma_min": "\(s.schedule.sigmaMin)", "idem_sigma_max": "\(s.schedule.sigmaMax)",
          "idem_samples": "\(s.estimator.samples)", "idem_score_clip": "\(s.estimator.maxNorm ?? 0)",
-         "idem_diffusion_scale": "\(s.diffusionScale)", "eval_steps": "\(s.integrationSteps)", "grad_clip": "\(s.optimizer.gradientClip)",
+         "idem_diffusion_scale": "\(s.diffusionScale)", "grad_clip": "\(s.optimizer.gradientClip)",
          "sigma2": "unused by iDEM and MALA (the noise schedule is idem_sigma_min, idem_sigma_max)"]
     }
 

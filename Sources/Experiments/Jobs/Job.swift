@@ -42,7 +42,7 @@ public struct Job {
             guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath))
             }
-            learner = try RunFile.restore(root, path: outputPath, config: config, target: target)
+            learner = try RunFile.restore(root, path: outputPath, config: config, target: target, training: true)
             provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)
         } else {
             learner = try Learners.make(config, target: target)

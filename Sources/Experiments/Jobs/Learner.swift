@@ -100,11 +100,12 @@ extension RunConfig {
 
 /// Builds the learner a method's family trains with.
 public enum Learners {
-    /// A fresh learner for `config`; `target` replaces the catalog's `target=` by your own.
+    /// A fresh learner for `config`; `target` replaces the catalog's `target=` by your own. Without `training`, a
+    /// path-space learner does not read the files it would train from (see `PathSpaceLearner.init`).
     /// - Throws: the learner's refusals of settings or target.
-    public static func make(_ config: RunConfig, target: (any Target)? = nil) throws -> any Learner {
+    public static func make(_ config: RunConfig, target: (any Target)? = nil, training: Bool = true) throws -> any Learner {
         switch config.method.family {
-        case .pathSpace: return try PathSpaceLearner(config: config, target: target)
+        case .pathSpace: return try PathSpaceLearner(config: config, target: target, training: training)
         case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)
         case .mcmc: return try MCMCBaseline(config: config, target: target)
         }

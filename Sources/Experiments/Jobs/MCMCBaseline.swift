@@ -74,7 +74,11 @@ public final class MCMCBaseline: Learner {
 
     public func monitor() throws -> [String: Double] { RunFile.numbers(try evaluate()) }
 
-    public var resolvedSettings: [String: String] { EnergyMatchingLearner.resolved(settings) }
+    public var resolvedSettings: [String: String] {
+        var values = EnergyMatchingLearner.resolved(settings)
+        values["eval_steps"] = "unused by objective=\(config.objective) (no SDE is integrated)"
+        return values
+    }
 
     public var trainingSummary: String {
         String(format: "ran %d %@ chains for %ld gradient evaluations in %.1f s (acceptance %.3f after adaptation)",

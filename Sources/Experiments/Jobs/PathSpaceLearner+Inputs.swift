@@ -20,7 +20,12 @@ extension PathSpaceLearner {
         guard let set = root.dataset(name), set.shape.count == 2, set.shape[1] == dimension else {
             throw RunFileError(message: "\(parts[0]) has no dataset '\(name)' of shape [n, \(dimension)]")
         }
-        return Matrix(rows: set.shape[0], cols: set.shape[1], storage: set.floats)
+        let rows = set.floats
+        if let bad = rows.firstIndex(where: { !$0.isFinite }) {
+            throw RunFileError(message: "\(parts[0]) dataset '\(name)' has a non-finite value (\(rows[bad])) in row \(bad / dimension); "
+                + "remove or repair that row")
+        }
+        return Matrix(rows: set.shape[0], cols: set.shape[1], storage: rows)
     }
 
     /// The prior diffusion of `prior=RUN.h5`: its trained network and σ² (RTB starts from and scores against it).

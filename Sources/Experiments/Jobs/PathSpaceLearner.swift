@@ -25,10 +25,11 @@ public final class PathSpaceLearner: Learner {
 
     /// A fresh run for `config`. BLAS is pinned to one thread: the trainer parallelises over rows itself. Pass
     /// `target` to train on your own `Target` instead of the built-in one named in `config` (`config.target` is
-    /// then set to its name). RTB's prior is read from `prior=`, MLE's data from `data=`.
+    /// then set to its name). RTB's prior is read from `prior=`, MLE's data from `data=`, unless `training` is
+    /// false (a learner restored to be evaluated or plotted, which cannot step).
     /// - Throws: `ConfigError` for sizes over the limits, `TrainingError` for settings that cannot be combined,
     ///   `RunFileError` for an unreadable prior or data file.
-    public init(config: RunConfig, target custom: (any Target)? = nil) throws {
+    public init(config: RunConfig, target custom: (any Target)? = nil, training: Bool = true) throws {
         BLAS.setThreads(1)
         let config = config.training(on: custom)
         self.config = config
@@ -41,13 +42,18 @@ public final class PathSpaceLearner: Learner {
                 throw TrainingError.unsupportedSettings("objective=rtb needs prior=RUN.h5 (a trained diffusion) and reward=TARGET (log r)")
             }
             target = try TargetCatalog.resolve(config.reward)
+            guard target.dimension == evaluationTarget.dimension else {
+                throw TrainingError.unsupportedSettings("reward=\(config.reward) has dimension \(target.dimension) but target="
+                    + "\(config.target) has dimension \(evaluationTarget.dimension); the posterior lives where the reward does")
+            }
         } else {
             target = evaluationTarget
         }
         if target.particleStructure == nil { try config.checkSizes(dimension: target.dimension) }
         trainer = try PathSpaceTrainer(settings: config.pathSpaceSettings, target: target,
-                                       prior: method.prior ? try Self.loadPrior(config.prior) : nil,
-                                       data: method.paths == .data ? try Self.loadData(config.data, dimension: target.dimension) : nil)
+                                       prior: method.prior && training ? try Self.loadPrior(config.prior) : nil,
+                                       data: method.paths == .data && training ? try Self.loadData(config.data, dimension: target.dimension) : nil,
+                                       training: training)
     }
 
     /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
@@ -133,7 +139,9 @@ public final class PathSpaceLearner: Learner {
         // A learning-rate step on resume replaces the network's rate, which a plateau may have cut.
         try load("network", &checkpoint.network, &checkpoint.networkOptimizer,
                  resetRate: config.learningRate != stored.learningRate ? config.learningRate : nil)
-        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer, resetRate: nil)
+        // A baseline scalar trains at the network's rate, so the step applies to it too.
+        let scalarStep = config.method.scalarRate == .network && config.learningRate != stored.learningRate
+        try load("objective", &checkpoint.objective, &checkpoint.objectiveOptimizer, resetRate: scalarStep ? config.learningRate : nil)
         checkpoint.plateau = try RunFile.plateau(from: cp)
         checkpoint.iteration = try cp.count("iteration", limit: config.iterations)
         checkpoint.budget = EvaluationBudget(energy: try cp.count("energy_evals"), gradient: try cp.count("grad_evals"))

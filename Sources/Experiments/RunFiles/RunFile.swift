@@ -135,10 +135,12 @@ public enum RunFile {
 
     /// Reads the settings, checkpoint and curves of a run file and rebuilds its learner at that point. `config`
     /// replaces the file's settings (e.g. other evaluation settings, or a resumed leg's); it must describe the same
-    /// networks. `target` is the custom target a run was trained on (nil: the catalog's `target=`).
+    /// networks. `target` is the custom target a run was trained on (nil: the catalog's `target=`). `training`
+    /// says whether the learner is to train on (a resumed leg), which needs the files it trains from (RTB's prior,
+    /// MLE's data); evaluating and plotting a run do not read them, so they work after those files are gone.
     /// - Throws: `RunFileError` for a file that is not a complete, consistent run file of this method.
     public static func restore(_ root: Node, path: String, config override: RunConfig? = nil,
-                               target: (any Target)? = nil) throws -> any Learner {
+                               target: (any Target)? = nil, training: Bool = false) throws -> any Learner {
         let stored = try config(of: root, path: path)
         let source = root.group("provenance")?.attribute("target_source")?.description ?? "catalog"
         if target == nil, source.hasPrefix("swift ") {
@@ -149,7 +151,7 @@ public enum RunFile {
             throw RunFileError(message: "\(path) was trained on the target \(stored.target); the target given is \(target.name) "
                 + "(dimension \(target.dimension)); pass the run's own target")
         }
-        let learner = try Learners.make(override ?? stored, target: target)
+        let learner = try Learners.make(override ?? stored, target: target, training: training)
         try learner.restore(try CheckpointFields(root, path: path), stored: stored)
         learner.history = try CheckpointFields.curve(root.group("train"), path: path)
         learner.monitored = try CheckpointFields.curve(root.group("train")?.group("eval"), path: path)
