@@ -226,7 +226,7 @@ final class EnergyMatchingJobTests: XCTestCase {
         var rebuffered = refill
         (rebuffered.iterations, rebuffered.idem.bufferCapacity) = (5, 7)
         XCTAssertThrowsError(try Job(config: rebuffered, outputPath: directory + "/b.h5").run(.resume)) {
-            XCTAssertTrue("\($0)".contains("was written with other settings"), "\($0)")
+            XCTAssertTrue("\($0)".contains("was written with other settings (idem_buffer: 10000 → 7)"), "\($0)")
         }
     }
 

@@ -150,6 +150,15 @@ public struct RunConfig: Sendable, Equatable {
         return extended == self && iterations >= stored.iterations
     }
 
+    /// The settings that keep `continues(stored)` from holding, as "key: stored → given" (iterations when lowered).
+    public func differences(from stored: RunConfig) -> [String] {
+        let given = entries, old = stored.entries
+        var out = zip(given, old).filter { $0.0.0 != "iterations" && $0.0.1 != $0.1.1 && !Self.resumable.contains($0.0.0) }
+            .map { "\($0.0.0): \($0.1.1) → \($0.0.1)" }
+        if iterations < stored.iterations { out.insert("iterations: \(stored.iterations) → \(iterations), lowered", at: 0) }
+        return out
+    }
+
     /// One accepted key.
     public struct Key: Sendable {
         /// Name as written on the command line.

@@ -39,8 +39,9 @@ public struct Job {
         let learner: any Learner
         if mode == .resume, output.existed {
             let root = try HDF5.read(outputPath)
-            guard config.continues(try RunFile.config(of: root, path: outputPath)) else {
-                throw RunFileError(message: RunFileError.otherSettings(outputPath))
+            let stored = try RunFile.config(of: root, path: outputPath)
+            guard config.continues(stored) else {
+                throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored)))
             }
             learner = try RunFile.restore(root, path: outputPath, config: config, target: target, training: true)
             provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)

@@ -239,8 +239,9 @@ public struct RunFileError: Error, CustomStringConvertible {
     public var description: String { message }
 
     /// The refusal to resume `path` under settings it was not written with.
-    static func otherSettings(_ path: String) -> String {
-        "\(path) was written with other settings; remove it or drop --resume (with --resume only iterations may "
+    static func otherSettings(_ path: String, differing: [String]) -> String {
+        "\(path) was written with other settings (" + differing.joined(separator: "; ") + "); remove it or drop --resume "
+            + "(with --resume only iterations may "
             + "change, raised to train the run further, and these: "
             + RunConfig.resumable.joined(separator: ", ") + ")"
     }
