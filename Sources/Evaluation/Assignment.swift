@@ -2,31 +2,40 @@
 /// shortest-augmenting-path method of Jonker & Volgenant (1987, "A shortest augmenting path algorithm for dense and
 /// sparse linear assignment problems", Computing 38:325–340).
 ///
-/// Column reduction, reduction transfer and two rounds of augmenting row reduction give most rows a column and
-/// near-optimal column prices v cheaply; each remaining free row is then matched along a shortest alternating path
-/// in reduced costs c_ij − v_j (Dijkstra), after which the prices of the columns scanned are lowered so that every
-/// assigned row keeps its column at the minimum of its reduced costs. The result is optimal (complementary
-/// slackness holds with row duals u_i = min_j c_ij − v_j). Every O(n) pass over a row — the minimum and second
-/// minimum of a row, and Dijkstra's relaxation fused with the search for the nearest unscanned column — runs over
-/// contiguous memory in 8-wide SIMD; the worst case stays O(n³).
+/// Column prices v come first from an ε-scaling auction (Bertsekas 1988, "The auction algorithm: a distributed
+/// relaxation method for the assignment problem", Annals of Operations Research 14; Bertsekas & Castañon 1989),
+/// which matches every row to within ε of its best reduced cost c_ij − v_j at a cost that does not explode when
+/// many rows crowd the same columns (model samples far from the target's). The rows whose column is not exactly
+/// their minimum are then freed and matched along shortest alternating paths in reduced costs (Dijkstra), after
+/// which the prices of the columns scanned are lowered so that every assigned row keeps its column at the minimum.
+/// The result is optimal (complementary slackness holds with row duals u_i = min_j c_ij − v_j). Every O(n) pass
+/// over a row — the two smallest reduced costs of a bid, and Dijkstra's relaxation — runs over contiguous memory
+/// in 8-wide SIMD.
 public enum LinearAssignment {
     /// The column assigned to each row in a minimum-cost perfect matching of the n×n row-major `cost` matrix.
     /// Entries must be finite (the caller screens NaN and infinity). Ties are broken deterministically.
     public static func solve(_ cost: [Double], n: Int) -> [Int] {
         precondition(cost.count == n * n, "LinearAssignment: the cost matrix must be n × n")
-        return cost.withUnsafeBufferPointer { c in solve(n: n) { c.baseAddress! + $0 * n } }
+        return cost.withUnsafeBufferPointer { solve(CostMatrix(n: n, base: $0.baseAddress)) }
     }
 
-    /// The same for costs given row by row: `row(i)` points at the n costs of row i, valid until the next call
-    /// (so rows may be computed on demand into one buffer instead of stored: an n×n matrix of doubles outgrows
-    /// the caches, and streaming its rows from memory costs more than computing short squared distances).
-    public static func solve(n: Int, row c: (Int) -> UnsafePointer<Double>) -> [Int] {
+    /// The same for costs given row by row (see `AssignmentCosts`).
+    public static func solve(_ costs: some AssignmentCosts) -> [Int] {
+        let n = costs.count
         if n == 0 { return [] }
         var state = State(n: n)
-        var free = state.reduceColumns(c)
-        for _ in 0..<2 where !free.isEmpty { free = state.reduceRows(c, free: free) }
-        for f in free { state.augment(c, from: f) }
+        let largest = state.reduceColumns(costs)
+        guard largest > 0 else { return Array(0..<n) }  // all costs equal: every matching is optimal
+        state.auction(costs, largestCost: largest)
+        for f in state.enforceSlackness(costs) { state.augment(costs, from: f) }
         return state.rowColumn
+    }
+
+    /// A stored row-major matrix.
+    struct CostMatrix: AssignmentCosts {
+        let n: Int, base: UnsafePointer<Double>?
+        var count: Int { n }
+        func row(_ i: Int) -> UnsafePointer<Double> { base! + i * n }
     }
 
     /// Assignments both ways, column prices and Dijkstra's work arrays.
@@ -46,75 +55,29 @@ public enum LinearAssignment {
             (distance, predecessor) = ([Double](repeating: 0, count: n), [Int](repeating: 0, count: n))
         }
 
-        /// Column reduction (v_j = min_i c_ij; each column goes to its cheapest row if that row holds none yet), then
-        /// reduction transfer (a row holding one column lowers that column's price by its second-smallest reduced
-        /// cost, which stays its row minimum). Returns the rows left free.
-        mutating func reduceColumns(_ c: (Int) -> UnsafePointer<Double>) -> [Int] {
+        /// Column reduction: v_j = min_i c_ij, the prices the auction starts from. Returns the largest cost minus
+        /// the smallest (the scale of the auction's ε).
+        mutating func reduceColumns(_ c: some AssignmentCosts) -> Double {
             let n = self.n
-            var cheapest = [Int](repeating: 0, count: n)
+            var (lowest, highest) = (Double.infinity, -Double.infinity)
             price.withUnsafeMutableBufferPointer { v in
-                let first = c(0)
-                for j in 0..<n { v[j] = first[j] }
-                for i in 1..<n {
-                    let row = c(i)
-                    for j in 0..<n where row[j] < v[j] { (v[j], cheapest[j]) = (row[j], i) }
+                for j in 0..<n { v[j] = .infinity }
+                for i in 0..<n {
+                    let row = c.row(i)
+                    for j in 0..<n {
+                        v[j] = Swift.min(v[j], row[j])
+                        highest = Swift.max(highest, row[j])
+                    }
                 }
+                for j in 0..<n { lowest = Swift.min(lowest, v[j]) }
             }
-            var matches = [Int](repeating: 0, count: n)
-            for j in stride(from: n - 1, through: 0, by: -1) {
-                let i = cheapest[j]
-                matches[i] += 1
-                if matches[i] == 1 { (rowColumn[i], columnRow[j]) = (j, i) }
-            }
-            var free: [Int] = []
-            for i in 0..<n {
-                if matches[i] == 0 { free.append(i); continue }
-                guard matches[i] == 1 else { continue }
-                let j1 = rowColumn[i]
-                let second = price.withUnsafeBufferPointer { v in
-                    let row = c(i)
-                    return Swift.min(Kernels.minimum(row, v.baseAddress!, 0, j1), Kernels.minimum(row, v.baseAddress!, j1 + 1, n))
-                }
-                if second.isFinite { price[j1] -= second }
-            }
-            return free
-        }
-
-        /// Augmenting row reduction: each free row takes its cheapest column and lowers that column's price to the
-        /// row's second-smallest reduced cost, so the row stays at its minimum there; the row it displaces is freed,
-        /// and tried again at once when the price fell, else in the next round. Returns the rows still free.
-        mutating func reduceRows(_ c: (Int) -> UnsafePointer<Double>, free: [Int]) -> [Int] {
-            var queue = free, head = 0, stillFree: [Int] = []
-            // Bounds the re-tries of one round (each lowers a price, but possibly by little).
-            var budget = free.count * 8
-            while head < queue.count {
-                let i = queue[head]
-                head += 1
-                let (u1, first, u2, j2) = price.withUnsafeBufferPointer { Kernels.twoSmallest(c(i), $0.baseAddress!, n) }
-                var j1 = first, displaced = columnRow[j1]
-                if u1 < u2 {
-                    if u2.isFinite { price[j1] -= u2 - u1 }
-                } else if displaced >= 0 && j2 >= 0 {
-                    (j1, displaced) = (j2, columnRow[j2])
-                }
-                if displaced >= 0 { rowColumn[displaced] = -1 }
-                (rowColumn[i], columnRow[j1]) = (j1, i)
-                guard displaced >= 0 else { continue }
-                budget -= 1
-                if u1 < u2 && budget > 0 {
-                    head -= 1
-                    queue[head] = displaced
-                } else {
-                    stillFree.append(displaced)
-                }
-            }
-            return stillFree
+            return highest - lowest
         }
 
         /// Matches free row `f` along a shortest alternating path (Dijkstra on reduced costs c_ij − v_j from row
         /// f), lowers the prices of the columns scanned by how much nearer than the free column found they were,
         /// and flips the path's assignments.
-        mutating func augment(_ c: (Int) -> UnsafePointer<Double>, from f: Int) {
+        mutating func augment(_ c: some AssignmentCosts, from f: Int) {
             let n = self.n
             // The columns scanned with their distance and predecessor, and their prices (−∞ during the search).
             var scannedColumns: [(column: Int, distance: Double, predecessor: Int, price: Double)] = []
@@ -124,7 +87,7 @@ public enum LinearAssignment {
                 distance.withUnsafeMutableBufferPointer { d in
                     predecessor.withUnsafeMutableBufferPointer { p in
                         let (v, d, p) = (v.baseAddress!, d.baseAddress!, p.baseAddress!)
-                        var (row, costs, slack) = (f, c(f), 0.0)
+                        var (row, costs, slack) = (f, c.row(f), 0.0)
                         for j in 0..<n { (d[j], p[j]) = (Double.infinity, f) }
                         while true {
                             let m = Kernels.relax(costs, v, d, p, n: n, row: row, slack: slack)
@@ -132,7 +95,7 @@ public enum LinearAssignment {
                             nearest = m
                             if columnRow[j] < 0 { end = j; break }
                             scannedColumns.append((j, m, p[j], v[j]))
-                            (row, costs) = (columnRow[j], c(columnRow[j]))
+                            (row, costs) = (columnRow[j], c.row(columnRow[j]))
                             slack = costs[j] - v[j] - m
                             (v[j], d[j]) = (-Double.infinity, Double.infinity)
                         }
@@ -157,6 +120,9 @@ public enum LinearAssignment {
     enum Kernels {
         typealias V = SIMD8<Double>
 
+        /// The lane-wise minimum. (The standard library's generic `pointwiseMin` is not inlined: a call per block.)
+        @inline(__always) static func lesser(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
+
         @inline(__always) static func load(_ p: UnsafePointer<Double>, _ j: Int) -> V {
             UnsafeRawPointer(p + j).loadUnaligned(as: V.self)
         }
@@ -165,7 +131,7 @@ public enum LinearAssignment {
         static func minimum(_ row: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ lo: Int, _ hi: Int) -> Double {
             var m = V(repeating: .infinity), j = lo
             while j + 8 <= hi {
-                m = pointwiseMin(m, load(row, j) - load(v, j))
+                m = lesser(m, load(row, j) - load(v, j))
                 j += 8
             }
             var r = m.min()
@@ -173,19 +139,55 @@ public enum LinearAssignment {
             return r
         }
 
-        /// The smallest and second-smallest of row[j] − v[j] with their columns (the first column on ties).
-        static func twoSmallest(_ row: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ n: Int) -> (Double, Int, Double, Int) {
-            var u1 = Double.infinity, j1 = -1
-            for j in 0..<n {
-                let h = row[j] - v[j]
-                if h < u1 { (u1, j1) = (h, j) }
+        /// The smallest and second-smallest of row[j] − v[j], and the column of the smallest (the first on ties).
+        static func twoSmallest(_ row: UnsafePointer<Double>, _ v: UnsafePointer<Double>, _ n: Int) -> (Double, Int, Double) {
+            var least = TwoSmallest()
+            var j = 0
+            while j + 8 <= n {
+                least.add(load(row, j) - load(v, j))
+                j += 8
             }
-            var u2 = Double.infinity, j2 = -1
-            for j in 0..<n where j != j1 {
-                let h = row[j] - v[j]
-                if h < u2 { (u2, j2) = (h, j) }
+            var result = least.merged()
+            while j < n {
+                TwoSmallest.add(row[j] - v[j], column: j, to: &result)
+                j += 1
             }
-            return (u1, j1, u2, j2)
+            return result
+        }
+
+        /// The two smallest of a sequence of 8-wide blocks of values (columns 0, 1, 2, … in order), lane by lane.
+        struct TwoSmallest {
+            var first = V(repeating: .infinity), second = V(repeating: .infinity)
+            var firstColumn = SIMD8<Int64>(repeating: .max), column = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7)
+
+            @inline(__always) mutating func add(_ h: V) {
+                let lower = h .< first
+                second = lesser(second, first.replacing(with: h, where: .!lower))
+                first.replace(with: h, where: lower)
+                firstColumn.replace(with: column, where: lower)
+                column &+= 8
+            }
+
+            /// The smallest over all lanes with its column (the first on ties), and the smallest of the rest.
+            func merged() -> (Double, Int, Double) {
+                var result = (Double.infinity, -1, Double.infinity)
+                for lane in 0..<8 {
+                    let (m, k) = (first[lane], Int(firstColumn[lane]))
+                    if m < result.0 || (m == result.0 && k < result.1) {
+                        result.2 = Swift.min(result.2, result.0)
+                        (result.0, result.1) = (m, k)
+                    } else {
+                        result.2 = Swift.min(result.2, m)
+                    }
+                    result.2 = Swift.min(result.2, second[lane])
+                }
+                return result
+            }
+
+            /// Adds one value of a column after every block's.
+            @inline(__always) static func add(_ h: Double, column j: Int, to r: inout (Double, Int, Double)) {
+                if h < r.0 { r = (h, j, r.0) } else { r.2 = Swift.min(r.2, h) }
+            }
         }
 
         /// One Dijkstra step from `row`, whose path distance to its own column is `slack` below its reduced cost
@@ -206,7 +208,7 @@ public enum LinearAssignment {
                     let pOld = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Int64>.self)
                     UnsafeMutableRawPointer(p + j).storeBytes(of: pOld.replacing(with: rowVector, where: fell), as: SIMD8<Int64>.self)
                 }
-                best = pointwiseMin(best, now)
+                best = lesser(best, now)
                 j += 8
             }
             var m = best.min()
@@ -241,5 +243,24 @@ public enum LinearAssignment {
             }
             return first
         }
+    }
+}
+
+/// The costs of an assignment problem, row by row. `row(i)` points at the n costs of row i and stays valid until the
+/// next call, so rows may be computed on demand into one buffer instead of stored (an n×n matrix of doubles outgrows
+/// the caches, and streaming its rows from memory costs more than computing short squared distances).
+/// `twoSmallest` may fuse the computation of a row with the auction's bid; it must agree with `row`.
+public protocol AssignmentCosts {
+    /// n, the rows and columns.
+    var count: Int { get }
+    /// The n costs of row i.
+    func row(_ i: Int) -> UnsafePointer<Double>
+    /// The smallest and second-smallest of c_ij − v_j over j, and the first column of the smallest.
+    func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double)
+}
+
+extension AssignmentCosts {
+    public func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double) {
+        LinearAssignment.Kernels.twoSmallest(row(i), v, count)
     }
 }

@@ -24,7 +24,7 @@ public enum Wasserstein {
         // Costs ‖a_i − b_j‖² with each coordinate difference taken in float32, squared and summed in double, in
         // coordinate order: the same numbers whether a row is computed on demand or stored.
         let costs = SquaredDistances(a, b, dimension: d)
-        let assignment = LinearAssignment.solve(n: n, row: costs.row)
+        let assignment = LinearAssignment.solve(costs)
         var total = 0.0
         for i in 0..<n { total += costs.row(i)[assignment[i]] }
         return (total / Double(n)).squareRoot()
@@ -34,7 +34,7 @@ public enum Wasserstein {
 /// The rows of the n×n matrix of squared Euclidean distances between the rows of `a` and `b`: computed on demand
 /// into one buffer in low dimension (a few passes over b's coordinates, which stay in cache), stored once in high
 /// dimension (where computing a row costs more than reading it).
-final class SquaredDistances {
+final class SquaredDistances: AssignmentCosts {
     let n: Int, d: Int
     /// a's rows, row-major; b's coordinates, coordinate-major (b[k·n + j] is coordinate k of row j).
     let a: [Float], bByCoordinate: [Float]
@@ -58,6 +58,38 @@ final class SquaredDistances {
     }
 
     deinit { storage.deallocate() }
+
+    var count: Int { n }
+
+    /// In low dimension the bid's pass computes each cost as it goes (no row is written): the same operations as
+    /// `compute`, so the same numbers.
+    func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double) {
+        if stored { return LinearAssignment.Kernels.twoSmallest(row(i), v, n) }
+        typealias V = SIMD8<Double>
+        let (n, d) = (self.n, self.d)
+        return bByCoordinate.withUnsafeBufferPointer { bt in
+            let bt = bt.baseAddress!
+            var least = LinearAssignment.Kernels.TwoSmallest()
+            var j = 0
+            while j + 8 <= n {
+                var sum = V()
+                for k in 0..<d {
+                    let diff = V(UnsafeRawPointer(bt + k * n + j).loadUnaligned(as: SIMD8<Float>.self) - SIMD8<Float>(repeating: a[i * d + k]))
+                    sum = sum + diff * diff
+                }
+                least.add(sum - UnsafeRawPointer(v + j).loadUnaligned(as: V.self))
+                j += 8
+            }
+            var result = least.merged()
+            while j < n {
+                var sum = 0.0
+                for k in 0..<d { let diff = Double(bt[k * n + j] - a[i * d + k]); sum = sum + diff * diff }
+                LinearAssignment.Kernels.TwoSmallest.add(sum - v[j], column: j, to: &result)
+                j += 1
+            }
+            return result
+        }
+    }
 
     /// Row i (valid until the next call).
     func row(_ i: Int) -> UnsafePointer<Double> {

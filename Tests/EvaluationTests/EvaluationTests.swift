@@ -58,6 +58,17 @@ final class EvaluationTests: XCTestCase {
         }
         let x = (0..<200).map { _ in rng.nextGaussian() }
         XCTAssertEqual(Wasserstein.exactW2(x, x.map { $0 + 3 }, dimension: 2), 3 * 2.0.squareRoot(), accuracy: 1e-5)
+        // exactW2's own cost paths — rows computed on demand (d ≤ 12) and stored (d > 12) — on sets far apart, where
+        // many rows crowd the same columns, against the Hungarian solver on the same squared distances.
+        for d in [2, 5, 20] {
+            let n = 240
+            let a = (0..<(n * d)).map { _ in 0.5 * rng.nextGaussian() }
+            let b = (0..<(n * d)).map { k in rng.nextGaussian() + Float(k % d == 0 ? 6 : 0) }
+            var cost = [Double](repeating: 0, count: n * n)
+            for i in 0..<n { for j in 0..<n { cost[i * n + j] = (0..<d).reduce(0.0) { let e = Double(a[i * d + $1] - b[j * d + $1]); return $0 + e * e } } }
+            let reference = (total(cost, hungarian(cost, n: n), n) / Double(n)).squareRoot()
+            XCTAssertEqual(Wasserstein.exactW2(a, b, dimension: d), reference, accuracy: 1e-12 * reference, "d = \(d)")
+        }
     }
 
     /// The textbook O(n³) Hungarian method with row and column potentials (Kuhn–Munkres, shortest-path form), as an
