@@ -4,6 +4,7 @@ import Experiments
 import Densities
 import Evaluation
 import RunStore
+import Numerics
 
 /// The `dsampler` command line.
 struct DSampler: ParsableCommand {
@@ -34,9 +35,17 @@ struct Bench: ParsableCommand {
         + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase]
 
     func run() throws {
-        for name in cases.isEmpty ? Self.allNames : cases {
+        let names = cases.isEmpty ? Self.allNames : cases
+        var peak: Double?
+        if names.contains(where: { name in Benchmark.cases.contains { $0.name == name } }) {
+            peak = Benchmark.gemmPeak(threads: threads)
+            print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on %d BLAS threads, %@)", peak!, threads, BLAS.configuration))
+        }
+        for name in names {
             if let c = Benchmark.cases.first(where: { $0.name == name }) {
-                print(try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations).line)
+                var result = try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations)
+                result.peakShare = peak.map { result.gflops / $0 }
+                print(result.line)
             } else if Benchmark.densityCases[name] != nil {
                 print(try Benchmark.runDensity(name, repeats: repeats).line)
             } else if name == Benchmark.energyMatchingCase {

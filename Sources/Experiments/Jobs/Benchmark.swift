@@ -22,6 +22,9 @@ public enum Benchmark {
         Case(name: "pis-funnel", settings: ["target=funnel", "objective=pis"]),
         Case(name: "subtb-gmm25", settings: ["target=gmm25", "objective=subtb"]),
         Case(name: "fl-subtb-gmm25", settings: ["target=gmm25", "objective=fl-subtb"]),
+        // Scaling: ten times the batch, and ten times the steps, of tb-gmm25.
+        Case(name: "tb-gmm25-batch3000", settings: ["target=gmm25", "objective=tb", "exploration=0.2", "batch_size=3000"]),
+        Case(name: "tb-gmm25-steps1000", settings: ["target=gmm25", "objective=tb", "exploration=0.2", "steps=1000"]),
     ]
 
     /// One measured case.
@@ -34,9 +37,12 @@ public enum Benchmark {
         public let gflops: Double
         /// Names of the two figures in `line`.
         var labels = ("ms_per_iter", "gflops")
-        /// The one-line form `bench NAME ms_per_iter=… gflops=…` that the command prints.
+        /// `gflops` as a share of the machine's measured GEMM peak (training cases, when the peak was measured).
+        public var peakShare: Double?
+        /// The one-line form `bench NAME ms_per_iter=… gflops=… [peak_share=…]` that the command prints.
         public var line: String {
             String(format: "bench %@ %@=%.2f %@=%.1f", name, labels.0, millisecondsPerIteration, labels.1, gflops)
+                + (peakShare.map { String(format: " peak_share=%.2f", $0) } ?? "")
         }
     }
 
@@ -56,6 +62,26 @@ public enum Benchmark {
         let median = times.sorted()[times.count / 2]
         return Result(name: benchCase.name, millisecondsPerIteration: median,
                       gflops: denseFlops(config, dimension: trainer.target.dimension) / (median * 1e6))
+    }
+
+    /// The single-precision GEMM peak of this machine under the BLAS and kernel in use: the best GFLOP/s of
+    /// `repeats` 2048×2048×2048 products on `threads` BLAS threads, after one warm-up product. Training cases report
+    /// their dense-layer rate as a share of it (their workers run one BLAS thread each, `threads` of them).
+    public static func gemmPeak(threads: Int, repeats: Int = 3) -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        BLAS.setThreads(threads)
+        defer { BLAS.setThreads(1) }
+        var best = Double.infinity
+        for r in 0...repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in c.withUnsafeMutableBufferPointer { C in
+                BLAS.gemm(m: n, n: n, k: n, a: A.baseAddress!, lda: n, b: B.baseAddress!, ldb: n, c: C.baseAddress!, ldc: n)
+            } } }
+            if r > 0 { best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start)) }
+        }
+        return 2 * Double(n * n * n) / best
     }
 
     /// Density cases: one batched evaluation of log R and its gradient at 300 points.
