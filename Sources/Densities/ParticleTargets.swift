@@ -80,36 +80,54 @@ public struct LennardJones: Target {
         self.defaultSigma2 = defaultSigma2
     }
 
+    /// Eight configurations at a time, one per SIMD lane (a trailing group is padded with copies of its last row):
+    /// each lane performs the same operations in the same order as one configuration alone, so the values do not
+    /// depend on how rows are grouped.
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
+        typealias D8 = SIMD8<Double>
+        typealias F8 = SIMD8<Float>
         let n = particles.count, d = dimension
-        var centre = [Double](repeating: 0, count: 3)
-        for r in 0..<count {
-            let xr = x + r * d
-            let g = gradient.map { $0 + r * d }
-            for k in 0..<3 { centre[k] = (0..<n).reduce(0.0) { $0 + Double(xr[$1 * 3 + k]) } / Double(n) }
-            var energy = 0.0
+        var coordinates = [F8](repeating: .zero, count: d), forces = [F8](repeating: .zero, count: d)
+        for first in stride(from: 0, to: count, by: 8) {
+            let lanes = min(8, count - first)
+            for c in 0..<d {
+                for lane in 0..<8 { coordinates[c][lane] = x[(first + min(lane, lanes - 1)) * d + c] }
+            }
+            var centre = [D8](repeating: .zero, count: 3)
+            for k in 0..<3 {
+                var sum = D8.zero
+                for i in 0..<n { sum = sum + D8(coordinates[i * 3 + k]) }
+                centre[k] = sum / Double(n)
+            }
+            var energy = D8.zero
             for i in 0..<n {
                 for k in 0..<3 {
-                    let offset = Double(xr[i * 3 + k]) - centre[k]
-                    energy += 0.5 * offset * offset
-                    g?[i * 3 + k] = Float(-offset)  // the x̄ terms cancel because Σ_i (x_i − x̄) = 0
+                    let offset = D8(coordinates[i * 3 + k]) - centre[k]
+                    energy = energy + 0.5 * offset * offset
+                    forces[i * 3 + k] = F8(-offset)  // the x̄ terms cancel because Σ_i (x_i − x̄) = 0
                 }
             }
-            forEachPair(n) { i, j in
-                let dx = Double(xr[i * 3] - xr[j * 3]), dy = Double(xr[i * 3 + 1] - xr[j * 3 + 1])
-                let dz = Double(xr[i * 3 + 2] - xr[j * 3 + 2])
-                let s = dx * dx + dy * dy + dz * dz + Self.softening
-                let inv6 = 1 / (s * s * s)
-                energy += 2 * (inv6 * inv6 - 2 * inv6)  // ordered pairs: twice per unordered pair
-                guard let g else { return }
-                // d/ds of 2(s⁻⁶ − 2s⁻³) is 2(−6s⁻⁷ + 6s⁻⁴); ds/dx_i = 2(x_i − x_j).
-                let dEds = 2 * (-6 * inv6 * inv6 + 6 * inv6) / s
-                let fx = Float(2 * dEds * dx), fy = Float(2 * dEds * dy), fz = Float(2 * dEds * dz)
-                g[i * 3] -= fx; g[i * 3 + 1] -= fy; g[i * 3 + 2] -= fz
-                g[j * 3] += fx; g[j * 3 + 1] += fy; g[j * 3 + 2] += fz
+            for i in 0..<n {
+                for j in (i + 1)..<n {
+                    let dx = D8(coordinates[i * 3] - coordinates[j * 3]), dy = D8(coordinates[i * 3 + 1] - coordinates[j * 3 + 1])
+                    let dz = D8(coordinates[i * 3 + 2] - coordinates[j * 3 + 2])
+                    let s = dx * dx + dy * dy + dz * dz + Self.softening
+                    let inv6 = 1 / (s * s * s)
+                    energy = energy + 2 * (inv6 * inv6 - 2 * inv6)  // ordered pairs: twice per unordered pair
+                    guard gradient != nil else { continue }
+                    // d/ds of 2(s⁻⁶ − 2s⁻³) is 2(−6s⁻⁷ + 6s⁻⁴); ds/dx_i = 2(x_i − x_j).
+                    let dEds = 2 * (-6 * inv6 * inv6 + 6 * inv6) / s
+                    let fx = F8(2 * dEds * dx), fy = F8(2 * dEds * dy), fz = F8(2 * dEds * dz)
+                    forces[i * 3] -= fx; forces[i * 3 + 1] -= fy; forces[i * 3 + 2] -= fz
+                    forces[j * 3] += fx; forces[j * 3 + 1] += fy; forces[j * 3 + 2] += fz
+                }
             }
-            logDensity[r] = -energy
+            for lane in 0..<lanes {
+                logDensity[first + lane] = -energy[lane]
+                guard let gradient else { continue }
+                for c in 0..<d { gradient[(first + lane) * d + c] = forces[c][lane] }
+            }
         }
     }
 }

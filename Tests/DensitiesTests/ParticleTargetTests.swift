@@ -118,4 +118,32 @@ final class ParticleTargetTests: XCTestCase {
         }
         for f in failures { XCTFail(f) }
     }
+
+    /// The eight-lane LJ kernel gives, for every row of a batch that is not a multiple of eight, exactly the
+    /// numbers of the one-configuration formula (same operations, same order): iDEM's estimates cannot move.
+    func testLennardJonesLanesMatchTheScalarFormula() throws {
+        let target = LennardJones(name: "lj13", count: 13)
+        var rng = Xoshiro256(seed: 3)
+        let x = rng.gaussianMatrix(rows: 19, cols: 39)
+        let (logDensity, gradient) = try target.logDensityAndGradient(x)
+        for r in 0..<19 {
+            let xr = Array(x.storage[(r * 39)..<((r + 1) * 39)])
+            var centre = [Double](repeating: 0, count: 3), energy = 0.0, g = [Float](repeating: 0, count: 39)
+            for k in 0..<3 { centre[k] = (0..<13).reduce(0.0) { $0 + Double(xr[$1 * 3 + k]) } / 13 }
+            for i in 0..<13 { for k in 0..<3 { let o = Double(xr[i * 3 + k]) - centre[k]; energy += 0.5 * o * o; g[i * 3 + k] = Float(-o) } }
+            for i in 0..<13 {
+                for j in (i + 1)..<13 {
+                    let dx = Double(xr[i * 3] - xr[j * 3]), dy = Double(xr[i * 3 + 1] - xr[j * 3 + 1]), dz = Double(xr[i * 3 + 2] - xr[j * 3 + 2])
+                    let s = dx * dx + dy * dy + dz * dz + LennardJones.softening
+                    let inv6 = 1 / (s * s * s)
+                    energy += 2 * (inv6 * inv6 - 2 * inv6)
+                    let dEds = 2 * (-6 * inv6 * inv6 + 6 * inv6) / s
+                    let f = [Float(2 * dEds * dx), Float(2 * dEds * dy), Float(2 * dEds * dz)]
+                    for k in 0..<3 { g[i * 3 + k] -= f[k]; g[j * 3 + k] += f[k] }
+                }
+            }
+            XCTAssertEqual(logDensity[r], -energy, "row \(r)")
+            XCTAssertEqual(Array(gradient.storage[(r * 39)..<((r + 1) * 39)]), g, "row \(r)")
+        }
+    }
 }
