@@ -3,17 +3,20 @@ extension LinearAssignment.State {
     /// cost is least and lowers that column's price until the column is ε worse for it than its second choice,
     /// freeing the column's previous row; each phase starts with every row free and ends when none is, leaving
     /// every row within ε of its best reduced cost (ε-complementary slackness). ε falls by `reduction` per phase
-    /// from `largestCost`/16 to `largestCost`·10⁻⁷.
-    mutating func auction(_ c: some AssignmentCosts, largestCost: Double, reduction: Double = 7) {
-        let n = self.n, finalEpsilon = largestCost * 1e-7
-        var epsilon = largestCost / 16
+    /// from `spread`/16 to `spread`·10⁻⁷, but never below 10⁻¹² of the costs' `magnitude`: prices are of that
+    /// magnitude, and a step below their rounding would not move them (costs of 10¹⁵ + small differences would bid
+    /// forever). Every bid lowers its price by at least one unit in the last place, so each phase ends.
+    mutating func auction(_ c: some AssignmentCosts, spread: Double, magnitude: Double, reduction: Double = 7) {
+        let n = self.n, finalEpsilon = Swift.max(spread * 1e-7, magnitude * 1e-12)
+        var epsilon = Swift.max(spread / 16, finalEpsilon)
         var free: [Int] = []
         while true {
             for i in 0..<n { rowColumn[i] = -1; columnRow[i] = -1 }
             free = Array((0..<n).reversed())
             while let i = free.popLast() {
                 let (u1, j1, u2) = price.withUnsafeBufferPointer { c.twoSmallest(i, minus: $0.baseAddress!) }
-                price[j1] -= (u2.isFinite ? u2 - u1 : 0) + epsilon
+                let lowered = price[j1] - ((u2.isFinite ? u2 - u1 : 0) + epsilon)
+                price[j1] = lowered < price[j1] ? lowered : price[j1].nextDown
                 let previous = columnRow[j1]
                 if previous >= 0 {
                     rowColumn[previous] = -1

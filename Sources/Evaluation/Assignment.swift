@@ -24,9 +24,10 @@ public enum LinearAssignment {
         let n = costs.count
         if n == 0 { return [] }
         var state = State(n: n)
-        let largest = state.reduceColumns(costs)
-        guard largest > 0 else { return Array(0..<n) }  // all costs equal: every matching is optimal
-        state.auction(costs, largestCost: largest)
+        let (spread, magnitude) = state.reduceColumns(costs)
+        precondition(magnitude <= 1e150, "LinearAssignment: costs must be finite and at most 1e150 in magnitude; scale them")
+        guard spread > 0 else { return Array(0..<n) }  // all costs equal: every matching is optimal
+        state.auction(costs, spread: spread, magnitude: magnitude)
         for f in state.enforceSlackness(costs) { state.augment(costs, from: f) }
         return state.rowColumn
     }
@@ -56,8 +57,8 @@ public enum LinearAssignment {
         }
 
         /// Column reduction: v_j = min_i c_ij, the prices the auction starts from. Returns the largest cost minus
-        /// the smallest (the scale of the auction's ε).
-        mutating func reduceColumns(_ c: some AssignmentCosts) -> Double {
+        /// the smallest (the scale of the auction's ε) and the largest magnitude of a cost (+∞ if one is not finite).
+        mutating func reduceColumns(_ c: some AssignmentCosts) -> (spread: Double, magnitude: Double) {
             let n = self.n
             var (lowest, highest) = (Double.infinity, -Double.infinity)
             price.withUnsafeMutableBufferPointer { v in
@@ -71,7 +72,8 @@ public enum LinearAssignment {
                 }
                 for j in 0..<n { lowest = Swift.min(lowest, v[j]) }
             }
-            return highest - lowest
+            let magnitude = highest.isFinite && lowest.isFinite ? Swift.max(abs(highest), abs(lowest)) : .infinity
+            return (highest - lowest, magnitude)
         }
 
         /// Matches free row `f` along a shortest alternating path (Dijkstra on reduced costs c_ij − v_j from row

@@ -56,6 +56,18 @@ final class EvaluationTests: XCTestCase {
             XCTAssertEqual(Set(a).count, n)
             XCTAssertEqual(total(cost, a, n), total(cost, hungarian(cost, n: n), n), accuracy: 1e-9 * total(cost, a, n))
         }
+        // A large common offset under small differences (prices far above ε's scale) once made bids stop moving
+        // prices: the solver must still finish with the optimum.
+        for offset in [1e10, 1e15, -1e12] {
+            for n in [3, 60] {
+                let cost = (0..<(n * n)).map { _ in offset + Double(rng.next() % 3) }
+                let a = LinearAssignment.solve(cost, n: n)
+                XCTAssertEqual(total(cost, a, n), total(cost, hungarian(cost, n: n), n), "offset \(offset), n \(n)")
+            }
+        }
+        var far: [Float] = [], near: [Float] = []
+        for _ in 0..<200 { far += [0, Float(rng.next() % 4) * 1e-3]; near += [1e6, Float(rng.next() % 4) * 1e-3] }
+        XCTAssertEqual(Wasserstein.exactW2(far, near, dimension: 2), 1e6, accuracy: 1e-3)
         let x = (0..<200).map { _ in rng.nextGaussian() }
         XCTAssertEqual(Wasserstein.exactW2(x, x.map { $0 + 3 }, dimension: 2), 3 * 2.0.squareRoot(), accuracy: 1e-5)
         // exactW2's own cost paths — rows computed on demand (d ≤ 12) and stored (d > 12) — on sets far apart, where
