@@ -14,13 +14,15 @@ public enum Wasserstein {
         return exactW2(Array(a[0..<n]), Array(b[0..<n]), dimension: d)
     }
 
-    /// W₂ between the rows of `a` and `b` (both `n × dimension`, row-major).
+    /// W₂ between the rows of `a` and `b` (both `n × dimension`, row-major); NaN when a coordinate is not finite or
+    /// beyond 10¹⁸ in magnitude.
     public static func exactW2(_ a: [Float], _ b: [Float], dimension d: Int) -> Double {
         precondition(a.count == b.count && a.count % d == 0, "exactW2: sample sets must have equal size")
         let n = a.count / d
         if n == 0 { return 0 }
-        // The assignment does not terminate on NaN costs; a set with non-finite points has no finite W₂.
-        guard a.allSatisfy(\.isFinite) && b.allSatisfy(\.isFinite) else { return .nan }
+        // A set with non-finite points has no finite W₂; coordinates beyond 10¹⁸ would make float32 differences
+        // overflow to infinite costs, which the assignment cannot take: both are reported as NaN.
+        guard a.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) && b.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) else { return .nan }
         // Costs ‖a_i − b_j‖² with each coordinate difference taken in float32, squared and summed in double, in
         // coordinate order: the same numbers whether a row is computed on demand or stored.
         let costs = SquaredDistances(a, b, dimension: d)

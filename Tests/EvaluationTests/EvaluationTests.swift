@@ -68,6 +68,7 @@ final class EvaluationTests: XCTestCase {
         var far: [Float] = [], near: [Float] = []
         for _ in 0..<200 { far += [0, Float(rng.next() % 4) * 1e-3]; near += [1e6, Float(rng.next() % 4) * 1e-3] }
         XCTAssertEqual(Wasserstein.exactW2(far, near, dimension: 2), 1e6, accuracy: 1e-3)
+        XCTAssertTrue(Wasserstein.exactW2([-3e38, -2e38], [3e38, 0], dimension: 1).isNaN)  // differences overflow float32
         let x = (0..<200).map { _ in rng.nextGaussian() }
         XCTAssertEqual(Wasserstein.exactW2(x, x.map { $0 + 3 }, dimension: 2), 3 * 2.0.squareRoot(), accuracy: 1e-5)
         // exactW2's own cost paths — rows computed on demand (d ≤ 12) and stored (d > 12) — on sets far apart, where
