@@ -89,12 +89,12 @@ public struct LennardJones: Target {
         typealias F8 = SIMD8<Float>
         let n = particles.count, d = dimension
         var coordinates = [F8](repeating: .zero, count: d), forces = [F8](repeating: .zero, count: d)
+        var centre = [D8](repeating: .zero, count: 3)
         for first in stride(from: 0, to: count, by: 8) {
             let lanes = min(8, count - first)
             for c in 0..<d {
                 for lane in 0..<8 { coordinates[c][lane] = x[(first + min(lane, lanes - 1)) * d + c] }
             }
-            var centre = [D8](repeating: .zero, count: 3)
             for k in 0..<3 {
                 var sum = D8.zero
                 for i in 0..<n { sum = sum + D8(coordinates[i * 3 + k]) }

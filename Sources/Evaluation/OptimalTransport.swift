@@ -28,7 +28,7 @@ public enum Wasserstein {
         let costs = SquaredDistances(a, b, dimension: d)
         let assignment = LinearAssignment.solve(costs)
         var total = 0.0
-        for i in 0..<n { total += costs.row(i)[assignment[i]] }
+        for i in 0..<n { total += costs.cost(i, assignment[i]) }
         return (total / Double(n)).squareRoot()
     }
 }
@@ -84,9 +84,7 @@ final class SquaredDistances: AssignmentCosts {
             }
             var result = least.merged()
             while j < n {
-                var sum = 0.0
-                for k in 0..<d { let diff = Double(bt[k * n + j] - a[i * d + k]); sum = sum + diff * diff }
-                LinearAssignment.Kernels.TwoSmallest.add(sum - v[j], column: j, to: &result)
+                LinearAssignment.Kernels.TwoSmallest.add(cost(i, j) - v[j], column: j, to: &result)
                 j += 1
             }
             return result
@@ -98,6 +96,14 @@ final class SquaredDistances: AssignmentCosts {
         if stored { return UnsafePointer(storage + i * n) }
         compute(i, into: storage)
         return UnsafePointer(storage)
+    }
+
+    /// The single cost c_ij, by the operations of `compute` (the same number as row i's entry j).
+    func cost(_ i: Int, _ j: Int) -> Double {
+        if stored { return storage[i * n + j] }
+        var sum = 0.0
+        for k in 0..<d { let diff = Double(bByCoordinate[k * n + j] - a[i * d + k]); sum = sum + diff * diff }
+        return sum
     }
 
     private func compute(_ i: Int, into out: UnsafeMutablePointer<Double>) {
