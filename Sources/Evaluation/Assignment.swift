@@ -27,7 +27,7 @@ public enum LinearAssignment {
         let (spread, magnitude) = state.reduceColumns(costs)
         precondition(magnitude <= 1e150, "LinearAssignment: costs must be finite and at most 1e150 in magnitude; scale them")
         guard spread > 0 else { return Array(0..<n) }  // all costs equal: every matching is optimal
-        state.auction(costs, spread: spread, magnitude: magnitude)
+        state.auction(costs, scales: state.auctionScales(costs, spread: spread))
         for f in state.enforceSlackness(costs) { state.augment(costs, from: f) }
         return state.rowColumn
     }
@@ -57,7 +57,8 @@ public enum LinearAssignment {
         }
 
         /// Column reduction: v_j = min_i c_ij, the prices the auction starts from. Returns the largest cost minus
-        /// the smallest (the scale of the auction's ε) and the largest magnitude of a cost (+∞ if one is not finite).
+        /// the smallest (zero when every matching is optimal) and the largest magnitude of a cost (+∞ if one is not
+        /// finite).
         mutating func reduceColumns(_ c: some AssignmentCosts) -> (spread: Double, magnitude: Double) {
             let n = self.n
             var (lowest, highest) = (Double.infinity, -Double.infinity)

@@ -84,6 +84,46 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    /// A few far points among many near ones must not round the near ones' matching away: ε once started from the
+    /// largest cost, and one point at 10⁸ among 499 standard normal ones made W₂ of a set with itself 0.37.
+    func testFarPointsKeepTheBulkExact() {
+        var rng = Xoshiro256(seed: 5)
+        func shuffled(_ x: [Float], _ d: Int) -> [Float] {
+            var order = Array(0..<(x.count / d))
+            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            return order.flatMap { x[($0 * d)..<($0 * d + d)] }
+        }
+        for (far, d, n) in [(Float(1e8), 2, 500), (1e6, 1, 2000), (1e15, 2, 300)] {
+            var x = (0..<(n * d)).map { _ in rng.nextGaussian() }
+            for k in 0..<d { x[k] = far }
+            XCTAssertEqual(Wasserstein.exactW2(x, shuffled(x, d), dimension: d), 0, "far \(far), d \(d)")
+        }
+        // a = {(F, F)} ∪ {(i, 0)}, b = {(i + ¼, 0)} ∪ {(F, F)}: the far points match each other, the rest by a shift of ¼.
+        for (far, k) in [(Float(1e12), 3), (1e8, 100)] {
+            let a: [Float] = [far, far] + (0..<k).flatMap { [Float($0), 0] }
+            let b: [Float] = (0..<k).reversed().flatMap { [Float($0) + 0.25, 0] } + [far, far]
+            XCTAssertEqual(Wasserstein.exactW2(a, b, dimension: 2), (Double(k) / 16 / Double(k + 1)).squareRoot(), accuracy: 1e-12)
+        }
+        // Half the points at 10¹⁵, half at 10⁻³ (ε from the bulk's scale alone left ten rows bidding for ever), and
+        // one row far from every column by 10¹² with ties (its coarse bids against a fine ε took minutes).
+        func total(_ cost: [Double], _ a: [Int], _ n: Int) -> Double { (0..<n).reduce(0.0) { $0 + cost[$1 * n + a[$1]] } }
+        let mixed = (0..<800).map { _ in rng.next() % 2 == 0 ? 1e-3 * rng.nextGaussian() : 1e15 * rng.nextGaussian() }
+        var cost = [Double](repeating: 0, count: 400 * 400)
+        for i in 0..<400 { for j in 0..<400 { let e = Double(mixed[i] - mixed[400 + j]); cost[i * 400 + j] = e * e } }
+        let reference = total(cost, hungarian(cost, n: 400), 400)
+        XCTAssertEqual(Wasserstein.exactW2(Array(mixed[0..<400]), Array(mixed[400...]), dimension: 1), (reference / 400).squareRoot(),
+                       accuracy: 1e-9 * (reference / 400).squareRoot())
+        var ties = (0..<(300 * 300)).map { _ in Double(rng.next() % 3) }
+        for j in 0..<300 { ties[j] = 1e12 + Double(rng.next() % 3) }
+        XCTAssertEqual(total(ties, LinearAssignment.solve(ties, n: 300), 300), total(ties, hungarian(ties, n: 300), 300))
+        // Heavy tails in 1-D (lognormal, σ = 4: samples from 10⁻⁷ to 10⁶), where sorting gives the exact W₂.
+        let a = (0..<2000).map { _ in expf(4 * rng.nextGaussian()) }
+        XCTAssertEqual(Wasserstein.exactW2(a, shuffled(a, 1), dimension: 1), 0)
+        let b = shuffled(a, 1).map { $0 * (1 + 1e-3 * rng.nextGaussian()) }
+        let sorted = zip(a.sorted(), b.sorted()).reduce(0.0) { let e = Double($1.0 - $1.1); return $0 + e * e }
+        XCTAssertEqual(Wasserstein.exactW2(a, b, dimension: 1), (sorted / 2000).squareRoot(), accuracy: 1e-9 * (sorted / 2000).squareRoot())
+    }
+
     /// The textbook O(n³) Hungarian method with row and column potentials (Kuhn–Munkres, shortest-path form), as an
     /// independent reference for the solver under test.
     func hungarian(_ cost: [Double], n: Int) -> [Int] {
