@@ -47,20 +47,19 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
         Float((next() >> 40) + 1) * (1.0 / 16_777_218.0)
     }
 
-    /// Fills `count` elements at `out` with independent standard normals (Box–Muller, pairs).
+    /// Fills `count` elements at `out` with independent standard normals (the ziggurat method, `Ziggurat`).
     public mutating func fillGaussian(_ out: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i < count {
-            let u1 = nextUniform(), u2 = nextUniform()
-            let radius = (-2 * logf(u1)).squareRoot()
-            let angle = 2 * Float.pi * u2
-            out[i] = radius * cosf(angle)
-            if i + 1 < count { out[i + 1] = radius * sinf(angle) }
-            i += 2
+        let tables = Ziggurat.tables
+        var rng = self  // a local copy stays in registers; `self` would be written back on every draw
+        tables.x.withUnsafeBufferPointer { x in
+            tables.f.withUnsafeBufferPointer { f in
+                for i in 0..<count { out[i] = Float(Ziggurat.sample(&rng, x: x.baseAddress!, f: f.baseAddress!)) }
+            }
         }
+        self = rng
     }
 
-    /// One standard normal (wasteful: use `fillGaussian` in loops).
+    /// One standard normal.
     public mutating func nextGaussian() -> Float {
         var z: Float = 0
         fillGaussian(&z, count: 1)

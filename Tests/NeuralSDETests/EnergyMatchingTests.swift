@@ -192,7 +192,8 @@ final class EnergyMatchingTrainerTests: XCTestCase {
             let trainer = EnergyMatchingTrainer(target: WalledGaussian(), network: network, settings: s, seed: 1)
             var draws = Xoshiro256(seed: 8)
             var state = trainer.state  // a set buffer: generating one would depend on the thread count
-            state.buffer = draws.gaussianMatrix(rows: 64, cols: 2).storage
+            // Half-width draws stay inside the wall at x₀ = 2, so every point keeps some finite Monte-Carlo samples.
+            state.buffer = draws.gaussianMatrix(rows: 64, cols: 2).storage.map { 0.5 * $0 }
             try trainer.restore(state)
             return (try trainer.regressionStep(stream: 7), trainer)
         }
