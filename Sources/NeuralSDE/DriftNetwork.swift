@@ -104,11 +104,11 @@ public struct DriftNetwork: Sendable {
         let t = tape.constant(Matrix(rows: grid.steps, cols: 1, storage: Array(grid.times.dropLast())))
         let omega = tape.constant(frequencies)
         func features(_ phase: ParameterSlot) -> Tape.Variable {
-            let arg = tape.addBias(tape.matmul(t, omega), tape.parameter(parameters, phase))
+            let arg = tape.linear(t, omega, tape.parameter(parameters, phase))
             return tape.concatColumns(tape.sin(arg), tape.cos(arg))
         }
         func linear(_ x: Tape.Variable, _ w: ParameterSlot, _ b: ParameterSlot) -> Tape.Variable {
-            tape.addBias(tape.matmul(x, tape.parameter(parameters, w)), tape.parameter(parameters, b))
+            tape.linear(x, tape.parameter(parameters, w), tape.parameter(parameters, b))
         }
         let l = layout
         let hiddenT = tape.activation(linear(features(l.timePhase), l.timeW1, l.timeB1), .gelu)

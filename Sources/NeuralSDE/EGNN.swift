@@ -86,7 +86,7 @@ public struct EGNN: Sendable {
         let n = particles, D = spatialDimension, B = x.rows
         precondition(x.cols == n * D && t.count == B, "EGNN: need B × \(n * D) positions and B times")
         func linear(_ v: Tape.Variable, _ d: Dense) -> Tape.Variable {
-            tape.addBias(tape.matmul(v, tape.parameter(parameters, d.weight)), tape.parameter(parameters, d.bias))
+            tape.linear(v, tape.parameter(parameters, d.weight), tape.parameter(parameters, d.bias))
         }
         func mlp(_ v: Tape.Variable, _ a: Dense, _ b: Dense, activateOutput: Bool) -> Tape.Variable {
             let out = linear(tape.activation(linear(v, a), .silu), b)

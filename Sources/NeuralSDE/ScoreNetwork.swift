@@ -21,7 +21,7 @@ extension ScoreNetwork {
         var out = Matrix(rows: x.rows, cols: x.cols)
         for start in stride(from: 0, to: x.rows, by: chunkRows) {
             let end = min(start + chunkRows, x.rows), d = x.cols
-            let tape = Tape()
+            let tape = Tape(differentiable: false)
             let chunk = Matrix(rows: end - start, cols: d, storage: Array(x.storage[(start * d)..<(end * d)]))
             out.storage.replaceSubrange((start * d)..<(end * d), with: tape.value(forward(tape, x: chunk, t: Array(t[start..<end]))).storage)
         }
@@ -86,7 +86,7 @@ public struct TimeConditionedMLP: ScoreNetwork {
     public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
         var h = tape.concatColumns(tape.constant(x), tape.constant(TimeFeatures.matrix(t)))
         for (l, layer) in layers.enumerated() {
-            h = tape.addBias(tape.matmul(h, tape.parameter(parameters, layer.weight)), tape.parameter(parameters, layer.bias))
+            h = tape.linear(h, tape.parameter(parameters, layer.weight), tape.parameter(parameters, layer.bias))
             if l < layers.count - 1 { h = tape.activation(h, .silu) }
         }
         return h

@@ -43,8 +43,8 @@ extension DriftNetwork {
         for l in 0..<3 {
             let z = cache.derivative(l, row: cacheRow)
             BLAS.gemm(m: n, n: h, k: inputWidth, a: input, lda: inputWidth, b: weight(p, l), ldb: h, c: z, ldc: h)
-            PointwiseKernels.addBiasActivateKeepingDerivative(z, rows: n, cols: h, bias: l == 0 ? stepBias : bias(p, l),
-                                                              activation: .gelu, out: cache.post(l, row: cacheRow))
+            PointwiseKernels.activateKeepingDerivative(z, rows: n, cols: h, bias: l == 0 ? stepBias : bias(p, l), activation: .gelu,
+                                                       out: cache.post(l, row: cacheRow), derivative: z)
             input = UnsafePointer(cache.post(l, row: cacheRow))
             inputWidth = h
         }

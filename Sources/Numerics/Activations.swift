@@ -54,7 +54,7 @@ extension Activation {
     @inlinable @inline(__always)
     public func apply(_ z: Float8) -> Float8 {
         switch self {
-        case .gelu: return z * fastSigmoid(z * (geluC1 + geluC2 * z * z))
+        case .gelu: return z * fastSigmoid(z * (geluC1 + geluC2 * (z * z)))  // rounds as `valueAndDerivative`
         case .silu: return z * fastSigmoid(z)
         case .identity: return z
         case .tanh: return 2 * fastSigmoid(2 * z) - 1
@@ -139,27 +139,29 @@ public enum PointwiseKernels {
         }
     }
 
-    /// out ← f(z + bias) and z ← f′(z + bias): the forward pass keeps the derivative instead of the
-    /// pre-activation, so the backward pass is a plain product (`multiplyElementwise`) with no exponentials.
+    /// out ← f(z + bias) and derivative ← f′(z + bias), the bias row broadcast over rows (none when nil).
+    /// `derivative` may be `z` itself. Kept derivatives make the backward pass a plain product
+    /// (`multiplyElementwise`) with no exponentials.
     @inlinable
-    public static func addBiasActivateKeepingDerivative(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
-                                                        bias: UnsafePointer<Float>, activation: Activation,
-                                                        out: UnsafeMutablePointer<Float>) {
+    public static func activateKeepingDerivative(_ z: UnsafePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>?,
+                                                 activation: Activation, out: UnsafeMutablePointer<Float>,
+                                                 derivative: UnsafeMutablePointer<Float>) {
         let vecEnd = cols & ~7
         for r in 0..<rows {
-            let zr = z + r * cols, outRow = out + r * cols
+            let zr = z + r * cols, outRow = out + r * cols, dr = derivative + r * cols
             var c = 0
             while c < vecEnd {
-                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self) + UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self)
-                let (value, derivative) = activation.valueAndDerivative(v)
+                var v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self)
+                if let bias { v += UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self) }
+                let (value, slope) = activation.valueAndDerivative(v)
                 UnsafeMutableRawPointer(outRow + c).storeBytes(of: value, as: Float8.self)
-                UnsafeMutableRawPointer(zr + c).storeBytes(of: derivative, as: Float8.self)
+                UnsafeMutableRawPointer(dr + c).storeBytes(of: slope, as: Float8.self)
                 c += 8
             }
             while c < cols {
-                let v = zr[c] + bias[c]
+                let v = bias.map { zr[c] + $0[c] } ?? zr[c]
                 outRow[c] = activation.apply(v)
-                zr[c] = activation.derivative(v)
+                dr[c] = activation.derivative(v)
                 c += 1
             }
         }
@@ -169,25 +171,6 @@ public enum PointwiseKernels {
     @inlinable
     public static func multiplyElementwise(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { g[i] *= f[i] }
-    }
-
-    /// g ← g ⊙ f′(z), elementwise over `count` elements (the cotangent through the activation).
-    @inlinable
-    public static func multiplyByDerivative(_ g: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>,
-                                            count: Int, activation: Activation) {
-        if activation == .identity { return }
-        let vecEnd = count & ~7
-        var i = 0
-        while i < vecEnd {
-            let zv = UnsafeRawPointer(z + i).loadUnaligned(as: Float8.self)
-            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: Float8.self)
-            UnsafeMutableRawPointer(g + i).storeBytes(of: gv * activation.derivative(zv), as: Float8.self)
-            i += 8
-        }
-        while i < count {
-            g[i] *= activation.derivative(z[i])
-            i += 1
-        }
     }
 
     /// out[c] += Σ_r g[r, c]: the bias gradient of a dense layer.

@@ -18,8 +18,12 @@ public final class Tape {
     private var pullbacks: [((Matrix, Tape) -> Void)?] = []
     private var parameterLeaves: [(id: Int, slot: ParameterSlot)] = []
 
-    /// An empty tape.
-    public init() {}
+    /// Whether pullbacks are recorded. An inference tape (false) keeps values only: operations skip the work
+    /// that exists for the backward pass, and `backward` must not be called.
+    public let differentiable: Bool
+
+    /// An empty tape; `differentiable: false` for forward evaluation only.
+    public init(differentiable: Bool = true) { self.differentiable = differentiable }
 
     /// The forward value of `v`.
     public func value(_ v: Variable) -> Matrix { values[v.id] }
@@ -33,7 +37,7 @@ public final class Tape {
     public func record(_ value: Matrix, pullback: ((Matrix, Tape) -> Void)?) -> Variable {
         values.append(value)
         cotangents.append(nil)
-        pullbacks.append(pullback)
+        pullbacks.append(differentiable ? pullback : nil)
         return Variable(id: values.count - 1)
     }
 
@@ -65,6 +69,7 @@ public final class Tape {
     /// Propagates cotangents from `output` to every earlier value. `seed` defaults to ones (for a scalar loss,
     /// the gradient).
     public func backward(from output: Variable, seed: Matrix? = nil) {
+        precondition(differentiable, "Tape.backward on an inference tape (Tape(differentiable: false))")
         let out = values[output.id]
         accumulate(output, seed ?? Matrix(rows: out.rows, cols: out.cols, repeating: 1))
         for id in stride(from: output.id, through: 0, by: -1) {

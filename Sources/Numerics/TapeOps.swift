@@ -30,20 +30,60 @@ extension Tape {
         }
     }
 
-    /// The pointwise nonlinearity f(a).
-    public func activation(_ a: Variable, _ f: Activation) -> Variable {
-        let z = value(a)
-        let out = Matrix(rows: z.rows, cols: z.cols) { o in
-            z.storage.withUnsafeBufferPointer { zb in   // read-only: no copy of the tape's value
-                PointwiseKernels.activate(zb.baseAddress!, rows: z.rows, cols: z.cols, activation: f, out: o.baseAddress!)
+    /// x·w + bias: a dense layer, `bias` a 1×cols row broadcast over the rows. The product is accumulated onto the
+    /// broadcast bias in one GEMM (β = 1), so there is no bias pass, no copy of the product and no zeroing of the
+    /// output; for inner dimensions within one GEMM block (K ≤ 256 here) the sum rounds exactly as
+    /// addBias(matmul(x, w), bias).
+    public func linear(_ x: Variable, _ w: Variable, _ bias: Variable) -> Variable {
+        let xv = value(x), wv = value(w), bv = value(bias)
+        precondition(xv.cols == wv.rows, "linear: \(xv.rows)×\(xv.cols) · \(wv.rows)×\(wv.cols)")
+        precondition(bv.rows == 1 && bv.cols == wv.cols, "linear: bias \(bv.rows)×\(bv.cols) for \(wv.cols) columns")
+        let rows = xv.rows, cols = wv.cols, k = xv.cols
+        let out = Matrix(rows: rows, cols: cols) { o in
+            bv.storage.withUnsafeBufferPointer { b in
+                for r in 0..<rows { (o.baseAddress! + r * cols).initialize(from: b.baseAddress!, count: cols) }
+            }
+            if k == 0 { return }
+            xv.storage.withUnsafeBufferPointer { xp in
+                wv.storage.withUnsafeBufferPointer { wp in
+                    BLAS.gemm(m: rows, n: cols, k: k, a: xp.baseAddress!, lda: k, b: wp.baseAddress!, ldb: cols, beta: 1,
+                              c: o.baseAddress!, ldc: cols)
+                }
             }
         }
         return record(out) { g, tape in
+            tape.accumulate(x, Self.product(g, wv, transA: false, transB: true))
+            tape.accumulate(w, Self.product(xv, g, transA: true, transB: false))
+            tape.accumulate(bias, Self.columnSums(g))
+        }
+    }
+
+    /// The pointwise nonlinearity f(a). A differentiable tape keeps f′(a) from the same pass (one exponential per
+    /// element), so the pullback is a product.
+    public func activation(_ a: Variable, _ f: Activation) -> Variable {
+        let z = value(a)
+        if !differentiable {
+            let out = Matrix(rows: z.rows, cols: z.cols) { o in
+                z.storage.withUnsafeBufferPointer { zb in
+                    PointwiseKernels.activate(zb.baseAddress!, rows: z.rows, cols: z.cols, activation: f, out: o.baseAddress!)
+                }
+            }
+            return record(out, pullback: nil)
+        }
+        var slope = Matrix(rows: z.rows, cols: z.cols) { _ in }
+        let out = Matrix(rows: z.rows, cols: z.cols) { o in
+            z.storage.withUnsafeBufferPointer { zb in   // read-only: no copy of the tape's value
+                slope.storage.withUnsafeMutableBufferPointer { s in
+                    PointwiseKernels.activateKeepingDerivative(zb.baseAddress!, rows: z.rows, cols: z.cols, bias: nil,
+                                                               activation: f, out: o.baseAddress!, derivative: s.baseAddress!)
+                }
+            }
+        }
+        return record(out) { [slope] g, tape in
             var d = g
             d.storage.withUnsafeMutableBufferPointer { db in
-                z.storage.withUnsafeBufferPointer { zb in
-                    PointwiseKernels.multiplyByDerivative(db.baseAddress!, z: zb.baseAddress!, count: zb.count,
-                                                          activation: f)
+                slope.storage.withUnsafeBufferPointer { sb in
+                    PointwiseKernels.multiplyElementwise(db.baseAddress!, by: sb.baseAddress!, count: sb.count)
                 }
             }
             tape.accumulate(a, d)
