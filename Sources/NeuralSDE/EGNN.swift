@@ -102,9 +102,9 @@ public struct EGNN: Sendable {
             let difference = tape.subtract(tape.gatherRows(position, from), tape.gatherRows(position, to))
             let squared = tape.matmul(tape.multiply(difference, difference), onesD)
             func nodes(_ w: ParameterSlot) -> Tape.Variable { tape.matmul(h, tape.parameter(parameters, w)) }
-            let first = tape.add(tape.add(tape.gatherRows(nodes(layer.edgeFrom), from), tape.gatherRows(nodes(layer.edgeTo), to)),
-                                 tape.matmul(squared, tape.parameter(parameters, layer.edgeDistance)))
-            let hidden1 = tape.activation(tape.addBias(first, tape.parameter(parameters, layer.edge1Bias)), .silu)
+            let first = tape.pairInput(nodes(layer.edgeFrom), from: from, nodes(layer.edgeTo), to: to, squared,
+                                       tape.parameter(parameters, layer.edgeDistance), tape.parameter(parameters, layer.edge1Bias))
+            let hidden1 = tape.activation(first, .silu)
             let message = tape.activation(linear(hidden1, layer.edge2), .silu)
             let weight = tape.multiply(tape.activation(mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false), .tanh),
                                        tape.inverseLengthPlusOne(squared))

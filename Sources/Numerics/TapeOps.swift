@@ -79,15 +79,7 @@ extension Tape {
                 }
             }
         }
-        return record(out) { [slope] g, tape in
-            var d = g
-            d.storage.withUnsafeMutableBufferPointer { db in
-                slope.storage.withUnsafeBufferPointer { sb in
-                    PointwiseKernels.multiplyElementwise(db.baseAddress!, by: sb.baseAddress!, count: sb.count)
-                }
-            }
-            tape.accumulate(a, d)
-        }
+        return record(out) { [slope] g, tape in tape.accumulate(a, Self.zip(g, slope, *)) }
     }
 
     /// Elementwise a + b.
@@ -200,6 +192,39 @@ extension Tape {
         return record(out) { g, tape in tape.accumulate(a, Self.moveRows(g, from: indices, to: 0..<av.rows, rows: av.rows, accumulate: false)) }
     }
 
+    /// The pre-activation of a pair layer over edges e = (from[e], to[e]):
+    /// out[e] = a[from[e]] + b[to[e]] + s[e]·w + bias, with `a`, `b` node terms (nodes × H), `s` one value per edge
+    /// (edges × 1), `w` and `bias` 1 × H rows. One pass over the edges instead of two gathers, a product and two sums;
+    /// it rounds as ((a + b) + s·w) + bias, the order of those separate operations.
+    public func pairInput(_ a: Variable, from: [Int], _ b: Variable, to: [Int], _ s: Variable, _ w: Variable,
+                          _ bias: Variable) -> Variable {
+        let av = value(a), bv = value(b), sv = value(s), wv = value(w), biasv = value(bias)
+        let h = av.cols, edges = from.count
+        precondition(bv.cols == h && wv.rows == 1 && wv.cols == h && biasv.rows == 1 && biasv.cols == h,
+                     "pairInput: node terms and rows need \(h) columns")
+        precondition(to.count == edges && sv.rows == edges && sv.cols == 1, "pairInput: \(edges) edges need one value each")
+        let out = Matrix(rows: edges, cols: h) { o in
+            av.storage.withUnsafeBufferPointer { A in
+            bv.storage.withUnsafeBufferPointer { B in
+            wv.storage.withUnsafeBufferPointer { W in
+            biasv.storage.withUnsafeBufferPointer { C in
+                for e in 0..<edges {
+                    let i = from[e], j = to[e], se = sv.storage[e]
+                    precondition(i >= 0 && i < av.rows && j >= 0 && j < bv.rows, "pairInput: node index out of range")
+                    let ar = A.baseAddress! + i * h, br = B.baseAddress! + j * h, orow = o.baseAddress! + e * h
+                    for c in 0..<h { orow[c] = ((ar[c] + br[c]) + se * W[c]) + C[c] }
+                }
+            }}}}
+        }
+        return record(out) { g, tape in
+            tape.accumulate(bias, Self.columnSums(g))
+            tape.accumulate(s, Self.product(g, wv, transA: false, transB: true))
+            tape.accumulate(w, Self.product(sv, g, transA: true, transB: false))
+            tape.accumulate(b, Self.moveRows(g, from: 0..<edges, to: to, rows: bv.rows, accumulate: true))
+            tape.accumulate(a, Self.moveRows(g, from: 0..<edges, to: from, rows: av.rows, accumulate: true))
+        }
+    }
+
     // MARK: kernels shared by the pullbacks
 
     static func product(_ a: Matrix, _ b: Matrix, transA: Bool, transB: Bool) -> Matrix {
@@ -238,12 +263,14 @@ extension Tape {
         return Matrix(rows: a.rows, cols: a.cols, storage: out)
     }
 
-    /// A `rows`-row matrix whose row `destination[k]` receives row `source[k]` of `m`: copied, or with
-    /// `accumulate` added, in the order of k (rows that receive nothing are zero).
+    /// A `rows`-row matrix whose row `destination[k]` receives row `source[k]` of `m`: with `accumulate` added in the
+    /// order of k (rows that receive nothing are zero), or else copied, when `destination` must name every row once
+    /// (the output is not zeroed first).
     static func moveRows<S: Collection<Int>, D: Collection<Int>>(_ m: Matrix, from source: S, to destination: D, rows: Int,
                                                                  accumulate: Bool) -> Matrix {
         let cols = m.cols
-        var out = Matrix(rows: rows, cols: cols)
+        precondition(accumulate || destination.count == rows, "moveRows: a copy must fill all \(rows) rows")
+        var out = accumulate ? Matrix(rows: rows, cols: cols) : Matrix(rows: rows, cols: cols) { _ in }
         m.storage.withUnsafeBufferPointer { src in
             out.storage.withUnsafeMutableBufferPointer { dst in
                 for (i, j) in Swift.zip(source, destination) {

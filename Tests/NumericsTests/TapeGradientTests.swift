@@ -37,6 +37,30 @@ final class TapeGradientTests: XCTestCase {
 
     func testMatmul() { checkGradients([random(3, 4, seed: 1), random(4, 5, seed: 2)]) { $0.matmul($1[0], $1[1]) } }
     func testAddBias() { checkGradients([random(3, 9, seed: 3), random(1, 9, seed: 4)]) { $0.addBias($1[0], $1[1]) } }
+    func testLinear() {
+        checkGradients([random(3, 4, seed: 20), random(4, 5, seed: 21), random(1, 5, seed: 22)]) { $0.linear($1[0], $1[1], $1[2]) }
+        // The value is the product plus the bias, bit for bit (one GEMM block).
+        let x = random(7, 4, seed: 20), w = random(4, 5, seed: 21), b = random(1, 5, seed: 22), tape = Tape()
+        let (xv, wv, bv) = (tape.constant(x), tape.constant(w), tape.constant(b))
+        XCTAssertEqual(tape.value(tape.linear(xv, wv, bv)), tape.value(tape.addBias(tape.matmul(xv, wv), bv)))
+    }
+    func testPairInput() {
+        let from = [0, 2, 1, 0, 2], to = [1, 0, 2, 2, 1]
+        checkGradients([random(3, 6, seed: 23), random(3, 6, seed: 24), random(5, 1, seed: 25), random(1, 6, seed: 26),
+                        random(1, 6, seed: 27)]) { t, v in t.pairInput(v[0], from: from, v[1], to: to, v[2], v[3], v[4]) }
+        // The value equals the separate gathers, product and sums it replaces, bit for bit.
+        let a = random(3, 6, seed: 23), b = random(3, 6, seed: 24), s = random(5, 1, seed: 25), w = random(1, 6, seed: 26)
+        let bias = random(1, 6, seed: 27), tape = Tape()
+        let (av, bv, sv, wv, cv) = (tape.constant(a), tape.constant(b), tape.constant(s), tape.constant(w), tape.constant(bias))
+        let separate = tape.addBias(tape.add(tape.add(tape.gatherRows(av, from), tape.gatherRows(bv, to)), tape.matmul(sv, wv)), cv)
+        XCTAssertEqual(tape.value(tape.pairInput(av, from: from, bv, to: to, sv, wv, cv)), tape.value(separate))
+    }
+    func testInferenceTapeComputesTheSameValues() {
+        let z = random(3, 11, seed: 28), train = Tape(), infer = Tape(differentiable: false)
+        for f in Activation.allCases {
+            XCTAssertEqual(train.value(train.activation(train.constant(z), f)), infer.value(infer.activation(infer.constant(z), f)), "\(f)")
+        }
+    }
     func testGELU() { checkGradients([random(3, 11, seed: 5)]) { $0.activation($1[0], .gelu) } }
     func testTanh() { checkGradients([random(3, 13, seed: 12)]) { $0.activation($1[0], .tanh) } }
     func testInverseLengthPlusOne() {  // on squared lengths (positive, away from 0 where the root bends sharply)
