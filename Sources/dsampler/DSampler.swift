@@ -74,10 +74,11 @@ struct Targets: ParsableCommand {
             spec?.reference.map { "samples " + URL(fileURLWithPath: $0).lastPathComponent } ?? (t.hasExactSampler ? "exact sampler" : "none")
         }
         guard let name else {
-            print(pad("name", 13) + pad("dim", 5) + pad("log Z", 11) + pad("reference", 20) + pad("σ²", 6) + "description")
-            for spec in try TargetCatalog.specs() {
+            let specs = try TargetCatalog.specs(), width = (specs.map(\.name.count).max() ?? 4) + 1
+            print(pad("name", width) + pad("dim", 5) + pad("log Z", 11) + pad("reference", 20) + pad("σ²", 6) + "description")
+            for spec in specs {
                 let t = try spec.make()
-                print(pad(spec.name, 13) + pad("\(t.dimension)", 5) + pad(t.logZ.map { String(format: "%.4f", $0) } ?? "unknown", 11)
+                print(pad(spec.name, width) + pad("\(t.dimension)", 5) + pad(t.logZ.map { String(format: "%.4f", $0) } ?? "unknown", 11)
                       + pad(reference(t, spec), 20) + pad(String(format: "%g", t.defaultSigma2), 6) + spec.summary)
             }
             return

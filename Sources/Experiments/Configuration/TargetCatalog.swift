@@ -8,8 +8,8 @@ import RunStore
 public struct TargetSpec {
     /// Canonical name (`target=NAME`).
     public let name: String
-    /// Which family builds it (`grid-mixture`, `mixture`, `funnel`, `manywell`, `double-well-particles`,
-    /// `lennard-jones`, `plugin`).
+    /// Which family builds it (`grid-mixture`, `mixture`, `ratio`, `funnel`, `manywell`, `double-well-particles`,
+    /// `lennard-jones`, `cox-process`, `plugin`, and the benchmark kinds of `benchmarkKindKeys`).
     public let kind: String
     /// One-line description.
     public let summary: String
@@ -21,7 +21,7 @@ public struct TargetSpec {
     public let plotRange: [Double]?
     /// Absolute path of the reference sample set, if any.
     public let reference: String?
-    fileprivate let fields: [String: Any]
+    let fields: [String: Any]
 
     /// Keys every spec may have, and the extra keys of each kind.
     static let commonKeys: Set = ["name", "kind", "description", "sde_sigma2", "plot_range", "reference", "idem"]
@@ -33,7 +33,7 @@ public struct TargetSpec {
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
         "plugin": ["plugin", "dimension"],
         "cox-process": ["points_file", "x_range", "y_range", "grid", "prior_variance", "beta"],
-    ]
+    ].merging(benchmarkKindKeys) { a, _ in a }
 
     /// Parses the spec at `file`, rejecting unknown kinds and keys.
     public init(file: URL) throws {
@@ -135,6 +135,8 @@ public struct TargetSpec {
                                              xRange: x[0]...x[1], yRange: y[0]...y[1], gridSize: try integer("grid"),
                                              priorVariance: try double("prior_variance"), beta: try double("beta"),
                                              defaultSigma2: sigma2)
+        case _ where Self.benchmarkKindKeys[kind] != nil:
+            return try makeBenchmarkTask(sigma2: sigma2)
         default:  // plugin
             guard let library = fields["plugin"] as? String else { throw SpecError(file: file, problem: "needs 'plugin: PATH.so'") }
             let expected = fields["dimension"] == nil ? nil : try integer("dimension")
@@ -142,33 +144,33 @@ public struct TargetSpec {
         }
     }
 
-    private static func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
+    static func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
 
-    private static func path(_ p: String, relativeTo file: URL) -> String {
+    static func path(_ p: String, relativeTo file: URL) -> String {
         p.hasPrefix("/") ? p : file.deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path
     }
 
     /// A number > 0 (every scalar constant of a spec is a variance, a standard deviation, a rate or a scale).
-    private func double(_ key: String) throws -> Double {
+    func double(_ key: String) throws -> Double {
         guard let v = fields[key].flatMap(Self.number), v.isFinite, v > 0, Float(v).isFinite, Float(v) > 0 else {
             throw SpecError(file: file, problem: "'\(key)' must be a number > 0 (and within float range)\(fields[key].map { ", got \($0)" } ?? "")")
         }
         return v
     }
 
-    private func float(_ key: String, default value: Float? = nil) throws -> Float {
+    func float(_ key: String, default value: Float? = nil) throws -> Float {
         if let value, fields[key] == nil { return value }
         return Float(try double(key))
     }
 
-    private func integer(_ key: String) throws -> Int {
+    func integer(_ key: String) throws -> Int {
         guard let v = fields[key] as? Int, v > 0, v <= Self.maxDimension else {
             throw SpecError(file: file, problem: "'\(key)' must be an integer from 1 to \(Self.maxDimension)\(fields[key].map { ", got \($0)" } ?? "")")
         }
         return v
     }
 
-    private func numbers(_ key: String) throws -> [Double] {
+    func numbers(_ key: String) throws -> [Double] {
         guard let list = fields[key] as? [Any], case let values = list.compactMap(Self.number), values.count == list.count,
               !values.isEmpty, values.allSatisfy(\.isFinite) else {
             throw SpecError(file: file, problem: "'\(key)' must be a non-empty list of finite numbers")
@@ -177,7 +179,7 @@ public struct TargetSpec {
     }
 
     /// A CSV file named by `key` (relative to the spec): one comma-separated row of numbers per line, `#` comments.
-    private func table(_ key: String) throws -> [[Double]] {
+    func table(_ key: String) throws -> [[Double]] {
         guard let relative = fields[key] as? String else { throw SpecError(file: file, problem: "needs '\(key)'") }
         let path = Self.path(relative, relativeTo: file)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
