@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// log Z estimates from log importance weights log w = log R(x_T) + S_B − S_F of K paths.
 public struct LogZEstimates: Sendable, Equatable {
@@ -21,15 +22,11 @@ public struct LogZEstimates: Sendable, Equatable {
         let top = w.max()!
         meanLogWeight = top.isFinite ? top + w.reduce(0) { $0 + ($1 - top) } / Double(w.count) : w.reduce(0, +) / Double(w.count)
         importanceWeighted = Self.logMeanExp(w)
-        let logSum = Self.logSumExp(w), logSumSq = Self.logSumExp(w.map { 2 * $0 })
-        effectiveSampleSize = exp(2 * logSum - logSumSq - log(Double(w.count)))
+        effectiveSampleSize = LogSpace.effectiveSampleSize(w)
     }
 
     /// log Σ exp(x), stable for large |x|.
-    public static func logSumExp(_ x: [Double]) -> Double {
-        guard let top = x.max(), top.isFinite else { return x.max() ?? -.infinity }
-        return top + log(x.reduce(0) { $0 + exp($1 - top) })
-    }
+    public static func logSumExp(_ x: [Double]) -> Double { LogSpace.sumExp(x) }
 
     /// log (1/n) Σ exp(x).
     public static func logMeanExp(_ x: [Double]) -> Double { logSumExp(x) - log(Double(x.count)) }

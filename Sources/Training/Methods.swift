@@ -13,6 +13,9 @@ public struct Method: Sendable {
         case energyMatching
         /// No network: MCMC chains at a matched budget of gradient evaluations; scored by their final states.
         case mcmc
+        /// No network: particles annealed from a Gaussian to the target (SMC, AIS); scored by their log Z estimate
+        /// and their weighted samples.
+        case annealing
     }
 
     /// How the gradient of a path-space loss reaches the network.
@@ -65,7 +68,7 @@ public struct Method: Sendable {
     public var objective: (@Sendable (ObjectiveSettings) -> any Objective)?
 
     /// Whether the method trains a network whose checkpoint can be re-evaluated (not the MCMC baseline).
-    public var hasModel: Bool { family != .mcmc }
+    public var hasModel: Bool { family == .pathSpace || family == .energyMatching }
 
     /// Every method, in the order help texts list them. Adding a method is one entry here and, for a new loss,
     /// one file in Objectives.
@@ -91,6 +94,10 @@ public struct Method: Sendable {
                family: .pathSpace, prior: true, objective: { c in RelativeTrajectoryBalance(beta: c.beta) }),
         Method(name: "idem", summary: "iterated denoising energy matching (Akhound-Sadegh et al. 2024)", family: .energyMatching),
         Method(name: "mala", summary: "MCMC chains (ls_kernel) at a matched budget of gradient evaluations", family: .mcmc),
+        Method(name: "smc", summary: "sequential Monte Carlo on the geometric path with HMC moves (Del Moral et al. 2006)",
+               family: .annealing),
+        Method(name: "ais", summary: "annealed importance sampling on the geometric path with HMC moves (Neal 2001)",
+               family: .annealing),
     ]
 
     /// The names `objective=` accepts.

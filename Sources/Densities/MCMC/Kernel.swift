@@ -22,6 +22,13 @@ public struct ChainState: Sendable {
         gradient = grad
     }
 
+    /// Chains at `positions` whose log-density and gradient under the target are already known.
+    public init(positions: Matrix, logDensity: [Double], gradient: Matrix) {
+        precondition(logDensity.count == positions.rows && gradient.rows == positions.rows && gradient.cols == positions.cols,
+                     "ChainState: one log-density and one gradient row per position")
+        (self.positions, self.logDensity, self.gradient) = (positions, logDensity, gradient)
+    }
+
     /// Moves chain `c` to row `c` of `proposal` with its log-density and gradient (an accepted proposal).
     mutating func accept(_ c: Int, from proposal: Matrix, logDensity logR: [Double], gradient grad: Matrix) {
         let d = positions.cols

@@ -89,6 +89,8 @@ public struct RunConfig: Sendable, Equatable {
     public var malaBudget = 10_000_000
     /// Settings of `objective=idem`; nil fields take the target spec's `idem:` defaults.
     public var idem = EnergyMatchingOverrides()
+    /// Settings of `objective=smc` and `objective=ais`.
+    public var annealing = AnnealingSettings()
 
     /// iDEM settings as given on the command line (nil = the target's default, then the iDEM code's).
     public struct EnergyMatchingOverrides: Sendable, Equatable {
@@ -295,7 +297,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.evaluation.every = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evaluation.every)" }, resumable: true),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
-    ]
+    ] + annealingKeys
 
     /// Settings of earlier versions, read from their run files (and accepted on the command line) as today's:
     /// iDEM's plateau schedule and weight average became `lr_schedule=plateau`, `lr_patience`, `lr_factor` and
@@ -341,7 +343,7 @@ public struct RunConfig: Sendable, Equatable {
                        ("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]),
                        ("batch_size", batchSize, "batch_size × (idem_samples + 1) × dimension", [batchSize, (idemSamples ?? 1) + 1, d]),
                        ("idem_buffer", idem.bufferCapacity, "idem_buffer × dimension", [idem.bufferCapacity, d])]
-        case .mcmc:
+        case .mcmc, .annealing:
             arrays.append(("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]))
         case .pathSpace:
             arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),

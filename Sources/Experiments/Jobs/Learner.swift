@@ -108,6 +108,7 @@ public enum Learners {
         case .pathSpace: return try PathSpaceLearner(config: config, target: target, training: training)
         case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)
         case .mcmc: return try MCMCBaseline(config: config, target: target)
+        case .annealing: return try AnnealingBaseline(config: config, target: target)
         }
     }
 }

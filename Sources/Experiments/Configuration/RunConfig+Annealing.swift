@@ -1,0 +1,51 @@
+/// Settings of the training-free annealing baselines (`objective=smc`, `objective=ais`): the geometric path from
+/// N(0, anneal_std²·I) to the target, `anneal_steps` temperatures, one HMC move of `hmc_leapfrog` leapfrog steps per
+/// temperature with step `anneal_step` at β = 0 and `anneal_step_mid` from β = ½ on (the Beyond-ELBOs SMC, whose
+/// per-task values are in BENCHMARK-TASKS.md §2.4), `eval_paths` particles.
+public struct AnnealingSettings: Sendable, Equatable {
+    /// Temperatures K (`anneal_steps`).
+    public var temperatures = 128
+    /// Standard deviation of the initial Gaussian (`anneal_std`).
+    public var initialStd: Float = 1
+    /// HMC step size at β = 0 (`anneal_step`) and from β = ½ on (`anneal_step_mid`; nil: the same).
+    public var stepStart: Float = 0.1, stepMiddle: Float?
+    /// Normalised ESS below which SMC resamples (`smc_ess`).
+    public var resamplingThreshold: Float = 0.3
+    /// The β schedule (`anneal_schedule`): `linear` (β_k = k/K) or `adaptive` (conditional ESS `anneal_cess`, at most
+    /// K temperatures).
+    public var schedule = "linear"
+    /// Conditional ESS the adaptive schedule keeps (`anneal_cess`).
+    public var conditionalESS: Float = 0.99
+    /// Whether the HMC step size adapts toward acceptance 0.65 between temperatures (`anneal_adapt_step`).
+    public var adaptStepSize = false
+    /// HMC moves per temperature (`anneal_moves`).
+    public var moves = 1
+}
+
+extension RunConfig {
+    /// The annealing baselines' keys (listed after the others).
+    static let annealingKeys: [Key] = [
+        Key(name: "anneal_steps", help: "objective=smc/ais: temperatures K of the geometric path (β_k = k/K)",
+            set: { c, v in c.annealing.temperatures = try integer("anneal_steps", v, min: 1, max: 1_000_000) },
+            get: { "\($0.annealing.temperatures)" }),
+        Key(name: "anneal_std", help: "objective=smc/ais: standard deviation of the initial Gaussian N(0, s²I)",
+            set: { c, v in c.annealing.initialStd = try positive("anneal_std", v) }, get: { "\($0.annealing.initialStd)" }),
+        Key(name: "anneal_step", help: "objective=smc/ais: HMC step size at β = 0 (linear up to anneal_step_mid at β = 0.5)",
+            set: { c, v in c.annealing.stepStart = try positive("anneal_step", v) }, get: { "\($0.annealing.stepStart)" }),
+        Key(name: "anneal_step_mid", help: "objective=smc/ais: HMC step size from β = 0.5 on (default: anneal_step)",
+            set: { c, v in c.annealing.stepMiddle = v == "default" ? nil : try positive("anneal_step_mid", v) },
+            get: { $0.annealing.stepMiddle.map { "\($0)" } ?? "default" }),
+        Key(name: "smc_ess", help: "objective=smc: normalised ESS below which particles are resampled (systematic)",
+            set: { c, v in c.annealing.resamplingThreshold = try fraction("smc_ess", v) }, get: { "\($0.annealing.resamplingThreshold)" }),
+        Key(name: "anneal_schedule", help: "objective=smc/ais: linear (β_k = k/K, the benchmark's) or adaptive (next β keeps the "
+                + "conditional ESS at anneal_cess; anneal_steps bounds the temperatures, the last jumps to β = 1)",
+            set: { c, v in c.annealing.schedule = try choice("anneal_schedule", v, ["linear", "adaptive"]) }, get: { $0.annealing.schedule }),
+        Key(name: "anneal_cess", help: "objective=smc/ais with anneal_schedule=adaptive: conditional ESS kept between temperatures",
+            set: { c, v in c.annealing.conditionalESS = try fraction("anneal_cess", v) }, get: { "\($0.annealing.conditionalESS)" }),
+        Key(name: "anneal_adapt_step", help: "objective=smc/ais: adapt the HMC step size toward acceptance 0.65 between temperatures "
+                + "(starting from anneal_step) instead of the fixed anneal_step → anneal_step_mid schedule",
+            set: { c, v in c.annealing.adaptStepSize = try boolean("anneal_adapt_step", v) }, get: { "\($0.annealing.adaptStepSize)" }),
+        Key(name: "anneal_moves", help: "objective=smc/ais: HMC moves (of hmc_leapfrog leapfrog steps) per temperature",
+            set: { c, v in c.annealing.moves = try integer("anneal_moves", v, min: 1, max: 10_000) }, get: { "\($0.annealing.moves)" }),
+    ]
+}
