@@ -16,6 +16,8 @@ public struct Method: Sendable {
         /// No network: particles annealed from a Gaussian to the target (SMC, AIS); scored by their log Z estimate
         /// and their weighted samples.
         case annealing
+        /// A variational family fitted by its reparameterised ELBO (MFVI); scored by log Z estimates and its draws.
+        case variational
     }
 
     /// How the gradient of a path-space loss reaches the network.
@@ -68,7 +70,7 @@ public struct Method: Sendable {
     public var objective: (@Sendable (ObjectiveSettings) -> any Objective)?
 
     /// Whether the method trains a network whose checkpoint can be re-evaluated (not the MCMC baseline).
-    public var hasModel: Bool { family == .pathSpace || family == .energyMatching }
+    public var hasModel: Bool { family == .pathSpace || family == .energyMatching || family == .variational }
 
     /// Every method, in the order help texts list them. Adding a method is one entry here and, for a new loss,
     /// one file in Objectives.
@@ -98,6 +100,8 @@ public struct Method: Sendable {
                family: .annealing),
         Method(name: "ais", summary: "annealed importance sampling on the geometric path with HMC moves (Neal 2001)",
                family: .annealing),
+        Method(name: "mfvi", summary: "mean-field (diagonal) Gaussian fitted by the reparameterised ELBO (Kingma & Welling 2014)",
+               family: .variational),
     ]
 
     /// The names `objective=` accepts.

@@ -23,7 +23,7 @@ public struct AnnealingSettings: Sendable, Equatable {
 }
 
 extension RunConfig {
-    /// The annealing baselines' keys (listed after the others).
+    /// The baselines' keys (annealing and MFVI; listed after the others).
     static let annealingKeys: [Key] = [
         Key(name: "anneal_steps", help: "objective=smc/ais: temperatures K of the geometric path (β_k = k/K)",
             set: { c, v in c.annealing.temperatures = try integer("anneal_steps", v, min: 1, max: 1_000_000) },
@@ -47,5 +47,7 @@ extension RunConfig {
             set: { c, v in c.annealing.adaptStepSize = try boolean("anneal_adapt_step", v) }, get: { "\($0.annealing.adaptStepSize)" }),
         Key(name: "anneal_moves", help: "objective=smc/ais: HMC moves (of hmc_leapfrog leapfrog steps) per temperature",
             set: { c, v in c.annealing.moves = try integer("anneal_moves", v, min: 1, max: 10_000) }, get: { "\($0.annealing.moves)" }),
+        Key(name: "mfvi_std", help: "objective=mfvi: standard deviation of the initial Gaussian N(0, s²I) (lr, iterations, batch_size as usual)",
+            set: { c, v in c.mfviStd = try positive("mfvi_std", v) }, get: { "\($0.mfviStd)" }),
     ]
 }

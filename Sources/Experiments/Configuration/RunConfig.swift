@@ -91,6 +91,8 @@ public struct RunConfig: Sendable, Equatable {
     public var idem = EnergyMatchingOverrides()
     /// Settings of `objective=smc` and `objective=ais`.
     public var annealing = AnnealingSettings()
+    /// `objective=mfvi`: the initial Gaussian's standard deviation (`mfvi_std`), the benchmark's per-task "init".
+    public var mfviStd: Float = 1
 
     /// iDEM settings as given on the command line (nil = the target's default, then the iDEM code's).
     public struct EnergyMatchingOverrides: Sendable, Equatable {
@@ -343,7 +345,7 @@ public struct RunConfig: Sendable, Equatable {
                        ("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]),
                        ("batch_size", batchSize, "batch_size × (idem_samples + 1) × dimension", [batchSize, (idemSamples ?? 1) + 1, d]),
                        ("idem_buffer", idem.bufferCapacity, "idem_buffer × dimension", [idem.bufferCapacity, d])]
-        case .mcmc, .annealing:
+        case .mcmc, .annealing, .variational:
             arrays.append(("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]))
         case .pathSpace:
             arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),

@@ -109,6 +109,7 @@ public enum Learners {
         case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)
         case .mcmc: return try MCMCBaseline(config: config, target: target)
         case .annealing: return try AnnealingBaseline(config: config, target: target)
+        case .variational: return try VariationalBaseline(config: config, target: target)
         }
     }
 }
