@@ -30,13 +30,8 @@ public final class AnnealingBaseline: Learner {
         BLAS.setThreads(1)
         let config = config.training(on: custom)
         self.config = config
-        target = try custom ?? TargetCatalog.resolve(config.target)
+        target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom
-        guard target.particleStructure == nil else {
-            throw ConfigError.badValue(key: "objective", value: config.objective, expected: "a method for particle targets "
-                + "(idem or mala): the annealing baselines start from N(0, s²I), which is not centre-of-mass free")
-        }
-        try config.checkSizes(dimension: target.dimension)
         let a = config.annealing
         sampler = AnnealedImportanceSampler(temperatures: a.temperatures, initialStd: Double(a.initialStd),
                                             stepSize: (a.stepStart, a.stepMiddle ?? a.stepStart), leapfrogSteps: config.hmcLeapfrog,
@@ -154,5 +149,20 @@ public final class AnnealingBaseline: Learner {
         state = s
         rng = restored
         seconds = try cp.number("seconds", fallback: 0)
+    }
+}
+
+extension Learner {
+    /// The target of a baseline that starts from a Gaussian over all coordinates (SMC, AIS, MFVI): `custom` or the
+    /// catalog's, checked against the size limits.
+    /// - Throws: `ConfigError` for particle targets (such a Gaussian is not centre-of-mass free) and sizes over the limits.
+    static func gaussianStartTarget(_ config: RunConfig, custom: (any Target)?) throws -> any Target {
+        let target = try custom ?? TargetCatalog.resolve(config.target)
+        guard target.particleStructure == nil else {
+            throw ConfigError.badValue(key: "objective", value: config.objective, expected: "a method for particle targets "
+                + "(idem or mala): objective=\(config.objective) starts from N(0, s²I), which is not centre-of-mass free")
+        }
+        try config.checkSizes(dimension: target.dimension)
+        return target
     }
 }

@@ -28,13 +28,8 @@ public final class VariationalBaseline: Learner {
     public init(config: RunConfig, target custom: (any Target)? = nil) throws {
         let config = config.training(on: custom)
         self.config = config
-        target = try custom ?? TargetCatalog.resolve(config.target)
+        target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom
-        guard target.particleStructure == nil else {
-            throw ConfigError.badValue(key: "objective", value: config.objective, expected: "a method for particle targets "
-                + "(idem or mala): a Gaussian over coordinates is not centre-of-mass free")
-        }
-        try config.checkSizes(dimension: target.dimension)
         model = MeanFieldVI(dimension: target.dimension, initialStd: config.mfviStd)
         optimizer = OptimizerChain(store: model.parameters, learningRate: config.learningRate, clipNorm: config.gradClip)
         rng = Xoshiro256(seed: config.seed, stream: 1 << 55)
