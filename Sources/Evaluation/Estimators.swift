@@ -46,6 +46,9 @@ public struct ModeCoverage: Sendable, Equatable {
     public var weightKL: Double?
     /// The fair-share fraction a mode needs to count as covered.
     public static let threshold = 0.1
+    /// Entropic mode coverage, −Σ f_k log f_k / log K ∈ [0, 1] (1: every mode equally visited), the Beyond-ELBOs
+    /// benchmark's EMC (Blessing et al. 2024), here with nearest-centre assignment.
+    public var entropicCoverage: Double { fractions.count > 1 ? log(effectiveModes) / log(Double(fractions.count)) : 1 }
 
     /// Coverage of the rows of `samples` (row-major, `dimension` columns) over `centres`.
     public init(samples: [Float], dimension d: Int, centres: [[Float]], weights: [Double]? = nil) {

@@ -171,6 +171,7 @@ final class EvaluationTests: XCTestCase {
         let c = ModeCoverage(samples: samples, dimension: 2, centres: centres)
         XCTAssertEqual(c.covered, 2)
         XCTAssertEqual(c.effectiveModes, 2, accuracy: 1e-12)
+        XCTAssertEqual(c.entropicCoverage, 0.5, accuracy: 1e-12, "two of four modes equally: log 2 / log 4")
         // Weight KL with empty modes: 4 samples, 2 of 4 equal-weight modes empty. Floored fractions (½, ½, ⅛, ⅛)
         // renormalised to (0.4, 0.4, 0.1, 0.1): KL = ½·log(0.25/0.4)·… ≥ 0 (it was negative before renormalising).
         let kl = try! XCTUnwrap(ModeCoverage(samples: samples, dimension: 2, centres: centres, weights: [0.25, 0.25, 0.25, 0.25]).weightKL)

@@ -29,8 +29,8 @@ public enum Summary {
                               p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
         }
         if let c = s.coverage {
-            out.append(String(format: "modes     %d of %d covered (>= %.0f%% of a fair share); effective %.2f",
-                              c.covered, c.fractions.count, ModeCoverage.threshold * 100, c.effectiveModes))
+            out.append(String(format: "modes     %d of %d covered (>= %.0f%% of a fair share); effective %.2f; EMC %.4f",
+                              c.covered, c.fractions.count, ModeCoverage.threshold * 100, c.effectiveModes, c.entropicCoverage))
             if let kl = c.weightKL {
                 out.append(String(format: "mode_weight_kl %.4f   (KL from the target's mode weights to the sampled fractions)", kl))
             }

@@ -41,7 +41,7 @@ extension RunFile {
             }
             if let c = s.coverage {
                 m += [Metric(name: "modes_covered", value: Double(c.covered), isCount: true),
-                      Metric(name: "modes_effective", value: c.effectiveModes)]
+                      Metric(name: "modes_effective", value: c.effectiveModes), Metric(name: "emc", value: c.entropicCoverage)]
                 if let kl = c.weightKL { m.append(Metric(name: "mode_weight_kl", value: kl)) }
             }
         }
