@@ -10,6 +10,9 @@ public enum LogSpace {
 
     /// The normalised effective sample size (Σw)²/(n·Σw²) ∈ (0, 1] of weights given by their logs (Kong 1992).
     public static func effectiveSampleSize(_ logWeights: [Double]) -> Double {
-        exp(2 * sumExp(logWeights) - sumExp(logWeights.map { 2 * $0 }) - log(Double(logWeights.count)))
+        // Relative to the largest weight, so that doubling huge log weights cannot overflow.
+        guard let top = logWeights.max(), top.isFinite else { return .nan }
+        let w = logWeights.map { $0 - top }
+        return exp(2 * sumExp(w) - sumExp(w.map { 2 * $0 }) - log(Double(w.count)))
     }
 }

@@ -69,7 +69,7 @@ public struct Method: Sendable {
     /// Path-space methods: the loss, built from its settings (nil for other families).
     public var objective: (@Sendable (ObjectiveSettings) -> any Objective)?
 
-    /// Whether the method trains a network whose checkpoint can be re-evaluated (not the MCMC baseline).
+    /// Whether the method trains a model whose checkpoint can be re-evaluated (not the MCMC, SMC and AIS baselines).
     public var hasModel: Bool { family == .pathSpace || family == .energyMatching || family == .variational }
 
     /// Every method, in the order help texts list them. Adding a method is one entry here and, for a new loss,

@@ -127,7 +127,8 @@ struct Eval: ParsableCommand {
         config.evaluation.steps = steps ?? config.evaluation.steps
         config.threads = threads ?? config.threads
         guard config.method.hasModel else {
-            throw ValidationError("\(file) is an MCMC baseline: it has no model to re-evaluate (its metrics are in /eval)")
+            throw ValidationError("\(file) is a run of objective=\(config.objective), a training-free baseline: it has no model to "
+                                  + "re-evaluate (its metrics are in /eval; `dsampler report` lists them)")
         }
         let learner = try RunFile.restore(root, path: file, config: config)
         print(([learner.trainingSummary] + Summary.lines(try learner.evaluate())).joined(separator: "\n"))

@@ -95,20 +95,36 @@ final class BenchmarkTaskTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         try "1,2,1\n3,4,1\n".write(to: folder.appendingPathComponent("one-class.csv"), atomically: true, encoding: .utf8)
+        try "1,2\r\n3,4\r\n5,6\r\n".write(to: folder.appendingPathComponent("crlf.csv"), atomically: true, encoding: .utf8)
+        try "1,abc,1\n3,4,0\n".write(to: folder.appendingPathComponent("text.csv"), atomically: true, encoding: .utf8)
+        try "1,1e39\n3,4\n".write(to: folder.appendingPathComponent("huge.csv"), atomically: true, encoding: .utf8)
+        // CRLF line ends are read as line ends: three 2-D locations, not one long row.
+        let crlf = folder.appendingPathComponent("crlf.yaml")
+        try "kind: student-t-mixture\nlocations_file: crlf.csv\ndof: 2\n".write(to: crlf, atomically: true, encoding: .utf8)
+        let mixture = try XCTUnwrap(try TargetSpec(file: crlf).make() as? StudentTMixture)
+        XCTAssertEqual(mixture.dimension, 2)
+        XCTAssertEqual(mixture.locations.count, 3)
         let cases: [(String, String)] = [
             ("kind: logistic-regression\ndata_file: one-class.csv\npreprocessing: scale\npositive_label: 1\n", "must split the labels"),
             ("kind: logistic-regression\ndata_file: one-class.csv\npreprocessing: whiten\npositive_label: 1\n", "'preprocessing' must be"),
             ("kind: random-effects-binomial\nsuccesses: [3]\ntrials: [2]\nx1: [0]\nx2: [0]\n", "0 ≤ successes ≤ trials"),
-            ("kind: brownian-missing\nobservations: [0.1, abc]\n", "finite numbers or null"),
+            ("kind: brownian-missing\nobservations: [0.1, abc]\n", "within ±10⁶, or null"),
             ("kind: quartic-wells\ndimension: 3\nwells: 4\ndelta: 1\n", "'wells' (4) must be at most"),
             ("kind: quartic-wells\ndimension: 3\nwells: 2\ndelta: -1\n", "'delta' must be a number > 0"),
             ("kind: student-t-mixture\nlocations_file: one-class.csv\ndof: 2\nwidth: 3\n", "unknown key 'width'"),
+            ("kind: student-t-mixture\nlocations_file: one-class.csv\ndof: 1e16\n", "'dof' must be from 0.1 to 10⁶"),
+            ("kind: student-t-mixture\nlocations_file: huge.csv\ndof: 2\n", "line 1, column 2: '1e39' is not a finite number within float range"),
+            ("kind: logistic-regression\ndata_file: text.csv\npreprocessing: scale\npositive_label: 1\n", "line 1, column 2: 'abc'"),
+            ("kind: quartic-wells\ndimension: 1\nwells: 1\ndelta: 1e6\n", "'delta' must be at most 100"),
+            ("kind: brownian-missing\nobservations: [0.1, 1e308]\n", "within ±10⁶"),
+            ("kind: quartic-wells\ndimension: 1\nwells: 1\ndelta: 2\ndelta: 3\n", "is not valid YAML"),
         ]
         for (k, (text, message)) in cases.enumerated() {
             let file = folder.appendingPathComponent("spec\(k).yaml")
             try text.write(to: file, atomically: true, encoding: .utf8)
             XCTAssertThrowsError(try TargetSpec(file: file).make(), text) { error in
                 XCTAssertTrue("\(error)".contains(message), "\(error) should contain \(message)")
+                XCTAssertTrue("\(error)".contains(file.lastPathComponent), "\(error) should name the file")
             }
         }
     }

@@ -167,7 +167,8 @@ public struct AnnealedImportanceSampler: Sendable {
         let after = LogSpace.sumExp(state.logWeights)
         guard after.isFinite else { throw NonFiniteDensityError(target: target.name, context: "annealing at β = \(next)", row: 0) }
         state.logZ += after - before
-        if let threshold = resamplingThreshold, LogSpace.effectiveSampleSize(state.logWeights) < threshold {
+        // Not at β = 1: the final weights are the estimate's, and resampling them away would only add noise.
+        if let threshold = resamplingThreshold, next < 1, LogSpace.effectiveSampleSize(state.logWeights) < threshold {
             let picks = Self.systematicResample(logWeights: state.logWeights, rng: &rng)
             state.positions = Matrix(rows: n, cols: d, storage: picks.flatMap { state.positions.storage[($0 * d)..<(($0 + 1) * d)] })
             state.ratioGradient = Matrix(rows: n, cols: d, storage: picks.flatMap { state.ratioGradient.storage[($0 * d)..<(($0 + 1) * d)] })

@@ -5,8 +5,9 @@
 public struct AnnealingSettings: Sendable, Equatable {
     /// Temperatures K (`anneal_steps`).
     public var temperatures = 128
-    /// Standard deviation of the initial Gaussian (`anneal_std`).
-    public var initialStd: Float = 1
+    /// Standard deviation of the initial Gaussian (`anneal_std`); nil: √σ² of the target's spec (`sde_sigma2`, the
+    /// scale its samplers start from).
+    public var initialStd: Float?
     /// HMC step size at β = 0 (`anneal_step`) and from β = ½ on (`anneal_step_mid`; nil: the same).
     public var stepStart: Float = 0.1, stepMiddle: Float?
     /// Normalised ESS below which SMC resamples (`smc_ess`).
@@ -28,12 +29,14 @@ extension RunConfig {
         Key(name: "anneal_steps", help: "objective=smc/ais: temperatures K of the geometric path (β_k = k/K)",
             set: { c, v in c.annealing.temperatures = try integer("anneal_steps", v, min: 1, max: 1_000_000) },
             get: { "\($0.annealing.temperatures)" }),
-        Key(name: "anneal_std", help: "objective=smc/ais: standard deviation of the initial Gaussian N(0, s²I)",
-            set: { c, v in c.annealing.initialStd = try positive("anneal_std", v) }, get: { "\($0.annealing.initialStd)" }),
-        Key(name: "anneal_step", help: "objective=smc/ais: HMC step size at β = 0 (linear up to anneal_step_mid at β = 0.5)",
-            set: { c, v in c.annealing.stepStart = try positive("anneal_step", v) }, get: { "\($0.annealing.stepStart)" }),
-        Key(name: "anneal_step_mid", help: "objective=smc/ais: HMC step size from β = 0.5 on (default: anneal_step)",
-            set: { c, v in c.annealing.stepMiddle = v == "default" ? nil : try positive("anneal_step_mid", v) },
+        Key(name: "anneal_std", help: "objective=smc/ais: standard deviation of the initial Gaussian N(0, s²I), up to 10⁶ "
+                + "(default: √sde_sigma2 of the target)",
+            set: { c, v in c.annealing.initialStd = v == "default" ? nil : try bounded("anneal_std", v, max: 1e6) },
+            get: { $0.annealing.initialStd.map { "\($0)" } ?? "default" }),
+        Key(name: "anneal_step", help: "objective=smc/ais: HMC step size at β = 0, up to 100 (linear up to anneal_step_mid at β = 0.5)",
+            set: { c, v in c.annealing.stepStart = try bounded("anneal_step", v, max: 100) }, get: { "\($0.annealing.stepStart)" }),
+        Key(name: "anneal_step_mid", help: "objective=smc/ais: HMC step size from β = 0.5 on, up to 100 (default: anneal_step)",
+            set: { c, v in c.annealing.stepMiddle = v == "default" ? nil : try bounded("anneal_step_mid", v, max: 100) },
             get: { $0.annealing.stepMiddle.map { "\($0)" } ?? "default" }),
         Key(name: "smc_ess", help: "objective=smc: normalised ESS below which particles are resampled (systematic)",
             set: { c, v in c.annealing.resamplingThreshold = try fraction("smc_ess", v) }, get: { "\($0.annealing.resamplingThreshold)" }),
@@ -50,4 +53,13 @@ extension RunConfig {
         Key(name: "mfvi_std", help: "objective=mfvi: standard deviation of the initial Gaussian N(0, s²I) (lr, iterations, batch_size as usual)",
             set: { c, v in c.mfviStd = try positive("mfvi_std", v) }, get: { "\($0.mfviStd)" }),
     ]
+}
+
+extension RunConfig {
+    /// A number in (0, max].
+    static func bounded(_ key: String, _ v: String, max: Float) throws -> Float {
+        let x = try positive(key, v)
+        guard x <= max else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0 and at most \(max)") }
+        return x
+    }
 }

@@ -11,12 +11,16 @@ enum SafeYAML {
     static let maxNodes = 100_000
 
     /// The document as Swift values (mappings, lists, scalars), like `Yams.load`.
-    /// - Throws: `YAMLLimitError` naming `source` when a limit is passed; Yams's parse errors otherwise.
+    /// - Throws: `YAMLInputError` naming `source` when a limit is passed; Yams's parse errors otherwise.
     static func load(_ text: String, source: String) throws -> Any? {
         guard text.utf8.count <= maxBytes else {
-            throw YAMLLimitError(message: "\(source) is \(text.utf8.count) bytes; YAML inputs are limited to \(maxBytes) bytes")
+            throw YAMLInputError(message: "\(source) is \(text.utf8.count) bytes; YAML inputs are limited to \(maxBytes) bytes")
         }
-        guard let node = try Yams.compose(yaml: text) else { return nil }
+        let composed: Node?
+        do { composed = try Yams.compose(yaml: text) } catch {
+            throw YAMLInputError(message: "\(source) is not valid YAML: \(error)")
+        }
+        guard let node = composed else { return nil }
         var budget = maxNodes
         func count(_ n: Node) -> Bool {  // false once the budget is spent (stops an exponential walk early)
             budget -= 1
@@ -28,14 +32,14 @@ enum SafeYAML {
             }
         }
         guard count(node) else {
-            throw YAMLLimitError(message: "\(source) expands to more than \(maxNodes) YAML nodes (nested aliases?); write the values out")
+            throw YAMLInputError(message: "\(source) expands to more than \(maxNodes) YAML nodes (nested aliases?); write the values out")
         }
         return node.any
     }
 }
 
-/// A YAML input over the size limits, naming the input.
-struct YAMLLimitError: Error, CustomStringConvertible {
+/// A YAML input that is malformed or over the size limits, naming the input.
+struct YAMLInputError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }

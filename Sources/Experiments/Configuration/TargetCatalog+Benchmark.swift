@@ -50,17 +50,24 @@ extension TargetSpec {
                 throw SpecError(file: file, problem: "'observations' must be a list of numbers, with null where missing")
             }
             let values: [Double?] = list.map { $0 is NSNull ? nil : Self.number($0) }
-            guard zip(list, values).allSatisfy({ $0.0 is NSNull || ($0.1?.isFinite ?? false) }) else {
-                throw SpecError(file: file, problem: "'observations' must hold finite numbers or null")
+            guard zip(list, values).allSatisfy({ $0.0 is NSNull || ($0.1.map { abs($0) <= 1e6 } ?? false) }) else {
+                throw SpecError(file: file, problem: "'observations' must hold numbers within ±10⁶, or null where missing")
             }
             return BrownianMotion(name: name, observations: values, defaultSigma2: sigma2)
         case "student-t-mixture":
             let locations = try table("locations_file").map { $0.map(Float.init) }
-            return StudentTMixture(name: name, locations: locations, degreesOfFreedom: try double("dof"), defaultSigma2: sigma2)
+            let dof = try double("dof")
+            // Beyond 10⁶ the normaliser's log-gamma difference loses its digits (and the law is Gaussian anyway);
+            // below 0.1 the samples overflow float.
+            guard dof >= 0.1 && dof <= 1e6 else { throw SpecError(file: file, problem: "'dof' must be from 0.1 to 10⁶, got \(dof)") }
+            return StudentTMixture(name: name, locations: locations, degreesOfFreedom: dof, defaultSigma2: sigma2)
         default:  // quartic-wells
             let d = try integer("dimension"), m = try integer("wells")
             guard m <= d else { throw SpecError(file: file, problem: "'wells' (\(m)) must be at most 'dimension' (\(d))") }
-            return QuarticWells(name: name, dimension: d, wells: m, delta: try double("delta"), defaultSigma2: sigma2)
+            let delta = try double("delta")
+            // Wider offsets make wells narrower than the quadrature of log Z and the exact sampler's envelope resolve.
+            guard delta <= 100 else { throw SpecError(file: file, problem: "'delta' must be at most 100 (wells at ±√δ), got \(delta)") }
+            return QuarticWells(name: name, dimension: d, wells: m, delta: delta, defaultSigma2: sigma2)
         }
     }
 }

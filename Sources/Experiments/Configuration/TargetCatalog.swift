@@ -178,19 +178,38 @@ public struct TargetSpec {
         return values
     }
 
-    /// A CSV file named by `key` (relative to the spec): one comma-separated row of numbers per line, `#` comments.
+    /// A CSV file named by `key` (relative to the spec): one comma-separated row of numbers per line (LF or CRLF
+    /// line ends), `#` comment lines, every cell a number within float range and every row as long as the first, at
+    /// most `maxDimension` columns.
     func table(_ key: String) throws -> [[Double]] {
-        guard let relative = fields[key] as? String else { throw SpecError(file: file, problem: "needs '\(key)'") }
+        guard let relative = fields[key] as? String else { throw SpecError(file: file, problem: "needs '\(key)': a file name") }
         let path = Self.path(relative, relativeTo: file)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SpecError(file: file, problem: "cannot read \(key) \(path)")
         }
-        let rows = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        let values = rows.map { $0.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        guard let first = values.first, values.allSatisfy({ $0.count == first.count && !$0.isEmpty && $0.allSatisfy(\.isFinite) }) else {
-            throw SpecError(file: file, problem: "\(key) \(path) must hold one comma-separated row of numbers per line")
+        var rows: [[Double]] = []
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            let cells = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            var row: [Double] = []
+            for (column, cell) in cells.enumerated() {
+                guard let v = Double(cell), v.isFinite, Float(v).isFinite else {
+                    throw SpecError(file: file, problem: "\(key) \(path) line \(number + 1), column \(column + 1): '\(cell)' is not a "
+                                    + "finite number within float range (each line must be comma-separated numbers; # starts a comment)")
+                }
+                row.append(v)
+            }
+            if let first = rows.first, row.count != first.count {
+                throw SpecError(file: file, problem: "\(key) \(path) line \(number + 1) has \(row.count) values, the first row \(first.count)")
+            }
+            rows.append(row)
         }
-        return values
+        guard let first = rows.first else { throw SpecError(file: file, problem: "\(key) \(path) holds no rows of numbers") }
+        guard first.count <= Self.maxDimension else {
+            throw SpecError(file: file, problem: "\(key) \(path) has \(first.count) columns; at most \(Self.maxDimension)")
+        }
+        return rows
     }
 }
 
@@ -232,8 +251,15 @@ public enum TargetCatalog {
         return try files.map { try TargetSpec(file: directory.appendingPathComponent($0)) }
     }
 
-    /// The spec called `name`, if any.
-    public static func spec(_ name: String) throws -> TargetSpec? { try specs().first { $0.name == name } }
+    /// The spec called `name`, if any: `NAME.yaml` first (so that a broken file elsewhere in the catalog does not
+    /// hide it), then any spec whose `name:` says so.
+    public static func spec(_ name: String) throws -> TargetSpec? {
+        if let directory, !name.contains("/") {
+            let file = directory.appendingPathComponent(name + ".yaml")
+            if FileManager.default.fileExists(atPath: file.path), let spec = try? TargetSpec(file: file), spec.name == name { return spec }
+        }
+        return try specs().first { $0.name == name }
+    }
 
     /// The first `rows` rows (at least one, at most all) of the test split of `name`'s reference set, and the
     /// set's path; nil if the target has no reference set.
@@ -247,6 +273,7 @@ public enum TargetCatalog {
     public static func validate(_ name: String) throws {
         if name.hasPrefix("plugin:") && name.count > 7 || name.hasSuffix(".yaml") { return }
         if let d = Int(name.dropFirst("manywell-".count)), name.hasPrefix("manywell-"), d > 0, d % 2 == 0 { return }
+        if try spec(name) != nil { return }
         let known = try specs().map(\.name)
         if !known.contains(name) { throw UnknownTargetError(name: name, known: known) }
     }

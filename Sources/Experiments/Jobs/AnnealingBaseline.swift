@@ -33,7 +33,7 @@ public final class AnnealingBaseline: Learner {
         target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom
         let a = config.annealing
-        sampler = AnnealedImportanceSampler(temperatures: a.temperatures, initialStd: Double(a.initialStd),
+        sampler = AnnealedImportanceSampler(temperatures: a.temperatures, initialStd: Double(a.initialStd ?? target.defaultSigma2.squareRoot()),
                                             stepSize: (a.stepStart, a.stepMiddle ?? a.stepStart), leapfrogSteps: config.hmcLeapfrog,
                                             resamplingThreshold: config.method.name == "smc" ? Double(a.resamplingThreshold) : nil,
                                             conditionalESS: a.schedule == "adaptive" ? Double(a.conditionalESS) : nil,
@@ -49,7 +49,8 @@ public final class AnnealingBaseline: Learner {
         EvaluationBudget(gradient: config.evaluation.paths * (1 + state.temperature * sampler.moves * sampler.leapfrogSteps))
     }
     public var logEvery: Int { config.logEvery }
-    public func checkpointInterval(_ every: Int) -> Int { every }
+    /// Every hundredth of the path-space interval: a temperature costs as much as many path-space iterations.
+    public func checkpointInterval(_ every: Int) -> Int { every == 0 ? 0 : max(1, every / 100) }
 
     public func advance() throws -> [String: Double] {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -90,14 +91,16 @@ public final class AnnealingBaseline: Learner {
     public func monitor() throws -> [String: Double] { monitorValues }
 
     public var resolvedSettings: [String: String] {
-        ["anneal_step_mid": "\(config.annealing.stepMiddle ?? config.annealing.stepStart)",
+        ["anneal_step_mid": "\(config.annealing.stepMiddle ?? config.annealing.stepStart)", "anneal_std": "\(sampler.initialStd)",
          "eval_steps": "unused by objective=\(config.objective) (no SDE is integrated)"]
     }
 
     public var trainingSummary: String {
-        String(format: "annealed %d particles over %d temperatures (%d resamplings, HMC acceptance %.3f, %ld gradient evaluations) in %.1f s",
-               config.evaluation.paths, state.temperature, state.resamplings, Double(state.accepted) / Double(max(state.proposed, 1)),
-               budget.gradient, seconds)
+        let acceptance = Double(state.accepted) / Double(max(state.proposed, 1))
+        let warning = acceptance < 0.05 ? "; the HMC moves were almost all rejected, so the particles barely mixed: lower anneal_step "
+            + "(and anneal_step_mid) or set anneal_adapt_step=true" : ""
+        return String(format: "annealed %d particles over %d temperatures (%d resamplings, HMC acceptance %.3f, %ld gradient evaluations) in %.1f s",
+                      config.evaluation.paths, state.temperature, state.resamplings, acceptance, budget.gradient, seconds) + warning
     }
 
     public func checkpointNode() -> Node {

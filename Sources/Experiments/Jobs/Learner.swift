@@ -29,7 +29,8 @@ public struct TrainingPoint: Sendable, Equatable {
 
 /// What the one job drives, whatever the method: a training state that advances one iteration at a time, logs,
 /// evaluates, and writes and restores its checkpoint. Path-space training (`PathSpaceLearner`), iDEM
-/// (`EnergyMatchingLearner`) and the MCMC baseline (`MCMCBaseline`) conform; `Learners.make` builds the one a
+/// (`EnergyMatchingLearner`), the MCMC baseline (`MCMCBaseline`), SMC/AIS (`AnnealingBaseline`) and MFVI
+/// (`VariationalBaseline`) conform; `Learners.make` builds the one a
 /// method's family needs.
 public protocol Learner: AnyObject {
     /// The run's settings.
