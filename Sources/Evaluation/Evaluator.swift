@@ -63,6 +63,8 @@ public struct SampleMetrics: Sendable {
     public var particles: ParticleMetrics?
     /// Mode coverage (mixtures only).
     public var coverage: ModeCoverage?
+    /// PQMass two-sample test against the comparison set (100 regions, 20 tessellations), when both hold enough rows.
+    public var pqmass: PQMass?
 
     /// Scores `samples` (target coordinates, [n, d]) of `target`, against `comparison` when given.
     /// - Throws: what the target throws while energies are evaluated.
@@ -74,6 +76,9 @@ public struct SampleMetrics: Sendable {
             self.comparison = comparison.description
             w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
             w2Floor = comparison.floor
+            if samples.rows + comparison.rows.rows > 2 * 100 {
+                pqmass = PQMass(samples.storage, comparison.rows.storage, dimension: d)
+            }
             if let p = target.particleStructure {
                 particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)
             }

@@ -24,6 +24,10 @@ public enum Summary {
         if let floor = s.w2Floor {
             out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
         }
+        if let q = s.pqmass {
+            out.append(String(format: "pqmass    chi2 %.1f (%d regions: about %d when both sets share a law), p %.3f (mean over %d tessellations)",
+                              q.chiSquared, q.regions, q.regions - 1, q.pValue, q.statistics.count))
+        }
         if let p = s.particles {
             out.append(String(format: "energy_w2 %.4f   distance_w2 %.4f   distance_tv %.4f   (%d non-finite energies)",
                               p.energyW2, p.distanceW2, p.distanceTV, p.nonFiniteEnergies))
