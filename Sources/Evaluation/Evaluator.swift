@@ -65,6 +65,8 @@ public struct SampleMetrics: Sendable {
     public var coverage: ModeCoverage?
     /// PQMass two-sample test against the comparison set (100 regions, 20 tessellations), when both hold enough rows.
     public var pqmass: PQMass?
+    /// Median-heuristic Gaussian-kernel MMD against the comparison set (the first min(n, 2000) rows a side).
+    public var mmd: Double?
 
     /// Scores `samples` (target coordinates, [n, d]) of `target`, against `comparison` when given.
     /// - Throws: what the target throws while energies are evaluated.
@@ -78,6 +80,11 @@ public struct SampleMetrics: Sendable {
             w2Floor = comparison.floor
             if samples.rows + comparison.rows.rows > 2 * 100 {
                 pqmass = PQMass(samples.storage, comparison.rows.storage, dimension: d)
+            }
+            let rows = Wasserstein.evaluationSamples
+            if samples.rows >= 2 && comparison.rows.rows >= 2 {
+                mmd = MaximumMeanDiscrepancy.medianHeuristic(Array(samples.storage.prefix(rows * d)),
+                                                              Array(comparison.rows.storage.prefix(rows * d)), dimension: d)
             }
             if let p = target.particleStructure {
                 particles = try ParticleMetrics(target: target, particles: p, model: samples, reference: comparison.rows)

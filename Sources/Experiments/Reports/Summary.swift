@@ -24,6 +24,7 @@ public enum Summary {
         if let floor = s.w2Floor {
             out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
         }
+        if let mmd = s.mmd { out.append(String(format: "mmd       %.4f   (Gaussian kernel, median-heuristic bandwidth)", mmd)) }
         if let q = s.pqmass {
             out.append(String(format: "pqmass    chi2 %.1f (%d regions: about %d when both sets share a law), p %.3f (mean over %d tessellations)",
                               q.chiSquared, q.regions, q.regions - 1, q.pValue, q.statistics.count))

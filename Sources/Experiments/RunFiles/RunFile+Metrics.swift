@@ -34,6 +34,7 @@ extension RunFile {
             if let e = s.energyMean { m.append(Metric(name: "energy_mean", value: e)) }
             if let w2 = s.w2 { m.append(Metric(name: "w2", value: w2)) }
             if let floor = s.w2Floor { m.append(Metric(name: "w2_floor", value: floor)) }
+            if let mmd = s.mmd { m.append(Metric(name: "mmd", value: mmd)) }
             if let q = s.pqmass { m += [Metric(name: "pqmass_chi2", value: q.chiSquared), Metric(name: "pqmass_p", value: q.pValue)] }
             if let p = s.particles {
                 m += [Metric(name: "energy_w2", value: p.energyW2), Metric(name: "distance_w2", value: p.distanceW2),
