@@ -202,6 +202,8 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "Directory searched (recursively) for run files (*.h5).") var directory: String
     @Option(help: "markdown, latex or csv.") var format = "markdown"
     @Flag(help: "Report the standard error of the mean instead of the standard deviation.") var sem = false
+    @Flag(help: "Each run's best 5-point moving average over its eval_every curve instead of its final value (the Beyond-ELBOs convention).")
+    var best = false
     @Option(help: "YAML of published numbers: target → method (as printed) → metric → value.") var published: String?
 
     func validate() throws {
@@ -218,7 +220,7 @@ struct ReportCommand: ParsableCommand {
             return try Report.published(yaml: text)
         } ?? [:]
         let (records, unreadable) = try Report.records(in: directory)
-        var report = Report(records: records, standardError: sem, published: numbers)
+        var report = Report(records: records, standardError: sem, bestOverTraining: best, published: numbers)
         report.unreadable = unreadable
         print(report.render(format), terminator: "")
         for (path, reason) in unreadable { FileHandle.standardError.write(Data("skipped \(path): \(reason)\n".utf8)) }

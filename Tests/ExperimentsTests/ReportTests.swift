@@ -18,8 +18,16 @@ final class ReportTests: XCTestCase {
 
     /// Writes a minimal run file with the given settings, status and `/eval` metrics.
     func write(_ name: String, _ settings: [String], status: String = "complete", eval: [String: Double],
-               commit: String? = nil) throws {
+               commit: String? = nil, curve: [String: [Double]] = [:]) throws {
         var root = Node()
+        if let first = curve.values.first {
+            var evalCurve = Node()
+            evalCurve.put("iteration", .double(shape: [first.count], values: (0..<first.count).map { Double(10 * ($0 + 1)) }))
+            for (k, v) in curve { evalCurve.put(k, .double(shape: [v.count], values: v)) }
+            var train = Node()
+            train.put("eval", evalCurve)
+            root.put("train", train)
+        }
         if let commit {
             var provenance = Node()
             provenance.set("git_commit", .string(commit))
@@ -85,6 +93,26 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(csv.count, 3)
         XCTAssertTrue(csv[1].hasPrefix("gmm25,\"tb exploration=0.2\",0 1,1.5,"), String(csv[1]))
         XCTAssertTrue(report.render("latex").contains("\\textbf{0.700}"))
+    }
+
+    /// `--best`: each run contributes the best 5-point moving average of its eval_every curve (the largest for ESS,
+    /// the smallest for Δlog Z), the mean over seeds is taken of those, and a run without a curve keeps its final value.
+    func testBestOverTrainingUsesFivePointMovingAverages() throws {
+        let tb = ["target=gmm25", "objective=tb"]
+        try write("a.h5", tb + ["seed=0"], eval: ["ess": 0.1, "delta_elbo": 3],
+                  curve: ["ess": [0.1, 0.5, 0.6, 0.7, 0.8, 0.9, 0.2], "delta_elbo": [5, 1, 1, 1, 1, 1, 9]])
+        try write("b.h5", tb + ["seed=1"], eval: ["ess": 0.4, "delta_elbo": 2], curve: ["ess": [0.3, 0.5], "delta_elbo": [4, 2]])
+        try write("c.h5", tb + ["seed=2"], eval: ["ess": 0.6, "delta_elbo": 1])
+        let records = try Report.records(in: directory).records
+        let best = Report(records: records, bestOverTraining: true), final = Report(records: records)
+        let essColumn = try XCTUnwrap(best.columns.firstIndex { $0.metric == "ess" })
+        let elboColumn = try XCTUnwrap(best.columns.firstIndex { $0.metric == "delta_elbo" })
+        // a: windows of ESS (0.1…0.8) 0.54, (0.5…0.9) 0.70, (0.6…0.2) 0.64 → 0.70; Δlog Z 1.8, 1.0, 2.6 → 1.0.
+        // b: fewer than five points, one window: ESS 0.4, Δlog Z 3. c: no curve, final values 0.6 and 1.
+        XCTAssertEqual(try XCTUnwrap(best.rows[0].cells[essColumn]).mean, (0.7 + 0.4 + 0.6) / 3, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(best.rows[0].cells[elboColumn]).mean, (1.0 + 3 + 1) / 3, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(final.rows[0].cells[essColumn]).mean, (0.1 + 0.4 + 0.6) / 3, accuracy: 1e-12)
+        XCTAssertTrue(best.caption.hasPrefix("Best over training of each run's 5-point moving average"), best.caption)
     }
 
     /// The committed Table-1 reproduction: the report's manywell TB + expl + LP + LS row is the mean and sample

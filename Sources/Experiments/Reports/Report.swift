@@ -14,6 +14,8 @@ public struct RunRecord: Sendable {
     public var metrics: [String: Double]
     /// The commit of the binary that trained the run (`/provenance` `git_commit`), "unknown" when not recorded.
     public var commit: String
+    /// The `eval_every` curve (`/train/eval`): every logged metric's values in training order (empty without one).
+    public var curve: [String: [Double]] = [:]
 
     /// Reads the status, settings and final metrics of a run file.
     public init(path: String) throws {
@@ -31,9 +33,22 @@ public struct RunRecord: Sendable {
                 throw RunFileError(message: "\(path) says complete but its /eval is missing, incomplete or NaN; the file is damaged")
             }
         }
+        for point in try CheckpointFields.curve(root.group("train")?.group("eval"), path: path) {
+            for (name, value) in point.values { curve[name, default: []].append(value) }
+        }
         if let cp = root.group("checkpoint") {
             for key in ["seconds", "energy_evals", "grad_evals"] { if let v = cp.attribute(key)?.doubleValue { metrics[key] = v } }
         }
+    }
+
+    /// The best value over training of `metric`'s moving average over `window` consecutive `eval_every` points (all
+    /// of them when there are fewer), the smallest or the largest: the Beyond-ELBOs benchmark's reporting convention
+    /// (Blessing et al. 2024). Nil when the run logged no finite value of it.
+    public func best(_ metric: String, smallerIsBetter: Bool, window: Int = 5) -> Double? {
+        guard let values = curve[metric], !values.isEmpty, values.allSatisfy(\.isFinite) else { return nil }
+        let w = min(window, values.count)
+        let averages = (0...(values.count - w)).map { start in values[start..<(start + w)].reduce(0, +) / Double(w) }
+        return smallerIsBetter ? averages.min() : averages.max()
     }
 
     /// The method: the objective and every setting that differs from the defaults, except the target and the
@@ -93,6 +108,9 @@ public struct Report: Sendable {
     public var unreadable: [(path: String, reason: String)] = []
     /// Whether the spread is the standard error of the mean (else the sample standard deviation).
     public var standardError: Bool
+    /// Whether each run contributes its best 5-point moving average over training (`RunRecord.best`) where it has an
+    /// `eval_every` curve of the metric, instead of its final value.
+    public var bestOverTraining = false
 
     /// How many of the reported (complete) runs each commit trained.
     public var commits: [String: Int]
@@ -101,9 +119,10 @@ public struct Report: Sendable {
 
     /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values.
     public init(records: [RunRecord], columns: [ReportColumn] = ReportColumn.defaults, standardError: Bool = false,
-                published: [String: [String: [String: Double]]] = [:]) {
+                bestOverTraining: Bool = false, published: [String: [String: [String: Double]]] = [:]) {
         self.columns = columns
         self.standardError = standardError
+        self.bestOverTraining = bestOverTraining
         incomplete = records.filter { $0.status != "complete" }.map { ($0.path, $0.status) }
         let complete = records.filter { $0.status == "complete" }
         commits = Dictionary(complete.map { ($0.commit, 1) }, uniquingKeysWith: +)
@@ -119,7 +138,9 @@ public struct Report: Sendable {
             let runs = groups[key]!
             let target = runs[0].config.target, method = runs[0].method
             let cells: [(mean: Double, spread: Double)?] = columns.map { c in
-                let values = runs.compactMap { $0.metrics[c.metric] }
+                let values = runs.compactMap { run in
+                    (bestOverTraining ? run.best(c.metric, smallerIsBetter: c.smallerIsBetter) : nil) ?? run.metrics[c.metric]
+                }
                 guard values.count == runs.count else { return nil }
                 return Report.meanAndSpread(values, standardError: standardError)
             }
@@ -173,7 +194,9 @@ public struct Report: Sendable {
     public var caption: String {
         let trainedBy = commits.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value) run\($0.value == 1 ? "" : "s"))" }.joined(separator: ", ")
         let total = trainingSeconds >= 3600 ? String(format: "%.1f h", trainingSeconds / 3600) : String(format: "%.1f min", trainingSeconds / 60)
-        return "Final values after training (evaluation of the last checkpoint), mean ± \(standardError ? "SEM" : "std") over seeds; "
+        let values = bestOverTraining ? "Best over training of each run's 5-point moving average of its eval_every curve (the final value "
+            + "where a run has no curve of the metric)" : "Final values after training (evaluation of the last checkpoint)"
+        return values + ", mean ± \(standardError ? "SEM" : "std") over seeds; "
             + "best mean per target in bold; published values in brackets. Trained at commit \(trainedBy); "
             + "\(total) of training in all (the runs' own wall-clock)."
     }
