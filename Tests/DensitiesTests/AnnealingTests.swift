@@ -25,11 +25,11 @@ final class AnnealingTests: XCTestCase {
     }
 
     /// E[Ẑ] = Z: the mean of exp(log Ẑ − log Z) over 40 independent runs is 1 within 4 standard errors, for SMC
-    /// (resampling at ESS < 0.3) and AIS; and the weighted increments never exceed log Ẑ.
+    /// (resampling at ESS < 0.3), AIS, and SMC with preconditioned HMC; and the weighted increments never exceed log Ẑ.
     func testNormalisingConstantIsUnbiased() throws {
-        for threshold in [0.3, nil] as [Double?] {
+        for (threshold, preconditioned) in [(0.3, false), (nil, false), (0.3, true)] as [(Double?, Bool)] {
             let sampler = AnnealedImportanceSampler(temperatures: 10, initialStd: 1, stepSize: (0.3, 0.3), leapfrogSteps: 4,
-                                                    resamplingThreshold: threshold)
+                                                    resamplingThreshold: threshold, preconditioned: preconditioned)
             var ratios: [Double] = [], resamplings = 0
             for run in 0..<40 {
                 var rng = Xoshiro256(seed: 9, stream: UInt64(run))

@@ -21,6 +21,8 @@ public struct AnnealingSettings: Sendable, Equatable {
     public var adaptStepSize = false
     /// HMC moves per temperature (`anneal_moves`).
     public var moves = 1
+    /// Whether HMC is preconditioned by the particles' weighted standard deviations (`anneal_precondition`).
+    public var preconditioned = false
 }
 
 extension RunConfig {
@@ -50,6 +52,9 @@ extension RunConfig {
             set: { c, v in c.annealing.adaptStepSize = try boolean("anneal_adapt_step", v) }, get: { "\($0.annealing.adaptStepSize)" }),
         Key(name: "anneal_moves", help: "objective=smc/ais: HMC moves (of hmc_leapfrog leapfrog steps) per temperature",
             set: { c, v in c.annealing.moves = try integer("anneal_moves", v, min: 1, max: 10_000) }, get: { "\($0.annealing.moves)" }),
+        Key(name: "anneal_precondition", help: "objective=smc/ais: HMC in coordinates divided by the particles' weighted standard "
+                + "deviations at each temperature (a diagonal mass matrix); anneal_step is then relative to that spread",
+            set: { c, v in c.annealing.preconditioned = try boolean("anneal_precondition", v) }, get: { "\($0.annealing.preconditioned)" }),
         Key(name: "mfvi_std", help: "objective=mfvi: standard deviation of the initial Gaussian N(0, s²I) (lr, iterations, batch_size as usual)",
             set: { c, v in c.mfviStd = try positive("mfvi_std", v) }, get: { "\($0.mfviStd)" }),
     ]
