@@ -43,6 +43,7 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertTrue(listed.contains("to run: "), listed)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/dry"))
         try assertRefused(["train", "lr=nan"] + out, "bad value 'nan' for lr")
+        try assertRefused(["train", "lr=0x10"] + out, "bad value '0x10' for lr")  // not read as hexadecimal 16
         try assertRefused(["train", "iterations=5", "--out", "/proc/version/run.h5"], "cannot")
         try assertRefused(["reference", "gmm25", "--thin", "0", "--out", directory + "/ref.h5"], "--thin must be from 1")
         try assertRefused(["reference", "gmm25", "--burn-in", "10", "--sweeps", "10", "--out", directory + "/ref.h5"], "--burn-in must be")

@@ -85,24 +85,31 @@ extension RunConfig {
         return x
     }
 
+    /// A number written in decimal (digits, sign, point, exponent): `Float("0x10")` would read hexadecimal as 16.
+    static func decimal(_ v: String) -> Float? {
+        v.allSatisfy({ "0123456789+-.eE".contains($0) }) ? Float(v) : nil
+    }
+
     static func nonNegative(_ key: String, _ v: String) throws -> Float {
-        guard let x = Float(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
+        guard let x = decimal(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
         return x
     }
 
     static func positive(_ key: String, _ v: String) throws -> Float {
-        guard let x = Float(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
+        guard let x = decimal(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
         return x
     }
 
     static func fraction(_ key: String, _ v: String) throws -> Float {
-        guard let x = Float(v), x > 0, x < 1 else { throw ConfigError.badValue(key: key, value: v, expected: "a number between 0 and 1") }
+        guard let x = decimal(v), x > 0, x < 1 else {
+            throw ConfigError.badValue(key: key, value: v, expected: "a number strictly between 0 and 1 (and below 1 in float32)")
+        }
         return x
     }
 
     /// A decay β of a moving average: 0 (none) or a number in (0, 1) that float32 keeps below 1.
     static func decay(_ v: String) throws -> Float {
-        guard let x = Float(v), x >= 0, x < 1 else {
+        guard let x = decimal(v), x >= 0, x < 1 else {
             throw ConfigError.badValue(key: "ema", value: v, expected: "0 (no average) or a number in (0, 1) below 1 in float32, e.g. 0.999")
         }
         return x

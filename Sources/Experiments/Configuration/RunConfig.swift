@@ -219,7 +219,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.lrFactor = try fraction("lr_factor", v) }, get: { "\($0.lrFactor)" }),
         Key(name: "ema", help: "decay of the moving average of the network's weights after every step; the average generates the "
                 + "evaluation samples (0 = none; e.g. 0.999)",
-            set: { c, v in c.averageDecay = Float(v) == 0 ? 0 : try decay(v) }, get: { "\($0.averageDecay)" }),
+            set: { c, v in c.averageDecay = decimal(v) == 0 ? 0 : try decay(v) }, get: { "\($0.averageDecay)" }),
         Key(name: "subtb_lambda", help: "SubTB sub-trajectory weight base λ (weight ∝ λ^length)",
             set: { c, v in c.subtbLambda = try positive("subtb_lambda", v) }, get: { "\($0.subtbLambda)" }),
         Key(name: "hidden", help: "hidden width of the drift network", set: { c, v in c.hidden = try integer("hidden", v, min: 1, max: 4096) },
