@@ -40,11 +40,11 @@ public struct BrownianMotion: Target {
             var sigma = [0.0, 0.0]
             for k in 0..<2 {
                 let z = v[k]
-                sigma[k] = max(z, 0) + log1p(exp(-abs(z)))                 // softplus
+                sigma[k] = LogSpace.softplus(z)
                 let logSigma = log(sigma[k])
                 // LogNormal(0, 2) density of σ, and the Jacobian log sigmoid(z) = −softplus(−z).
                 total += -logSigma - 0.5 * log(2 * Double.pi * s2) - 0.5 * logSigma * logSigma / s2
-                total += -(max(-z, 0) + log1p(exp(-abs(z))))
+                total -= LogSpace.softplus(-z)
                 dSigma[k] = -1 / sigma[k] - logSigma / (s2 * sigma[k])
                 g[k] = 1 - 1 / (1 + exp(-z))                                 // d log sigmoid(z)/dz
             }

@@ -77,8 +77,7 @@ public struct LogisticRegression: Target {
             var total = 0.0
             for i in 0..<n {
                 let s = logits[b * n + i], y = labels[i]
-                // log σ(s) = −softplus(−s), computed without overflow for either sign.
-                let logSigmoid = -(max(-s, 0) + log1p(exp(-abs(s))))
+                let logSigmoid = -LogSpace.softplus(-s)
                 total += y * logSigmoid + (1 - y) * (logSigmoid - s)
                 // ∂/∂s = y − σ(s); ∂/∂(xᵀw) carries the sign.
                 logits[b * n + i] = sign * (y - 1 / (1 + exp(-s)))

@@ -52,7 +52,7 @@ public struct RandomEffectsBinomial: Target {
             for i in 0..<m {
                 let b = v[4 + i]
                 let eta = a0 + a1 * x1[i] + a2 * x2[i] + a12 * x1[i] * x2[i] + b
-                let logSigmoid = -(max(-eta, 0) + log1p(exp(-abs(eta))))
+                let logSigmoid = -LogSpace.softplus(-eta)
                 total += successes[i] * logSigmoid + (trials[i] - successes[i]) * (logSigmoid - eta)
                 total += 0.5 * z - 0.5 * tau * b * b
                 let dEta = successes[i] - trials[i] / (1 + exp(-eta))

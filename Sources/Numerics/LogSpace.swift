@@ -8,6 +8,9 @@ public enum LogSpace {
         return top + log(x.reduce(0) { $0 + exp($1 - top) })
     }
 
+    /// softplus(x) = log(1 + eˣ) without overflow for either sign; log σ(x) = −softplus(−x).
+    @inlinable public static func softplus(_ x: Double) -> Double { max(x, 0) + log1p(exp(-abs(x))) }
+
     /// The normalised effective sample size (Σw)²/(n·Σw²) ∈ (0, 1] of weights given by their logs (Kong 1992).
     public static func effectiveSampleSize(_ logWeights: [Double]) -> Double {
         // Relative to the largest weight, so that doubling huge log weights cannot overflow.

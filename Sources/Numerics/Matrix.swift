@@ -36,6 +36,11 @@ public struct Matrix: Equatable, Sendable {
         }
     }
 
+    /// The rows of this matrix at `indices`, in that order (repeats allowed), as a new `indices.count × cols` matrix.
+    public func rows(_ indices: [Int]) -> Matrix {
+        Matrix(rows: indices.count, cols: cols, storage: indices.flatMap { storage[($0 * cols)..<(($0 + 1) * cols)] })
+    }
+
     /// A 1×1 matrix.
     public init(scalar: Float) { self.init(rows: 1, cols: 1, storage: [scalar]) }
 

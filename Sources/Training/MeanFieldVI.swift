@@ -49,12 +49,11 @@ public struct MeanFieldVI: Sendable {
             throw NonFiniteDensityError(target: target.name, context: "mean-field VI", row: r)
         }
         parameters.zeroGradients()
-        let scale = 1 / Float(batch)
+        let scale = 1 / Float(batch), sigma = (0..<d).map { exp(parameters.values[logStd.offset + $0]) }
         for r in 0..<batch {
             for k in 0..<d {
-                let sigma = exp(parameters.values[logStd.offset + k])
                 parameters.gradients[mean.offset + k] -= scale * gradient[r, k]
-                parameters.gradients[logStd.offset + k] -= scale * gradient[r, k] * sigma * noise[r, k]
+                parameters.gradients[logStd.offset + k] -= scale * gradient[r, k] * sigma[k] * noise[r, k]
             }
         }
         for k in 0..<d { parameters.gradients[logStd.offset + k] -= 1 }

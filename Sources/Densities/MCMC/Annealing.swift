@@ -174,8 +174,8 @@ public struct AnnealedImportanceSampler: Sendable {
         // Not at β = 1: the final weights are the estimate's, and resampling them away would only add noise.
         if let threshold = resamplingThreshold, next < 1, LogSpace.effectiveSampleSize(state.logWeights) < threshold {
             let picks = Self.systematicResample(logWeights: state.logWeights, rng: &rng)
-            state.positions = Matrix(rows: n, cols: d, storage: picks.flatMap { state.positions.storage[($0 * d)..<(($0 + 1) * d)] })
-            state.ratioGradient = Matrix(rows: n, cols: d, storage: picks.flatMap { state.ratioGradient.storage[($0 * d)..<(($0 + 1) * d)] })
+            state.positions = state.positions.rows(picks)
+            state.ratioGradient = state.ratioGradient.rows(picks)
             state.logRatio = picks.map { state.logRatio[$0] }
             state.logWeights = [Double](repeating: 0, count: n)
             state.resamplings += 1

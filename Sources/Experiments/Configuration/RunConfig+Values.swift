@@ -86,9 +86,10 @@ extension RunConfig {
     }
 
     /// A number written in decimal (digits, sign, point, exponent): `Float("0x10")` would read hexadecimal as 16.
-    static func decimal(_ v: String) -> Float? {
-        v.allSatisfy({ "0123456789+-.eE".contains($0) }) ? Float(v) : nil
-    }
+    static func decimal(_ v: String) -> Float? { isDecimalLiteral(v) ? Float(v) : nil }
+
+    /// Whether `v` holds only digits, signs, a point and exponent letters (no hexadecimal, nan or inf spellings).
+    static func isDecimalLiteral<S: StringProtocol>(_ v: S) -> Bool { v.allSatisfy { "0123456789+-.eE".contains($0) } }
 
     static func nonNegative(_ key: String, _ v: String) throws -> Float {
         guard let x = decimal(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }

@@ -299,7 +299,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.evaluation.every = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evaluation.every)" }, resumable: true),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
-    ] + annealingKeys
+    ] + baselineKeys
 
     /// Settings of earlier versions, read from their run files (and accepted on the command line) as today's:
     /// iDEM's plateau schedule and weight average became `lr_schedule=plateau`, `lr_patience`, `lr_factor` and

@@ -194,7 +194,7 @@ public struct TargetSpec {
             let cells = trimmed.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             var row: [Double] = []
             for (column, cell) in cells.enumerated() {
-                guard cell.allSatisfy({ "0123456789+-.eE".contains($0) }), let v = Double(cell), v.isFinite, Float(v).isFinite else {
+                guard RunConfig.isDecimalLiteral(cell), let v = Double(cell), v.isFinite, Float(v).isFinite else {
                     throw SpecError(file: file, problem: "\(key) \(path) line \(number + 1), column \(column + 1): '\(cell)' is not a "
                                     + "finite number within float range (each line must be comma-separated numbers; # starts a comment)")
                 }

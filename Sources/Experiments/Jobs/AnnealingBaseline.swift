@@ -75,8 +75,7 @@ public final class AnnealingBaseline: Learner {
     public func evaluate() throws -> EvaluationReport {
         var resampling = Xoshiro256(seed: config.seed, stream: Evaluator.exactStream + 1)
         let picks = AnnealedImportanceSampler.systematicResample(logWeights: state.logWeights, rng: &resampling)
-        let d = target.dimension
-        let samples = Matrix(rows: picks.count, cols: d, storage: picks.flatMap { state.positions.storage[($0 * d)..<(($0 + 1) * d)] })
+        let samples = state.positions.rows(picks)
         var report = try Comparison.report(samples: samples, target: target, comparison: try comparison.get {
             try Comparison.set(for: target, config: config, catalog: customTarget == nil)
         })
@@ -152,20 +151,5 @@ public final class AnnealingBaseline: Learner {
         state = s
         rng = restored
         seconds = try cp.number("seconds", fallback: 0)
-    }
-}
-
-extension Learner {
-    /// The target of a baseline that starts from a Gaussian over all coordinates (SMC, AIS, MFVI): `custom` or the
-    /// catalog's, checked against the size limits.
-    /// - Throws: `ConfigError` for particle targets (such a Gaussian is not centre-of-mass free) and sizes over the limits.
-    static func gaussianStartTarget(_ config: RunConfig, custom: (any Target)?) throws -> any Target {
-        let target = try custom ?? TargetCatalog.resolve(config.target)
-        guard target.particleStructure == nil else {
-            throw ConfigError.badValue(key: "objective", value: config.objective, expected: "a method for particle targets "
-                + "(idem or mala): objective=\(config.objective) starts from N(0, s²I), which is not centre-of-mass free")
-        }
-        try config.checkSizes(dimension: target.dimension)
-        return target
     }
 }

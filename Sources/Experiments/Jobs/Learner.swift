@@ -99,6 +99,21 @@ extension RunConfig {
     }
 }
 
+extension Learner {
+    /// The target of a baseline that starts from a Gaussian over all coordinates (SMC, AIS, MFVI): `custom` or the
+    /// catalog's, checked against the size limits.
+    /// - Throws: `ConfigError` for particle targets (such a Gaussian is not centre-of-mass free) and sizes over the limits.
+    static func gaussianStartTarget(_ config: RunConfig, custom: (any Target)?) throws -> any Target {
+        let target = try custom ?? TargetCatalog.resolve(config.target)
+        guard target.particleStructure == nil else {
+            throw ConfigError.badValue(key: "objective", value: config.objective, expected: "a method for particle targets "
+                + "(idem or mala): objective=\(config.objective) starts from N(0, s²I), which is not centre-of-mass free")
+        }
+        try config.checkSizes(dimension: target.dimension)
+        return target
+    }
+}
+
 /// Builds the learner a method's family trains with.
 public enum Learners {
     /// A fresh learner for `config`; `target` replaces the catalog's `target=` by your own. Without `training`, a

@@ -26,6 +26,7 @@ public final class VariationalBaseline: Learner {
     /// q = N(0, mfvi_std²·I) and its optimiser.
     /// - Throws: `ConfigError` for particle targets and sizes over the limits.
     public init(config: RunConfig, target custom: (any Target)? = nil) throws {
+        BLAS.setThreads(1)  // as every learner: BLAS's own threads only spun against the target's small GEMMs
         let config = config.training(on: custom)
         self.config = config
         target = try Self.gaussianStartTarget(config, custom: custom)

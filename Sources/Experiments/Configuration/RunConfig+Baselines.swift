@@ -27,7 +27,7 @@ public struct AnnealingSettings: Sendable, Equatable {
 
 extension RunConfig {
     /// The baselines' keys (annealing and MFVI; listed after the others).
-    static let annealingKeys: [Key] = [
+    static let baselineKeys: [Key] = [
         Key(name: "anneal_steps", help: "objective=smc/ais: temperatures K of the geometric path (β_k = k/K)",
             set: { c, v in c.annealing.temperatures = try integer("anneal_steps", v, min: 1, max: 1_000_000) },
             get: { "\($0.annealing.temperatures)" }),
