@@ -1,28 +1,30 @@
 import Foundation
 
-/// The reference SDE dx = μ dt + σ dW on a time grid, with its Euler–Maruyama forward kernel and the fixed
-/// Brownian-bridge backward kernel p_B(x_i | x_{i+1}) = N(x_{i+1}·t_i/t_{i+1}, σ²·Δt_i·t_i/t_{i+1}).
-public struct DiffusionProcess: Sendable, Equatable {
-    /// Noise variance σ².
-    public var sigma2: Float
-    /// The time grid.
+/// A reference process on a time grid: the law of x₀ and the Gaussian kernels of every step (`GaussianStep`).
+public struct DiffusionProcess: Sendable {
+    /// The reference diffusion (Brownian motion, variance-preserving, …).
+    public var reference: any ReferenceProcess
+    /// The time grid. A reference that is not `acceptsAnyGrid` needs a uniform grid (the trainer checks).
     public var grid: TimeGrid
 
-    /// A process with noise variance `sigma2` on `grid`.
+    /// `reference` on `grid`.
+    public init(reference: any ReferenceProcess, grid: TimeGrid) {
+        (self.reference, self.grid) = (reference, grid)
+    }
+
+    /// Brownian motion with noise variance `sigma2` on `grid`.
     public init(sigma2: Float, grid: TimeGrid) {
-        precondition(sigma2 > 0, "DiffusionProcess: σ² must be positive")
-        self.sigma2 = sigma2
-        self.grid = grid
+        self.init(reference: BrownianReference(sigma2: sigma2), grid: grid)
     }
 
-    /// Variance of the forward step i → i+1 under the policy, σ²·Δt_i.
-    @inlinable public func forwardVariance(_ i: Int) -> Float { sigma2 * grid.delta(i) }
+    /// The same reference on another grid.
+    public func with(grid: TimeGrid) -> DiffusionProcess { DiffusionProcess(reference: reference, grid: grid) }
 
-    /// Mean factor t_i/t_{i+1} and variance of the bridge step i+1 → i (variance 0 for i = 0).
-    @inlinable public func bridge(_ i: Int) -> (ratio: Float, variance: Float) {
-        let ratio = grid.times[i] / grid.times[i + 1]
-        return (ratio, sigma2 * grid.delta(i) * ratio)
-    }
+    /// The kernels of every step of the grid, in step order.
+    public func kernels() -> [GaussianStep] { (0..<grid.steps).map { reference.step($0, grid: grid) } }
+
+    /// Variance s² of the initial law per coordinate (0: x₀ = 0).
+    public var initialVariance: Float { reference.initialVariance }
 
     /// log N(x; m, v·I) given the squared distance ‖x − m‖² in d dimensions.
     @inlinable public static func gaussianLogDensity(squaredDistance: Float, variance: Float, dimension: Int) -> Float {

@@ -17,7 +17,7 @@ extension PathSampler {
     /// ∂L/∂log F(x_i) for its log-flows (`logFlowCotangent`, same layout) when the network has a flow head.
     ///
     /// States are treated as data (off-policy objectives): only the drift inside log p_F depends on θ, with
-    /// ∂ log p_F/∂μ = (x_{i+1} − x_i − Δt·μ)/σ². Steps are split across threads; each thread back-propagates
+    /// ∂ log p_F/∂μ = c·(x_{i+1} − a·x_i − c·μ)/v for the step's kernel (a, c, v) (`GaussianStep`). Steps are split across threads; each thread back-propagates
     /// its steps in tiles of about `tileRows` rows, so the cotangent buffers stay in cache (the pass is
     /// memory-bound otherwise), and the per-thread gradients are summed in thread order.
     public func accumulateGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent: [Float],
@@ -33,7 +33,7 @@ extension PathSampler {
         var partial = [Float](repeating: 0, count: parts * count)
         var dStepBias = Matrix(rows: T, cols: H)
         var dScale = [Float](repeating: 0, count: T)
-        let invSigma2 = 1 / process.sigma2, langevin = net.langevin, learned = net.learnedVariance
+        let kernels = process.kernels(), langevin = net.langevin, learned = net.learnedVariance
         let tileSteps = max(1, Self.tileRows / B)
         let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: tileSteps * B * max(H, ow)) }
         let network = net
@@ -52,24 +52,28 @@ extension PathSampler {
                     let steps = tileStart..<min(tileStart + tileSteps, chunkSteps.upperBound)
                     let first = steps.lowerBound * B, n = steps.count * B
                     for i in steps {
-                        let dt = process.grid.delta(i), variance = process.forwardVariance(i)
+                        let k = kernels[i], variance = k.forwardVariance
+                        // A Dirac step's log p_F is 0 whatever the drift.
+                        let weight: Float = variance > 0 ? 1 : 0
                         var scaleCotangent: Float = 0
                         for b in 0..<B {
                             let row = i * B + b, local = (row - first) * ow, out = row * ow
                             let from = row * d, to = ((i + 1) * B + b) * d
                             for c in 0..<d {
                                 let mu = D[out + c]
-                                let residual = S[to + c] - S[from + c] - dt * mu
-                                // ∂log p_F/∂μ = Δt·residual/(σ²Δt·eˢ); with a learned variance, also
-                                // ∂log p_F/∂o = (r²/(σ²Δt·eˢ) − 1)/2 · ∂s/∂o.
+                                let residual = S[to + c] - k.decay * S[from + c] - k.driftScale * mu
+                                // ∂log p_F/∂μ = c·residual/(v·eˢ) (c the drift scale, v the variance; Δt/(σ²Δt) =
+                                // 1/σ² for Brownian motion); with a learned variance, also
+                                // ∂log p_F/∂o = (r²/(v·eˢ) − 1)/2 · ∂s/∂o.
                                 var inverseScale: Float = 1
                                 if learned {
                                     let o = D[out + d + c], th = tanhf(o)
                                     inverseScale = expf(-DriftNetwork.logVarianceRange * th)
                                     let ds = DriftNetwork.logVarianceRange * (1 - th * th)
-                                    dmu[local + d + c] = C[row] * 0.5 * (residual * residual * inverseScale / variance - 1) * ds
+                                    dmu[local + d + c] = weight == 0 ? 0 : C[row] * 0.5 * (residual * residual * inverseScale / variance - 1) * ds
                                 }
-                                let g = abs(mu) >= DriftNetwork.outputClip ? 0 : C[row] * residual * invSigma2 * inverseScale
+                                let g = abs(mu) >= DriftNetwork.outputClip || weight == 0 ? 0
+                                    : C[row] * residual * k.driftPrecision * inverseScale
                                 dmu[local + c] = g
                                 if langevin { scaleCotangent += g * G[from + c] }
                             }

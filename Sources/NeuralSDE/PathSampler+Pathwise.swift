@@ -3,7 +3,8 @@ import Numerics
 extension PathSampler {
     /// Adds ∂L/∂θ to `net.parameters.gradients` for a loss of the latest batch's per-step log p_F, per-step
     /// log p_B and terminal log R, differentiating through the reparameterised path (PIS): every state is a
-    /// function of θ via x_{i+1} = x_i + Δt·μθ(x_i, t_i) + noise, with the noise held fixed.
+    /// function of θ via x_{i+1} = a·x_i + c·μθ(x_i, t_i) + noise (the step's `GaussianStep`), with the noise held fixed;
+    /// x₀ (fixed, or drawn from the reference's initial law) does not depend on θ.
     ///
     /// Back-propagation through time runs from the last step to the first; the rows of a batch are independent,
     /// so they are split across threads, each with its own gradient accumulators (summed in thread order).
@@ -22,7 +23,8 @@ extension PathSampler {
         let parts = min(threads, B)
         var partial = [Float](repeating: 0, count: parts * count)
         var stepBias = [Float](repeating: 0, count: parts * T * H)
-        let invVar = (0..<T).map { 1 / process.forwardVariance($0) }
+        let kernels = process.kernels()
+        let invVar = kernels.map { $0.forwardVariance > 0 ? 1 / $0.forwardVariance : 0 }  // a Dirac step's log p_F is 0
         let chunkRows = (B + parts - 1) / parts
         let work = (0..<parts).map { scratch.buffers(worker: $0, count: 5, size: chunkRows * max(H, d)) }
         let network = net
@@ -37,34 +39,33 @@ extension PathSampler {
                 // carry: total cotangent of the current state x_{i+1}, rows × d; starts with ∂L/∂x_T from log R.
                 for (k, b) in rows.enumerated() { for c in 0..<d { carry[k * d + c] = cR[b] * scoreT[b, c] } }
                 for i in stride(from: T - 1, through: 0, by: -1) {
-                    let dt = process.grid.delta(i)
-                    let (ratio, bridgeVariance) = process.bridge(i)
-                    for (k, b) in rows.enumerated() {
+                    let k = kernels[i], (ratio, bridgeVariance) = (k.backwardRatio, k.backwardVariance)
+                    for (j, b) in rows.enumerated() {
                         let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, row = i * B + b
                         for c in 0..<d {
                             let mu = D[from + c]
-                            let r = (S[to + c] - S[from + c] - dt * mu) * invVar[i]  // (residual)/variance
-                            // log p_F: −r on x_{i+1}, +r on x_i, Δt·r on μ_i.
-                            carry[k * d + c] -= cF[row] * r
-                            var direct = cF[row] * r
-                            if i > 0 {  // log p_B(x_i | x_{i+1}) = −‖x_i − ratio·x_{i+1}‖²/(2v)
+                            let r = (S[to + c] - k.decay * S[from + c] - k.driftScale * mu) * invVar[i]  // residual/variance
+                            // log p_F: −r on x_{i+1}, a·r on x_i, c·r on μ_i.
+                            carry[j * d + c] -= cF[row] * r
+                            var direct = k.decay * cF[row] * r
+                            if bridgeVariance > 0 {  // log p_B(x_i | x_{i+1}) = −‖x_i − ratio·x_{i+1}‖²/(2v)
                                 let q = (S[from + c] - ratio * S[to + c]) / bridgeVariance
                                 direct -= cB[row] * q
-                                carry[k * d + c] += cB[row] * ratio * q
+                                carry[j * d + c] += cB[row] * ratio * q
                             }
-                            // x_{i+1} = x_i + Δt·μ_i + noise: μ_i receives Δt times the total cotangent of x_{i+1}.
+                            // x_{i+1} = a·x_i + c·μ_i + noise: μ_i receives c times the total cotangent of x_{i+1}.
                             let clipped = abs(mu) >= DriftNetwork.outputClip
-                            dmu[k * d + c] = clipped ? 0 : dt * (carry[k * d + c] + cF[row] * r)
-                            dx[k * d + c] = direct
+                            dmu[j * d + c] = clipped ? 0 : k.driftScale * (carry[j * d + c] + cF[row] * r)
+                            dx[j * d + c] = direct
                         }
                     }
                     let first = i * B + rows.lowerBound
-                    // carry ← ∂L/∂x_i = carry (identity part) + direct terms + (∂μ/∂x_i)ᵀ·dμ.
-                    for k in 0..<(n * d) { carry[k] += dx[k] }
+                    // carry ← ∂L/∂x_i = a·carry (path part) + direct terms + (∂μ/∂x_i)ᵀ·dμ.
+                    for m in 0..<(n * d) { carry[m] = k.decay * carry[m] + dx[m] }
                     network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
                                           x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
                                           dOut: dmu, work: (dz0, spare), dx: dx)
-                    for k in 0..<(n * d) { carry[k] += dx[k] }
+                    for m in 0..<(n * d) { carry[m] += dx[m] }
                     PointwiseKernels.accumulateColumnSums(dz0, rows: n, cols: H, into: SB.baseAddress! + (chunk * T + i) * H)
                 }
             }

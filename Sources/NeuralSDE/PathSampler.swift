@@ -46,36 +46,53 @@ public final class PathSampler {
         defer { generators.deinitialize(count: B); generators.deallocate() }
         for b in 0..<B { (generators + b).initialize(to: Xoshiro256(seed: seed, stream: stream, UInt64(b))) }
         let ow = net.outputWidth, learned = net.learnedVariance
+        let kernels = process.kernels(), initialStd = process.initialVariance.squareRoot()
+        if initialStd > 0 {  // x₀ ~ N(0, s²·I), the first draws of each path's stream
+            batch.states.withUnsafeMutableBufferPointer { S in
+                for b in 0..<B {
+                    generators[b].fillGaussian(S.baseAddress! + b * d, count: d)
+                    for c in 0..<d { S[b * d + c] *= initialStd }
+                }
+            }
+        }
         try run(net, &batch, context: context) { i, rows, S, output in
-            let dt = self.process.grid.delta(i), variance = self.process.forwardVariance(i)
-            let explorationVariance = exploration * exploration
+            let k = kernels[i], variance = k.forwardVariance
+            // A Dirac step stays deterministic: exploration noise there would move states its log p_F does not score.
+            let explorationVariance = variance > 0 ? exploration * exploration : 0
             for b in rows {
                 let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
                 generators[b].fillGaussian(S + to, count: d)
                 for c in 0..<d {
                     let v = learned ? variance * DriftNetwork.varianceScale(output[out + d + c]) : variance
-                    S[to + c] = S[from + c] + dt * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
+                    S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
                 }
             }
         }
         return batch
     }
 
-    /// Simulates Brownian-bridge paths backwards from the given terminal states (rows of `terminal`) to x₀ = 0
-    /// and scores them under both kernels (for EUBO and off-policy training from data or a replay buffer).
+    /// Simulates the reference's backward kernels from the given terminal states (rows of `terminal`) to x₀ (Brownian
+    /// bridges to x₀ = 0 for Brownian motion) and scores the paths under both kernels (for EUBO and off-policy
+    /// training from data or a replay buffer).
     public func sampleBackward(_ net: DriftNetwork, terminal: Matrix, seed: UInt64, stream: UInt64,
                                context: String) throws -> TrajectoryBatch {
         precondition(terminal.cols == net.dimension, "sampleBackward: terminal states have \(terminal.cols) coordinates")
         let B = terminal.rows, d = net.dimension, T = process.grid.steps
         var batch = TrajectoryBatch(batchSize: B, steps: T, dimension: d, flows: net.hasFlow)
         batch.states.replaceSubrange((T * B * d)..<((T + 1) * B * d), with: terminal.storage)
+        let kernels = process.kernels()
         for b in 0..<B {
             var rng = Xoshiro256(seed: seed, stream: stream, UInt64(b))
             var noise = [Float](repeating: 0, count: d)
-            for i in stride(from: T - 1, through: 1, by: -1) {
-                let (ratio, variance) = process.bridge(i)
-                let std = variance.squareRoot()
-                noise.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: d) }
+            for i in stride(from: T - 1, through: 0, by: -1) {
+                let ratio = kernels[i].backwardRatio, std = kernels[i].backwardVariance.squareRoot()
+                if std > 0 {
+                    noise.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: d) }
+                } else if i == 0 && ratio == 0 {
+                    break  // the bridge's Dirac at x₀ = 0, where the states already are
+                } else {
+                    for c in 0..<d { noise[c] = 0 }
+                }
                 let from = ((i + 1) * B + b) * d, to = (i * B + b) * d
                 for c in 0..<d { batch.states[to + c] = batch.states[from + c] * ratio + std * noise[c] }
             }
@@ -104,6 +121,8 @@ public final class PathSampler {
         var failures = [Int?](repeating: nil, count: threads)
         var thrown = [(any Error)?](repeating: nil, count: threads)
         let target = self.target, process = self.process, forwardLooking = forwardLooking && net.hasFlow
+        let kernels = process.kernels(), brownianSigma2 = (process.reference as? BrownianReference)?.sigma2
+        precondition(!forwardLooking || brownianSigma2 != nil, "forward-looking flows need the Brownian reference")
         net.parameters.values.withUnsafeBufferPointer { P in
         stepBias.withUnsafeBufferPointer { SB in
         batch.states.withUnsafeMutableBufferPointer { S in
@@ -135,7 +154,7 @@ public final class PathSampler {
                     if forwardLooking && i > 0, let flow {
                         if let k = logR.firstIndex(where: { !$0.isFinite }) { F[chunk] = rows.lowerBound + k; return }
                         Self.addForwardLookingBaseline(flow, states: x, logReward: logR, rows: n, dimension: d,
-                                                       time: process.grid.times[i], sigma2: process.sigma2)
+                                                       time: process.grid.times[i], sigma2: brownianSigma2!)
                     }
                     let s = scales?[i] ?? 0
                     for r in 0..<n {
@@ -145,7 +164,8 @@ public final class PathSampler {
                         }
                     }
                     advance?(i, rows, S.baseAddress!, UnsafePointer(D.baseAddress!))
-                    Self.scoreStep(i, rows: rows, batch: B, dimension: d, process: process, network: net,
+                    Self.scoreStep(i, rows: rows, batch: B, dimension: d, kernel: kernels[i],
+                                   initialVariance: i == 0 ? process.initialVariance : 0, network: net,
                                    states: S.baseAddress!, outputs: D.baseAddress!, logForward: LF.baseAddress!,
                                    logBackward: LB.baseAddress!)
                 }
@@ -178,17 +198,18 @@ public final class PathSampler {
     }
 
     /// log p_F(x_{i+1} | x_i) and log p_B(x_i | x_{i+1}) for the given rows of step i; `outputs` holds the
-    /// network's `outputWidth` values per row (drift, then log-variance outputs when learned).
-    private static func scoreStep(_ i: Int, rows: Range<Int>, batch B: Int, dimension d: Int, process: DiffusionProcess,
-                                  network: DriftNetwork, states S: UnsafePointer<Float>, outputs D: UnsafePointer<Float>,
-                                  logForward LF: UnsafeMutablePointer<Float>, logBackward LB: UnsafeMutablePointer<Float>) {
-        let dt = process.grid.delta(i), fv = process.forwardVariance(i), ow = network.outputWidth
-        let (ratio, bv) = process.bridge(i)
+    /// network's `outputWidth` values per row (drift, then log-variance outputs when learned). With
+    /// `initialVariance` s² > 0 (step 0 of a reference with a Gaussian start), log N(x₀; 0, s²) joins log p_F.
+    private static func scoreStep(_ i: Int, rows: Range<Int>, batch B: Int, dimension d: Int, kernel k: GaussianStep,
+                                  initialVariance: Float, network: DriftNetwork, states S: UnsafePointer<Float>,
+                                  outputs D: UnsafePointer<Float>, logForward LF: UnsafeMutablePointer<Float>,
+                                  logBackward LB: UnsafeMutablePointer<Float>) {
+        let ow = network.outputWidth, fv = k.forwardVariance, bv = k.backwardVariance
         for b in rows {
             let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
             var fwd: Float = 0, bwd: Float = 0, logScale: Float = 0
             for c in 0..<d {
-                let r = S[to + c] - S[from + c] - dt * D[out + c]
+                let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
                 if network.learnedVariance {
                     let s = DriftNetwork.logVarianceScale(D[out + d + c])
                     fwd += r * r * expf(-s)
@@ -196,11 +217,16 @@ public final class PathSampler {
                 } else {
                     fwd += r * r
                 }
-                let q = S[from + c] - ratio * S[to + c]
+                let q = S[from + c] - k.backwardRatio * S[to + c]
                 bwd += q * q
             }
-            LF[i * B + b] = DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d) - 0.5 * logScale
-            LB[i * B + b] = i == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
+            LF[i * B + b] = fv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d) - 0.5 * logScale
+            if initialVariance > 0 {
+                var start: Float = 0
+                for c in 0..<d { start += S[from + c] * S[from + c] }
+                LF[i * B + b] += DiffusionProcess.gaussianLogDensity(squaredDistance: start, variance: initialVariance, dimension: d)
+            }
+            LB[i * B + b] = bv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
         }
     }
 

@@ -32,7 +32,7 @@ public struct ObjectiveOutput: Sendable {
 /// Objectives never see the network. Learned scalars (log Z, flows) live in the objective's own
 /// `parameters`, whose gradients `evaluate` accumulates; the trainer steps them with their own optimiser.
 public protocol Objective: Sendable {
-    /// Canonical name (`objective=NAME`).
+    /// The loss's name (the `objective=` name, or the loss several methods share, as `reverse-kl`).
     var name: String { get }
     /// Learned scalars of the objective (may be empty).
     var parameters: ParameterStore { get set }
@@ -102,13 +102,14 @@ public struct VarGrad: Objective {
     }
 }
 
-/// Path integral sampler (Zhang & Chen 2022): the reverse KL mean(S_F − S_B − log R) of on-policy paths,
-/// minimised by differentiating through the reparameterised path (`pathwise`); −loss is the ELBO.
-public struct PathIntegralSampler: Objective {
-    public let name = "pis"
+/// The reverse KL mean(S_F − S_B − log R) of on-policy paths (S_F including log p₀(x₀) for a random start), minimised
+/// by differentiating through the reparameterised path (`pathwise`); −loss is the ELBO. The loss of PIS (Zhang &
+/// Chen 2022, Brownian reference), DIS (Berner et al. 2024) and DDS (Vargas et al. 2023, variance-preserving).
+public struct ReverseKL: Objective {
+    public let name = "reverse-kl"
     public var parameters = ParameterStore()
 
-    /// The PIS objective (no learned scalars).
+    /// The reverse-KL objective (no learned scalars).
     public init() {}
 
     public mutating func evaluate(_ batch: TrajectoryBatch) -> ObjectiveOutput {

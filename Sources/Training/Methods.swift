@@ -64,6 +64,9 @@ public struct Method: Sendable {
     public var prior = false
     /// Path-space methods: the smallest batch the loss is defined for (a variance needs 2).
     public var minimumBatchSize = 1
+    /// Path-space methods: the reference process whose kernels the policy's paths are scored under (`reference=`
+    /// overrides it).
+    public var reference = ReferenceKind.brownian
     /// Path-space methods: the rate of the objective's learned scalars.
     public var scalarRate = ScalarRate.logZ
     /// Path-space methods: the loss, built from its settings (nil for other families).
@@ -89,7 +92,13 @@ public struct Method: Sendable {
                flowHead: true, forwardLooking: true,
                objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda, forwardLooking: true) }),
         Method(name: "pis", summary: "path integral sampler, reverse KL through the path (Zhang & Chen 2022)", family: .pathSpace,
-               gradient: .pathwise, objective: { _ in PathIntegralSampler() }),
+               gradient: .pathwise, objective: { _ in ReverseKL() }),
+        Method(name: "dis", summary: "time-reversed diffusion sampler: reverse KL through the path, variance-preserving "
+                + "reference (Berner et al. 2024)", family: .pathSpace, gradient: .pathwise, reference: .vp,
+               objective: { _ in ReverseKL() }),
+        Method(name: "dds", summary: "denoising diffusion sampler: reverse KL through the path, exponential integrator of "
+                + "the variance-preserving reference (Vargas et al. 2023)", family: .pathSpace, gradient: .pathwise,
+               reference: .vpExponential, objective: { _ in ReverseKL() }),
         Method(name: "mle", summary: "maximum likelihood of data by bridge paths (Venkatraman et al. 2024)", family: .pathSpace,
                paths: .data, objective: { _ in MaximumLikelihood() }),
         Method(name: "rtb", summary: "relative trajectory balance against a prior diffusion (Venkatraman et al. 2024)",

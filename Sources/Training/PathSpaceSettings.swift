@@ -21,6 +21,43 @@ public enum TrainingGrid: String, CaseIterable, Sendable {
     }
 }
 
+/// Which reference process a path-space method's kernels come from (`reference=`).
+public enum ReferenceKind: String, CaseIterable, Sendable {
+    /// Brownian motion from x₀ = 0 with noise variance σ² (`sigma2`): PIS, TB and the GFlowNet family.
+    case brownian
+    /// The variance-preserving (Ornstein–Uhlenbeck) process of DIS, Euler–Maruyama, cosine β up to `max_diffusion`/2.
+    case vp
+    /// The variance-preserving process of DDS with the exponential integrator and cos⁴ steps scaled by `noise_scale`.
+    case vpExponential = "vp-exponential"
+
+    /// The names `reference=` accepts.
+    public static var names: [String] { allCases.map(\.rawValue) }
+}
+
+/// The reference process's settings: its kind (nil: the method's) and the parameters of the variance-preserving ones.
+public struct ReferenceSettings: Sendable, Equatable {
+    /// `reference`; nil takes `Method.reference`.
+    public var kind: ReferenceKind?
+    /// Standard deviation s of the variance-preserving references' initial and stationary law (`prior_std`).
+    public var priorStd: Float = 1
+    /// `max_diffusion`: the cosine β schedule of `vp` runs from 0.005 at the target to `max_diffusion`/2 at the prior.
+    public var maxDiffusion: Float = 10
+    /// `noise_scale` of `vp-exponential`.
+    public var noiseScale: Float = 6
+
+    /// Default settings (the method's reference; s = 1, the benchmark's DIS and DDS constants).
+    public init() {}
+
+    /// The reference for `method`, with Brownian noise variance `sigma2`.
+    public func process(for method: Method, sigma2: Float) -> any ReferenceProcess {
+        switch kind ?? method.reference {
+        case .brownian: return BrownianReference(sigma2: sigma2)
+        case .vp: return VariancePreservingReference(scale: priorStd, schedule: .cosine(minimum: 0.01, maximum: maxDiffusion))
+        case .vpExponential: return ExponentialVPReference(scale: priorStd, noiseScale: noiseScale)
+        }
+    }
+}
+
 /// The settings of path-space training, resolved once from the run's keys (`RunConfig.pathSpaceSettings`): the
 /// method, the sampler (grid, σ², exploration), the network, the optimiser, the loss and local search.
 public struct PathSpaceSettings: Sendable {
@@ -35,8 +72,10 @@ public struct PathSpaceSettings: Sendable {
     }
     /// Steps T of the training grid (`steps`) and how it is drawn (`grid`).
     public var steps: Int, grid: TrainingGrid
-    /// The SDE's noise variance σ² (`sigma2`); nil takes the target's `defaultSigma2`.
+    /// The SDE's noise variance σ² (`sigma2`) of the Brownian reference; nil takes the target's `defaultSigma2`.
     public var sigma2: Float?
+    /// The reference process (`reference`, `prior_std`, `max_diffusion`, `noise_scale`).
+    public var reference = ReferenceSettings()
     /// Exploration std ε added to the sampling noise (`exploration`), decayed linearly to 0 when annealed
     /// (`exploration_anneal`).
     public var exploration: Float, explorationAnneal: Bool

@@ -33,15 +33,15 @@ public final class PathSpaceTrainer {
         public var localSearchBuffer: ReplayBuffer?
     }
 
-    /// A frozen diffusion that scores the policy's paths by its log p_F (RTB's prior), with the σ² it was trained at.
+    /// A frozen diffusion that scores the policy's paths by its log p_F (RTB's prior), with the reference it was trained on.
     public struct Prior: Sendable {
         /// The prior's drift network.
         public var network: DriftNetwork
-        /// Its SDE noise variance; the posterior trains at the same.
-        public var sigma2: Float
+        /// Its reference process; the posterior trains on the same.
+        public var reference: any ReferenceProcess
 
-        /// A prior with its network and σ².
-        public init(network: DriftNetwork, sigma2: Float) { (self.network, self.sigma2) = (network, sigma2) }
+        /// A prior with its network and reference.
+        public init(network: DriftNetwork, reference: any ReferenceProcess) { (self.network, self.reference) = (network, reference) }
     }
 
     /// The resolved settings.
@@ -92,7 +92,7 @@ public final class PathSpaceTrainer {
             throw TrainingError.unsupportedTarget(target.name, reason: "the path-space methods have no "
                 + "centre-of-mass-free sampler or equivariant network; use objective=idem (or objective=mala)")
         }
-        let process = DiffusionProcess(sigma2: settings.sigma2 ?? target.defaultSigma2, grid: .uniform(steps: settings.steps))
+        let process = DiffusionProcess(reference: try Self.reference(settings, target: target), grid: .uniform(steps: settings.steps))
         sampler = PathSampler(target: target, process: process, threads: settings.threads)
         var rng = Xoshiro256(seed: settings.seed, stream: 1 << 43)
         network = DriftNetwork(dimension: target.dimension, hidden: settings.hidden, langevin: settings.langevin,
@@ -136,6 +136,27 @@ public final class PathSpaceTrainer {
         self.data = try Self.check(data, for: target, needed: method.paths == .data && training)
     }
 
+    /// The reference process of `settings` for `target`, after checking the settings that depend on it.
+    static func reference(_ settings: PathSpaceSettings, target: any Target) throws -> any ReferenceProcess {
+        let method = settings.method, kind = settings.reference.kind ?? method.reference
+        let reference = settings.reference.process(for: method, sigma2: settings.sigma2 ?? target.defaultSigma2)
+        if kind != .brownian {
+            if settings.sigma2 != nil {
+                throw TrainingError.unsupportedSettings("sigma2 sets the Brownian reference's noise; reference=\(kind.rawValue) "
+                    + "(objective=\(method.name)) takes prior_std and \(kind == .vp ? "max_diffusion" : "noise_scale") instead")
+            }
+            if method.forwardLooking {
+                throw TrainingError.unsupportedSettings("objective=\(method.name)'s forward-looking flows use the Brownian "
+                    + "reference's marginals; use reference=brownian")
+            }
+        }
+        if !reference.acceptsAnyGrid && settings.grid != .uniform {
+            throw TrainingError.unsupportedSettings("reference=\(kind.rawValue) tabulates its noise per step of a uniform grid; "
+                + "use grid=uniform")
+        }
+        return reference
+    }
+
     /// The prior's network and a sampler that scores paths under it, after checking that it matches the policy.
     private static func attach(_ prior: Prior?, to network: DriftNetwork, sampler: PathSampler, needed: Bool) throws
         -> (network: DriftNetwork, sampler: PathSampler)? {
@@ -151,9 +172,9 @@ public final class PathSpaceTrainer {
                 + "\(policy)); train the prior with the same hidden, langevin and learned_variance and a method without a flow "
                 + "head (mle, tb)")
         }
-        guard prior.sigma2 == sampler.process.sigma2 else {
-            throw TrainingError.unsupportedSettings("the prior was trained with σ² = \(prior.sigma2), "
-                + "this run uses \(sampler.process.sigma2); set sigma2 to match")
+        guard prior.reference.description == sampler.process.reference.description else {
+            throw TrainingError.unsupportedSettings("the prior was trained on the reference \(prior.reference), this run uses "
+                + "\(sampler.process.reference); set reference, sigma2, prior_std, max_diffusion and noise_scale to match")
         }
         return (p, PathSampler(target: sampler.target, process: sampler.process, threads: sampler.threads))
     }

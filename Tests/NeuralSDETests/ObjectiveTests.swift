@@ -62,7 +62,7 @@ final class ObjectiveTests: XCTestCase {
     }
 
     func testPathIntegralSamplerByHand() throws {
-        var pis = PathIntegralSampler()
+        var pis = ReverseKL()
         let out = pis.evaluate(tinyBatch())
         // S_F − S_B − r = [−2.25, −4.5]: the loss is their mean; each term enters with weight 1/B.
         XCTAssertEqual(out.loss, -3.375, accuracy: 1e-9)

@@ -6,28 +6,6 @@ import XCTest
 import TestSupport
 
 final class PathSamplerTests: XCTestCase {
-    /// A network with every parameter random (the zero output layer would hide inner gradients).
-    func randomNetwork(dimension: Int, langevin: Bool, flow: Bool = false, learnedVariance: Bool = false) -> DriftNetwork {
-        var rng = Xoshiro256(seed: 21)
-        var net = DriftNetwork(dimension: dimension, hidden: 8, langevin: langevin, flow: flow,
-                               learnedVariance: learnedVariance, rng: &rng)
-        for i in net.parameters.values.indices { net.parameters.values[i] = 0.4 * rng.nextGaussian() }
-        return net
-    }
-
-    /// Compares the gradients accumulated in `net` with bounded-error finite differences of `loss` at about
-    /// `perSlot` entries of every parameter slot; returns how many entries were checked.
-    func assertGradientsMatch(_ net: DriftNetwork, step h: Double, perSlot: Int,
-                              _ loss: (DriftNetwork) throws -> Double, line: UInt = #line) throws -> Int {
-        let (checked, failures) = try FiniteDifference.checkParameters(net.parameters, perSlot: perSlot, step: h) { store in
-            var n = net
-            n.parameters = store
-            return try loss(n)
-        }
-        for f in failures { XCTFail(f, line: line) }
-        return checked
-    }
-
     /// At initialisation the policy is Brownian motion; for the target N(0, σ²I) the bridge is its exact time
     /// reversal, so every path's log weight equals log Z = 0.
     func testBrownianMotionIsExactForGaussianTarget() throws {
@@ -75,12 +53,19 @@ final class PathSamplerTests: XCTestCase {
     }
 
     /// The TB loss gradient with respect to every network parameter against central finite differences, on
-    /// teacher-forced bridge paths (states are data), with and without the Langevin term and a learned variance.
+    /// teacher-forced bridge paths (states are data), with and without the Langevin term and a learned variance, on the
+    /// Brownian reference and on the variance-preserving ones (backward paths to a random x₀, identity steps of DDS).
     func testTrajectoryBalanceGradientMatchesFiniteDifferences() throws {
-        for (langevin, learnedVariance) in [(false, false), (true, false), (false, true), (true, true)] {
+        let brownian = BrownianReference(sigma2: 1)
+        let cases: [(Bool, Bool, any ReferenceProcess)] = [
+            (false, false, brownian), (true, false, brownian), (false, true, brownian), (true, true, brownian),
+            (true, false, VariancePreservingReference(scale: 1, schedule: .cosine(minimum: 0.01, maximum: 2))),
+            (false, true, ExponentialVPReference(scale: 1, noiseScale: 2)),
+        ]
+        for (langevin, learnedVariance, reference) in cases {
             var net = randomNetwork(dimension: 4, langevin: langevin, learnedVariance: learnedVariance)
             let target = ManyWell(dimension: 4)
-            let sampler = PathSampler(target: target, process: DiffusionProcess(sigma2: 1, grid: .uniform(steps: 5)), threads: 2)
+            let sampler = PathSampler(target: target, process: DiffusionProcess(reference: reference, grid: .uniform(steps: 5)), threads: 2)
             var rng = Xoshiro256(seed: 8)
             let terminal = target.exactSamples(count: 6, rng: &rng)!
             func loss(_ n: DriftNetwork) throws -> Double {
@@ -103,7 +88,7 @@ final class PathSamplerTests: XCTestCase {
                 n.parameters = store
                 return try loss(n)
             }
-            XCTAssertGreaterThan(failures.count, count / 2, "langevin \(langevin), learned variance \(learnedVariance)")
+            XCTAssertGreaterThan(failures.count, count / 2, "langevin \(langevin), learned variance \(learnedVariance), \(reference)")
         }
     }
 
@@ -196,10 +181,10 @@ final class PathSamplerTests: XCTestCase {
         let sampler = PathSampler(target: ManyWell(dimension: 4),
                                   process: DiffusionProcess(sigma2: 1, grid: .random(steps: 5, rng: &rng)), threads: 2)
         func loss(_ n: DriftNetwork) throws -> Double {
-            var pis = PathIntegralSampler()
+            var pis = ReverseKL()
             return pis.evaluate(try sampler.sampleForward(n, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")).loss
         }
-        var pis = PathIntegralSampler()
+        var pis = ReverseKL()
         let batch = try sampler.sampleForward(net, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")
         let out = pis.evaluate(batch)
         let pathwise = try XCTUnwrap(out.pathwise)

@@ -45,7 +45,7 @@ extension RunConfig {
     /// Path-space training's settings, resolved once: method, sampler, network, optimiser, loss and local search.
     public var pathSpaceSettings: PathSpaceSettings {
         var s = PathSpaceSettings(method: method)
-        (s.batchSize, s.steps, s.grid, s.sigma2) = (batchSize, steps, grid, sigma2)
+        (s.batchSize, s.steps, s.grid, s.sigma2, s.reference) = (batchSize, steps, grid, sigma2, reference)
         (s.exploration, s.explorationAnneal) = (exploration, explorationAnneal)
         (s.hidden, s.langevin, s.learnedVariance) = (hidden, langevin, learnedVariance)
         (s.optimizer, s.logZLearningRate, s.flowLearningRate) = (optimizerSettings, logZLearningRate, flowLearningRate)

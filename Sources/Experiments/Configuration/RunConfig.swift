@@ -93,6 +93,8 @@ public struct RunConfig: Sendable, Equatable {
     public var annealing = AnnealingSettings()
     /// `objective=mfvi`: the initial Gaussian's standard deviation (`mfvi_std`), the benchmark's per-task "init".
     public var mfviStd: Float = 1
+    /// The path-space methods' reference process (`reference`, `prior_std`, `max_diffusion`, `noise_scale`).
+    public var reference = ReferenceSettings()
 
     /// iDEM settings as given on the command line (nil = the target's default, then the iDEM code's).
     public struct EnergyMatchingOverrides: Sendable, Equatable {
@@ -196,7 +198,7 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "eval_steps", help: "steps of the uniform evaluation grid (default: steps); for idem, of the evaluation reverse SDE (default: idem_steps)",
             set: { c, v in c.evaluation.steps = v == "default" ? nil : try integer("eval_steps", v, min: 1, max: 100_000) },
             get: { $0.evaluation.steps.map { "\($0)" } ?? "default" }),
-        Key(name: "sigma2", help: "SDE noise variance σ² (default: the target's)",
+        Key(name: "sigma2", help: "noise variance σ² of the Brownian reference (default: the target's)",
             set: { c, v in c.sigma2 = v == "default" ? nil : try positive("sigma2", v) }, get: { $0.sigma2.map { "\($0)" } ?? "default" }),
         Key(name: "exploration", help: "exploration std ε added to the sampling noise (0 = on-policy)",
             set: { c, v in c.exploration = try nonNegative("exploration", v) }, get: { "\($0.exploration)" }),
@@ -299,7 +301,7 @@ public struct RunConfig: Sendable, Equatable {
             set: { c, v in c.evaluation.every = try integer("eval_every", v, min: 0, max: 1_000_000_000) }, get: { "\($0.evaluation.every)" }, resumable: true),
         Key(name: "log_every", help: "iterations between logged training points",
             set: { c, v in c.logEvery = try integer("log_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.logEvery)" }),
-    ] + baselineKeys
+    ] + referenceKeys + baselineKeys
 
     /// Settings of earlier versions, read from their run files (and accepted on the command line) as today's:
     /// iDEM's plateau schedule and weight average became `lr_schedule=plateau`, `lr_patience`, `lr_factor` and

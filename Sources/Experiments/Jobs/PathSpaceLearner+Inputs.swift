@@ -28,7 +28,7 @@ extension PathSpaceLearner {
         return Matrix(rows: set.shape[0], cols: set.shape[1], storage: rows)
     }
 
-    /// The prior diffusion of `prior=RUN.h5`: its trained network and σ² (RTB starts from and scores against it).
+    /// The prior diffusion of `prior=RUN.h5`: its trained network and reference process (RTB starts from and scores against it).
     /// - Throws: `RunFileError` for an unreadable file, `TrainingError` for a run that is not path-space training.
     static func loadPrior(_ path: String) throws -> PathSpaceTrainer.Prior {
         let root: Node
@@ -38,6 +38,6 @@ extension PathSpaceLearner {
         guard let prior = try RunFile.restore(root, path: path) as? PathSpaceLearner else {
             throw TrainingError.unsupportedSettings("prior=\(path) is not a path-space run; train the prior with objective=mle")
         }
-        return PathSpaceTrainer.Prior(network: prior.trainer.network, sigma2: prior.trainer.sampler.process.sigma2)
+        return PathSpaceTrainer.Prior(network: prior.trainer.network, reference: prior.trainer.sampler.process.reference)
     }
 }

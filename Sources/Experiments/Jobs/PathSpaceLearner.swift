@@ -58,8 +58,8 @@ public final class PathSpaceLearner: Learner {
 
     /// A sampler on the uniform evaluation grid of `eval_steps` steps (the training grid may be coarser or random).
     public func evaluationSampler() -> PathSampler {
-        PathSampler(target: evaluationTarget, process: DiffusionProcess(sigma2: trainer.sampler.process.sigma2,
-                                                                        grid: .uniform(steps: config.evaluation.steps ?? config.steps)),
+        PathSampler(target: evaluationTarget,
+                    process: trainer.sampler.process.with(grid: .uniform(steps: config.evaluation.steps ?? config.steps)),
                     threads: config.threads)
     }
 
@@ -97,9 +97,11 @@ public final class PathSpaceLearner: Learner {
         return RunFile.numbers(report).filter { $0.key != "n_eval" }
     }
 
-    /// σ² and the evaluation steps; iDEM's "default" settings are marked unused.
+    /// σ² (of the Brownian reference) and the evaluation steps; iDEM's "default" settings are marked unused.
     public var resolvedSettings: [String: String] {
-        var values = ["sigma2": "\(trainer.sampler.process.sigma2)", "eval_steps": "\(config.evaluation.steps ?? config.steps)"]
+        let reference = trainer.sampler.process.reference
+        var values = ["sigma2": (reference as? BrownianReference).map { "\($0.sigma2)" } ?? "unused by reference \(reference)",
+                      "eval_steps": "\(config.evaluation.steps ?? config.steps)"]
         for (key, value) in config.entries where key.hasPrefix("idem_") && value == "default" {
             values[key] = "unused by objective=\(config.objective)"
         }
