@@ -8,12 +8,13 @@ extension PathSampler {
     ///
     /// Back-propagation through time runs from the last step to the first; the rows of a batch are independent,
     /// so they are split across threads, each with its own gradient accumulators (summed in thread order).
-    /// The Langevin term would need Hessian-vector products of log R and is not supported here, nor is a learned
-    /// variance (the noise scale would join the reparameterisation).
+    /// With the Langevin term μ = NN(x, t) + s(t)·∇log R(x), the score is held constant in the path derivative (a stop-
+    /// gradient, as the Beyond-ELBOs code does for PIS, DIS and DDS: the exact derivative would need Hessian-vector
+    /// products of log R); s(t) still receives its gradient. A learned variance is not supported (the noise scale would
+    /// join the reparameterisation).
     public func accumulatePathwiseGradients(_ net: inout DriftNetwork, batch: TrajectoryBatch, logForwardCotangent cF: [Float],
                                             logBackwardCotangent cB: [Float], logRewardCotangent cR: [Float]) throws {
         let B = batch.batchSize, T = batch.steps, d = batch.dimension, H = net.hidden
-        precondition(!net.langevin, "pathwise gradients with the Langevin term are not supported")
         precondition(!net.learnedVariance, "pathwise gradients with a learned variance are not supported")
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulatePathwiseGradients: batch is not the sampler's latest")
         precondition(cF.count == B * T && cB.count == B * T && cR.count == B, "accumulatePathwiseGradients: cotangent sizes")
@@ -23,16 +24,19 @@ extension PathSampler {
         let parts = min(threads, B)
         var partial = [Float](repeating: 0, count: parts * count)
         var stepBias = [Float](repeating: 0, count: parts * T * H)
+        var scaleCotangents = [Float](repeating: 0, count: net.langevin ? parts * T : 0)
         let kernels = process.kernels()
         let invVar = kernels.map { $0.forwardVariance > 0 ? 1 / $0.forwardVariance : 0 }  // a Dirac step's log p_F is 0
         let chunkRows = (B + parts - 1) / parts
         let work = (0..<parts).map { scratch.buffers(worker: $0, count: 5, size: chunkRows * max(H, d)) }
-        let network = net
+        let network = net, langevin = net.langevin
         network.parameters.values.withUnsafeBufferPointer { P in
         batch.states.withUnsafeBufferPointer { S in
         outputs.withUnsafeBufferPointer { D in
         partial.withUnsafeMutableBufferPointer { grads in
         stepBias.withUnsafeMutableBufferPointer { SB in
+        scores.withUnsafeBufferPointer { G in
+        scaleCotangents.withUnsafeMutableBufferPointer { DS in
             parallelChunks(B, parts: parts) { chunk, rows in
                 let n = rows.count
                 let (dz0, spare, dmu, dx, carry) = (work[chunk][0], work[chunk][1], work[chunk][2], work[chunk][3], work[chunk][4])
@@ -59,6 +63,11 @@ extension PathSampler {
                             dx[j * d + c] = direct
                         }
                     }
+                    if langevin {  // μ's score term s_i·∇log R(x_i): s_i receives Σ dμ·∇log R
+                        var total: Float = 0
+                        for (j, b) in rows.enumerated() { for c in 0..<d { total += dmu[j * d + c] * G[(i * B + b) * d + c] } }
+                        DS[chunk * T + i] = total
+                    }
                     let first = i * B + rows.lowerBound
                     // carry ← ∂L/∂x_i = a·carry (path part) + direct terms + (∂μ/∂x_i)ᵀ·dμ.
                     for m in 0..<(n * d) { carry[m] = k.decay * carry[m] + dx[m] }
@@ -69,10 +78,12 @@ extension PathSampler {
                     PointwiseKernels.accumulateColumnSums(dz0, rows: n, cols: H, into: SB.baseAddress! + (chunk * T + i) * H)
                 }
             }
-        }}}}}
+        }}}}}}}
         Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         var dStepBias = Matrix(rows: T, cols: H)
         Self.addBlocks(stepBias, blocks: parts, into: &dStepBias.storage)
-        conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: nil, into: &net.parameters)
+        var dScale = [Float](repeating: 0, count: T)
+        if langevin { Self.addBlocks(scaleCotangents, blocks: parts, into: &dScale) }
+        conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: langevin ? dScale : nil, into: &net.parameters)
     }
 }

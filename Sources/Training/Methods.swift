@@ -25,8 +25,8 @@ public struct Method: Sendable {
         /// States are data (on-policy, replayed or bridged): the loss's cotangents of log p_F (and log F) are
         /// back-propagated through the network's outputs only, so any path source and exploration work.
         case teacherForced
-        /// Through the reparameterised on-policy path (PIS): needs ∇log R at x_T, no replay, exploration or
-        /// learned variance, and no Langevin term (it would need Hessian-vector products of log R).
+        /// Through the reparameterised on-policy path (PIS, DIS, DDS): needs ∇log R at x_T, no replay or learned
+        /// variance; a Langevin term's score is held constant in the derivative (stop-gradient, as the benchmark code).
         case pathwise
     }
 

@@ -99,10 +99,6 @@ public final class PathSpaceTrainer {
                                flow: method.flowHead, learnedVariance: settings.learnedVariance, rng: &rng)
         sampler.forwardLooking = method.forwardLooking
         if method.gradient == .pathwise {
-            guard !settings.langevin else {
-                throw TrainingError.unsupportedSettings("objective=\(name) with langevin=true needs "
-                    + "Hessian-vector products of log R, which are not implemented; use langevin=false")
-            }
             guard !settings.learnedVariance else {
                 throw TrainingError.unsupportedSettings("objective=\(name) with learned_variance=true is not implemented "
                     + "(the noise scale would join the reparameterised path); use an off-policy objective")

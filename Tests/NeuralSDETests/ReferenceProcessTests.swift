@@ -135,4 +135,46 @@ final class ReferenceProcessTests: XCTestCase {
             XCTAssertGreaterThan(checked, 40, "\(reference)")
         }
     }
+
+    /// With the Langevin term the path derivative holds the score constant (stop-gradient). For log R(x) = a·x the score
+    /// is constant, so that derivative is exact: it must match finite differences, the Langevin scale's entries included,
+    /// on each reference.
+    func testPathwiseLangevinGradientWithConstantScore() throws {
+        struct Tilted: Target {
+            let name = "tilted", dimension = 3
+            let a: [Float] = [0.7, -1.1, 0.4]
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
+                          gradient: UnsafeMutablePointer<Float>?) {
+                for r in 0..<count {
+                    logDensity[r] = (0..<3).reduce(0.0) { $0 + Double(a[$1] * x[r * 3 + $1]) }
+                    if let gradient { for c in 0..<3 { gradient[r * 3 + c] = a[c] } }
+                }
+            }
+        }
+        let references: [any ReferenceProcess] = [BrownianReference(sigma2: 1.5),
+            VariancePreservingReference(scale: 1, schedule: .cosine(minimum: 0.01, maximum: 3)),
+            ExponentialVPReference(scale: 1, noiseScale: 2)]
+        for reference in references {
+            var net = randomNetwork(dimension: 3, langevin: true)
+            for i in net.parameters.values.indices { net.parameters.values[i] *= 0.5 }
+            let sampler = PathSampler(target: Tilted(), process: DiffusionProcess(reference: reference, grid: .uniform(steps: 5)), threads: 2)
+            func loss(_ n: DriftNetwork) throws -> Double {
+                var kl = ReverseKL()
+                return kl.evaluate(try sampler.sampleForward(n, batchSize: 6, seed: 4, stream: 0, context: "t")).loss
+            }
+            var kl = ReverseKL()
+            let batch = try sampler.sampleForward(net, batchSize: 6, seed: 4, stream: 0, context: "t")
+            let out = kl.evaluate(batch)
+            let pathwise = try XCTUnwrap(out.pathwise)
+            net.parameters.zeroGradients()
+            try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                                    logBackwardCotangent: pathwise.logBackwardCotangent,
+                                                    logRewardCotangent: pathwise.logRewardCotangent)
+            let scaleSlots = net.parameters.slots.filter { $0.name.hasPrefix("langevin") }
+            XCTAssertFalse(scaleSlots.isEmpty)
+            XCTAssertTrue(scaleSlots.contains { slot in (0..<(slot.rows * slot.cols)).contains { net.parameters.gradients[slot.offset + $0] != 0 } })
+            let checked = try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss)
+            XCTAssertGreaterThan(checked, 50, "\(reference)")
+        }
+    }
 }
