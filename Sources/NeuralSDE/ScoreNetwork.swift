@@ -83,8 +83,18 @@ public struct TimeConditionedMLP: ScoreNetwork {
 
     public var architecture: String { "mlp" }
 
-    public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
-        var h = tape.concatColumns(tape.constant(x), tape.constant(TimeFeatures.matrix(t)))
+    /// Sets the output layer to zero, so the network starts as s ≡ 0 (a control that starts switched off).
+    public mutating func zeroOutputLayer() {
+        for slot in [layers[layers.count - 1].weight, layers[layers.count - 1].bias] {
+            for k in 0..<(slot.rows * slot.cols) { parameters.values[slot.offset + k] = 0 }
+        }
+    }
+
+    public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable { forward(tape, input: tape.constant(x), t: t) }
+
+    /// s(x, t) for states recorded on the tape: their cotangent flows back into `x` (B × d).
+    public func forward(_ tape: Tape, input x: Tape.Variable, t: [Float]) -> Tape.Variable {
+        var h = tape.concatColumns(x, tape.constant(TimeFeatures.matrix(t)))
         for (l, layer) in layers.enumerated() {
             h = tape.linear(h, tape.parameter(parameters, layer.weight), tape.parameter(parameters, layer.bias))
             if l < layers.count - 1 { h = tape.activation(h, .silu) }
