@@ -76,11 +76,12 @@ public struct LogisticRegression: Target {
         for b in 0..<count {
             var total = 0.0
             for i in 0..<n {
-                let s = logits[b * n + i], y = labels[i]
-                let logSigmoid = -LogSpace.softplus(-s)
+                // One exponential serves both log σ(s) = −(max(−s, 0) + log1p(e)) and σ(s), e = exp(−|s|).
+                let s = logits[b * n + i], y = labels[i], e = exp(-abs(s))
+                let logSigmoid = -(max(-s, 0) + log1p(e))
                 total += y * logSigmoid + (1 - y) * (logSigmoid - s)
                 // ∂/∂s = y − σ(s); ∂/∂(xᵀw) carries the sign.
-                logits[b * n + i] = sign * (y - 1 / (1 + exp(-s)))
+                logits[b * n + i] = sign * (y - (s >= 0 ? 1 / (1 + e) : e / (1 + e)))
             }
             logDensity[b] = total + logPrior(w, row: b)
         }

@@ -18,6 +18,9 @@ public struct Method: Sendable {
         case annealing
         /// A variational family fitted by its reparameterised ELBO (MFVI); scored by log Z estimates and its draws.
         case variational
+        /// Langevin kernels on a learned annealing path (ULA, MCD, CMCD; `AnnealedLangevin`); scored by log Z
+        /// estimates and the terminal states of fresh paths.
+        case annealedLangevin
     }
 
     /// How the gradient of a path-space loss reaches the network.
@@ -69,11 +72,13 @@ public struct Method: Sendable {
     public var reference = ReferenceKind.brownian
     /// Path-space methods: the rate of the objective's learned scalars.
     public var scalarRate = ScalarRate.logZ
+    /// Annealed Langevin methods: where the control network enters and the loss.
+    public var langevin: (control: AnnealedLangevin.Control, loss: AnnealedLangevin.Loss)?
     /// Path-space methods: the loss, built from its settings (nil for other families).
     public var objective: (@Sendable (ObjectiveSettings) -> any Objective)?
 
     /// Whether the method trains a model whose checkpoint can be re-evaluated (not the MCMC, SMC and AIS baselines).
-    public var hasModel: Bool { family == .pathSpace || family == .energyMatching || family == .variational }
+    public var hasModel: Bool { family != .mcmc && family != .annealing }
 
     /// Every method, in the order help texts list them. Adding a method is one entry here and, for a new loss,
     /// one file in Objectives.
@@ -109,6 +114,14 @@ public struct Method: Sendable {
                family: .annealing),
         Method(name: "ais", summary: "annealed importance sampling on the geometric path with HMC moves (Neal 2001)",
                family: .annealing),
+        Method(name: "ula", summary: "uncorrected Langevin annealing with a learned schedule, reverse KL (Thin et al. 2021)",
+               family: .annealedLangevin, langevin: (.none, .kl)),
+        Method(name: "mcd", summary: "Monte Carlo diffusion: ULA with a learned backward correction, reverse KL (Doucet et al. 2022)",
+               family: .annealedLangevin, langevin: (.backward, .kl)),
+        Method(name: "cmcd-kl", summary: "controlled Monte Carlo diffusion, reverse KL (Vargas et al. 2024)",
+               family: .annealedLangevin, langevin: (.both, .kl)),
+        Method(name: "cmcd-lv", summary: "controlled Monte Carlo diffusion, log-variance loss (Vargas et al. 2024)",
+               family: .annealedLangevin, minimumBatchSize: 2, langevin: (.both, .logVariance)),
         Method(name: "mfvi", summary: "mean-field (diagonal) Gaussian fitted by the reparameterised ELBO (Kingma & Welling 2014)",
                family: .variational),
     ]

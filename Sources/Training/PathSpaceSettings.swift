@@ -40,8 +40,9 @@ public struct ReferenceSettings: Sendable, Equatable {
     public var kind: ReferenceKind?
     /// Standard deviation s of the variance-preserving references' initial and stationary law (`prior_std`).
     public var priorStd: Float = 1
-    /// `max_diffusion`: the cosine β schedule of `vp` runs from 0.005 at the target to `max_diffusion`/2 at the prior.
-    public var maxDiffusion: Float = 10
+    /// `max_diffusion`: the cosine β schedule of `vp` runs from 0.005 at the target to `max_diffusion`/2 at the prior;
+    /// nil: 10 (the benchmark's DIS; the annealed Langevin methods default to 1).
+    public var maxDiffusion: Float?
     /// `noise_scale` of `vp-exponential`.
     public var noiseScale: Float = 6
 
@@ -52,7 +53,7 @@ public struct ReferenceSettings: Sendable, Equatable {
     public func process(for method: Method, sigma2: Float) -> any ReferenceProcess {
         switch kind ?? method.reference {
         case .brownian: return BrownianReference(sigma2: sigma2)
-        case .vp: return VariancePreservingReference(scale: priorStd, schedule: .cosine(minimum: 0.01, maximum: maxDiffusion))
+        case .vp: return VariancePreservingReference(scale: priorStd, schedule: .cosine(minimum: 0.01, maximum: maxDiffusion ?? 10))
         case .vpExponential: return ExponentialVPReference(scale: priorStd, noiseScale: noiseScale)
         }
     }

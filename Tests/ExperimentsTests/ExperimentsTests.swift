@@ -301,8 +301,14 @@ final class RunJobTests: ScratchFolderTestCase {
         XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=pis", "local_search=true"]))) {
             XCTAssertTrue("\($0)".contains("cannot be combined"), "\($0)")
         }
-        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=pis", "langevin=true"]))) {
-            XCTAssertTrue("\($0)".contains("langevin=false"), "\($0)")
+        XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(["objective=dis", "learned_variance=true"]))) {
+            XCTAssertTrue("\($0)".contains("off-policy objective"), "\($0)")
+        }
+        for (settings, fix) in [(["objective=dis", "sigma2=2"], "prior_std"), (["objective=dds", "grid=random"], "grid=uniform"),
+                                (["objective=fl-subtb", "reference=vp"], "reference=brownian")] {
+            XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(settings))) {
+                XCTAssertTrue("\($0)".contains(fix), "\($0)")
+            }
         }
     }
 }

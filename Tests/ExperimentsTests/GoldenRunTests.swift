@@ -41,6 +41,12 @@ final class GoldenRunTests: XCTestCase {
         ("mala-gmm", ["target=gmm40", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
         ("mala-dw4", ["target=dw4", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
         ("hmc-dw4", ["target=dw4", "objective=mala", "ls_kernel=hmc", "mala_budget=1280", "eval_paths=64", "threads=2"]),
+        ("dis", ["target=funnel", "objective=dis", "langevin=true"] + paths),
+        ("dds", ["target=gmm25", "objective=dds", "prior_std=5", "noise_scale=2"] + paths),
+        ("ula", ["target=funnel", "objective=ula", "iterations=20", "batch_size=16", "steps=8", "eval_paths=64", "threads=2"]),
+        ("mcd", ["target=gmm25", "objective=mcd", "prior_std=5", "iterations=20", "batch_size=16", "steps=8", "hidden=16", "eval_paths=64"]),
+        ("cmcd-kl", ["target=funnel", "objective=cmcd-kl", "iterations=20", "batch_size=16", "steps=8", "hidden=16", "eval_paths=64"]),
+        ("cmcd-lv", ["target=funnel", "objective=cmcd-lv", "iterations=20", "batch_size=16", "steps=8", "hidden=16", "eval_paths=64"]),
     ]
 
     /// What is compared: hashes of the arrays (bit patterns) and the `/eval` numbers.

@@ -92,4 +92,49 @@ final class AnnealedLangevinTests: XCTestCase {
             }
         }
     }
+
+    /// The log weight and both losses of CMCD, MCD and ULA on given two-step paths, against the kernels' formulas
+    /// evaluated by hand in double precision (the control network's outputs read from the network itself).
+    func testLogWeightsAndLossesByHand() throws {
+        let target = GaussianMixture(name: "n", means: [[0.5, -1]], componentStd: 0.8, defaultSigma2: 1)
+        let given: [[Double]] = [[0.4, -1.2, 2.0, 0.1], [0.9, -0.3, 1.1, 0.7], [0.2, 0.5, -0.6, -1.4]]  // per state: 2 rows of d = 2
+        let states = given.map { Matrix(rows: 2, cols: 2, storage: $0.map(Float.init)) }
+        func logNormal(_ x: [Double], _ m: [Double], _ v: Double) -> Double {
+            zip(x, m).reduce(0) { $0 - 0.5 * log(2 * .pi * v) - 0.5 * ($1.0 - $1.1) * ($1.0 - $1.1) / v }
+        }
+        for (control, aF, aB) in [(AnnealedLangevin.Control.none, 0.0, 0.0), (.backward, 0, 1), (.both, 1, 1)] {
+            let model = sampler(control, steps: 2, dimension: 2)
+            let (beta, delta) = model.currentSchedule()
+            let s2 = 1.3 * 1.3
+            var expected = [Double]()
+            for r in 0..<2 {
+                let x = (0...2).map { k in given[k].indices.filter { $0 / 2 == r }.map { given[k][$0] } }
+                func drift(_ k: Int) -> [Double] {  // ∇log π_k(x_k)
+                    (0..<2).map { c in -(1 - Double(beta[k])) * x[k][c] / s2 - Double(beta[k]) * (x[k][c] - [0.5, -1][c]) / 0.64 }
+                }
+                func u(_ k: Int) -> [Double] {
+                    guard let net = model.network else { return [0, 0] }
+                    let out = net.evaluate(Matrix(rows: 1, cols: 2, storage: x[k].map(Float.init)), t: [Float(k) / 2])
+                    return out.storage.map(Double.init)
+                }
+                var w = logNormal(x[2], [0.5, -1], 0.64) - logNormal(x[0], [0, 0], s2)
+                for k in 0..<2 {
+                    let dk = Double(delta[k])
+                    let forward = (0..<2).map { x[k][$0] + dk * (drift(k)[$0] + aF * u(k)[$0]) }
+                    let backward = (0..<2).map { x[k + 1][$0] + dk * (drift(k + 1)[$0] - aB * u(k + 1)[$0]) }
+                    w += logNormal(x[k], backward, 2 * dk) - logNormal(x[k + 1], forward, 2 * dk)
+                }
+                expected.append(w)
+            }
+            var rng = Xoshiro256(seed: 1)
+            var failure: (any Error)?
+            let paths = try model.simulate(target, count: 2, rng: &rng, tape: Tape(), pathwise: false, given: states, failure: &failure)
+            for r in 0..<2 { XCTAssertEqual(paths.logWeights[r], expected[r], accuracy: 1e-4 * max(1, abs(expected[r])), "\(control)") }
+            let mean = expected.reduce(0, +) / 2
+            let tape = Tape()
+            let fixed = try model.simulate(target, count: 2, rng: &rng, tape: tape, pathwise: false, given: states, failure: &failure)
+            XCTAssertEqual(Double(tape.value(tape.batchVariance(fixed.logWeight)).scalar),
+                           expected.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 2, accuracy: 1e-3, "\(control)")
+        }
+    }
 }

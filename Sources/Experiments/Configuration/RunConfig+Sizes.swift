@@ -25,6 +25,9 @@ extension RunConfig {
                        ("idem_buffer", idem.bufferCapacity, "idem_buffer × dimension", [idem.bufferCapacity, d])]
         case .mcmc, .annealing, .variational:
             arrays.append(("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d]))
+        case .annealedLangevin:
+            arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
+                       ("eval_paths", evaluation.paths, "eval_paths × dimension", [evaluation.paths, d])]
         case .pathSpace:
             arrays += [("batch_size", batchSize, "(steps + 1) × batch_size × dimension", [steps + 1, batchSize, d]),
                        ("eval_paths", evaluation.paths, "(eval_steps + 1) × eval_paths × dimension", [(evaluation.steps ?? steps) + 1, evaluation.paths, d])]
@@ -48,7 +51,7 @@ extension RunConfig {
                     Double(bytes) / 1_073_741_824, Double(memory) / 1_073_741_824))
             }
         }
-        if method.family == .pathSpace {
+        if method.family == .pathSpace || method.family == .annealedLangevin {
             // One iteration keeps every step's states, drift, noise and the network's activations for the backward
             // pass: about 6·d + 8·hidden floats per row and step, which must fit in this machine's memory.
             let bytes = product([steps + 1, batchSize, 6 * d + 8 * hidden, 4]) ?? .max

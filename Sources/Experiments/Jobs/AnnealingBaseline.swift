@@ -48,7 +48,6 @@ public final class AnnealingBaseline: Learner {
     public var budget: EvaluationBudget {
         EvaluationBudget(gradient: config.evaluation.paths * (1 + state.temperature * sampler.moves * sampler.leapfrogSteps))
     }
-    public var logEvery: Int { config.logEvery }
     /// Every hundredth of the path-space interval: a temperature costs as much as many path-space iterations.
     public func checkpointInterval(_ every: Int) -> Int { every == 0 ? 0 : max(1, every / 100) }
 
@@ -116,7 +115,7 @@ public final class AnnealingBaseline: Learner {
         n.set("resamplings", .int(Int64(s.resamplings)))
         n.set("accepted", .int(Int64(s.accepted)))
         n.set("proposed", .int(Int64(s.proposed)))
-        n.put("rng_state", .int64(shape: [4], values: rng.state.map { Int64(bitPattern: $0) }))
+        CheckpointFields.put(rng, into: &n)
         return n
     }
 
@@ -128,10 +127,7 @@ public final class AnnealingBaseline: Learner {
             }
             return v
         }
-        guard case .int64(_, let words)? = cp.node.dataset("rng_state"),
-              let restored = Xoshiro256(state: words.map { UInt64(bitPattern: $0) }) else {
-            throw cp.damaged("rng_state is missing or not four 64-bit words, not all zero")
-        }
+        let restored = try cp.generator()
         var s = state
         s.positions = Matrix(rows: n, cols: d, storage: try cp.floats("positions", count: n * d))
         s.ratioGradient = Matrix(rows: n, cols: d, storage: try cp.floats("ratio_gradient", count: n * d))

@@ -92,7 +92,6 @@ public final class EnergyMatchingLearner: Learner {
     public func fromTarget(_ m: Matrix) -> Matrix { scaling?.fromBase(m) ?? m }
 
     public var iteration: Int { trainer.epoch }
-    public var totalIterations: Int { config.iterations }
     public var seconds: Double { trainer.seconds }
     public var budget: EvaluationBudget { EvaluationBudget(energy: trainer.energyEvaluations, gradient: trainer.gradientEvaluations) }
     public func checkpointInterval(_ every: Int) -> Int { max(1, every / 100) }

@@ -90,6 +90,15 @@ extension Learner {
     }
 }
 
+extension Learner {
+    /// `iterations` of the settings.
+    public var totalIterations: Int { config.iterations }
+    /// `log_every` of the settings.
+    public var logEvery: Int { config.logEvery }
+    /// Checkpoints every `every` iterations, as asked.
+    public func checkpointInterval(_ every: Int) -> Int { every }
+}
+
 extension RunConfig {
     /// These settings with `target=` naming `custom` when a learner trains on your own target.
     func training(on custom: (any Target)?) -> RunConfig {
@@ -126,6 +135,7 @@ public enum Learners {
         case .mcmc: return try MCMCBaseline(config: config, target: target)
         case .annealing: return try AnnealingBaseline(config: config, target: target)
         case .variational: return try VariationalBaseline(config: config, target: target)
+        case .annealedLangevin: return try AnnealedLangevinLearner(config: config, target: target)
         }
     }
 }

@@ -56,8 +56,6 @@ public final class MCMCBaseline: Learner {
     public var budget: EvaluationBudget {
         EvaluationBudget(gradient: ChainDriver.cost(chains: config.evaluation.paths, sweeps: chains.sweep, kernel: driver.kernel))
     }
-    public var logEvery: Int { config.logEvery }
-    public func checkpointInterval(_ every: Int) -> Int { every }
 
     public func advance() throws -> [String: Double] {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -97,7 +95,7 @@ public final class MCMCBaseline: Learner {
         n.set("proposed", .int(Int64(chains.proposed)))
         n.set("sweeps", .int(Int64(driver.sweeps)))
         n.set("acceptance", .double(chains.acceptance))
-        n.put("rng_state", .int64(shape: [4], values: rng.state.map { Int64(bitPattern: $0) }))
+        CheckpointFields.put(rng, into: &n)
         return n
     }
 
@@ -113,10 +111,7 @@ public final class MCMCBaseline: Learner {
             throw cp.damaged("log_density is missing or has the wrong length")
         }
         state.logDensity = logDensity
-        guard case .int64(_, let words)? = cp.node.dataset("rng_state"),
-              let restored = Xoshiro256(state: words.map { UInt64(bitPattern: $0) }) else {
-            throw cp.damaged("rng_state is missing or not four 64-bit words, not all zero")
-        }
+        let restored = try cp.generator()
         rng = restored
         chains = ChainDriver.Progress(state: state, stepSizes: try cp.floats("step_sizes", count: n),
                                       sweep: try cp.count("iteration", limit: driver.sweeps),

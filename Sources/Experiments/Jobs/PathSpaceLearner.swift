@@ -70,9 +70,6 @@ public final class PathSpaceLearner: Learner {
     public var iteration: Int { trainer.iteration }
     public var budget: EvaluationBudget { trainer.budget }
     public var seconds: Double { trainer.seconds }
-    public var totalIterations: Int { config.iterations }
-    public var logEvery: Int { config.logEvery }
-    public func checkpointInterval(_ every: Int) -> Int { every }
 
     public func advance() throws -> [String: Double] {
         let out = try trainer.step()

@@ -36,10 +36,7 @@ public final class VariationalBaseline: Learner {
         rng = Xoshiro256(seed: config.seed, stream: 1 << 55)
     }
 
-    public var totalIterations: Int { config.iterations }
     public var budget: EvaluationBudget { EvaluationBudget(gradient: gradientEvaluations) }
-    public var logEvery: Int { config.logEvery }
-    public func checkpointInterval(_ every: Int) -> Int { every }
 
     public func advance() throws -> [String: Double] {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -81,17 +78,13 @@ public final class VariationalBaseline: Learner {
         n.put("parameters", .float(shape: [model.parameters.values.count], values: model.parameters.values))
         RunFile.put(optimizer, prefix: "network", into: &n)
         n.set("gradient_evaluations", .int(Int64(gradientEvaluations)))
-        n.put("rng_state", .int64(shape: [4], values: rng.state.map { Int64(bitPattern: $0) }))
+        CheckpointFields.put(rng, into: &n)
         return n
     }
 
     public func restore(_ cp: CheckpointFields, stored: RunConfig) throws {
-        guard case .int64(_, let words)? = cp.node.dataset("rng_state"),
-              let restored = Xoshiro256(state: words.map { UInt64(bitPattern: $0) }) else {
-            throw cp.damaged("rng_state is missing or not four 64-bit words, not all zero")
-        }
+        let restored = try cp.generator()
         let values = try cp.floats("parameters", count: model.parameters.values.count)
-        guard values.allSatisfy(\.isFinite) else { throw cp.damaged("parameters hold non-finite values") }
         model.parameters.values = values
         try RunFile.load(&optimizer, prefix: "network", from: cp,
                          resetRate: config.learningRate == stored.learningRate ? nil : config.learningRate)

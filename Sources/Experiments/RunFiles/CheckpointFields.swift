@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 import Training
 import RunStore
 
@@ -40,6 +41,20 @@ public struct CheckpointFields {
         guard let value = node.attribute(key)?.doubleValue else { return fallback }
         guard value.isFinite || value == .infinity && fallback == .infinity else { throw damaged("\(key) = \(value) is not finite") }
         return value
+    }
+
+    /// The random generator saved by `put(_:into:)` (`rng_state`: four 64-bit words, not all zero).
+    public func generator() throws -> Xoshiro256 {
+        guard case .int64(_, let words)? = node.dataset("rng_state"),
+              let restored = Xoshiro256(state: words.map { UInt64(bitPattern: $0) }) else {
+            throw damaged("rng_state is missing or not four 64-bit words, not all zero")
+        }
+        return restored
+    }
+
+    /// Saves a random generator's state as `rng_state`, for `generator()`.
+    public static func put(_ rng: Xoshiro256, into n: inout Node) {
+        n.put("rng_state", .int64(shape: [4], values: rng.state.map { Int64(bitPattern: $0) }))
     }
 
     /// A float dataset of exactly `count` finite values.
