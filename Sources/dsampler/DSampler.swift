@@ -204,7 +204,10 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "Report the standard error of the mean instead of the standard deviation.") var sem = false
     @Flag(help: "Each run's best 5-point moving average over its eval_every curve instead of its final value (the Beyond-ELBOs convention).")
     var best = false
-    @Option(help: "YAML of published numbers: target → method (as printed) → metric → value.") var published: String?
+    @Option(help: "YAML of published numbers: target → method (as printed, or * for all) → metric → value.") var published: String?
+    @Option(help: ArgumentHelp("Comma-separated metrics to show (default: delta_elbo,delta_log_z_is,w2,ess,eubo,seconds).",
+                               discussion: "Choices: " + ReportColumn.all.map(\.metric).joined(separator: ", ")))
+    var columns: String?
 
     func validate() throws {
         guard ["markdown", "latex", "csv"].contains(format) else {
@@ -220,7 +223,8 @@ struct ReportCommand: ParsableCommand {
             return try Report.published(yaml: text)
         } ?? [:]
         let (records, unreadable) = try Report.records(in: directory)
-        var report = Report(records: records, standardError: sem, bestOverTraining: best, published: numbers)
+        let shown = try columns.map { try ReportColumn.named($0) } ?? ReportColumn.defaults
+        var report = Report(records: records, columns: shown, standardError: sem, bestOverTraining: best, published: numbers)
         report.unreadable = unreadable
         print(report.render(format), terminator: "")
         for (path, reason) in unreadable { FileHandle.standardError.write(Data("skipped \(path): \(reason)\n".utf8)) }

@@ -95,6 +95,21 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(report.render("latex").contains("\\textbf{0.700}"))
     }
 
+    /// `--columns`: the named metrics in order (ELBO larger-is-better), a target-wide reference (`*`) beside every method,
+    /// and an unknown column refused with the choices.
+    func testChosenColumnsAndTargetWideReference() throws {
+        try write("a.h5", ["target=credit", "objective=pis", "seed=0"], eval: ["elbo": -510, "log_z_is": -505, "ess": 0.1])
+        try write("b.h5", ["target=credit", "objective=smc", "seed=0"], eval: ["elbo": -506, "log_z_is": -504.4, "ess": 0.5])
+        let columns = try ReportColumn.named("elbo,log_z_is")
+        XCTAssertEqual(columns.map(\.metric), ["elbo", "log_z_is"])
+        let published = try Report.published(yaml: "credit:\n  '*': {elbo: -504.49, log_z_is: -504.49}\n")
+        let report = Report(records: try Report.records(in: directory).records, columns: columns, published: published)
+        XCTAssertEqual(report.rows.map(\.published), [[-504.49, -504.49], [-504.49, -504.49]])
+        let markdown = report.render("markdown")
+        XCTAssertTrue(markdown.contains("| credit | `smc` | 1 | **-506.0** [-504.5] | **-504.4** [-504.5] |"), markdown)
+        XCTAssertThrowsError(try ReportColumn.named("elbo,w3")) { XCTAssertTrue("\($0)".contains("unknown report column 'w3'"), "\($0)") }
+    }
+
     /// `--best`: each run contributes the best 5-point moving average of its eval_every curve (the largest for ESS,
     /// the smallest for Δlog Z), the mean over seeds is taken of those, and a run without a curve keeps its final value.
     func testBestOverTrainingUsesFivePointMovingAverages() throws {

@@ -80,6 +80,28 @@ public struct ReportColumn: Sendable {
         ReportColumn(metric: "eubo", heading: "EUBO", smallerIsBetter: true, latexHeading: "EUBO"),
         ReportColumn(metric: "seconds", heading: "train s", smallerIsBetter: true, latexHeading: "train s"),
     ]
+
+    /// Every column `--columns` offers: the defaults and the Beyond-ELBOs conventions (absolute ELBO and log Z^RW for
+    /// targets without a known log Z, MMD, entropic mode coverage, PQMass p-value, gradient evaluations).
+    public static let all = defaults + [
+        ReportColumn(metric: "elbo", heading: "ELBO", smallerIsBetter: false, latexHeading: "ELBO"),
+        ReportColumn(metric: "log_z_is", heading: "log Z^RW", smallerIsBetter: false, latexHeading: "$\\log Z^{\\mathrm{RW}}$"),
+        ReportColumn(metric: "mmd", heading: "MMD", smallerIsBetter: true, latexHeading: "MMD"),
+        ReportColumn(metric: "emc", heading: "EMC", smallerIsBetter: false, latexHeading: "EMC"),
+        ReportColumn(metric: "pqmass_p", heading: "PQMass p", smallerIsBetter: false, latexHeading: "PQMass $p$"),
+        ReportColumn(metric: "grad_evals", heading: "∇ evals", smallerIsBetter: true, latexHeading: "$\\nabla$ evals"),
+    ]
+
+    /// The columns named in `list` (comma-separated metric names, in that order).
+    /// - Throws: `RunFileError` naming an unknown metric and the choices.
+    public static func named(_ list: String) throws -> [ReportColumn] {
+        try list.split(separator: ",").map { name in
+            guard let c = all.first(where: { $0.metric == name.trimmingCharacters(in: .whitespaces) }) else {
+                throw RunFileError(message: "unknown report column '\(name)'; choose from " + all.map(\.metric).joined(separator: ", "))
+            }
+            return c
+        }
+    }
 }
 
 /// Tables over a directory of run files: complete runs grouped by target and method, mean ± spread over seeds.
@@ -117,7 +139,8 @@ public struct Report: Sendable {
     /// The reported runs' training wall-clock, summed (the time a reproduction took, however many sessions it spanned).
     public var trainingSeconds: Double
 
-    /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values.
+    /// Groups the complete runs among `records`. `published[target][method][metric]` adds published values; the method
+    /// `*` gives a target's value for every method (a reference log Z).
     public init(records: [RunRecord], columns: [ReportColumn] = ReportColumn.defaults, standardError: Bool = false,
                 bestOverTraining: Bool = false, published: [String: [String: [String: Double]]] = [:]) {
         self.columns = columns
@@ -145,7 +168,7 @@ public struct Report: Sendable {
                 return Report.meanAndSpread(values, standardError: standardError)
             }
             return Row(target: target, method: method, seeds: runs.map(\.config.seed).sorted(), cells: cells,
-                       published: columns.map { published[target]?[method]?[$0.metric] })
+                       published: columns.map { published[target]?[method]?[$0.metric] ?? published[target]?["*"]?[$0.metric] })
         }
     }
 
@@ -175,7 +198,7 @@ public struct Report: Sendable {
         return (records, unreadable)
     }
 
-    /// Published numbers from YAML: `target: {method: {metric: value}}`, methods named as in the report.
+    /// Published numbers from YAML: `target: {method: {metric: value}}`, methods named as in the report (`*`: all).
     public static func published(yaml: String) throws -> [String: [String: [String: Double]]] {
         guard let tree = try SafeYAML.load(yaml, source: "the published-numbers file") as? [String: [String: [String: Any]]] else {
             throw RunFileError(message: "published numbers must be a mapping target → method → metric → number")
