@@ -28,10 +28,13 @@ public enum NoiseSchedule: Sendable, Equatable {
 
 /// The variance-preserving (Ornstein–Uhlenbeck) reference of DIS (Berner, Richter & Ullrich 2024): the noising SDE
 /// dY = −β Y dτ + σ dW with σ = √(2β)·s keeps N(0, s²·I) stationary; x₀ ~ N(0, s²·I). Both kernels are
-/// Euler–Maruyama steps at the step's start time t_i, β = β(t_i):
-/// forward N((1 + βΔt)·x + Δt·σ·u, σ²Δt) (the network's output u is the scaled score of the reverse SDE, as in
-/// the benchmark's parametrisation), backward N((1 − βΔt)·x_{i+1}, σ²Δt). The discrete ELBO differs from the
-/// benchmark code's Girsanov form (running cost (−dβ + ½‖u‖²)Δt) only by discretisation; both bound log Z.
+/// Euler–Maruyama steps at the step's start time t_i, β = β(t_i): forward N((1 − βΔt)·x + Δt·σ·u, σ²Δt), backward
+/// N((1 − βΔt)·x_{i+1}, σ²Δt). The network's output u is the control relative to the reference's own drift −βx, so
+/// that u = 0 is the stationary process itself (the sampler starts as N(0, s²I), as PIS starts as Brownian motion).
+/// DIS writes the time-reversed drift as βx + σ·u′ with u′ ≈ σ·∇log p_t; that is the same family (u′ = u − 2βx/σ),
+/// but at u′ = 0 it expands states by Π(1 + βΔt) ≈ e^{∫β} and overflows on heavy-tailed targets before training starts.
+/// The discrete ELBO differs from the benchmark code's Girsanov form (running cost (−dβ + ½‖u′‖²)Δt) only by
+/// discretisation; both bound log Z.
 public struct VariancePreservingReference: ReferenceProcess, Equatable {
     /// Standard deviation s of the stationary law (the benchmark's `init_std`).
     public var scale: Float
@@ -51,7 +54,7 @@ public struct VariancePreservingReference: ReferenceProcess, Equatable {
     public func step(_ i: Int, grid: TimeGrid) -> GaussianStep {
         let dt = grid.delta(i), beta = schedule.value(at: grid.times[i])
         let sigma = (2 * beta).squareRoot() * scale, variance = sigma * sigma * dt
-        return GaussianStep(decay: 1 + beta * dt, driftScale: dt * sigma, forwardVariance: variance,
+        return GaussianStep(decay: 1 - beta * dt, driftScale: dt * sigma, forwardVariance: variance,
                             driftPrecision: 1 / sigma, backwardRatio: 1 - beta * dt, backwardVariance: variance)
     }
 }

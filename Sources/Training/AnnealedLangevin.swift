@@ -96,7 +96,8 @@ public struct AnnealedLangevin: Sendable {
     /// loss); otherwise each state is recorded as a constant (log-variance loss, evaluation, given states).
     /// - Throws: `NonFiniteDensityError` for a non-finite log R or score, `TargetFailure` for what the target throws.
     public func simulate(_ target: any Target, count B: Int, rng: inout Xoshiro256, tape: Tape, pathwise: Bool,
-                         given: [Matrix]? = nil, failure: UnsafeMutablePointer<(any Error)?>) throws -> Paths {
+                         given: [Matrix]? = nil, context: String = "evaluation",
+                         failure: UnsafeMutablePointer<(any Error)?>) throws -> Paths {
         let d = target.dimension, K = steps, s2 = priorStd * priorStd
         precondition(given.map { $0.count == K + 1 && $0.allSatisfy { $0.rows == B && $0.cols == d } } ?? true,
                      "AnnealedLangevin.simulate: given states must be K + 1 matrices of B × d")
@@ -121,7 +122,8 @@ public struct AnnealedLangevin: Sendable {
             if k > 0 {
                 let (logR, gradient) = try target.logDensityAndGradient(tape.value(x))
                 if let r = (0..<B).first(where: { r in !logR[r].isFinite || (0..<d).contains { !gradient[r, $0].isFinite } }) {
-                    throw NonFiniteDensityError(target: target.name, context: "annealed Langevin step \(k)", row: r)
+                    throw NonFiniteDensityError(target: target.name, context: "\(context), annealed Langevin step \(k) (steps too "
+                        + "large for the target? lower max_diffusion or prior_std)", row: r)
                 }
                 score = pathwise ? tape.targetScore(x, gradient: gradient, target: target, failure: failure) : tape.constant(gradient)
                 (lastLogDensity, lastGradient) = (logR, gradient)
@@ -159,18 +161,18 @@ public struct AnnealedLangevin: Sendable {
         logWeight = tape.add(logWeight, tape.targetLogDensity(x, logDensity: lastLogDensity, offset: offset, gradient: lastGradient))
         let logWeights = (0..<B).map { lastLogDensity[$0] + logRatio[$0] - logPrior[$0] }
         if let r = logWeights.firstIndex(where: { !$0.isFinite }) {
-            throw NonFiniteDensityError(target: target.name, context: "annealed Langevin weights", row: r)
+            throw NonFiniteDensityError(target: target.name, context: "\(context), annealed Langevin weights", row: r)
         }
         return Paths(logWeights: logWeights, states: states, logWeight: logWeight)
     }
 
     /// Sets the gradients of `parameters` and `network` to ∇loss on a fresh batch of `count` paths and returns the loss
     /// and the batch's log weights.
-    public mutating func lossAndGradient(_ target: any Target, loss: Loss, count: Int, rng: inout Xoshiro256) throws
-        -> (loss: Double, logWeights: [Double]) {
+    public mutating func lossAndGradient(_ target: any Target, loss: Loss, count: Int, rng: inout Xoshiro256,
+                                         context: String = "training") throws -> (loss: Double, logWeights: [Double]) {
         let tape = Tape()
         var failure: (any Error)?
-        let paths = try simulate(target, count: count, rng: &rng, tape: tape, pathwise: loss == .kl, failure: &failure)
+        let paths = try simulate(target, count: count, rng: &rng, tape: tape, pathwise: loss == .kl, context: context, failure: &failure)
         let objective = loss == .kl ? tape.scale(tape.sum(paths.logWeight), by: -1 / Float(count)) : tape.batchVariance(paths.logWeight)
         tape.backward(from: objective)
         if let failure { throw failure }

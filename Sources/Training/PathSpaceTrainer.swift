@@ -146,6 +146,15 @@ public final class PathSpaceTrainer {
                     + "reference's marginals; use reference=brownian")
             }
         }
+        // The other references' parameters would be ignored silently.
+        let defaults = ReferenceSettings(), given = settings.reference
+        let unused = [("prior_std", given.priorStd != defaults.priorStd && kind == .brownian),
+                      ("max_diffusion", given.maxDiffusion != nil && kind != .vp),
+                      ("noise_scale", given.noiseScale != defaults.noiseScale && kind != .vpExponential)].first { $0.1 }
+        if let (key, _) = unused {
+            throw TrainingError.unsupportedSettings("\(key) is not a parameter of reference=\(kind.rawValue) (objective=\(method.name)); "
+                + "remove it, or choose the reference it belongs to (prior_std: vp, vp-exponential; max_diffusion: vp; noise_scale: vp-exponential)")
+        }
         if !reference.acceptsAnyGrid && settings.grid != .uniform {
             throw TrainingError.unsupportedSettings("reference=\(kind.rawValue) tabulates its noise per step of a uniform grid; "
                 + "use grid=uniform")
@@ -242,6 +251,11 @@ public final class PathSpaceTrainer {
             sampler.accumulateGradients(&network, batch: batch, logForwardCotangent: out.logForwardCotangent,
                                         logFlowCotangent: out.logFlowCotangent)
         }
+        // Gradients beyond 10¹⁵ overflow Adam's float32 second moment (g² > 3.4·10³⁸) into a checkpoint that cannot
+        // be evaluated or resumed: stop here, with the run file as it was.
+        guard Self.bounded(network.parameters.gradients) && Self.bounded(objective.parameters.gradients) else {
+            throw TrainingError.diverged(iteration: iteration + 1, target: target.name, what: "gradient")
+        }
         let factor = settings.optimizer.factor(iteration: iteration)
         networkOptimizer.step(&network.parameters, factor: factor)
         objectiveOptimizer.step(&objective.parameters, factor: factor)
@@ -313,14 +327,17 @@ public final class PathSpaceTrainer {
     /// - Throws: `TrainingError.diverged` naming what diverged.
     public func checkFinite(_ out: ObjectiveOutput) throws {
         let what = !out.loss.isFinite ? "loss \(out.loss)" : !out.logZEstimate.isFinite ? "log Z estimate \(out.logZEstimate)"
-            : !network.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "network parameters"
-            : !objective.parameters.values.allSatisfy({ abs($0) <= Self.parameterBound }) ? "objective parameters (log Z or flows)" : nil
+            : !Self.bounded(network.parameters.values) ? "network parameters"
+            : !Self.bounded(objective.parameters.values) ? "objective parameters (log Z or flows)" : nil
         if let what { throw TrainingError.diverged(iteration: iteration, target: target.name, what: what) }
     }
 
     /// Largest parameter magnitude a run may reach before it counts as diverged (lr = 1e30 makes weights of 10³⁰
     /// that are finite but meaningless; a log Z of 10⁸, from energies with a large constant, stays well below).
     static let parameterBound: Float = 1e15
+
+    /// Whether every value is finite and at most `parameterBound` in magnitude.
+    public static func bounded(_ values: [Float]) -> Bool { values.allSatisfy { abs($0) <= parameterBound } }
 
     /// Parameters, optimiser states and counters.
     public var state: State {

@@ -227,6 +227,13 @@ struct ReportCommand: ParsableCommand {
         var report = Report(records: records, columns: shown, standardError: sem, bestOverTraining: best, published: numbers)
         report.unreadable = unreadable
         print(report.render(format), terminator: "")
+        // A published number whose target or method matches no row would otherwise vanish without a word.
+        for (target, methods) in numbers.sorted(by: { $0.key < $1.key }) {
+            let rows = report.rows.filter { $0.target == target }
+            for method in methods.keys.sorted() where method != "*" && !rows.contains(where: { $0.method == method }) || rows.isEmpty {
+                FileHandle.standardError.write(Data("published numbers for \(target) / \(method) match no reported run\n".utf8))
+            }
+        }
         for (path, reason) in unreadable { FileHandle.standardError.write(Data("skipped \(path): \(reason)\n".utf8)) }
     }
 }

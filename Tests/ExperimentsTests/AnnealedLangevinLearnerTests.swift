@@ -41,11 +41,13 @@ final class AnnealedLangevinLearnerTests: XCTestCase {
         }
     }
 
-    func testRefusesReferenceSettings() throws {
-        for setting in ["sigma2=2", "reference=vp"] {
+    /// Settings these methods would ignore (a reference SDE, exploration, another evaluation grid, schedules) are refused.
+    func testRefusesSettingsItDoesNotUse() throws {
+        for setting in ["sigma2=2", "reference=vp", "exploration=0.2", "eval_steps=10", "lr_schedule=cosine", "local_search=true"] {
             let config = try RunConfig.parse(["objective=cmcd-kl", setting])
+            let key = String(setting.split(separator: "=")[0])
             XCTAssertThrowsError(try Learners.make(config, target: Shifted())) { error in
-                XCTAssertTrue("\(error)".contains("prior_std"), "\(error)")
+                XCTAssertTrue("\(error)".contains("does not use \(key)") && "\(error)".contains("prior_std"), "\(error)")
             }
         }
     }

@@ -305,7 +305,9 @@ final class RunJobTests: ScratchFolderTestCase {
             XCTAssertTrue("\($0)".contains("off-policy objective"), "\($0)")
         }
         for (settings, fix) in [(["objective=dis", "sigma2=2"], "prior_std"), (["objective=dds", "grid=random"], "grid=uniform"),
-                                (["objective=fl-subtb", "reference=vp"], "reference=brownian")] {
+                                (["objective=fl-subtb", "reference=vp"], "reference=brownian"),
+                                (["objective=dis", "noise_scale=3"], "noise_scale is not a parameter of reference=vp"),
+                                (["objective=tb", "prior_std=2"], "prior_std is not a parameter of reference=brownian")] {
             XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(settings))) {
                 XCTAssertTrue("\($0)".contains(fix), "\($0)")
             }

@@ -108,6 +108,9 @@ final class ReportTests: XCTestCase {
         let markdown = report.render("markdown")
         XCTAssertTrue(markdown.contains("| credit | `smc` | 1 | **-506.0** [-504.5] | **-504.4** [-504.5] |"), markdown)
         XCTAssertThrowsError(try ReportColumn.named("elbo,w3")) { XCTAssertTrue("\($0)".contains("unknown report column 'w3'"), "\($0)") }
+        for bad in ["", "elbo,elbo"] {
+            XCTAssertThrowsError(try ReportColumn.named(bad)) { XCTAssertTrue("\($0)".contains("distinct metric names"), "\($0)") }
+        }
     }
 
     /// `--best`: each run contributes the best 5-point moving average of its eval_every curve (the largest for ESS,

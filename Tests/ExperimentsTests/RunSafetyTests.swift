@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Experiments
 @testable import RunStore
+import Densities
 
 /// Results are never lost or written where they should not be: existing runs, failed resumes, concurrent
 /// writers, odd destinations, sweep names and Slurm scripts.
@@ -70,6 +71,35 @@ final class RunSafetyTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("iteration") && ("\($0)".contains("diverged") || "\($0)".contains("non-finite")), "\($0)")
         }
         XCTAssertNotEqual(try HDF5.read(directory + "/d.h5").attribute("status"), .string("complete"))
+    }
+
+    /// A gradient beyond float32's Adam range (here the score 10²⁰ of a tilted target, whose loss stays finite) stops
+    /// the run at that iteration: no "complete" file whose optimiser state cannot be read back. And an `--overwrite`
+    /// run that fails before it writes anything leaves the previous run's file and live log as they were, its own
+    /// log beside them.
+    func testOverflowingGradientStopsAndAFailedOverwriteKeepsTheLog() throws {
+        struct Tilted: Target {
+            let name = "tilted", dimension = 2
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
+                          gradient: UnsafeMutablePointer<Float>?) {
+                for r in 0..<count {
+                    logDensity[r] = -0.5 * Double(x[r * 2] * x[r * 2] + x[r * 2 + 1] * x[r * 2 + 1]) + 1e-30 * Double(x[r * 2])
+                    if let gradient { gradient[r * 2] = 1e20; gradient[r * 2 + 1] = -x[r * 2 + 1] }
+                }
+            }
+        }
+        var job = Job(config: try RunConfig.parse(tiny.filter { !$0.hasPrefix("target=") && !$0.hasPrefix("objective=") } + ["objective=pis"]),
+                      outputPath: directory + "/g.h5")
+        job.target = Tilted()
+        XCTAssertThrowsError(try job.run()) { XCTAssertTrue("\($0)".contains("iteration 1") && "\($0)".contains("the gradient"), "\($0)") }
+        let path = directory + "/kept.h5", log = directory + "/kept.jsonl"
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let (run, lines) = (try Data(contentsOf: URL(fileURLWithPath: path)), try Data(contentsOf: URL(fileURLWithPath: log)))
+        let diverging = try RunConfig.parse(["target=funnel", "objective=ula", "max_diffusion=10000", "iterations=5", "batch_size=8", "steps=8"])
+        XCTAssertThrowsError(try Job(config: diverging, outputPath: path).run(.overwrite))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), run)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: log)), lines)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/kept.failed.jsonl"))
     }
 
     /// One writer per run file: a second one is refused with the holder's process id and command.

@@ -70,7 +70,7 @@ final class ReferenceProcessTests: XCTestCase {
     }
 
     /// DIS's kernels and the reverse-KL loss on a two-step, two-path batch with zero drift, against the formulas
-    /// evaluated by hand in double precision: p₀ = N(0, s²), forward N((1 + βΔt)x, 2βs²Δt), backward
+    /// evaluated by hand in double precision: p₀ = N(0, s²), forward N((1 − βΔt)x, 2βs²Δt), backward
     /// N((1 − βΔt)x', 2βs²Δt), β = the cosine schedule at the step's start.
     func testVariancePreservingKernelsAndLossByHand() throws {
         let s = 1.5, d = 2, T = 2, B = 2
@@ -93,12 +93,12 @@ final class ReferenceProcessTests: XCTestCase {
             var logW = logNormal(x[T], mean: [0.5, -1], variance: 0.64) - logNormal(x[0], mean: [0, 0], variance: s * s)
             for i in 0..<T {
                 let dt = times[i + 1] - times[i], be = beta(times[i]), v = 2 * be * s * s * dt
-                var lf = logNormal(x[i + 1], mean: x[i].map { (1 + be * dt) * $0 }, variance: v)
+                var lf = logNormal(x[i + 1], mean: x[i].map { (1 - be * dt) * $0 }, variance: v)
                 let lb = logNormal(x[i], mean: x[i + 1].map { (1 - be * dt) * $0 }, variance: v)
                 XCTAssertEqual(Double(batch.logBackward[i * B + b]), lb, accuracy: 1e-4 * max(1, abs(lb)))
                 if i == 0 { lf += logNormal(x[0], mean: [0, 0], variance: s * s) }
                 XCTAssertEqual(Double(batch.logForward[i * B + b]), lf, accuracy: 1e-4 * max(1, abs(lf)))
-                logW += lb - logNormal(x[i + 1], mean: x[i].map { (1 + be * dt) * $0 }, variance: v)
+                logW += lb - logNormal(x[i + 1], mean: x[i].map { (1 - be * dt) * $0 }, variance: v)
             }
             XCTAssertEqual(batch.logWeights[b], logW, accuracy: 1e-3)
             expectedLoss -= logW / Double(B)

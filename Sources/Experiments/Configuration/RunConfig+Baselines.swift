@@ -64,7 +64,7 @@ extension RunConfig {
     /// A number in (0, max].
     static func bounded(_ key: String, _ v: String, max: Float) throws -> Float {
         let x = try positive(key, v)
-        guard x <= max else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0 and at most \(max)") }
+        guard x <= max else { throw ConfigError.badValue(key: key, value: v, expected: "a finite number > 0 and at most \(max)") }
         return x
     }
 }

@@ -92,12 +92,12 @@ extension RunConfig {
     static func isDecimalLiteral<S: StringProtocol>(_ v: S) -> Bool { v.allSatisfy { "0123456789+-.eE".contains($0) } }
 
     static func nonNegative(_ key: String, _ v: String) throws -> Float {
-        guard let x = decimal(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number ≥ 0") }
+        guard let x = decimal(v), x.isFinite, x >= 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a finite number ≥ 0") }
         return x
     }
 
     static func positive(_ key: String, _ v: String) throws -> Float {
-        guard let x = decimal(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a number > 0") }
+        guard let x = decimal(v), x.isFinite, x > 0 else { throw ConfigError.badValue(key: key, value: v, expected: "a finite number > 0") }
         return x
     }
 

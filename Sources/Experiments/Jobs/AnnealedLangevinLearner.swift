@@ -35,10 +35,12 @@ public final class AnnealedLangevinLearner: Learner {
         target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom
         guard let (control, loss) = config.method.langevin else { preconditionFailure("\(config.objective) is not annealed Langevin") }
-        if config.sigma2 != nil || config.reference.kind != nil {
-            throw ConfigError.badValue(key: config.sigma2 != nil ? "sigma2" : "reference", value: "set",
-                                       expected: "no value: objective=\(config.objective) anneals from N(0, prior_std²I) with "
-                                           + "Langevin kernels, not a reference SDE (set prior_std and max_diffusion)")
+        // A setting these methods do not read would be ignored silently (a reference SDE, exploration, local search,
+        // schedules of the path-space trainer, another evaluation grid than the learned schedule): refuse it.
+        if let (key, value) = config.changedEntries(ignoring: Self.settingsRead).first {
+            throw ConfigError.badValue(key: key, value: value, expected: "no value: objective=\(config.objective) does not use \(key) "
+                + "(it anneals from N(0, prior_std²I) over `steps` learned temperatures and reads only "
+                + Self.settingsRead.sorted().joined(separator: ", ") + ")")
         }
         self.loss = loss
         var initial = Xoshiro256(seed: config.seed, stream: 1 << 43)
@@ -52,9 +54,19 @@ public final class AnnealedLangevinLearner: Learner {
 
     public var budget: EvaluationBudget { EvaluationBudget(gradient: gradientEvaluations) }
 
+    /// The settings these methods read; any other one given is refused.
+    static let settingsRead: Set = ["target", "objective", "iterations", "batch_size", "steps", "lr", "grad_clip", "hidden",
+                                    "prior_std", "max_diffusion", "seed", "threads", "eval_paths", "eval_every", "log_every"]
+
     public func advance() throws -> [String: Double] {
         let start = DispatchTime.now().uptimeNanoseconds
-        let (value, logWeights) = try model.lossAndGradient(target, loss: loss, count: config.batchSize, rng: &rng)
+        let (value, logWeights) = try model.lossAndGradient(target, loss: loss, count: config.batchSize, rng: &rng,
+                                                            context: "iteration \(iteration + 1)")
+        // A gradient beyond 10¹⁵ would overflow Adam's float32 second moment into a checkpoint that cannot be resumed.
+        guard value.isFinite, PathSpaceTrainer.bounded(model.parameters.gradients),
+              PathSpaceTrainer.bounded(model.network?.parameters.gradients ?? []) else {
+            throw TrainingError.diverged(iteration: iteration + 1, target: target.name, what: value.isFinite ? "gradient" : "loss")
+        }
         scheduleOptimizer.step(&model.parameters)
         if var net = model.network, networkOptimizer != nil {
             networkOptimizer!.step(&net.parameters)

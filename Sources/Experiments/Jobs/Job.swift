@@ -49,7 +49,11 @@ public struct Job {
             learner = try Learners.make(config, target: target)
         }
         let every = learner.checkpointInterval(checkpointEvery)
-        // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind.
+        // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind. The previous run's
+        // log is kept in memory: a run that fails before it writes the file leaves the previous run and its log as
+        // they were (its own log goes beside them, as its failed state does).
+        let logPath = LiveLog.path(for: outputPath)
+        let previousLog = output.existed ? try? Data(contentsOf: URL(fileURLWithPath: logPath)) : nil
         let log = try LiveLog(runPath: outputPath, learner: learner)
         do {
             try learner.train { l, values in
@@ -78,6 +82,12 @@ public struct Job {
             throw stop
         } catch {
             provenance.endTime = Date()
+            if let previousLog, !output.hasWritten {
+                let failedLog = LiveLog.path(for: output.failedPath)
+                try? FileManager.default.removeItem(atPath: failedLog)
+                try? FileManager.default.moveItem(atPath: logPath, toPath: failedLog)
+                try? AtomicFile.write(previousLog, to: logPath)
+            }
             throw output.writeFailure(RunFile.node(learner, provenance: provenance, status: "failed", error: "\(error)"), error: error)
         }
     }

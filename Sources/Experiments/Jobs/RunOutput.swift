@@ -57,6 +57,10 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
 
     /// The last node written (for the interruption watchdog), and the output of the job now running.
     private let last = Mutex<Node?>(nil)
+
+    /// Whether this run has written the file yet (a checkpoint or the result); until then, a file that was there is
+    /// still the previous run's.
+    public var hasWritten: Bool { last.withLock { $0 != nil } }
     private static let current = Mutex<RunOutput?>(nil)
 
     /// Writes a checkpoint or the finished file (atomically).

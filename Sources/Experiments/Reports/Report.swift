@@ -95,8 +95,12 @@ public struct ReportColumn: Sendable {
     /// The columns named in `list` (comma-separated metric names, in that order).
     /// - Throws: `RunFileError` naming an unknown metric and the choices.
     public static func named(_ list: String) throws -> [ReportColumn] {
-        try list.split(separator: ",").map { name in
-            guard let c = all.first(where: { $0.metric == name.trimmingCharacters(in: .whitespaces) }) else {
+        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, Set(names).count == names.count else {
+            throw RunFileError(message: "--columns needs distinct metric names, comma-separated; choose from " + all.map(\.metric).joined(separator: ", "))
+        }
+        return try names.map { name in
+            guard let c = all.first(where: { $0.metric == name }) else {
                 throw RunFileError(message: "unknown report column '\(name)'; choose from " + all.map(\.metric).joined(separator: ", "))
             }
             return c
