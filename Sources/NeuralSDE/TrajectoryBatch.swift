@@ -53,6 +53,14 @@ public struct TrajectoryBatch: Sendable {
         return (0..<batchSize).map { logReward[$0] + b[$0] - f[$0] }
     }
 
+    /// The same paths scored against another log-reward, one value per path (an adaptive teacher's reward).
+    public func scored(logReward r: [Double]) -> TrajectoryBatch {
+        precondition(r.count == batchSize, "TrajectoryBatch.scored: \(r.count) rewards for \(batchSize) paths")
+        var copy = self
+        copy.logReward = r
+        return copy
+    }
+
     /// Sums step-major per-transition values over the steps of each path, in Double.
     public static func sumOverSteps(_ values: [Float], batchSize: Int) -> [Double] {
         var out = [Double](repeating: 0, count: batchSize)

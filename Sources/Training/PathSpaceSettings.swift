@@ -89,6 +89,9 @@ public struct PathSpaceSettings: Sendable {
     public var logZLearningRate: Float, flowLearningRate: Float
     /// The loss's settings (`subtb_lambda`, `beta`).
     public var objective: ObjectiveSettings
+    /// Adaptive-teacher exploration (`teacher=true`): the weight α of log R in the Teacher's reward (`teacher_alpha`),
+    /// or nil without a Teacher.
+    public var teacherAlpha: Double?
     /// Local search and its replay buffers (`local_search=true`), or nil.
     public var localSearch: LocalSearchSettings?
     /// Iterations per epoch of the plateau schedule, whose loss is their mean (`log_every`).

@@ -31,6 +31,8 @@ public final class PathSpaceTrainer {
         public var buffer: ReplayBuffer?
         /// Local-search runs: the buffer of states local search accepted (replayed by backward iterations).
         public var localSearchBuffer: ReplayBuffer?
+        /// Runs with an adaptive teacher: its parameters, optimisers and buffer.
+        public var teacher: AdaptiveTeacher.Snapshot?
     }
 
     /// A frozen diffusion that scores the policy's paths by its log p_F (RTB's prior), with the reference it was trained on.
@@ -50,6 +52,8 @@ public final class PathSpaceTrainer {
     public let target: any Target
     /// For RTB: the frozen prior and a sampler that scores paths under it.
     let prior: (network: DriftNetwork, sampler: PathSampler)?
+    /// Adaptive-teacher runs: the Teacher.
+    public private(set) var teacher: AdaptiveTeacher?
     /// For MLE from a file: the data rows (nil: fresh exact samples of the target).
     let data: Matrix?
     /// The path simulator (target, σ², grid, threads).
@@ -123,6 +127,16 @@ public final class PathSpaceTrainer {
                     + "during training but by the posterior's in evaluation; use langevin=false")
             }
         }
+        if let alpha = settings.teacherAlpha {
+            guard method.gradient == .teacherForced, method.paths == .onPolicy, !method.prior, settings.localSearch == nil else {
+                throw TrainingError.unsupportedSettings("teacher=true trains objective=\(name) every other iteration on backward "
+                    + "paths from the Teacher's samples: it needs an off-policy objective on its own paths (tb, vargrad, db, subtb) "
+                    + "and no local search")
+            }
+            var rng = Xoshiro256(seed: settings.seed, stream: 1 << 55)
+            teacher = AdaptiveTeacher(sampler: sampler, hidden: settings.hidden, learningRate: settings.optimizer.learningRate,
+                                      alpha: alpha, capacity: min(100 * settings.batchSize, 100_000), rankWeight: 0.01, rng: &rng)
+        }
         self.prior = try Self.attach(prior, to: network, sampler: sampler, needed: method.prior && training)
         // RTB fine-tunes the prior: the policy, and so a weight average, starts from its weights.
         if let prior { network.parameters.values = prior.network.parameters.values }
@@ -130,36 +144,6 @@ public final class PathSpaceTrainer {
                                                            slotRates: network.flowSlots.map { ($0, settings.flowLearningRate) })
         objectiveOptimizer = OptimizerChain(store: objective.parameters, learningRate: settings.scalarLearningRate)
         self.data = try Self.check(data, for: target, needed: method.paths == .data && training)
-    }
-
-    /// The reference process of `settings` for `target`, after checking the settings that depend on it.
-    static func reference(_ settings: PathSpaceSettings, target: any Target) throws -> any ReferenceProcess {
-        let method = settings.method, kind = settings.reference.kind ?? method.reference
-        let reference = settings.reference.process(for: method, sigma2: settings.sigma2 ?? target.defaultSigma2)
-        if kind != .brownian {
-            if settings.sigma2 != nil {
-                throw TrainingError.unsupportedSettings("sigma2 sets the Brownian reference's noise; reference=\(kind.rawValue) "
-                    + "(objective=\(method.name)) takes prior_std and \(kind == .vp ? "max_diffusion" : "noise_scale") instead")
-            }
-            if method.forwardLooking {
-                throw TrainingError.unsupportedSettings("objective=\(method.name)'s forward-looking flows use the Brownian "
-                    + "reference's marginals; use reference=brownian")
-            }
-        }
-        // The other references' parameters would be ignored silently.
-        let defaults = ReferenceSettings(), given = settings.reference
-        let unused = [("prior_std", given.priorStd != defaults.priorStd && kind == .brownian),
-                      ("max_diffusion", given.maxDiffusion != nil && kind != .vp),
-                      ("noise_scale", given.noiseScale != defaults.noiseScale && kind != .vpExponential)].first { $0.1 }
-        if let (key, _) = unused {
-            throw TrainingError.unsupportedSettings("\(key) is not a parameter of reference=\(kind.rawValue) (objective=\(method.name)); "
-                + "remove it, or choose the reference it belongs to (prior_std: vp, vp-exponential; max_diffusion: vp; noise_scale: vp-exponential)")
-        }
-        if !reference.acceptsAnyGrid && settings.grid != .uniform {
-            throw TrainingError.unsupportedSettings("reference=\(kind.rawValue) tabulates its noise per step of a uniform grid; "
-                + "use grid=uniform")
-        }
-        return reference
     }
 
     /// The prior's network and a sampler that scores paths under it, after checking that it matches the policy.
@@ -260,6 +244,12 @@ public final class PathSpaceTrainer {
         networkOptimizer.step(&network.parameters, factor: factor)
         objectiveOptimizer.step(&objective.parameters, factor: factor)
         objective.parameters.zeroGradients()
+        if teacher != nil {
+            let logZ = out.logZEstimate
+            try teacher!.train(terminal: batch.terminalStates, logReward: batch.logReward, residuals: batch.logWeights.map { $0 - logZ },
+                               seed: settings.seed, stream: UInt64(iteration) | 1 << 50, context: context + " (teacher)")
+            budget.energy += settings.batchSize  // log R at the ends of the Teacher's backward paths
+        }
         iteration += 1
         if settings.optimizer.schedule == .plateau { updatePlateau(out.loss) }
         // log R(x_T) for every path, and at x_1…x_{T−1} for forward-looking flows without the Langevin term;
@@ -277,6 +267,7 @@ public final class PathSpaceTrainer {
     private func sampleBatch(context: String) throws -> TrajectoryBatch {
         let stream = UInt64(iteration)
         if settings.method.paths == .data { return try dataBatch(stream: stream, context: context) }
+        if teacher != nil && iteration % 2 == 1 { return try teacherBatch(stream: stream, context: context) }
         guard var onPolicy = buffer, var searched = localSearchBuffer, let ls = settings.localSearch else {
             var batch = try sampler.sampleForward(network, batchSize: settings.batchSize, exploration: currentExploration,
                                                   seed: settings.seed, stream: stream, context: context)
@@ -323,6 +314,23 @@ public final class PathSpaceTrainer {
         return try sampler.sampleBackward(network, terminal: terminal, seed: settings.seed, stream: stream | 1 << 48, context: context)
     }
 
+    /// The student's backward paths from Teacher samples replayed by the student's loss there; every fourth iteration
+    /// (and while the buffer is empty) the Teacher first proposes a fresh batch, scored by the student.
+    private func teacherBatch(stream: UInt64, context: String) throws -> TrajectoryBatch {
+        teacher!.follow(sampler.process)
+        if iteration % 4 == 1 || teacher!.buffer.count == 0 {
+            let proposals = try teacher!.propose(count: settings.batchSize, seed: settings.seed, stream: stream | 1 << 51, context: context)
+            let scored = try sampler.sampleBackward(network, terminal: proposals, seed: settings.seed, stream: stream | 1 << 52, context: context)
+            var probe = objective  // the student's log Z now, without touching its gradients
+            let logZ = probe.evaluate(scored).logZEstimate
+            teacher!.buffer.add(proposals, logRewards: AdaptiveTeacher.studentLoss(residuals: scored.logWeights.map { $0 - logZ }))
+            budget.energy += 2 * settings.batchSize
+        }
+        var rng = Xoshiro256(seed: settings.seed, stream: 1 << 53, stream)
+        return try sampler.sampleBackward(network, terminal: teacher!.buffer.sample(settings.batchSize, rng: &rng),
+                                          seed: settings.seed, stream: stream | 1 << 54, context: context)
+    }
+
     /// Stops on divergence: a non-finite loss, log Z estimate or parameter.
     /// - Throws: `TrainingError.diverged` naming what diverged.
     public func checkFinite(_ out: ObjectiveOutput) throws {
@@ -343,7 +351,7 @@ public final class PathSpaceTrainer {
     public var state: State {
         State(network: network.parameters, networkOptimizer: networkOptimizer, objective: objective.parameters,
                    objectiveOptimizer: objectiveOptimizer, plateau: plateau, iteration: iteration, budget: budget,
-                   seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer)
+                   seconds: seconds, buffer: buffer, localSearchBuffer: localSearchBuffer, teacher: teacher?.snapshot)
     }
 
     /// Restores a checkpoint of a run with the same configuration.
@@ -361,6 +369,7 @@ public final class PathSpaceTrainer {
         budget = c.budget
         if let restored = c.buffer { buffer = restored }
         if let restored = c.localSearchBuffer { localSearchBuffer = restored }
+        if let restored = c.teacher { try teacher?.restore(restored) }
         seconds = c.seconds
     }
 }

@@ -41,6 +41,7 @@ final class GoldenRunTests: XCTestCase {
         ("mala-gmm", ["target=gmm40", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
         ("mala-dw4", ["target=dw4", "objective=mala", "mala_budget=640", "eval_paths=64", "threads=2"]),
         ("hmc-dw4", ["target=dw4", "objective=mala", "ls_kernel=hmc", "mala_budget=1280", "eval_paths=64", "threads=2"]),
+        ("tb-teacher", ["target=gmm25", "objective=tb", "teacher=true"] + paths),
         ("dis", ["target=funnel", "objective=dis", "langevin=true"] + paths),
         ("dds", ["target=gmm25", "objective=dds", "prior_std=5", "noise_scale=2"] + paths),
         ("ula", ["target=funnel", "objective=ula", "iterations=20", "batch_size=16", "steps=8", "eval_paths=64", "threads=2"]),

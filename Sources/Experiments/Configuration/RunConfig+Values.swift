@@ -50,7 +50,7 @@ extension RunConfig {
         (s.hidden, s.langevin, s.learnedVariance) = (hidden, langevin, learnedVariance)
         (s.optimizer, s.logZLearningRate, s.flowLearningRate) = (optimizerSettings, logZLearningRate, flowLearningRate)
         (s.objective, s.localSearch, s.plateauEpoch) = (objectiveSettings, localSearch ? localSearchSettings : nil, logEvery)
-        (s.seed, s.threads) = (seed, threads)
+        (s.seed, s.threads, s.teacherAlpha) = (seed, threads, teacher ? Double(teacherAlpha) : nil)
         return s
     }
 

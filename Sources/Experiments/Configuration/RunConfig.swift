@@ -53,6 +53,9 @@ public struct RunConfig: Sendable, Equatable {
     public var gradClip: Float = 0
     /// Off-policy training from a replay buffer with MALA local search (alternating on-policy and buffer steps).
     public var localSearch = false
+    /// Adaptive-teacher exploration: a Teacher network trained toward the student's high-loss regions supplies the
+    /// student's paths every other iteration (`teacher`), with weight `teacherAlpha` of log R in its reward.
+    public var teacher = false, teacherAlpha: Float = 0.5
     /// Iterations between local-search cycles.
     public var lsEvery = 100
     /// MALA sweeps per local-search cycle.
@@ -235,6 +238,11 @@ public struct RunConfig: Sendable, Equatable {
         Key(name: "local_search", help: "alternate on-policy steps with backward paths from a replay buffer fed by "
                 + "local search with the ls_kernel kernel (true/false)",
             set: { c, v in c.localSearch = try boolean("local_search", v) }, get: { "\($0.localSearch)" }),
+        Key(name: "teacher", help: "adaptive-teacher exploration (Kim et al. 2025): every other iteration trains on backward "
+                + "paths from a Teacher network's samples, replayed by the student's loss there (true/false)",
+            set: { c, v in c.teacher = try boolean("teacher", v) }, get: { "\($0.teacher)" }),
+        Key(name: "teacher_alpha", help: "teacher=true: weight α of log R in the Teacher's reward log log(1.001 + w·ℓ) + α·log R",
+            set: { c, v in c.teacherAlpha = try nonNegative("teacher_alpha", v) }, get: { "\($0.teacherAlpha)" }),
         Key(name: "ls_every", help: "iterations between local-search cycles",
             set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.lsEvery)" }),
         Key(name: "ls_sweeps", help: "kernel sweeps per local-search cycle",

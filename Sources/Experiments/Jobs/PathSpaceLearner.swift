@@ -121,7 +121,11 @@ public final class PathSpaceLearner: Learner {
         put("network", c.network, c.networkOptimizer)
         put("objective", c.objective, c.objectiveOptimizer)
         RunFile.put(c.plateau, into: &n)
-        for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer)] {
+        if let t = c.teacher {
+            put("teacher_network", t.network, t.networkOptimizer)
+            put("teacher_objective", t.objective, t.objectiveOptimizer)
+        }
+        for (prefix, buffer) in [("buffer", c.buffer), ("ls_buffer", c.localSearchBuffer), ("teacher_buffer", c.teacher?.buffer)] {
             guard let b = buffer else { continue }
             n.put(prefix + "_states", .float(shape: [b.count, b.dimension], values: b.states))
             n.put(prefix + "_log_rewards", .double(shape: [b.count], values: b.logRewards))
@@ -152,6 +156,14 @@ public final class PathSpaceLearner: Learner {
         }
         try restoreBuffer("buffer", &checkpoint.buffer)
         try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
+        if var t = checkpoint.teacher {
+            try load("teacher_network", &t.network, &t.networkOptimizer, resetRate: nil)
+            try load("teacher_objective", &t.objective, &t.objectiveOptimizer, resetRate: nil)
+            var buffer: ReplayBuffer? = t.buffer
+            try restoreBuffer("teacher_buffer", &buffer)
+            t.buffer = buffer!
+            checkpoint.teacher = t
+        }
         try trainer.restore(checkpoint)
     }
 }
