@@ -9,7 +9,7 @@ import Numerics
 /// its normalising constants, or flat (none), which leaves log Z finite only for non-separable data. Rows xᵢ are the
 /// preprocessed features with a leading 1. Evaluation is in double precision: two GEMMs per batch (logits, then
 /// the gradient Xᵀ·∂), since the log-likelihood sums hundreds of terms of order one.
-public struct LogisticRegression: Target {
+public struct LogisticRegression: HessianVectorProducts {
     /// How raw feature columns are rescaled before the intercept is prepended.
     public enum Preprocessing: String, Sendable {
         /// Divide by the population standard deviation, no centring (the benchmark's Credit and Cancer).
@@ -97,6 +97,40 @@ public struct LogisticRegression: Target {
         }
         let precision = priorStd.map { 1 / ($0 * $0) } ?? 0
         for k in 0..<(count * d) { gradient[k] = Float(g[k] - precision * w[k]) }
+    }
+
+    /// ∇²log R(w)·v = −Xᵀ·diag(σ(s)(1 − σ(s)))·X·v − v/τ² per row (the sign of s cancels): three GEMMs per batch.
+    public func hessianVectorProducts(_ x: Matrix, _ v: Matrix) throws -> Matrix {
+        precondition(x.rows == v.rows && x.cols == dimension && v.cols == dimension, "\(name): Hessian-vector shapes")
+        let count = x.rows, d = dimension, n = observations
+        let w = x.storage.map(Double.init), u = v.storage.map(Double.init)
+        var logits = [Double](repeating: 0, count: count * n), projected = logits
+        design.withUnsafeBufferPointer { X in
+            w.withUnsafeBufferPointer { W in
+                logits.withUnsafeMutableBufferPointer { L in
+                    BLAS.dgemm(transB: true, m: count, n: n, k: d, a: W.baseAddress!, lda: d, b: X.baseAddress!, ldb: d, c: L.baseAddress!, ldc: n)
+                }
+            }
+            u.withUnsafeBufferPointer { U in
+                projected.withUnsafeMutableBufferPointer { P in
+                    BLAS.dgemm(transB: true, m: count, n: n, k: d, a: U.baseAddress!, lda: d, b: X.baseAddress!, ldb: d, c: P.baseAddress!, ldc: n)
+                }
+            }
+        }
+        for k in 0..<(count * n) {
+            let e = exp(-abs(logits[k]))
+            projected[k] *= e / ((1 + e) * (1 + e))  // σ(s)(1 − σ(s)), symmetric in s
+        }
+        var out = [Double](repeating: 0, count: count * d)
+        projected.withUnsafeBufferPointer { P in
+            design.withUnsafeBufferPointer { X in
+                out.withUnsafeMutableBufferPointer { G in
+                    BLAS.dgemm(m: count, n: d, k: n, alpha: -1, a: P.baseAddress!, lda: n, b: X.baseAddress!, ldb: d, c: G.baseAddress!, ldc: d)
+                }
+            }
+        }
+        let precision = priorStd.map { 1 / ($0 * $0) } ?? 0
+        return Matrix(rows: count, cols: d, storage: (0..<(count * d)).map { Float(out[$0] - precision * u[$0]) })
     }
 
     /// log N(w; 0, τ²I) of row `b`, or 0 under the flat prior.

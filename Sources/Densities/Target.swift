@@ -74,6 +74,13 @@ extension Target {
     }
 }
 
+/// A target that also gives Hessian-vector products ∇²log R(x)·v exactly; samplers that differentiate through the
+/// target's score (the annealed Langevin KL, `AnnealedLangevin`) use it instead of differences of the gradient.
+public protocol HessianVectorProducts: Target {
+    /// ∇²log R(x_r)·v_r for every row r of `x` and `v` (both count × dimension).
+    func hessianVectorProducts(_ x: Matrix, _ v: Matrix) throws -> Matrix
+}
+
 /// A target's density or gradient was NaN or infinite; training stops on it rather than corrupting the model.
 public struct NonFiniteDensityError: Error, CustomStringConvertible {
     /// Target name.

@@ -112,11 +112,16 @@ extension Tape {
     }
 
     /// The target's score ∇log R at the rows of `x`, given as `gradient`; the pullback multiplies the cotangent by
-    /// the Hessian: by central differences of the target's gradient along it in each row, with a step of 10⁻²·max(1,
-    /// rms(x)) in the direction's length (float32 gradients: relative error about 10⁻⁴).
+    /// the Hessian: exactly for targets with `HessianVectorProducts`, otherwise by central differences of the target's
+    /// gradient along it in each row, with a step of 10⁻²·max(1, rms(x)) in the direction's length (float32 gradients:
+    /// relative error about 10⁻⁴).
     func targetScore(_ x: Variable, gradient: Matrix, target: any Target, failure: UnsafeMutablePointer<(any Error)?>) -> Variable {
         let xv = value(x)
         return record(gradient) { g, tape in
+            if let exact = target as? any HessianVectorProducts {
+                do { tape.accumulate(x, try exact.hessianVectorProducts(xv, g)) } catch { failure.pointee = failure.pointee ?? error }
+                return
+            }
             let B = xv.rows, d = xv.cols
             var plus = xv, minus = xv, h = [Float](repeating: 0, count: B)
             for r in 0..<B {

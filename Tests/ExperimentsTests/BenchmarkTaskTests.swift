@@ -89,6 +89,26 @@ final class BenchmarkTaskTests: XCTestCase {
         }
     }
 
+    /// The logistic regressions' exact Hessian-vector products H·v against finite differences of vᵀ∇log R (whose
+    /// derivative is H·v, H being symmetric), flat and Gaussian priors.
+    func testHessianVectorProducts() throws {
+        for name in ["credit", "cancer-prior", "sonar"] {
+            let target = try XCTUnwrap(try TargetCatalog.resolve(name) as? any HessianVectorProducts), d = target.dimension
+            let t = Self.testPoint(d)
+            let x = Matrix(rows: 2, cols: d, storage: t + t.map { -0.7 * $0 + 0.1 })
+            let v = Matrix(rows: 2, cols: d, storage: (0..<(2 * d)).map { Float(cos(0.9 * Double($0))) })
+            let hv = try target.hessianVectorProducts(x, v)
+            let indices = Array(0..<min(d, 10)) + Array((d..<min(2 * d, d + 10)))
+            let failures = try FiniteDifference.check(x.storage, gradient: hv.storage, at: indices, step: 1e-2,
+                                                      label: { "\(name) row \($0 / d) coordinate \($0 % d)" }) { values, k in
+                let g = try target.logDensityAndGradient(Matrix(rows: 2, cols: d, storage: values)).gradient
+                let r = k / d
+                return (0..<d).reduce(0.0) { $0 + Double(v[r, $1]) * Double(g[r, $1]) }
+            }
+            for f in failures { XCTFail(f) }
+        }
+    }
+
     /// Specs with a wrong key or value are refused with the fix named.
     func testBadSpecsAreRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("benchmark-specs-\(getpid())")

@@ -30,8 +30,8 @@ final class AnnealedLangevinTests: XCTestCase {
         let (beta, steps) = fresh.currentSchedule()
         for k in 0...5 { XCTAssertEqual(beta[k], Float(k) / 5, accuracy: 1e-6) }
         XCTAssertEqual(steps.count, 5)
-        XCTAssertLessThan(steps[0], steps[4])  // the step shape rises toward the target
-        XCTAssertEqual(steps[4], fresh.stepFactor(4), accuracy: 1e-7)  // softplus(c) = 1 at the start
+        XCTAssertGreaterThan(steps[0], steps[4])  // the step shape falls toward the target
+        XCTAssertEqual(steps[0], fresh.stepFactor(0), accuracy: 1e-7)  // softplus(c) = 1 at the start
         var model = sampler(.none, steps: 5)
         let weights: [Float] = [0.3, -1.2, 0.8, 2.0, -0.4, 1.1]
         func value(_ store: ParameterStore) -> Double {
@@ -91,6 +91,37 @@ final class AnnealedLangevinTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The KL gradient of CMCD on a logistic-regression posterior, whose exact Hessian-vector products replace the
+    /// differences of the gradient in the path derivative, against finite differences of the loss.
+    func testKLGradientWithExactHessianVectorProducts() throws {
+        var rng = Xoshiro256(seed: 12)
+        let features = (0..<30).map { _ in (0..<2).map { _ in Double(rng.nextGaussian()) } }
+        let labels = features.map { $0[0] - 0.5 * $0[1] + 0.3 * Double(rng.nextGaussian()) > 0 ? 1.0 : 0.0 }
+        let target = LogisticRegression(name: "toy", features: features, labels: labels, preprocessing: .standardise,
+                                        flipped: false, priorStd: 3)
+        var model = sampler(.both)
+        func value(_ m: AnnealedLangevin) throws -> Double {
+            var copy = m, rng = Xoshiro256(seed: 4)
+            return try copy.lossAndGradient(target, loss: .kl, count: 6, rng: &rng).loss
+        }
+        var draws = Xoshiro256(seed: 4)
+        _ = try model.lossAndGradient(target, loss: .kl, count: 6, rng: &draws)
+        let (checked, failures) = try FiniteDifference.checkParameters(model.parameters, perSlot: 4, step: 2e-2) { store in
+            var m = model
+            m.parameters = store
+            return try value(m)
+        }
+        for f in failures { XCTFail(f) }
+        XCTAssertGreaterThan(checked, 4)
+        let (n, netFailures) = try FiniteDifference.checkParameters(model.network!.parameters, perSlot: 3, step: 2e-2) { store in
+            var m = model
+            m.network!.parameters = store
+            return try value(m)
+        }
+        for f in netFailures { XCTFail("network: \(f)") }
+        XCTAssertGreaterThan(n, 10)
     }
 
     /// The log weight and both losses of CMCD, MCD and ULA on given two-step paths, against the kernels' formulas

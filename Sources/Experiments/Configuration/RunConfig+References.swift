@@ -13,8 +13,8 @@ extension RunConfig {
                 + "up to 10⁶ (the benchmark's init_std)",
             set: { c, v in c.reference.priorStd = try bounded("prior_std", v, max: 1e6) }, get: { "\($0.reference.priorStd)" }),
         Key(name: "max_diffusion", help: "reference=vp: the cosine β schedule runs from 0.005 at the target to max_diffusion/2 at "
-                + "the prior (default 10, the benchmark's DIS); ula/mcd/cmcd: the step shape g rises to max_diffusion/2 at the "
-                + "target (default 1); up to 10⁴",
+                + "the prior (default 10, the benchmark's DIS); ula/mcd/cmcd: the Langevin step shape g is max_diffusion/2 at "
+                + "the prior, falling to 0.005 at the target (default 1); up to 10⁴",
             set: { c, v in c.reference.maxDiffusion = v == "default" ? nil : try bounded("max_diffusion", v, max: 1e4) },
             get: { $0.reference.maxDiffusion.map { "\($0)" } ?? "default" }),
         Key(name: "noise_scale", help: "reference=vp-exponential: scale of the cumulative cos⁴ noise profile, up to 10⁴ (the "
