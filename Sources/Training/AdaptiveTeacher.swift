@@ -49,16 +49,23 @@ public struct AdaptiveTeacher {
     /// One TB step of the Teacher toward log R_T on its backward paths from `terminal` (the student's batch ends, with
     /// their log R and the student's residuals there).
     /// - Throws: what the target throws, `NonFiniteDensityError`.
-    public mutating func train(terminal: Matrix, logReward: [Double], residuals: [Double], seed: UInt64, stream: UInt64,
-                               context: String) throws {
+    /// - Throws: what the target throws, `NonFiniteDensityError`, and `TrainingError.diverged` when the Teacher's loss or
+    ///   gradient is not finite or beyond 10¹⁵ (a `teacher_alpha` too large for the target's log R).
+    public mutating func train(terminal: Matrix, logReward: [Double], residuals: [Double], process: DiffusionProcess,
+                               factor: Float, iteration: Int, seed: UInt64, stream: UInt64, context: String) throws {
+        follow(process)
         let paths = try sampler.sampleBackward(network, terminal: terminal, seed: seed, stream: stream, context: context)
         let reward = zip(Self.studentLoss(residuals: residuals), logReward).map { log($0) + alpha * $1 }
         let out = objective.evaluate(paths.scored(logReward: reward))
-        guard out.loss.isFinite else { return }  // a degenerate batch leaves the Teacher as it was
         network.parameters.zeroGradients()
         sampler.accumulateGradients(&network, batch: paths, logForwardCotangent: out.logForwardCotangent)
-        networkOptimizer.step(&network.parameters)
-        objectiveOptimizer.step(&objective.parameters)
+        guard out.loss.isFinite, PathSpaceTrainer.bounded(network.parameters.gradients),
+              PathSpaceTrainer.bounded(objective.parameters.gradients) else {
+            throw TrainingError.diverged(iteration: iteration, target: sampler.target.name,
+                                         what: "Teacher's loss or gradient (teacher_alpha = \(alpha) too large for this target's log R?)")
+        }
+        networkOptimizer.step(&network.parameters, factor: factor)
+        objectiveOptimizer.step(&objective.parameters, factor: factor)
         objective.parameters.zeroGradients()
     }
 

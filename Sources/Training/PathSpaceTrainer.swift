@@ -130,7 +130,8 @@ public final class PathSpaceTrainer {
         if let alpha = settings.teacherAlpha {
             guard method.gradient == .teacherForced, method.paths == .onPolicy, !method.prior, settings.localSearch == nil else {
                 throw TrainingError.unsupportedSettings("teacher=true trains objective=\(name) every other iteration on backward "
-                    + "paths from the Teacher's samples: it needs an off-policy objective on its own paths (tb, vargrad, db, subtb) "
+                    + "paths from the Teacher's samples: it needs an off-policy objective on its own paths (tb, vargrad, lv-baseline, "
+                    + "db, subtb, fl-subtb) "
                     + "and no local search")
             }
             var rng = Xoshiro256(seed: settings.seed, stream: 1 << 55)
@@ -247,7 +248,8 @@ public final class PathSpaceTrainer {
         if teacher != nil {
             let logZ = out.logZEstimate
             try teacher!.train(terminal: batch.terminalStates, logReward: batch.logReward, residuals: batch.logWeights.map { $0 - logZ },
-                               seed: settings.seed, stream: UInt64(iteration) | 1 << 50, context: context + " (teacher)")
+                               process: sampler.process, factor: factor, iteration: iteration + 1, seed: settings.seed,
+                               stream: UInt64(iteration) | 1 << 50, context: context + " (teacher)")
             budget.energy += settings.batchSize  // log R at the ends of the Teacher's backward paths
         }
         iteration += 1

@@ -19,22 +19,27 @@ final class AdaptiveTeacherTests: XCTestCase {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("teacher-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let config = try RunConfig.parse(["target=gmm25", "objective=tb", "teacher=true", "iterations=24", "batch_size=16", "steps=8",
-                                          "hidden=16", "eval_paths=64", "log_every=4"])
-        let full = try Job(config: config, outputPath: directory + "/full.h5").run()
-        let partial = try PathSpaceLearner(config: config)
-        for _ in 0..<11 { _ = try partial.advance() }  // stops after an odd (Teacher-fed) iteration, mid-cycle
-        XCTAssertGreaterThan(partial.trainer.teacher?.buffer.count ?? 0, 0)
-        let path = directory + "/resumed.h5"
-        try HDF5.write(RunFile.node(partial, provenance: Provenance(seed: config.seed, threads: config.threads), status: "running"), to: path)
-        XCTAssertNotNil(try HDF5.read(path).group("checkpoint")?.dataset("teacher_buffer_states"))
-        let resumed = try Job(config: config, outputPath: path).run(.resume)
-        XCTAssertEqual(resumed.report.samples, full.report.samples)
-        XCTAssertEqual(resumed.report.logWeights, full.report.logWeights)
-        for settings in [["objective=pis", "teacher=true"], ["objective=tb", "teacher=true", "local_search=true"], ["objective=mle", "teacher=true"]] {
-            XCTAssertThrowsError(try PathSpaceLearner(config: try RunConfig.parse(settings))) {
-                XCTAssertTrue("\($0)".contains("teacher=true"), "\($0)")
+        // Stops after an odd (Teacher-fed) and after an even iteration, on the uniform grid and on fresh random grids.
+        for (grid, stop) in [("uniform", 11), ("random", 10)] {
+            let config = try RunConfig.parse(["target=gmm25", "objective=tb", "teacher=true", "iterations=24", "batch_size=16",
+                                              "steps=8", "hidden=16", "eval_paths=64", "log_every=4", "grid=\(grid)"])
+            let full = try Job(config: config, outputPath: directory + "/full-\(grid).h5").run()
+            let partial = try PathSpaceLearner(config: config)
+            for _ in 0..<stop { _ = try partial.advance() }
+            XCTAssertGreaterThan(partial.trainer.teacher?.buffer.count ?? 0, 0)
+            let path = directory + "/resumed-\(grid).h5"
+            try HDF5.write(RunFile.node(partial, provenance: Provenance(seed: config.seed, threads: config.threads), status: "running"), to: path)
+            XCTAssertNotNil(try HDF5.read(path).group("checkpoint")?.dataset("teacher_buffer_states"))
+            let resumed = try Job(config: config, outputPath: path).run(.resume)
+            XCTAssertEqual(resumed.report.samples, full.report.samples, grid)
+            XCTAssertEqual(resumed.report.logWeights, full.report.logWeights, grid)
+        }
+        for settings in [["objective=pis", "teacher=true"], ["objective=tb", "teacher=true", "local_search=true"], ["objective=mle", "teacher=true"],
+                         ["objective=smc", "teacher=true"], ["objective=tb", "teacher_alpha=1"]] {
+            XCTAssertThrowsError(try Learners.make(try RunConfig.parse(settings))) {
+                XCTAssertTrue("\($0)".contains("teacher"), "\($0)")
             }
         }
+        XCTAssertThrowsError(try RunConfig.parse(["teacher_alpha=1e5"]))
     }
 }

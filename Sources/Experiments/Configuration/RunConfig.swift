@@ -242,7 +242,10 @@ public struct RunConfig: Sendable, Equatable {
                 + "paths from a Teacher network's samples, replayed by the student's loss there (true/false)",
             set: { c, v in c.teacher = try boolean("teacher", v) }, get: { "\($0.teacher)" }),
         Key(name: "teacher_alpha", help: "teacher=true: weight α of log R in the Teacher's reward log log(1.001 + w·ℓ) + α·log R",
-            set: { c, v in c.teacherAlpha = try nonNegative("teacher_alpha", v) }, get: { "\($0.teacherAlpha)" }),
+            set: { c, v in
+                c.teacherAlpha = try nonNegative("teacher_alpha", v)
+                guard c.teacherAlpha <= 100 else { throw ConfigError.badValue(key: "teacher_alpha", value: v, expected: "a number from 0 to 100") }
+            }, get: { "\($0.teacherAlpha)" }),
         Key(name: "ls_every", help: "iterations between local-search cycles",
             set: { c, v in c.lsEvery = try integer("ls_every", v, min: 1, max: 1_000_000_000) }, get: { "\($0.lsEvery)" }),
         Key(name: "ls_sweeps", help: "kernel sweeps per local-search cycle",

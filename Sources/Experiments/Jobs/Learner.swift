@@ -129,6 +129,13 @@ public enum Learners {
     /// path-space learner does not read the files it would train from (see `PathSpaceLearner.init`).
     /// - Throws: the learner's refusals of settings or target.
     public static func make(_ config: RunConfig, target: (any Target)? = nil, training: Bool = true) throws -> any Learner {
+        // The adaptive teacher exists only for path-space training; elsewhere its keys would be ignored.
+        if config.teacher && config.method.family != .pathSpace || !config.teacher && config.teacherAlpha != RunConfig().teacherAlpha {
+            let key = config.teacher ? "teacher" : "teacher_alpha"
+            throw ConfigError.badValue(key: key, value: config.teacher ? "true" : "\(config.teacherAlpha)", expected: config.teacher
+                ? "false: objective=\(config.objective) has no path-space student for a Teacher to train"
+                : "no value without teacher=true")
+        }
         switch config.method.family {
         case .pathSpace: return try PathSpaceLearner(config: config, target: target, training: training)
         case .energyMatching: return try EnergyMatchingLearner(config: config, target: target)

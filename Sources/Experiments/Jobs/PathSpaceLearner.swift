@@ -157,8 +157,10 @@ public final class PathSpaceLearner: Learner {
         try restoreBuffer("buffer", &checkpoint.buffer)
         try restoreBuffer("ls_buffer", &checkpoint.localSearchBuffer)
         if var t = checkpoint.teacher {
-            try load("teacher_network", &t.network, &t.networkOptimizer, resetRate: nil)
-            try load("teacher_objective", &t.objective, &t.objectiveOptimizer, resetRate: nil)
+            // The Teacher trains at 5× the network's rate, so a rate step on resume applies to it too.
+            let teacherRate = config.learningRate != stored.learningRate ? 5 * config.learningRate : nil
+            try load("teacher_network", &t.network, &t.networkOptimizer, resetRate: teacherRate)
+            try load("teacher_objective", &t.objective, &t.objectiveOptimizer, resetRate: teacherRate)
             var buffer: ReplayBuffer? = t.buffer
             try restoreBuffer("teacher_buffer", &buffer)
             t.buffer = buffer!
