@@ -100,6 +100,29 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), run)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: log)), lines)
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/kept.failed.jsonl"))
+        // Failing after its first checkpoint, the replacement leaves the previous run and its log at NAME.replaced.*,
+        // and says so; a replacement that completes removes them.
+        final class Calls: @unchecked Sendable { var count = 0 }
+        struct Flaky: Target {  // a Gaussian whose energy breaks after a few batches
+            let name = "flaky", dimension = 2, calls: Calls
+            func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
+                          gradient: UnsafeMutablePointer<Float>?) {
+                calls.count += 1
+                for r in 0..<count {
+                    logDensity[r] = calls.count > 4 ? .nan : -0.5 * Double(x[r * 2] * x[r * 2] + x[r * 2 + 1] * x[r * 2 + 1])
+                    if let gradient { gradient[r * 2] = -x[r * 2]; gradient[r * 2 + 1] = -x[r * 2 + 1] }
+                }
+            }
+        }
+        var late = Job(config: try RunConfig.parse(tiny + ["iterations=10"]), outputPath: path)
+        (late.checkpointEvery, late.target) = (1, Flaky(calls: Calls()))
+        XCTAssertThrowsError(try late.run(.overwrite)) { XCTAssertTrue("\($0)".contains("kept.replaced.h5"), "\($0)") }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/kept.replaced.h5")), run)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/kept.replaced.jsonl")), lines)
+        XCTAssertEqual(try Report.records(in: directory).records.filter { $0.path.hasSuffix("replaced.h5") }.count, 0)
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/kept.replaced.h5"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/kept.replaced.jsonl"))
     }
 
     /// One writer per run file: a second one is refused with the holder's process id and command.

@@ -49,12 +49,21 @@ public struct Job {
             learner = try Learners.make(config, target: target)
         }
         let every = learner.checkpointInterval(checkpointEvery)
-        // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind. The previous run's
-        // log is kept in memory: a run that fails before it writes the file leaves the previous run and its log as
-        // they were (its own log goes beside them, as its failed state does).
-        let logPath = LiveLog.path(for: outputPath)
+        // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind.
+        let logPath = LiveLog.path(for: outputPath), replacedLog = LiveLog.path(for: output.replacedPath)
         let previousLog = output.existed ? try? Data(contentsOf: URL(fileURLWithPath: logPath)) : nil
+        if output.replacing, let previousLog { try AtomicFile.write(previousLog, to: replacedLog) }  // beside the replaced run
         let log = try LiveLog(runPath: outputPath, learner: learner)
+        // A run that stops before it writes the file leaves the previous run and its log as they were; its own log goes
+        // beside them, as its state does.
+        func restorePreviousLog() {
+            guard let previousLog, !output.hasWritten else { return }
+            let failedLog = LiveLog.path(for: output.failedPath)
+            try? FileManager.default.removeItem(atPath: failedLog)
+            try? FileManager.default.moveItem(atPath: logPath, toPath: failedLog)
+            try? AtomicFile.write(previousLog, to: logPath)
+            try? FileManager.default.removeItem(atPath: replacedLog)
+        }
         do {
             try learner.train { l, values in
                 if l.history.last?.iteration == l.iteration { try log.append(l.history.last!, kind: "train") }
@@ -75,19 +84,16 @@ public struct Job {
             let report = try learner.evaluate()
             provenance.endTime = Date()
             try output.write(RunFile.node(learner, provenance: provenance, status: "complete", report: report))
+            if output.replacing { try? FileManager.default.removeItem(atPath: replacedLog) }
             return (learner, report)
         } catch let stop as Interrupted {
             provenance.endTime = Date()
+            restorePreviousLog()
             try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
             throw stop
         } catch {
             provenance.endTime = Date()
-            if let previousLog, !output.hasWritten {
-                let failedLog = LiveLog.path(for: output.failedPath)
-                try? FileManager.default.removeItem(atPath: failedLog)
-                try? FileManager.default.moveItem(atPath: logPath, toPath: failedLog)
-                try? AtomicFile.write(previousLog, to: logPath)
-            }
+            restorePreviousLog()
             throw output.writeFailure(RunFile.node(learner, provenance: provenance, status: "failed", error: "\(error)"), error: error)
         }
     }

@@ -13,6 +13,8 @@ import Synchronization
 /// - A failure is written to the path only when nothing good is there (no file, or a failed one). A complete
 ///   file or a checkpoint is kept as it was and the failed state goes beside it to `failedPath`
 ///   (`NAME.failed.h5`), so a diverged `--resume` cannot destroy the run it continued.
+/// - A replaced run (`--overwrite`) moves to `NAME.replaced.h5` when the new one first writes, and is deleted when
+///   the new one completes: an interrupted or failed replacement leaves it there.
 public final class RunOutput: @unchecked Sendable {  // shared with the interruption watchdog: `last` is behind a Mutex, the rest is immutable
     /// How an existing file at the path is treated.
     public enum Mode: Sendable {
@@ -35,6 +37,11 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     }
     /// Whether a file was at the path when the job started.
     public let existed: Bool
+    /// Whether this job replaces a file that was there (`.overwrite`): that run moves to `replacedPath` when this one
+    /// first writes, and is deleted only when this one completes, so a replacement that fails loses nothing.
+    public let replacing: Bool
+    /// Where the run being replaced is kept until this one completes: `NAME.replaced.h5` beside it.
+    public var replacedPath: String { (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".replaced.h5" }
     private let lock: FileLock
 
     /// Claims `path` for one job.
@@ -48,6 +55,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
         do { try AtomicFile.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
         lock = try FileLock(for: path, purpose: "writing this run file")
         existed = FileManager.default.fileExists(atPath: path)
+        replacing = existed && mode == .overwrite
         if existed && mode == .new {
             throw RunFileError(message: "\(path) already exists (\(Self.summary(of: path))); pass --resume to continue it, "
                                + "--overwrite to replace it, or choose another --out")
@@ -66,8 +74,17 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// Writes a checkpoint or the finished file (atomically).
     public func write(_ node: Node) throws {
         try last.withLock { last in
+            if replacing && last == nil && FileManager.default.fileExists(atPath: path) {
+                try? FileManager.default.removeItem(atPath: replacedPath)
+                do { try FileManager.default.moveItem(atPath: path, toPath: replacedPath) } catch {
+                    throw RunFileError(message: "cannot move the run being replaced to \(replacedPath): \(error.localizedDescription)")
+                }
+            }
             try HDF5.write(node, to: path)
             last = node
+            if replacing && node.attribute("status")?.description == "complete" {
+                try? FileManager.default.removeItem(atPath: replacedPath)
+            }
         }
     }
 
@@ -112,7 +129,9 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
             return RunFileError(message: "\(error)\n\(keep ? "\(path) is kept as it was; " : "")the failed state could not be "
                                 + "written to \(destination): \(writing)")
         }
-        return keep ? RunFileError(message: "\(error)\n\(path) is kept as it was; the failed state is in \(destination)") : error
+        let replaced = replacing && hasWritten ? "; the run it was replacing is kept at \(replacedPath)" : ""
+        let kept = hasWritten ? "\(path) holds this run's last checkpoint" : "\(path) is kept as it was"
+        return keep ? RunFileError(message: "\(error)\n\(kept); the failed state is in \(destination)\(replaced)") : error
     }
 
     /// Releases the lock (also on deinit).

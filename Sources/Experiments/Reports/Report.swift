@@ -193,7 +193,8 @@ public struct Report: Sendable {
               let walker = FileManager.default.enumerator(atPath: directory) else {
             throw RunFileError(message: "\(directory) is not a folder; give the folder that holds the run files (e.g. Results/runs/NAME)")
         }
-        let paths = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".h5") }.sorted()
+        // A run kept while an `--overwrite` replaced it (NAME.replaced.h5) is not a run of this table.
+        let paths = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".h5") && !$0.hasSuffix(".replaced.h5") }.sorted()
         var records: [RunRecord] = [], unreadable: [(path: String, reason: String)] = []
         for relative in paths {
             let path = (directory as NSString).appendingPathComponent(relative)
