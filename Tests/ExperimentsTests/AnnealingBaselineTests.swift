@@ -39,9 +39,19 @@ final class AnnealingBaselineTests: XCTestCase {
 
     static let settings = ["eval_paths=400", "anneal_steps=24", "anneal_step=0.2", "hmc_leapfrog=4", "log_every=4", "smc_ess=0.9"]
 
+    /// Settings the baselines do not read are refused, naming the setting (they would be ignored silently).
+    func testUnreadSettingsAreRefused() throws {
+        for (settings, key) in [(["objective=ais", "smc_ess=0.5"], "smc_ess"), (["objective=smc", "iterations=5"], "iterations"),
+                                (["objective=mfvi", "prior_std=3"], "prior_std"), (["objective=mfvi", "anneal_steps=9"], "anneal_steps")] {
+            XCTAssertThrowsError(try Learners.make(try RunConfig.parse(settings), target: Shifted())) {
+                XCTAssertTrue("\($0)".contains("does not use \(key)"), "\($0)")
+            }
+        }
+    }
+
     func testLogZAndResume() throws {
         for objective in ["smc", "ais"] {
-            let config = try RunConfig.parse(Self.settings + ["objective=\(objective)"])
+            let config = try RunConfig.parse(Self.settings.filter { objective == "smc" || !$0.hasPrefix("smc_ess") } + ["objective=\(objective)"])
             var job = Job(config: config, outputPath: directory + "/\(objective)-full.h5")
             job.target = Shifted()
             let full = try job.run()

@@ -37,11 +37,7 @@ public final class AnnealedLangevinLearner: Learner {
         guard let (control, loss) = config.method.langevin else { preconditionFailure("\(config.objective) is not annealed Langevin") }
         // A setting these methods do not read would be ignored silently (a reference SDE, exploration, local search,
         // schedules of the path-space trainer, another evaluation grid than the learned schedule): refuse it.
-        if let (key, value) = config.changedEntries(ignoring: Self.settingsRead).first {
-            throw ConfigError.badValue(key: key, value: value, expected: "no value: objective=\(config.objective) does not use \(key) "
-                + "(it anneals from N(0, prior_std²I) over `steps` learned temperatures and reads only "
-                + Self.settingsRead.sorted().joined(separator: ", ") + ")")
-        }
+        try Self.refuseUnread(config, reads: Self.settingsRead, doing: "it anneals from N(0, prior_std²I) over `steps` learned temperatures")
         self.loss = loss
         var initial = Xoshiro256(seed: config.seed, stream: 1 << 43)
         model = AnnealedLangevin(control: control, dimension: target.dimension, steps: config.steps,
@@ -55,8 +51,7 @@ public final class AnnealedLangevinLearner: Learner {
     public var budget: EvaluationBudget { EvaluationBudget(gradient: gradientEvaluations) }
 
     /// The settings these methods read; any other one given is refused.
-    static let settingsRead: Set = ["target", "objective", "iterations", "batch_size", "steps", "lr", "grad_clip", "hidden",
-                                    "prior_std", "max_diffusion", "seed", "threads", "eval_paths", "eval_every", "log_every"]
+    static let settingsRead = jobSettings.union(["iterations", "batch_size", "steps", "lr", "grad_clip", "hidden", "prior_std", "max_diffusion"])
 
     public func advance() throws -> [String: Double] {
         let start = DispatchTime.now().uptimeNanoseconds

@@ -29,6 +29,10 @@ public final class AnnealingBaseline: Learner {
     public init(config: RunConfig, target custom: (any Target)? = nil) throws {
         BLAS.setThreads(1)
         let config = config.training(on: custom)
+        let reads: Set = ["hmc_leapfrog", "anneal_steps", "anneal_std", "anneal_step", "anneal_step_mid", "anneal_schedule", "anneal_cess",
+                          "anneal_adapt_step", "anneal_moves", "anneal_precondition"]
+        try Self.refuseUnread(config, reads: Self.jobSettings.union(reads).union(config.method.name == "smc" ? ["smc_ess"] : []),
+                              doing: "it anneals eval_paths particles along the geometric path with HMC moves")
         self.config = config
         target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom

@@ -123,6 +123,20 @@ extension Learner {
     }
 }
 
+extension Learner {
+    /// Refuses a setting the learner does not read, which would otherwise be ignored silently.
+    /// - Throws: `ConfigError.badValue` naming the first such setting and the ones that are read.
+    static func refuseUnread(_ config: RunConfig, reads: Set<String>, doing what: String) throws {
+        if let (key, value) = config.changedEntries(ignoring: reads).first {
+            throw ConfigError.badValue(key: key, value: value, expected: "no value: objective=\(config.objective) does not use \(key) "
+                + "(\(what), and reads only " + reads.sorted().joined(separator: ", ") + ")")
+        }
+    }
+
+    /// Settings every learner reads (the job's), beside its own.
+    static var jobSettings: Set<String> { ["target", "objective", "seed", "threads", "eval_paths", "eval_every", "log_every"] }
+}
+
 /// Builds the learner a method's family trains with.
 public enum Learners {
     /// A fresh learner for `config`; `target` replaces the catalog's `target=` by your own. Without `training`, a

@@ -28,6 +28,8 @@ public final class VariationalBaseline: Learner {
     public init(config: RunConfig, target custom: (any Target)? = nil) throws {
         BLAS.setThreads(1)  // as every learner: BLAS's own threads only spun against the target's small GEMMs
         let config = config.training(on: custom)
+        try Self.refuseUnread(config, reads: Self.jobSettings.union(["iterations", "batch_size", "lr", "grad_clip", "mfvi_std"]),
+                              doing: "it fits a diagonal Gaussian from N(0, mfvi_std²I)")
         self.config = config
         target = try Self.gaussianStartTarget(config, custom: custom)
         customTarget = custom
