@@ -115,9 +115,13 @@ extension Tape {
     /// the Hessian: exactly for targets with `HessianVectorProducts`, otherwise by central differences of the target's
     /// gradient along it in each row, with a step of 10⁻²·max(1, rms(x)) in the direction's length (float32 gradients:
     /// relative error about 10⁻⁴).
-    func targetScore(_ x: Variable, gradient: Matrix, target: any Target, failure: UnsafeMutablePointer<(any Error)?>) -> Variable {
+    /// Entries of `gradient` at the clip (±`clip`) have derivative 0: their cotangents are dropped first.
+    func targetScore(_ x: Variable, gradient: Matrix, clip: Float, target: any Target,
+                     failure: UnsafeMutablePointer<(any Error)?>) -> Variable {
         let xv = value(x)
-        return record(gradient) { g, tape in
+        return record(gradient) { cotangent, tape in
+            var g = cotangent
+            for k in g.storage.indices where abs(gradient.storage[k]) >= clip { g.storage[k] = 0 }
             if let exact = target as? any HessianVectorProducts {
                 do { tape.accumulate(x, try exact.hessianVectorProducts(xv, g)) } catch { failure.pointee = failure.pointee ?? error }
                 return
