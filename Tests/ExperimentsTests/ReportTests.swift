@@ -108,6 +108,10 @@ final class ReportTests: XCTestCase {
         let markdown = report.render("markdown")
         XCTAssertTrue(markdown.contains("| credit | `smc` | 1 | **-506.0** [-504.5] | **-504.4** [-504.5] |"), markdown)
         XCTAssertThrowsError(try ReportColumn.named("elbo,w3")) { XCTAssertTrue("\($0)".contains("unknown report column 'w3'"), "\($0)") }
+        for (yaml, message) in [("credit: {'*': {w3: 1}}\n", "unknown metric 'w3'"), ("credit: {'*': {elbo: abc}}\n", "not a finite number"),
+                                ("credit: {'*': {elbo: .nan}}\n", "not a finite number")] {
+            XCTAssertThrowsError(try Report.published(yaml: yaml)) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
+        }
         for bad in ["", "elbo,elbo"] {
             XCTAssertThrowsError(try ReportColumn.named(bad)) { XCTAssertTrue("\($0)".contains("distinct metric names"), "\($0)") }
         }

@@ -208,7 +208,23 @@ public struct Report: Sendable {
         guard let tree = try SafeYAML.load(yaml, source: "the published-numbers file") as? [String: [String: [String: Any]]] else {
             throw RunFileError(message: "published numbers must be a mapping target → method → metric → number")
         }
-        return tree.mapValues { $0.mapValues { $0.compactMapValues { ($0 as? Double) ?? ($0 as? Int).map(Double.init) } } }
+        // A misspelt metric or a non-number would otherwise vanish from the table without a word.
+        let known = Set(ReportColumn.all.map(\.metric))
+        return try tree.mapValues { methods in
+            try methods.mapValues { metrics in
+                try metrics.mapValues { value in
+                    guard let number = (value as? Double) ?? (value as? Int).map(Double.init), number.isFinite else {
+                        throw RunFileError(message: "published number '\(value)' is not a finite number")
+                    }
+                    return number
+                }.filter { key, _ in
+                    guard known.contains(key) else {
+                        throw RunFileError(message: "unknown metric '\(key)' in the published numbers; choose from " + known.sorted().joined(separator: ", "))
+                    }
+                    return true
+                }
+            }
+        }
     }
 
     /// Whether row `r` holds the best mean of column `c` among the rows of its target.
