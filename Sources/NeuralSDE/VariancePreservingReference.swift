@@ -1,15 +1,12 @@
 import Foundation
 
 /// A noise schedule β(t) on generative time t ∈ [0, 1] (t = 0 at the prior, t = 1 at the target), largest at the prior
-/// end as in the Beyond-ELBOs code (Blessing et al. 2024, BENCHMARK-TASKS.md §2.2).
+/// end as in the Beyond-ELBOs code (Blessing et al. 2024, BENCHMARK-TASKS.md §2.2). The benchmark's linear and constant
+/// variants are not offered (no method here uses them); a new schedule is a new case.
 public enum NoiseSchedule: Sendable, Equatable {
     /// ½(max − min)·cos²(½π((1 + s) − τ)/(1 + s)) + ½min at τ = 1 − t, s = 0.008 (Nichol & Dhariwal 2021's offset):
     /// from max/2 at the prior to about min/2 at the target.
     case cosine(minimum: Float, maximum: Float)
-    /// ½min + ½(max − min)·(1 − t).
-    case linear(minimum: Float, maximum: Float)
-    /// The same value at every time.
-    case constant(Float)
 
     /// β(t).
     public func value(at t: Float) -> Float {
@@ -18,10 +15,6 @@ public enum NoiseSchedule: Sendable, Equatable {
             let s = 0.008, tau = 1 - Double(t)
             let c = cos(0.5 * Double.pi * ((1 + s) - tau) / (1 + s))
             return Float(0.5 * Double(maximum - minimum) * c * c + 0.5 * Double(minimum))
-        case let .linear(minimum, maximum):
-            return 0.5 * minimum + 0.5 * (maximum - minimum) * (1 - t)
-        case let .constant(value):
-            return value
         }
     }
 }

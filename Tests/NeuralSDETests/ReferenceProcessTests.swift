@@ -27,7 +27,6 @@ final class ReferenceProcessTests: XCTestCase {
         XCTAssertEqual(schedule.value(at: 1), 0.005, accuracy: 1e-6)   // min/2 at the target
         let c = cos(0.5 * Double.pi * 0.508 / 1.008)
         XCTAssertEqual(Double(schedule.value(at: 0.5)), 0.5 * 9.99 * c * c + 0.005, accuracy: 1e-5)
-        XCTAssertEqual(NoiseSchedule.linear(minimum: 0.2, maximum: 4).value(at: 0.25), 0.1 + 1.9 * 0.75, accuracy: 1e-6)
     }
 
     /// DDS's β_i²: increments of min(6·cumsum(p)/Σp, 0.999999); they sum to 0.999999, are largest at the prior end,
