@@ -1,5 +1,6 @@
 import XCTest
 @testable import NeuralSDE
+@testable import Objectives
 @testable import Numerics
 import TestSupport
 
@@ -24,5 +25,26 @@ extension XCTestCase {
         }
         for f in failures { XCTFail(f, line: line) }
         return checked
+    }
+
+    /// Accumulates the pathwise gradient of the reverse KL (PIS, DIS, DDS) of 6 seeded paths into `net` and checks it
+    /// against bounded-error finite differences of the loss of the same paths; returns the network with its gradients
+    /// and how many entries were checked.
+    func assertPathwiseGradientMatches(_ start: DriftNetwork, sampler: PathSampler, exploration: Float = 0,
+                                       line: UInt = #line) throws -> (net: DriftNetwork, checked: Int) {
+        var net = start
+        func loss(_ n: DriftNetwork) throws -> Double {
+            var kl = ReverseKL()
+            return kl.evaluate(try sampler.sampleForward(n, batchSize: 6, exploration: exploration, seed: 4, stream: 0, context: "t")).loss
+        }
+        var kl = ReverseKL()
+        let batch = try sampler.sampleForward(net, batchSize: 6, exploration: exploration, seed: 4, stream: 0, context: "t")
+        let out = kl.evaluate(batch)
+        let pathwise = try XCTUnwrap(out.pathwise, line: line)
+        net.parameters.zeroGradients()
+        try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
+                                                logBackwardCotangent: pathwise.logBackwardCotangent,
+                                                logRewardCotangent: pathwise.logRewardCotangent)
+        return (net, try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss, line: line))
     }
 }

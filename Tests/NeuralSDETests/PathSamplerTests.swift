@@ -180,19 +180,7 @@ final class PathSamplerTests: XCTestCase {
         var rng = Xoshiro256(seed: 17)
         let sampler = PathSampler(target: ManyWell(dimension: 4),
                                   process: DiffusionProcess(sigma2: 1, grid: .random(steps: 5, rng: &rng)), threads: 2)
-        func loss(_ n: DriftNetwork) throws -> Double {
-            var pis = ReverseKL()
-            return pis.evaluate(try sampler.sampleForward(n, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")).loss
-        }
-        var pis = ReverseKL()
-        let batch = try sampler.sampleForward(net, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")
-        let out = pis.evaluate(batch)
-        let pathwise = try XCTUnwrap(out.pathwise)
-        net.parameters.zeroGradients()
-        try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
-                                                logBackwardCotangent: pathwise.logBackwardCotangent,
-                                                logRewardCotangent: pathwise.logRewardCotangent)
-        let checked = try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss)
+        let (_, checked) = try assertPathwiseGradientMatches(net, sampler: sampler, exploration: 0.1)
         XCTAssertGreaterThan(checked, 40)
     }
 

@@ -118,19 +118,7 @@ final class ReferenceProcessTests: XCTestCase {
             var net = randomNetwork(dimension: 4, langevin: false)
             for i in net.parameters.values.indices { net.parameters.values[i] *= 0.5 }
             let sampler = PathSampler(target: ManyWell(dimension: 4), process: DiffusionProcess(reference: reference, grid: grid), threads: 2)
-            func loss(_ n: DriftNetwork) throws -> Double {
-                var kl = ReverseKL()
-                return kl.evaluate(try sampler.sampleForward(n, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")).loss
-            }
-            var kl = ReverseKL()
-            let batch = try sampler.sampleForward(net, batchSize: 6, exploration: 0.1, seed: 4, stream: 0, context: "t")
-            let out = kl.evaluate(batch)
-            let pathwise = try XCTUnwrap(out.pathwise)
-            net.parameters.zeroGradients()
-            try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
-                                                    logBackwardCotangent: pathwise.logBackwardCotangent,
-                                                    logRewardCotangent: pathwise.logRewardCotangent)
-            let checked = try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss)
+            let (_, checked) = try assertPathwiseGradientMatches(net, sampler: sampler, exploration: 0.1)
             XCTAssertGreaterThan(checked, 40, "\(reference)")
         }
     }
@@ -154,25 +142,13 @@ final class ReferenceProcessTests: XCTestCase {
             VariancePreservingReference(scale: 1, schedule: .cosine(minimum: 0.01, maximum: 3)),
             ExponentialVPReference(scale: 1, noiseScale: 2)]
         for reference in references {
-            var net = randomNetwork(dimension: 3, langevin: true)
-            for i in net.parameters.values.indices { net.parameters.values[i] *= 0.5 }
+            var start = randomNetwork(dimension: 3, langevin: true)
+            for i in start.parameters.values.indices { start.parameters.values[i] *= 0.5 }
             let sampler = PathSampler(target: Tilted(), process: DiffusionProcess(reference: reference, grid: .uniform(steps: 5)), threads: 2)
-            func loss(_ n: DriftNetwork) throws -> Double {
-                var kl = ReverseKL()
-                return kl.evaluate(try sampler.sampleForward(n, batchSize: 6, seed: 4, stream: 0, context: "t")).loss
-            }
-            var kl = ReverseKL()
-            let batch = try sampler.sampleForward(net, batchSize: 6, seed: 4, stream: 0, context: "t")
-            let out = kl.evaluate(batch)
-            let pathwise = try XCTUnwrap(out.pathwise)
-            net.parameters.zeroGradients()
-            try sampler.accumulatePathwiseGradients(&net, batch: batch, logForwardCotangent: out.logForwardCotangent,
-                                                    logBackwardCotangent: pathwise.logBackwardCotangent,
-                                                    logRewardCotangent: pathwise.logRewardCotangent)
+            let (net, checked) = try assertPathwiseGradientMatches(start, sampler: sampler)
             let scaleSlots = net.parameters.slots.filter { $0.name.hasPrefix("langevin") }
             XCTAssertFalse(scaleSlots.isEmpty)
             XCTAssertTrue(scaleSlots.contains { slot in (0..<(slot.rows * slot.cols)).contains { net.parameters.gradients[slot.offset + $0] != 0 } })
-            let checked = try assertGradientsMatch(net, step: 2e-2, perSlot: 4, loss)
             XCTAssertGreaterThan(checked, 50, "\(reference)")
         }
     }
