@@ -21,15 +21,22 @@ public enum LinearAssignment {
 
     /// The same for costs given row by row (see `AssignmentCosts`).
     public static func solve(_ costs: some AssignmentCosts) -> [Int] {
+        optimum(costs).columns
+    }
+
+    /// The column of each row in a minimum-cost perfect matching, with the column prices v that certify it: every
+    /// row's column minimises c_ij − v_j (up to rounding), so u_i = c_iσ(i) − v_σ(i) and v solve the dual problem.
+    public static func optimum(_ costs: some AssignmentCosts) -> (columns: [Int], prices: [Double]) {
         let n = costs.count
-        if n == 0 { return [] }
+        if n == 0 { return ([], []) }
         var state = State(n: n)
         let (spread, magnitude) = state.reduceColumns(costs)
         precondition(magnitude <= 1e150, "LinearAssignment: costs must be finite and at most 1e150 in magnitude; scale them")
-        guard spread > 0 else { return Array(0..<n) }  // all costs equal: every matching is optimal
+        // All costs equal: every matching is optimal, priced by the column reduction.
+        guard spread > 0 else { return (Array(0..<n), state.price) }
         state.auction(costs, scales: state.auctionScales(costs, spread: spread))
         for f in state.enforceSlackness(costs) { state.augment(costs, from: f) }
-        return state.rowColumn
+        return (state.rowColumn, state.price)
     }
 
     /// A stored row-major matrix.

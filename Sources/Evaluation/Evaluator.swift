@@ -59,6 +59,9 @@ public struct SampleMetrics: Sendable {
     public var w2: Double?
     /// The same W₂ between two independent exact sets: the finite-sample floor of `w2` (exact samplers only).
     public var w2Floor: Double?
+    /// The debiased Sinkhorn divergence (ε = 10⁻³, squared-Euclidean cost) between the same rows as `w2`, within its
+    /// certified bracket (`SinkhornDivergence`).
+    public var sinkhorn: SinkhornDivergence?
     /// Energy and interatomic-distance metrics (particle systems only).
     public var particles: ParticleMetrics?
     /// Mode coverage (mixtures only).
@@ -76,7 +79,7 @@ public struct SampleMetrics: Sendable {
         energyMean = energies.isEmpty ? nil : energies.reduce(0, +) / Double(energies.count)
         if let comparison {
             self.comparison = comparison.description
-            w2 = Wasserstein.evaluationW2(samples.storage, comparison.rows.storage, dimension: d)
+            (w2, sinkhorn) = Wasserstein.evaluationTransport(samples.storage, comparison.rows.storage, dimension: d)
             w2Floor = comparison.floor
             if samples.rows + comparison.rows.rows > 2 * 100 {
                 pqmass = PQMass(samples.storage, comparison.rows.storage, dimension: d)

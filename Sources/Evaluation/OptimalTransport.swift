@@ -14,21 +14,43 @@ public enum Wasserstein {
         return exactW2(Array(a[0..<n]), Array(b[0..<n]), dimension: d)
     }
 
+    /// W₂ and the Sinkhorn divergence (ε = 10⁻³) between the same rows as `evaluationW2`, from one assignment; the
+    /// divergence is nil where W₂ is NaN.
+    public static func evaluationTransport(_ a: [Float], _ b: [Float], dimension d: Int) -> (w2: Double, sinkhorn: SinkhornDivergence?) {
+        let n = min(a.count, b.count, evaluationSamples * d) / d * d
+        let (a, b) = (Array(a[0..<n]), Array(b[0..<n]))
+        guard let (costs, optimum) = assignment(a, b, dimension: d) else { return (.nan, nil) }
+        let sinkhorn = SinkhornDivergence.bracket(a, b, dimension: d, costs: costs, assignment: optimum.columns, prices: optimum.prices)
+        return (w2(costs, optimum.columns), sinkhorn)
+    }
+
     /// W₂ between the rows of `a` and `b` (both `n × dimension`, row-major); NaN when a coordinate is not finite or
     /// beyond 10¹⁸ in magnitude.
     public static func exactW2(_ a: [Float], _ b: [Float], dimension d: Int) -> Double {
+        guard let (costs, optimum) = assignment(a, b, dimension: d) else { return .nan }
+        return w2(costs, optimum.columns)
+    }
+
+    /// The squared-distance costs of `a` against `b` and their optimal assignment; nil when a coordinate is not
+    /// finite or beyond 10¹⁸ in magnitude.
+    static func assignment(_ a: [Float], _ b: [Float], dimension d: Int)
+        -> (SquaredDistances, (columns: [Int], prices: [Double]))? {
         precondition(a.count == b.count && a.count % d == 0, "exactW2: sample sets must have equal size")
-        let n = a.count / d
-        if n == 0 { return 0 }
         // A set with non-finite points has no finite W₂; coordinates beyond 10¹⁸ would make float32 differences
         // overflow to infinite costs, which the assignment cannot take: both are reported as NaN.
-        guard a.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) && b.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) else { return .nan }
+        guard a.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) && b.allSatisfy({ $0.isFinite && abs($0) <= 1e18 }) else { return nil }
         // Costs ‖a_i − b_j‖² with each coordinate difference taken in float32, squared and summed in double, in
         // coordinate order: the same numbers whether a row is computed on demand or stored.
         let costs = SquaredDistances(a, b, dimension: d)
-        let assignment = LinearAssignment.solve(costs)
+        return (costs, LinearAssignment.optimum(costs))
+    }
+
+    /// √(mean cost of the assignment).
+    static func w2(_ costs: SquaredDistances, _ columns: [Int]) -> Double {
+        let n = costs.count
+        if n == 0 { return 0 }
         var total = 0.0
-        for i in 0..<n { total += costs.cost(i, assignment[i]) }
+        for i in 0..<n { total += costs.cost(i, columns[i]) }
         return (total / Double(n)).squareRoot()
     }
 }

@@ -82,10 +82,11 @@ public struct ReportColumn: Sendable {
     ]
 
     /// Every column `--columns` offers: the defaults and the Beyond-ELBOs conventions (absolute ELBO and log Z^RW for
-    /// targets without a known log Z, MMD, entropic mode coverage, PQMass p-value, gradient evaluations).
+    /// targets without a known log Z, Sinkhorn divergence, MMD, entropic mode coverage, PQMass p-value, gradient evaluations).
     public static let all = defaults + [
         ReportColumn(metric: "elbo", heading: "ELBO", smallerIsBetter: false, latexHeading: "ELBO"),
         ReportColumn(metric: "log_z_is", heading: "log Z^RW", smallerIsBetter: false, latexHeading: "$\\log Z^{\\mathrm{RW}}$"),
+        ReportColumn(metric: "sinkhorn", heading: "Sinkhorn", smallerIsBetter: true, latexHeading: "$S_\\varepsilon$"),
         ReportColumn(metric: "mmd", heading: "MMD", smallerIsBetter: true, latexHeading: "MMD"),
         ReportColumn(metric: "emc", heading: "EMC", smallerIsBetter: false, latexHeading: "EMC"),
         ReportColumn(metric: "pqmass_p", heading: "PQMass p", smallerIsBetter: false, latexHeading: "PQMass $p$"),

@@ -24,6 +24,10 @@ public enum Summary {
         if let floor = s.w2Floor {
             out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
         }
+        if let sd = s.sinkhorn {
+            out.append(String(format: "sinkhorn  %.4f ± %.1e   (debiased, eps %g, squared-Euclidean cost; certified bracket after %d iterations)",
+                              sd.value, sd.bound, SinkhornDivergence.epsilon, sd.iterations))
+        }
         if let mmd = s.mmd { out.append(String(format: "mmd       %.4f   (Gaussian kernel, median-heuristic bandwidth)", mmd)) }
         if let q = s.pqmass {
             out.append(String(format: "pqmass    chi2 %.1f (%d regions: about %d when both sets share a law), p %.3f (mean over %d tessellations)",

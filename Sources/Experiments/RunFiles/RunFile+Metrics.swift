@@ -34,6 +34,7 @@ extension RunFile {
             if let e = s.energyMean { m.append(Metric(name: "energy_mean", value: e)) }
             if let w2 = s.w2 { m.append(Metric(name: "w2", value: w2)) }
             if let floor = s.w2Floor { m.append(Metric(name: "w2_floor", value: floor)) }
+            if let sd = s.sinkhorn { m += [Metric(name: "sinkhorn", value: sd.value), Metric(name: "sinkhorn_bound", value: sd.bound)] }
             if let mmd = s.mmd { m.append(Metric(name: "mmd", value: mmd)) }
             if let q = s.pqmass { m += [Metric(name: "pqmass_chi2", value: q.chiSquared), Metric(name: "pqmass_p", value: q.pValue)] }
             if let p = s.particles {
