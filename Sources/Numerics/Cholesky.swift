@@ -26,4 +26,20 @@ public enum SymmetricPositiveDefinite {
         for i in 0..<n { for j in 0..<i { m[i * n + j] = m[j * n + i] } }
         return (m, logDet)
     }
+
+    /// The lower-triangular Cholesky factor L (row-major, zero above the diagonal) of the n×n symmetric
+    /// positive-definite matrix `a` (row-major, full): a = L Lᵀ.
+    /// - Throws: `NotPositiveDefinite`.
+    public static func choleskyFactor(_ a: [Double], n: Int) throws -> [Double] {
+        precondition(a.count == n * n, "choleskyFactor: need n² entries")
+        var m = a
+        var size = Int32(n), info: Int32 = 0
+        var uplo = CChar(UInt8(ascii: "L"))
+        dpotrf_(&uplo, &size, &m, &size, &info, 1)
+        guard info == 0 else { throw NotPositiveDefinite(info: info) }
+        // Column-major L is row-major Lᵀ: entry (i, j ≤ i) of L sits at m[j·n + i].
+        var l = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0...i { l[i * n + j] = m[j * n + i] } }
+        return l
+    }
 }

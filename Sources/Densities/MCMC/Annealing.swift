@@ -59,9 +59,10 @@ public struct AnnealedImportanceSampler: Sendable {
     public var stepSize: (start: Float, middle: Float)
     /// Leapfrog steps per HMC move, and HMC moves per temperature.
     public var leapfrogSteps: Int, moves = 1
-    /// Whether HMC moves in coordinates divided by the particles' weighted standard deviations (a diagonal mass
-    /// matrix fitted at every temperature), so that one step size suits coordinates of very different scales.
-    public var preconditioned = false
+    /// Whether HMC moves in coordinates scaled by the particles' weighted standard deviations (a diagonal mass
+    /// matrix fitted at every temperature) or by the Cholesky factor of their weighted covariance (a full one), so
+    /// that one step size suits coordinates of very different scales or strong correlations.
+    public var preconditioning = HMCPreconditioning.none
     /// Normalised ESS below which SMC resamples; nil for AIS (no resampling).
     public var resamplingThreshold: Double?
     /// Adaptive tempering (Jasra et al. 2011; Zhou, Johansen & Aston 2016): the next β is the largest that keeps the
@@ -76,9 +77,9 @@ public struct AnnealedImportanceSampler: Sendable {
     /// - Precondition: K ≥ 1, s > 0, step sizes > 0, at least one leapfrog step, threshold in (0, 1].
     public init(temperatures: Int, initialStd: Double, stepSize: (start: Float, middle: Float), leapfrogSteps: Int,
                 resamplingThreshold: Double?, conditionalESS: Double? = nil, adaptStepSize: Bool = false, moves: Int = 1,
-                preconditioned: Bool = false) {
+                preconditioning: HMCPreconditioning = .none) {
         precondition(moves >= 1, "AnnealedImportanceSampler: at least one move per temperature")
-        (self.moves, self.preconditioned) = (moves, preconditioned)
+        (self.moves, self.preconditioning) = (moves, preconditioning)
         precondition(conditionalESS.map { $0 > 0 && $0 < 1 } ?? true, "AnnealedImportanceSampler: conditional ESS in (0, 1)")
         (self.conditionalESS, self.adaptStepSize) = (conditionalESS, adaptStepSize)
         precondition(temperatures >= 1 && initialStd > 0 && stepSize.start > 0 && stepSize.middle > 0 && leapfrogSteps >= 1,
@@ -198,16 +199,19 @@ public struct AnnealedImportanceSampler: Sendable {
             }
         }
         let annealed = AnnealedTarget(base: target, beta: beta, initialStd: s)
-        let scales = preconditioned ? Self.weightedStd(state) : nil
-        if let scales {  // to z = x / scale; ∇_z = scale ⊙ ∇_x
-            for r in 0..<n { for k in 0..<d { chains.positions[r, k] /= scales[k]; chains.gradient[r, k] *= scales[k] } }
+        var transformed: LinearPreconditioner.Transformed?
+        if preconditioning != .none {  // to z = L⁻¹x; ∇_z = Lᵀ∇_x
+            let map = LinearPreconditioner(state.positions, logWeights: state.logWeights, full: preconditioning == .full)
+            chains.positions = map.latent(chains.positions)
+            chains.gradient.storage.withUnsafeMutableBufferPointer { map.latentGradient($0.baseAddress!, count: n) }
+            transformed = LinearPreconditioner.Transformed(base: annealed, map: map)
         }
-        let kernelTarget: any Target = scales.map { Rescaled(base: annealed, scales: $0) } ?? annealed
         let epsilon = adaptStepSize ? state.adaptedStepSize ?? stepSize.start : stepSize(at: beta)
-        var (moved, info) = try HMC(leapfrogSteps: leapfrogSteps).step(chains, target: kernelTarget,
+        var (moved, info) = try HMC(leapfrogSteps: leapfrogSteps).step(chains, target: transformed ?? annealed,
                                                                         stepSizes: [Float](repeating: epsilon, count: n), rng: &rng)
-        if let scales {  // back to x, as `Rescaled` computed it
-            for r in 0..<n { for k in 0..<d { moved.positions[r, k] *= scales[k]; moved.gradient[r, k] /= scales[k] } }
+        if let transformed {  // the proposals in x, with the gradient π_β gave there (only accepted rows are read)
+            moved.positions = Matrix(rows: n, cols: d, storage: transformed.last.positions)
+            moved.gradient = Matrix(rows: n, cols: d, storage: transformed.last.gradient)
         }
         if adaptStepSize { state.adaptedStepSize = epsilon * Float(exp(2 * (info.acceptanceRate - 0.65))) }
         moved.positions.storage.withUnsafeBufferPointer { X in
@@ -222,34 +226,6 @@ public struct AnnealedImportanceSampler: Sendable {
         }
         state.accepted += info.accepted.filter { $0 }.count
         state.proposed += n
-    }
-
-    /// Each coordinate's standard deviation over the particles under their normalised weights, floored at 10⁻⁶ of
-    /// max(1, |mean|) so that a collapsed coordinate keeps a usable scale.
-    static func weightedStd(_ state: State) -> [Float] {
-        let n = state.positions.rows, d = state.positions.cols
-        let top = state.logWeights.max()!, w = state.logWeights.map { exp($0 - top) }, total = w.reduce(0, +)
-        return (0..<d).map { k in
-            var mean = 0.0, second = 0.0
-            for r in 0..<n { let v = Double(state.positions[r, k]); mean += w[r] * v; second += w[r] * v * v }
-            mean /= total
-            let variance = max(second / total - mean * mean, 0)
-            return Float(max(variance.squareRoot(), 1e-6 * max(1, abs(mean))))
-        }
-    }
-
-    /// A target seen in coordinates z = x / scale: log density unchanged (the Jacobian is constant), ∇_z = scale ⊙ ∇_x.
-    struct Rescaled: Target {
-        let base: any Target, scales: [Float]
-        var name: String { base.name }
-        var dimension: Int { base.dimension }
-        func evaluate(_ z: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
-                      gradient: UnsafeMutablePointer<Float>?) throws {
-            let d = dimension
-            let x = (0..<(count * d)).map { z[$0] * scales[$0 % d] }
-            try x.withUnsafeBufferPointer { try base.evaluate($0.baseAddress!, count: count, logDensity: logDensity, gradient: gradient) }
-            if let gradient { for i in 0..<(count * d) { gradient[i] *= scales[i % d] } }
-        }
     }
 
     /// Systematic resampling (Kitagawa 1996): n indices with one uniform offset, each index i repeated about

@@ -1,3 +1,5 @@
+import Densities
+
 /// Settings of the training-free annealing baselines (`objective=smc`, `objective=ais`): the geometric path from
 /// N(0, anneal_std²·I) to the target, `anneal_steps` temperatures, one HMC move of `hmc_leapfrog` leapfrog steps per
 /// temperature with step `anneal_step` at β = 0 and `anneal_step_mid` from β = ½ on (the Beyond-ELBOs SMC, whose
@@ -21,8 +23,8 @@ public struct AnnealingSettings: Sendable, Equatable {
     public var adaptStepSize = false
     /// HMC moves per temperature (`anneal_moves`).
     public var moves = 1
-    /// Whether HMC is preconditioned by the particles' weighted standard deviations (`anneal_precondition`).
-    public var preconditioned = false
+    /// How HMC is preconditioned (`anneal_precondition`: false, true = diagonal, full).
+    public var preconditioning = HMCPreconditioning.none
 }
 
 extension RunConfig {
@@ -52,9 +54,14 @@ extension RunConfig {
             set: { c, v in c.annealing.adaptStepSize = try boolean("anneal_adapt_step", v) }, get: { "\($0.annealing.adaptStepSize)" }),
         Key(name: "anneal_moves", help: "objective=smc/ais: HMC moves (of hmc_leapfrog leapfrog steps) per temperature",
             set: { c, v in c.annealing.moves = try integer("anneal_moves", v, min: 1, max: 10_000) }, get: { "\($0.annealing.moves)" }),
-        Key(name: "anneal_precondition", help: "objective=smc/ais: HMC in coordinates divided by the particles' weighted standard "
-                + "deviations at each temperature (a diagonal mass matrix); anneal_step is then relative to that spread",
-            set: { c, v in c.annealing.preconditioned = try boolean("anneal_precondition", v) }, get: { "\($0.annealing.preconditioned)" }),
+        Key(name: "anneal_precondition", help: "objective=smc/ais: HMC in coordinates scaled at each temperature by the particles' "
+                + "weighted standard deviations (true: a diagonal mass matrix) or by the Cholesky factor of their weighted covariance "
+                + "(full: a full one); anneal_step is then relative to that spread",
+            set: { c, v in
+                let value = try choice("anneal_precondition", v, ["false", "true", "full"])
+                c.annealing.preconditioning = value == "full" ? .full : value == "true" ? .diagonal : .none
+            },
+            get: { c in c.annealing.preconditioning == .full ? "full" : c.annealing.preconditioning == .diagonal ? "true" : "false" }),
         Key(name: "mfvi_std", help: "objective=mfvi: standard deviation of the initial Gaussian N(0, s²I) (lr, iterations, batch_size as usual)",
             set: { c, v in c.mfviStd = try positive("mfvi_std", v) }, get: { "\($0.mfviStd)" }),
     ]

@@ -41,7 +41,7 @@ public final class AnnealingBaseline: Learner {
                                             stepSize: (a.stepStart, a.stepMiddle ?? a.stepStart), leapfrogSteps: config.hmcLeapfrog,
                                             resamplingThreshold: config.method.name == "smc" ? Double(a.resamplingThreshold) : nil,
                                             conditionalESS: a.schedule == "adaptive" ? Double(a.conditionalESS) : nil,
-                                            adaptStepSize: a.adaptStepSize, moves: a.moves, preconditioned: a.preconditioned)
+                                            adaptStepSize: a.adaptStepSize, moves: a.moves, preconditioning: a.preconditioning)
         rng = Xoshiro256(seed: config.seed, stream: 1 << 54)
         state = try sampler.start(target: target, count: config.evaluation.paths, rng: &rng)
     }
