@@ -97,6 +97,20 @@ final class AnnealingTests: XCTestCase {
         var back = [Float](repeating: 0, count: n * 3)
         z.storage.withUnsafeBufferPointer { zp in back.withUnsafeMutableBufferPointer { map.position(zp.baseAddress!, count: n, into: $0.baseAddress!) } }
         for k in 0..<(n * 3) { XCTAssertEqual(back[k], x.storage[k], accuracy: 1e-5 * max(1, abs(x.storage[k]))) }
+        // A tight, strongly correlated cloud far from the origin (a posterior's shape): z is centred at the cloud's
+        // mean, so x = μ + L z returns every point to within two float32 ulps and 10⁻⁶ of the spread (uncentred, L's conditioning would
+        // turn z's rounding into errors a hundred times larger, moves the Metropolis test never sees).
+        var far = x
+        for r in 0..<n { far[r, 0] = 300 + 0.01 * x[r, 0]; far[r, 1] = -200 + 0.01 * x[r, 0] + 1e-4 * x[r, 1]; far[r, 2] = 0.5 * x[r, 2] }
+        let tight = LinearPreconditioner(far, logWeights: logWeights, full: true)
+        var farBack = [Float](repeating: 0, count: n * 3)
+        tight.latent(far).storage.withUnsafeBufferPointer { zp in
+            farBack.withUnsafeMutableBufferPointer { tight.position(zp.baseAddress!, count: n, into: $0.baseAddress!) }
+        }
+        let spread: [Float] = [0.01, 0.01, 0.5]
+        for k in 0..<(n * 3) {
+            XCTAssertLessThanOrEqual(abs(farBack[k] - far.storage[k]), 2 * far.storage[k].ulp + 1e-6 * spread[k % 3], "entry \(k)")
+        }
         let transformed = LinearPreconditioner.Transformed(base: CorrelatedGaussian(), map: map)
         let point = Matrix(rows: 1, cols: 3, storage: [0.4, -0.7, 1.2])
         let (_, gradient) = try transformed.logDensityAndGradient(point)

@@ -207,8 +207,13 @@ public struct AnnealedImportanceSampler: Sendable {
             transformed = LinearPreconditioner.Transformed(base: annealed, map: map)
         }
         let epsilon = adaptStepSize ? state.adaptedStepSize ?? stepSize.start : stepSize(at: beta)
+        // In whitened coordinates every direction has the same frequency, so a fixed step makes every trajectory
+        // turn by the same angle and the chains barely mix at some steps (HMC's periodicity; Neal 2011, §5.4.2.2):
+        // each chain's step is drawn from ε·U(0.5, 1.5), independently of its state, which keeps π_β invariant.
+        let steps = preconditioning == .full ? (0..<n).map { _ in epsilon * (0.5 + rng.nextUniform()) }
+                                             : [Float](repeating: epsilon, count: n)
         var (moved, info) = try HMC(leapfrogSteps: leapfrogSteps).step(chains, target: transformed ?? annealed,
-                                                                        stepSizes: [Float](repeating: epsilon, count: n), rng: &rng)
+                                                                        stepSizes: steps, rng: &rng)
         if let transformed {  // the proposals in x, with the gradient π_β gave there (only accepted rows are read)
             moved.positions = Matrix(rows: n, cols: d, storage: transformed.last.positions)
             moved.gradient = Matrix(rows: n, cols: d, storage: transformed.last.gradient)

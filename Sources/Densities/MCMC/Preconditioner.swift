@@ -7,29 +7,31 @@ public enum HMCPreconditioning: String, Sendable, CaseIterable {
     case none, diagonal, full
 }
 
-/// A linear change of coordinates x = L z with L lower-triangular (d × d, row-major, double): HMC with unit mass in
-/// z is HMC in x with mass matrix (L Lᵀ)⁻¹ (Neal 2011, §4.1). With L the Cholesky factor of the particles' weighted
+/// An affine change of coordinates x = μ + L z with L lower-triangular (d × d, row-major, double): HMC with unit mass
+/// in z is HMC in x with mass matrix (L Lᵀ)⁻¹ (Neal 2011, §4.1). With L the Cholesky factor of the particles' weighted
 /// covariance, one step size suits a posterior whose coordinates are correlated or of very different scales (the
 /// reference SMC of BENCHMARK-TASKS.md §3.3 preconditions so). The Jacobian is constant, so densities are unchanged
-/// and gradients transform as ∇_z = Lᵀ ∇_x.
+/// and gradients transform as ∇_z = Lᵀ ∇_x. Centring at the particles' mean μ keeps z of order one: float32 z far
+/// from the origin would carry rounding errors that L, whose condition number a posterior's correlations make large,
+/// maps back into perturbations of x the Metropolis test never sees.
 struct LinearPreconditioner {
     let d: Int
-    /// L, row-major; zero above the diagonal.
-    let lower: [Double]
+    /// μ, and L row-major (zero above the diagonal).
+    let mean: [Double], lower: [Double]
 
-    init(d: Int, lower: [Double]) {
-        (self.d, self.lower) = (d, lower)
+    init(mean: [Double], lower: [Double]) {
+        (d, self.mean, self.lower) = (mean.count, mean, lower)
     }
 
-    /// L = diag(scales).
+    /// μ = 0, L = diag(scales).
     init(scales: [Double]) {
         let d = scales.count
         var l = [Double](repeating: 0, count: d * d)
         for k in 0..<d { l[k * d + k] = scales[k] }
-        self.init(d: d, lower: l)
+        self.init(mean: [Double](repeating: 0, count: d), lower: l)
     }
 
-    /// L from the weighted particles of `state`: the Cholesky factor of their covariance (jittered by 10⁻¹⁰ of its
+    /// μ and L from the weighted particles: their mean and the Cholesky factor of their covariance (jittered by 10⁻¹⁰ of its
     /// mean variance) for `.full`, else their standard deviations (floored at 10⁻⁶·max(1, |mean|), so that a collapsed
     /// coordinate keeps a usable scale), which `.full` also falls back to when the covariance is not positive definite.
     init(_ positions: Matrix, logWeights: [Double], full: Bool) {
@@ -51,20 +53,20 @@ struct LinearPreconditioner {
             let jitter = 1e-10 * (0..<d).reduce(0.0) { $0 + covariance[$1 * d + $1] } / Double(d)
             for k in 0..<d { covariance[k * d + k] += jitter }
             if let l = try? SymmetricPositiveDefinite.choleskyFactor(covariance, n: d) {
-                self.init(d: d, lower: l)
+                self.init(mean: mean, lower: l)
                 return
             }
         }
         self.init(scales: scales)
     }
 
-    /// z = L⁻¹x for every row (forward substitution).
+    /// z = L⁻¹(x − μ) for every row (forward substitution).
     func latent(_ x: Matrix) -> Matrix {
         var z = x
         var row = [Double](repeating: 0, count: d)
         for r in 0..<x.rows {
             for i in 0..<d {
-                var s = Double(x[r, i])
+                var s = Double(x[r, i]) - mean[i]
                 for j in 0..<i { s -= lower[i * d + j] * row[j] }
                 row[i] = s / lower[i * d + i]
             }
@@ -73,11 +75,11 @@ struct LinearPreconditioner {
         return z
     }
 
-    /// x = L z for every row of `z` (count × d, contiguous), into `x`.
+    /// x = μ + L z for every row of `z` (count × d, contiguous), into `x`.
     func position(_ z: UnsafePointer<Float>, count: Int, into x: UnsafeMutablePointer<Float>) {
         for r in 0..<count {
             for i in 0..<d {
-                var s = 0.0
+                var s = mean[i]
                 for j in 0...i { s += lower[i * d + j] * Double(z[r * d + j]) }
                 x[r * d + i] = Float(s)
             }
