@@ -19,6 +19,8 @@ public protocol Target: Sendable {
     var modeWeights: [Double]? { get }
     /// How coordinates group into particles, for particle systems (nil otherwise).
     var particleStructure: ParticleStructure? { get }
+    /// Whether `evaluate` gives ∇log R (every built-in target does; a value-only Python function does not).
+    var providesGradient: Bool { get }
 
     /// Writes log R(x) for each of the `count` rows of `x` (row-major, `count × dimension`) into `logDensity`
     /// and, when `gradient` is non-nil, ∇ₓ log R(x) into it (same layout as `x`). Built-in targets never
@@ -40,6 +42,7 @@ extension Target {
     public var modeCentres: [[Float]]? { nil }
     public var modeWeights: [Double]? { nil }
     public var particleStructure: ParticleStructure? { nil }
+    public var providesGradient: Bool { true }
     public func exactSamples(count: Int, rng: inout Xoshiro256) -> Matrix? { nil }
 
     /// Whether `exactSamples` returns samples.

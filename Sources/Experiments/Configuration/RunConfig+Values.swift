@@ -66,6 +66,7 @@ extension RunConfig {
     /// A `target=` value with its plug-in or spec path made absolute; catalog names unchanged.
     static func absoluteTarget(_ v: String) -> String {
         if v.hasPrefix("plugin:") { return "plugin:" + absolutePath(String(v.dropFirst("plugin:".count))) }
+        if let (file, function) = TargetCatalog.pythonFunction(v) { return "python:" + absolutePath(file) + ":" + function }
         return v.hasSuffix(".yaml") ? absolutePath(v) : v
     }
 

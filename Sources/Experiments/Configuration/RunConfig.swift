@@ -182,8 +182,8 @@ public struct RunConfig: Sendable, Equatable {
 
     /// All accepted keys, in the order they are listed and stored.
     public static let keys: [Key] = [
-        Key(name: "target", help: "target density: a name from `dsampler targets`, manywell-D (D even), plugin:PATH.so "
-                + "or a spec file PATH.yaml",
+        Key(name: "target", help: "target density: a name from `dsampler targets`, manywell-D (D even), plugin:PATH.so, "
+                + "python:FILE.py:FUNC or a spec file PATH.yaml",
             set: { c, v in
                 try TargetCatalog.validate(v)
                 c.target = absoluteTarget(v)

@@ -3,6 +3,7 @@ import Yams
 import Densities
 import Numerics
 import RunStore
+import PythonTargets
 
 /// One target spec: a YAML file in `Targets/` that names a target kind and its constants.
 public struct TargetSpec {
@@ -31,7 +32,7 @@ public struct TargetSpec {
     static let kindKeys: [String: Set<String>] = [
         "grid-mixture": ["grid", "variance", "weights"], "ratio": ["numerator", "denominator"], "mixture": ["means_file", "std"], "funnel": ["dimension", "neck_std"],
         "manywell": ["dimension"], "double-well-particles": ["particles", "spatial_dim"], "lennard-jones": ["particles"],
-        "plugin": ["plugin", "dimension"],
+        "plugin": ["plugin", "dimension"], "python": ["python", "dimension", "log_z"],
         "cox-process": ["points_file", "x_range", "y_range", "grid", "prior_variance", "beta"],
     ].merging(benchmarkKindKeys) { a, _ in a }
 
@@ -137,6 +138,16 @@ public struct TargetSpec {
                                              defaultSigma2: sigma2)
         case _ where Self.benchmarkKindKeys[kind] != nil:
             return try makeBenchmarkTask(sigma2: sigma2)
+        case "python":
+            guard let value = fields["python"] as? String, let (file, function) = TargetCatalog.pythonFunction("python:" + value) else {
+                throw SpecError(file: file, problem: "needs 'python: FILE.py:FUNC' (the file relative to the spec)")
+            }
+            let z = try fields["log_z"].map { v -> Double in
+                guard let z = Self.number(v), z.isFinite else { throw SpecError(file: self.file, problem: "'log_z' must be a finite number") }
+                return z
+            }
+            return try PythonTarget(path: Self.path(file, relativeTo: self.file), function: function,
+                                    dimension: fields["dimension"] == nil ? nil : try integer("dimension"), logZ: z, sigma2: sigma2)
         default:  // plugin
             guard let library = fields["plugin"] as? String else { throw SpecError(file: file, problem: "needs 'plugin: PATH.so'") }
             let expected = fields["dimension"] == nil ? nil : try integer("dimension")
@@ -272,18 +283,36 @@ public enum TargetCatalog {
     /// Checks the form of a `target=` value without loading anything; the error lists the valid names.
     public static func validate(_ name: String) throws {
         if name.hasPrefix("plugin:") && name.count > 7 || name.hasSuffix(".yaml") { return }
+        if name.hasPrefix("python:") {
+            guard pythonFunction(name) != nil else {
+                throw ConfigError.badValue(key: "target", value: name, expected: "python:FILE.py:FUNC (a Python file and the function in it)")
+            }
+            return
+        }
         if let d = Int(name.dropFirst("manywell-".count)), name.hasPrefix("manywell-"), d > 0, d % 2 == 0 { return }
         if try spec(name) != nil { return }
         let known = try specs().map(\.name)
         if !known.contains(name) { throw UnknownTargetError(name: name, known: known) }
     }
 
-    /// The target for a `target=` value: a catalog name, `manywell-D`, `plugin:PATH.so`, or a spec file `PATH.yaml`.
+    /// The file and function of `python:FILE.py:FUNC` (split at the last colon), or nil for another form.
+    public static func pythonFunction(_ value: String) -> (file: String, function: String)? {
+        guard value.hasPrefix("python:") else { return nil }
+        let rest = value.dropFirst("python:".count)
+        guard let colon = rest.lastIndex(of: ":") else { return nil }
+        let file = String(rest[..<colon]), function = String(rest[rest.index(after: colon)...])
+        guard !file.isEmpty, !function.isEmpty, function.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+        return (file, function)
+    }
+
+    /// The target for a `target=` value: a catalog name, `manywell-D`, `plugin:PATH.so`, `python:FILE.py:FUNC`, or a
+    /// spec file `PATH.yaml`.
     public static func resolve(_ name: String) throws -> any Target { try resolve(name, resolving: []) }
 
     /// `resolve` inside the ratio specs named in `resolving` (which must not come round again).
     static func resolve(_ name: String, resolving: [String]) throws -> any Target {
         if name.hasPrefix("plugin:") { return try PluginTarget(path: String(name.dropFirst("plugin:".count))) }
+        if let (file, function) = pythonFunction(name) { return try PythonTarget(path: file, function: function) }
         if name.hasSuffix(".yaml") { return try TargetSpec(file: URL(fileURLWithPath: name)).make(resolving: resolving) }
         if let spec = try spec(name) { return try spec.make(resolving: resolving) }
         if name.hasPrefix("manywell-"), let d = Int(name.dropFirst("manywell-".count)), d > 0, d % 2 == 0 {

@@ -55,6 +55,7 @@ public final class EnergyMatchingLearner: Learner {
     public static func setup(_ config: RunConfig, target custom: (any Target)? = nil) throws
         -> (original: any Target, scaling: ScaledTarget?, settings: EnergyMatchingSettings) {
         let original = try custom ?? TargetCatalog.resolve(config.target)
+        try requireGradient(of: original, for: "objective=\(config.objective)")
         let defaults = custom == nil ? try TargetCatalog.spec(config.target)?.idemDefaults ?? [:] : [:]
         func value(_ given: Float?, _ key: String, _ fallback: Float) -> Float { given ?? defaults[key].map(Float.init) ?? fallback }
         let o = config.idem

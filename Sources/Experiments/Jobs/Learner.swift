@@ -119,7 +119,17 @@ extension Learner {
                 + "(idem or mala): objective=\(config.objective) starts from N(0, s²I), which is not centre-of-mass free")
         }
         try config.checkSizes(dimension: target.dimension)
+        try requireGradient(of: target, for: "objective=\(config.objective)")
         return target
+    }
+
+    /// Refuses, at load time, a target without ∇log R (a value-only Python function) for a run that needs it.
+    /// - Throws: `TrainingError.unsupportedSettings` naming the target, what needs the gradient, and the fix.
+    static func requireGradient(of target: any Target, for what: String, needed: Bool = true) throws {
+        guard needed, !target.providesGradient else { return }
+        throw TrainingError.unsupportedSettings("target \(target.name) returns only log R, but \(what) needs ∇log R: return "
+            + "(log_r, grad) from the function or define FUNC_grad(x) beside it (a value-only target trains with the TB family "
+            + "without langevin or local_search)")
     }
 }
 

@@ -50,6 +50,9 @@ public final class PathSpaceLearner: Learner {
             target = evaluationTarget
         }
         if target.particleStructure == nil { try config.checkSizes(dimension: target.dimension) }
+        let needs = [config.langevin ? "langevin=true" : nil, method.gradient == .pathwise ? "objective=\(config.objective)" : nil,
+                     config.localSearch ? "local_search=true" : nil].compactMap { $0 }
+        try Self.requireGradient(of: target, for: needs.joined(separator: " and "), needed: !needs.isEmpty)
         trainer = try PathSpaceTrainer(settings: config.pathSpaceSettings, target: target,
                                        prior: method.prior && training ? try Self.loadPrior(config.prior) : nil,
                                        data: method.paths == .data && training ? try Self.loadData(config.data, dimension: target.dimension) : nil,

@@ -118,12 +118,13 @@ public enum RunFile {
         }
     }
 
-    /// Where a run's target came from, for `/provenance/target_source`: "catalog", "plugin PATH", "spec file PATH",
+    /// Where a run's target came from, for `/provenance/target_source`: "catalog", "plugin PATH", "python FILE:FUNC", "spec file PATH",
     /// or "swift TYPE" for a `Target` value given through the API, which only the program that defines it can
     /// rebuild (`restore(_:path:target:)`).
     static func targetSource(_ name: String, custom: (any Target)?) -> String {
         if let custom { return "swift " + String(reflecting: type(of: custom)) }
         if name.hasPrefix("plugin:") { return "plugin " + name.dropFirst("plugin:".count) }
+        if name.hasPrefix("python:") { return "python " + name.dropFirst("python:".count) }
         return name.hasSuffix(".yaml") ? "spec file " + name : "catalog"
     }
 

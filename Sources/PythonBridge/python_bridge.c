@@ -1,0 +1,223 @@
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "python_bridge.h"
+
+struct dsp_python_function {
+    PyObject *module, *function, *gradient, *name;  // strong references; gradient may be Py_None
+};
+
+// Loading, result checks and error descriptions are plain Python, compiled once under the file name <dsampler> so
+// that tracebacks can leave these frames out and show only the user's.
+static const char *helpers =
+    "import sys, os, importlib.util, traceback\n"
+    "try:\n"
+    "    import numpy\n"
+    "    numpy_error = None\n"
+    "except Exception as e:\n"
+    "    numpy, numpy_error = None, f'{type(e).__name__}: {e}'\n"
+    "class DsamplerError(Exception):\n"
+    "    pass\n"
+    "def load(path, name):\n"
+    "    if numpy is None:\n"
+    "        raise DsamplerError(f'NumPy cannot be imported by the embedded Python {sys.version.split()[0]} ({numpy_error}); '\n"
+    "                            'install python3-numpy (Scripts/setup does) or point PYTHONPATH at a NumPy for this Python')\n"
+    "    if not os.path.isfile(path):\n"
+    "        raise DsamplerError('no such file')\n"
+    "    directory = os.path.dirname(os.path.abspath(path))\n"
+    "    if directory not in sys.path:\n"
+    "        sys.path.insert(0, directory)\n"
+    "    module_name = 'dsampler_energy_' + ''.join(c if c.isalnum() else '_' for c in os.path.abspath(path))\n"
+    "    spec = importlib.util.spec_from_file_location(module_name, path)\n"
+    "    if spec is None or spec.loader is None:\n"
+    "        raise DsamplerError('not a Python source file (name it FILE.py)')\n"
+    "    module = importlib.util.module_from_spec(spec)\n"
+    "    sys.modules[module_name] = module\n"
+    "    spec.loader.exec_module(module)\n"
+    "    function = getattr(module, name, None)\n"
+    "    if not callable(function):\n"
+    "        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith('_') and getattr(v, '__module__', None) == module_name)\n"
+    "        what = 'no function' if function is None else f'a {type(function).__name__}, not a function,'\n"
+    "        raise DsamplerError(f'defines {what} {name!r}; its functions: ' + (', '.join(found) or 'none'))\n"
+    "    gradient = getattr(module, name + '_grad', None)\n"
+    "    if gradient is not None and not callable(gradient):\n"
+    "        raise DsamplerError(f'{name}_grad is a {type(gradient).__name__}, not a function')\n"
+    "    return module, function, gradient\n"
+    "def constant(module, name):\n"
+    "    value = getattr(module, name, None)\n"
+    "    if value is None:\n"
+    "        return None\n"
+    "    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)):\n"
+    "        raise DsamplerError(f'{name} = {value!r} must be a number')\n"
+    "    return float(value)\n"
+    "def check(value, shape, what, name):\n"
+    "    if not isinstance(value, numpy.ndarray):\n"
+    "        raise DsamplerError(f'{name} returned {what} as {type(value).__name__}; return a NumPy float64 array of shape {shape}')\n"
+    "    if value.dtype != numpy.float64:\n"
+    "        raise DsamplerError(f'{name} returned {what} with dtype {value.dtype}; return float64 (compute in the dtype of x): '\n"
+    "                            'log R is kept in double precision')\n"
+    "    if value.shape != shape:\n"
+    "        raise DsamplerError(f'{name} returned {what} of shape {value.shape} for {shape[0]} points; expected {shape}')\n"
+    "    return numpy.ascontiguousarray(value)\n"
+    "def call(function, gradient, name, x, want_gradient):\n"
+    "    n, d = x.shape\n"
+    "    out = function(x)\n"
+    "    grad, grad_name = None, name\n"
+    "    if isinstance(out, tuple):\n"
+    "        if len(out) != 2:\n"
+    "            raise DsamplerError(f'{name} returned a tuple of {len(out)} items; return log_r or (log_r, grad)')\n"
+    "        out, grad = out\n"
+    "    if want_gradient and grad is None and gradient is not None:\n"
+    "        grad, grad_name = gradient(x), name + '_grad'\n"
+    "    out = check(out, (n,), 'log_r', name)\n"
+    "    if want_gradient and grad is not None:\n"
+    "        grad = check(grad, (n, d), 'the gradient', grad_name)\n"
+    "    return out, (grad if want_gradient else None)\n"
+    "def describe(error):\n"
+    "    if isinstance(error, DsamplerError):\n"
+    "        return str(error)\n"
+    "    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != '<dsampler>'][-3:]\n"
+    "    lines = [f'  File \"{f.filename}\", line {f.lineno}, in {f.name}' + (f'\\n    {f.line}' if f.line else '') for f in frames]\n"
+    "    return '\\n'.join([f'{type(error).__name__}: {error}'] + lines)\n";
+
+static PyObject *namespace;  // the helpers' globals
+static char *start_error;    // why the interpreter or the helpers could not start
+static pthread_once_t started = PTHREAD_ONCE_INIT;
+
+static char *copy_string(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *out = malloc(n);
+    if (out) memcpy(out, s, n);
+    return out;
+}
+
+// The pending exception described by the helpers (with the GIL held); clears it.
+static char *describe_exception(void) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback && value) PyException_SetTraceback(value, traceback);
+    char *message = NULL;
+    PyObject *describe = namespace ? PyDict_GetItemString(namespace, "describe") : NULL;  // borrowed
+    PyObject *text = describe && value ? PyObject_CallOneArg(describe, value) : NULL;
+    if (text) {
+        const char *utf8 = PyUnicode_AsUTF8(text);
+        if (utf8) message = copy_string(utf8);
+        Py_DECREF(text);
+    }
+    PyErr_Clear();
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return message ? message : copy_string("a Python exception that could not be described");
+}
+
+static void start(void) {
+    Py_InitializeEx(0);  // 0: Python installs no signal handlers; interruption stays the toolkit's
+    PyObject *globals = PyDict_New();
+    PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+    PyObject *code = Py_CompileString(helpers, "<dsampler>", Py_file_input);
+    PyObject *result = code ? PyEval_EvalCode(code, globals, globals) : NULL;
+    if (result) {
+        namespace = globals;
+    } else {
+        char *why = describe_exception();
+        size_t n = strlen(why) + 64;
+        start_error = malloc(n);
+        if (start_error) snprintf(start_error, n, "the embedded Python could not start: %s", why);
+        free(why);
+        Py_DECREF(globals);
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(code);
+    PyEval_SaveThread();  // release the GIL: every call takes it back with PyGILState_Ensure
+}
+
+// The helper `name` called with `args` (a new reference, stolen); NULL with a Python exception pending.
+static PyObject *call_helper(const char *name, PyObject *args) {
+    PyObject *helper = PyDict_GetItemString(namespace, name);  // borrowed
+    PyObject *result = args ? PyObject_CallObject(helper, args) : NULL;
+    Py_XDECREF(args);
+    return result;
+}
+
+dsp_python_function *dsp_python_load(const char *path, const char *name, char **error) {
+    pthread_once(&started, start);
+    if (start_error) { *error = copy_string(start_error); return NULL; }
+    PyGILState_STATE gil = PyGILState_Ensure();
+    dsp_python_function *f = NULL;
+    PyObject *loaded = call_helper("load", Py_BuildValue("(ss)", path, name));
+    if (loaded) {
+        f = malloc(sizeof *f);
+        PyObject *module, *function, *gradient;
+        PyArg_ParseTuple(loaded, "OOO", &module, &function, &gradient);
+        Py_INCREF(module); Py_INCREF(function); Py_INCREF(gradient);
+        *f = (dsp_python_function){ module, function, gradient, PyUnicode_FromString(name) };
+        Py_DECREF(loaded);
+    } else {
+        *error = describe_exception();
+    }
+    PyGILState_Release(gil);
+    return f;
+}
+
+int dsp_python_constant(dsp_python_function *function, const char *name, double *value, char **error) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int status = -1;
+    PyObject *result = call_helper("constant", Py_BuildValue("(Os)", function->module, name));
+    if (!result) {
+        *error = describe_exception();
+    } else {
+        status = result == Py_None ? 0 : 1;
+        if (status == 1) *value = PyFloat_AsDouble(result);
+        Py_DECREF(result);
+    }
+    PyGILState_Release(gil);
+    return status;
+}
+
+int dsp_python_has_gradient_function(const dsp_python_function *function) {
+    return function->gradient != Py_None;
+}
+
+// Copies the float64 array `array` (checked by the helpers: C-contiguous, of `count` values) into `doubles` or, when
+// that is NULL, rounded into `floats`.
+static int read_array(PyObject *array, Py_ssize_t count, double *doubles, float *floats) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(array, &view, PyBUF_C_CONTIGUOUS) != 0) return -1;
+    int ok = view.len == count * (Py_ssize_t)sizeof(double);
+    const double *values = view.buf;
+    if (ok && doubles) memcpy(doubles, values, (size_t)count * sizeof(double));
+    if (ok && !doubles) for (Py_ssize_t k = 0; k < count; k++) floats[k] = (float)values[k];
+    PyBuffer_Release(&view);
+    return ok ? 0 : -1;
+}
+
+int dsp_python_call(dsp_python_function *function, int64_t n, int64_t d, const float *x, double *log_r, float *gradient,
+                    char **error) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int status = -1;
+    // x as a fresh array that Python owns (a function may keep a reference to it), filled in double precision.
+    PyObject *numpy = PyDict_GetItemString(namespace, "numpy");  // borrowed
+    PyObject *points = PyObject_CallMethod(numpy, "empty", "((LL))", (long long)n, (long long)d);
+    Py_buffer view;
+    if (points && PyObject_GetBuffer(points, &view, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) == 0) {
+        double *xs = view.buf;
+        for (int64_t k = 0; k < n * d; k++) xs[k] = (double)x[k];
+        PyBuffer_Release(&view);
+        PyObject *result = call_helper("call", Py_BuildValue("(OOOOi)", function->function, function->gradient, function->name,
+                                                             points, gradient != NULL));
+        if (result) {
+            PyObject *values = PyTuple_GetItem(result, 0), *grads = PyTuple_GetItem(result, 1);  // borrowed
+            status = read_array(values, n, log_r, NULL);
+            if (status == 0 && gradient) status = grads == Py_None ? 1 : read_array(grads, n * d, NULL, gradient);
+            Py_DECREF(result);
+        }
+    }
+    if (status < 0) *error = PyErr_Occurred() ? describe_exception() : copy_string("the function's result could not be read");
+    Py_XDECREF(points);
+    PyGILState_Release(gil);
+    return status;
+}

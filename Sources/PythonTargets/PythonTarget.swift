@@ -1,0 +1,113 @@
+import Foundation
+import Densities
+import PythonBridge
+
+/// A target whose log density is a batched Python function (NumPy, or PyTorch/JAX on CPU behind NumPy arrays),
+/// called through an embedded CPython (`target=python:FILE.py:FUNC`, or a spec with `kind: python`).
+///
+/// `FUNC(x)` receives an n × d float64 NumPy array and returns log R, shape (n,), float64, or a tuple
+/// `(log_r, grad)` with grad n × d; a module function `FUNC_grad(x)` returning grad is used when FUNC gives only
+/// values. Module constants `DIMENSION` (required without a spec's `dimension`) and `LOG_Z` (optional) describe the
+/// target. Each call holds Python's GIL for its duration and releases it after, so concurrent evaluations (threads ≥ 2)
+/// are serialised by Python and the toolkit's other threads keep running. Values come back in double precision;
+/// gradients are rounded to float like every target's.
+///
+/// Errors name the file and function: a missing file, function or NumPy, an import error or a Python exception
+/// (type, message, innermost frames), a result of the wrong type, dtype or shape, NaN or ±∞ values.
+public struct PythonTarget: Target {
+    public let name: String
+    public let dimension: Int
+    public let defaultSigma2: Float
+    public let logZ: Double?
+    /// The file (absolute) and function.
+    public let path: String, function: String
+    /// Whether FUNC returns (log_r, grad) or the module defines FUNC_grad, found by one call at load time.
+    public let providesGradient: Bool
+    private let handle: Handle
+
+    /// The loaded function; Python keeps it alive for the process (the interpreter is never finalised).
+    private final class Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+        init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    }
+
+    /// Loads `function` from `path`. The spec's `dimension`, `logZ` and `sigma2`, when given, override (and must agree
+    /// with) the module's `DIMENSION` and `LOG_Z`. One call at x = 0 (one point) checks the result's form and finds
+    /// whether gradients are provided.
+    /// - Throws: `PythonTargetError` naming the problem and the fix.
+    public init(path: String, function: String, dimension expected: Int? = nil, logZ spec: Double? = nil, sigma2: Float = 1) throws {
+        let label = "\(path):\(function)"
+        func fail(_ problem: String) -> PythonTargetError { PythonTargetError(target: label, problem: problem) }
+        var error: UnsafeMutablePointer<CChar>?
+        guard let pointer = dsp_python_load(path, function, &error) else { throw fail(Self.take(error)) }
+        handle = Handle(pointer)
+        func constant(_ key: String) throws -> Double? {
+            var value = 0.0
+            switch dsp_python_constant(pointer, key, &value, &error) {
+            case 1: return value
+            case 0: return nil
+            default: throw fail(Self.take(error))
+            }
+        }
+        let declared = try constant("DIMENSION")
+        if let declared, declared != declared.rounded() || declared < 1 || declared > 1_000_000 {
+            throw fail("DIMENSION = \(declared) must be a whole number from 1 to 1000000")
+        }
+        if let declared, let expected, Int(declared) != expected {
+            throw fail("the module's DIMENSION = \(Int(declared)) but the spec declares dimension \(expected)")
+        }
+        guard let d = expected ?? declared.map({ Int($0) }) else {
+            throw fail("the dimension is unknown: define DIMENSION = d in the module, or write a spec with kind: python and dimension")
+        }
+        let moduleLogZ = try constant("LOG_Z")
+        if let z = spec ?? moduleLogZ, !z.isFinite { throw fail("LOG_Z = \(z) must be finite (leave it out when unknown)") }
+        (self.path, self.function, name, dimension, defaultSigma2) = (path, function, "python:" + label, d, sigma2)
+        logZ = spec ?? moduleLogZ
+        var probe = [Double](repeating: 0, count: 1), gradient = [Float](repeating: 0, count: d)
+        let x = [Float](repeating: 0, count: d)
+        switch dsp_python_call(pointer, 1, Int64(d), x, &probe, &gradient, &error) {
+        case 0: providesGradient = true
+        case 1: providesGradient = false
+        default: throw fail("while checking it on one point (x = 0): " + Self.take(error))
+        }
+    }
+
+    public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
+                         gradient: UnsafeMutablePointer<Float>?) throws {
+        if count == 0 { return }
+        var error: UnsafeMutablePointer<CChar>?
+        let status = dsp_python_call(handle.pointer, Int64(count), Int64(dimension), x, logDensity, gradient, &error)
+        let label = "\(path):\(function)"
+        switch status {
+        case 0: break
+        case 1:
+            throw PythonTargetError(target: label, problem: "returns only log R, but this run needs ∇log R: return (log_r, grad) "
+                                    + "or define \(function)_grad(x)")
+        default: throw PythonTargetError(target: label, problem: Self.take(error))
+        }
+        if let bad = (0..<count).first(where: { !logDensity[$0].isFinite }) {
+            throw PythonTargetError(target: label, problem: "returned log_r = \(logDensity[bad]) at row \(bad) of \(count) "
+                                    + "(x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite")
+        }
+        if let gradient, let bad = (0..<(count * dimension)).first(where: { !gradient[$0].isFinite }) {
+            throw PythonTargetError(target: label, problem: "returned a gradient of \(gradient[bad]) at row \(bad / dimension) "
+                                    + "of \(count); it must be finite (and within float range)")
+        }
+    }
+
+    /// The bridge's message, freed.
+    private static func take(_ error: UnsafeMutablePointer<CChar>?) -> String {
+        guard let error else { return "failed without a message" }
+        defer { free(error) }
+        return String(cString: error)
+    }
+}
+
+/// A Python target could not be loaded or called, with `FILE.py:FUNC` and the problem.
+public struct PythonTargetError: Error, CustomStringConvertible {
+    /// `FILE.py:FUNC`.
+    public let target: String
+    /// What is wrong and how to fix it.
+    public let problem: String
+    public var description: String { "python target \(target): \(problem)" }
+}

@@ -1,0 +1,102 @@
+import XCTest
+import Foundation
+@testable import Experiments
+import TestSupport
+
+/// `target=python:FILE.py:FUNC` through the `dsampler` binary: each way a Python energy can be wrong ends with an exit
+/// status below 128 and a message naming the problem; the NumPy gmm25 equals the built-in one; threads and a large
+/// constant in log R change nothing.
+final class PythonTargetTests: ScratchFolderTestCase {
+    /// Writes `source` (a module with DIMENSION = 2 unless it sets its own) to `name` in the test's folder.
+    func module(_ name: String, _ source: String) throws -> String {
+        let path = directory + "/" + name
+        try ((source.contains("DIMENSION") ? "" : "DIMENSION = 2\n") + "import numpy as np\n" + source)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func train(_ target: String, _ settings: [String] = []) throws -> (status: Int32, signalled: Bool, output: String) {
+        try Binary.run(["train", "target=" + target, "iterations=3", "batch_size=8", "steps=4", "eval_paths=16", "threads=1",
+                        "--out", directory + "/run-\(UUID().uuidString).h5"] + settings, seconds: 120)
+    }
+
+    func assertFails(_ target: String, _ settings: [String] = [], _ messages: [String], line: UInt = #line) throws {
+        let (status, signalled, output) = try train(target, settings)
+        XCTAssertFalse(signalled, "died by signal \(status): \(output)", line: line)
+        XCTAssertTrue(status > 0 && status < 128, "exited \(status): \(output)", line: line)
+        for message in messages { XCTAssertTrue(output.contains(message), "expected '\(message)' in: \(output)", line: line) }
+    }
+
+    func testErrorsNameTheProblem() throws {
+        let good = "def f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n"
+        try assertFails("python:\(directory!)/missing.py:f", [], ["missing.py:f", "no such file"])
+        let noFunction = try module("nofunction.py", good)
+        try assertFails("python:\(noFunction):g", [], ["defines no function 'g'; its functions: f"])
+        let importing = try module("importing.py", "import not_a_module_anywhere\n" + good)
+        try assertFails("python:\(importing):f", [], ["ModuleNotFoundError: No module named 'not_a_module_anywhere'", "importing.py\", line 3"])
+        let syntax = try module("syntax.py", "def f(x)\n    return x\n")
+        try assertFails("python:\(syntax):f", [], ["SyntaxError"])
+        // Raises only on batches (the one-point check at load time passes): the run stops with the frames.
+        let raising = try module("raising.py", "def f(x):\n    if len(x) > 1:\n        raise ValueError('bad batch')\n    return -0.5 * np.sum(x * x, axis=1)\n")
+        try assertFails("python:\(raising):f", [], ["ValueError: bad batch", "raising.py\", line 5, in f"])
+        let shape = try module("shape.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1, keepdims=True)\n")
+        try assertFails("python:\(shape):f", [], ["returned log_r of shape (1, 1) for 1 points; expected (1,)"])
+        let dtype = try module("dtype.py", "def f(x):\n    return np.zeros(len(x), dtype=np.float32)\n")
+        try assertFails("python:\(dtype):f", [], ["returned log_r with dtype float32; return float64"])
+        let list = try module("list.py", "def f(x):\n    return [0.0] * len(x)\n")
+        try assertFails("python:\(list):f", [], ["returned log_r as list; return a NumPy float64 array of shape (1,)"])
+        let gradientShape = try module("gradshape.py", "def f(x):\n    return np.zeros(len(x)), np.zeros(len(x))\n")
+        try assertFails("python:\(gradientShape):f", [], ["returned the gradient of shape (1,) for 1 points; expected (1, 2)"])
+        let nan = try module("nan.py", "def f(x):\n    out = np.zeros(len(x))\n    out[-1] = np.nan\n    return out\n")
+        try assertFails("python:\(nan):f", [], ["returned log_r = nan at row"])
+        let noDimension = try module("nodim.py", "DIMENSION = None\n" + good)
+        try assertFails("python:\(noDimension):f", [], ["the dimension is unknown: define DIMENSION"])
+        // A value-only function where the run needs ∇log R.
+        let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
+        try assertFails("python:\(valueOnly):f", ["langevin=true"], ["returns only log R, but langevin=true needs ∇log R: return (log_r, grad)"])
+        try assertFails("python:\(valueOnly):f", ["objective=pis"], ["returns only log R, but objective=pis needs ∇log R"])
+        for objective in ["smc", "mfvi", "ula", "mala"] {
+            let (status, signalled, output) = try Binary.run(["train", "target=python:\(valueOnly):f", "objective=" + objective, "eval_paths=16",
+                                                              "--out", directory + "/\(objective).h5"], seconds: 120)
+            XCTAssertTrue(!signalled && status > 0 && status < 128, "\(objective) exited \(status): \(output)")
+            XCTAssertTrue(output.contains("returns only log R, but objective=\(objective) needs ∇log R"), output)
+        }
+        for malformed in ["python:x.py", "python::f", "python:x.py:", "python:x.py:f-g"] {
+            try assertFails(malformed, [], ["python:FILE.py:FUNC"])
+        }
+    }
+
+    /// The value-only function trains where no gradient is needed (TB), and `f_grad` supplies one where it is.
+    func testValueOnlyAndGradientFunction() throws {
+        let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
+        XCTAssertEqual(try train("python:\(valueOnly):f").status, 0)
+        let withGradient = try module("grad.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\ndef f_grad(x):\n    return -x\n")
+        let (status, _, output) = try train("python:\(withGradient):f", ["langevin=true"])
+        XCTAssertEqual(status, 0, output)
+    }
+
+    /// threads=2 with Langevin (concurrent calls, serialised by the GIL) gives the numbers of threads=1; a constant 10⁸
+    /// in log R (with LOG_Z shifted by it) leaves Δlog Z as it was under PIS (whose gradient sees only ∇log R): log R
+    /// crosses the boundary and enters the log weights in double precision.
+    func testThreadsAndDoublePrecision() throws {
+        // N((1, 1), 0.5²I) scaled by e^OFFSET: far enough from the sampler's start that Δlog Z is not zero.
+        let gaussian = "LOG_Z = OFFSET + np.log(2 * np.pi * 0.25)\ndef f(x):\n    u = (x - 1) / 0.5\n"
+            + "    return OFFSET - 0.5 * np.sum(u * u, axis=1), -u / 0.5\n"
+        func run(_ offset: String, _ settings: [String]) throws -> String {
+            let path = try module("gauss\(offset.replacingOccurrences(of: ".", with: "_")).py", "OFFSET = \(offset)\n" + gaussian)
+            let (status, _, output) = try Binary.run(["train", "target=python:\(path):f", "iterations=20", "batch_size=64", "steps=10",
+                                                      "eval_paths=256", "--out", directory + "/\(UUID().uuidString).h5"] + settings,
+                                                     seconds: 120)
+            XCTAssertEqual(status, 0, output)
+            return output.split(separator: "\n").filter { $0.hasPrefix("elbo ") || $0.hasPrefix("log_z") || $0.hasPrefix("ess ") }
+                .joined(separator: "\n")
+        }
+        let one = try run("0.0", ["langevin=true", "threads=1"]), two = try run("0.0", ["langevin=true", "threads=2"])
+        XCTAssertTrue(one.contains("log_z_is"), one)
+        XCTAssertEqual(one, two, "threads=1 vs threads=2")
+        func deltas(_ output: String) -> String? { output.split(separator: ";").last.map(String.init) }
+        let plain = try run("0.0", ["objective=pis", "threads=1"]), shifted = try run("1e8", ["objective=pis", "threads=1"])
+        XCTAssertFalse(deltas(plain)?.contains("delta_elbo 0.0000") ?? true, plain)
+        XCTAssertEqual(deltas(plain), deltas(shifted), "Δlog Z with and without a constant 10⁸:\n\(plain)\n\(shifted)")
+    }
+}
