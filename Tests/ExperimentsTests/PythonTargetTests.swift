@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Experiments
 import TestSupport
+import Numerics
 
 /// `target=python:FILE.py:FUNC` through the `dsampler` binary: each way a Python energy can be wrong ends with an exit
 /// status below 128 and a message naming the problem; the NumPy gmm25 equals the built-in one; threads and a large
@@ -98,5 +99,29 @@ final class PythonTargetTests: ScratchFolderTestCase {
         let plain = try run("0.0", ["objective=pis", "threads=1"]), shifted = try run("1e8", ["objective=pis", "threads=1"])
         XCTAssertFalse(deltas(plain)?.contains("delta_elbo 0.0000") ?? true, plain)
         XCTAssertEqual(deltas(plain), deltas(shifted), "Δlog Z with and without a constant 10⁸:\n\(plain)\n\(shifted)")
+    }
+}
+
+/// The examples in `Targets/python/` equal the built-in targets they rewrite at random points: log R to 10⁻⁶ relative
+/// (the built-in mixture takes x − μ and its standard deviation in float32; NumPy works in float64) and ∇log R to
+/// float rounding.
+final class PythonExampleTests: XCTestCase {
+    func testExamplesMatchBuiltInTargets() throws {
+        for (python, builtIn, spread) in [("Targets/python/gmm25-numpy.yaml", "gmm25", Float(8)),
+                                          ("python:Targets/python/logistic.py:log_density", "ionosphere", Float(0.3))] {
+            let a = try TargetCatalog.resolve(RunConfig.absoluteTarget(python)), b = try TargetCatalog.resolve(builtIn)
+            XCTAssertEqual(a.dimension, b.dimension)
+            XCTAssertEqual(a.logZ, b.logZ)
+            var rng = Numerics.Xoshiro256(seed: 3)
+            var x = rng.gaussianMatrix(rows: 64, cols: a.dimension)
+            for k in x.storage.indices { x.storage[k] *= spread }
+            let (va, ga) = try a.logDensityAndGradient(x), (vb, gb) = try b.logDensityAndGradient(x)
+            for r in 0..<64 {
+                XCTAssertEqual(va[r], vb[r], accuracy: 1e-6 * max(1, abs(vb[r])), "\(builtIn) row \(r)")
+                for k in 0..<a.dimension {
+                    XCTAssertEqual(ga[r, k], gb[r, k], accuracy: 1e-4 * max(1, abs(gb[r, k])), "\(builtIn) row \(r), coordinate \(k)")
+                }
+            }
+        }
     }
 }
