@@ -21,6 +21,7 @@ public struct RewardRatio: Target {
     public var dimension: Int { numerator.dimension }
     public var defaultSigma2: Float { numerator.defaultSigma2 }
     public var modeCentres: [[Float]]? { numerator.modeCentres }
+    public var providesGradient: Bool { numerator.providesGradient && denominator.providesGradient }
 
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) throws {

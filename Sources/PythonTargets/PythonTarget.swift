@@ -8,8 +8,10 @@ import PythonBridge
 /// `FUNC(x)` receives an n × d float64 NumPy array and returns log R, shape (n,), float64, or a tuple
 /// `(log_r, grad)` with grad n × d; a module function `FUNC_grad(x)` returning grad is used when FUNC gives only
 /// values. Module constants `DIMENSION` (required without a spec's `dimension`) and `LOG_Z` (optional) describe the
-/// target. Each call holds Python's GIL for its duration and releases it after, so concurrent evaluations (threads ≥ 2)
-/// are serialised by Python and the toolkit's other threads keep running. Values come back in double precision;
+/// target. Calls are serialised (a lock per function: a function that releases the GIL inside, as NumPy's BLAS does,
+/// would otherwise interleave with another thread's call), each holds the GIL for its duration and releases it after,
+/// so the toolkit's other threads keep running; the module's stdout and stderr are flushed after every call (the
+/// interpreter is never finalised, so nothing else would flush them). Values come back in double precision;
 /// gradients are rounded to float like every target's.
 ///
 /// Errors name the file and function: a missing file, function or NumPy, an import error or a Python exception
@@ -25,9 +27,12 @@ public struct PythonTarget: Target {
     public let providesGradient: Bool
     private let handle: Handle
 
-    /// The loaded function; Python keeps it alive for the process (the interpreter is never finalised).
+    /// The loaded function; Python keeps it alive for the process (the interpreter is never finalised). Calls go
+    /// through `lock`: the GIL alone does not serialise them, since a function that releases it (NumPy's BLAS, I/O,
+    /// PyTorch) lets another thread's call run through the same module state.
     private final class Handle: @unchecked Sendable {
         let pointer: OpaquePointer
+        let lock = NSLock()
         init(_ pointer: OpaquePointer) { self.pointer = pointer }
     }
 
@@ -62,6 +67,9 @@ public struct PythonTarget: Target {
         let moduleLogZ = try constant("LOG_Z")
         if let z = spec ?? moduleLogZ, !z.isFinite { throw fail("LOG_Z = \(z) must be finite (leave it out when unknown)") }
         (self.path, self.function, name, dimension, defaultSigma2) = (path, function, "python:" + label, d, sigma2)
+        if let spec, let moduleLogZ, spec != moduleLogZ {
+            throw fail("the module's LOG_Z = \(moduleLogZ) but the spec declares log_z \(spec); keep one")
+        }
         logZ = spec ?? moduleLogZ
         var probe = [Double](repeating: 0, count: 1), gradient = [Float](repeating: 0, count: d)
         let x = [Float](repeating: 0, count: d)
@@ -76,7 +84,9 @@ public struct PythonTarget: Target {
                          gradient: UnsafeMutablePointer<Float>?) throws {
         if count == 0 { return }
         var error: UnsafeMutablePointer<CChar>?
+        handle.lock.lock()
         let status = dsp_python_call(handle.pointer, Int64(count), Int64(dimension), x, logDensity, gradient, &error)
+        handle.lock.unlock()
         let label = "\(path):\(function)"
         switch status {
         case 0: break

@@ -67,6 +67,22 @@ final class PythonTargetTests: ScratchFolderTestCase {
         }
     }
 
+    /// A module that changes the working directory at import, run without DSAMPLER_TARGETS: a Python target needs no
+    /// catalog, so the run completes (it used to fail after training, looking for the catalog for a reference set).
+    /// A spec whose log_z disagrees with the module's LOG_Z is refused.
+    func testNoCatalogNeededAndLogZConflict() throws {
+        let wandering = try module("wandering.py", "import os\nos.chdir('/')\nLOG_Z = 1.0\ndef f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n")
+        var environment = ProcessInfo.processInfo.environment
+        environment["DSAMPLER_TARGETS"] = nil
+        let (status, _, output) = try Binary.run(["train", "target=python:\(wandering):f", "iterations=3", "batch_size=8", "steps=4",
+                                                  "eval_paths=16", "threads=1", "--out", directory + "/wander.h5"], seconds: 120,
+                                                 environment: environment)
+        XCTAssertEqual(status, 0, output)
+        try "kind: python\nname: conflict\npython: wandering.py:f\ndimension: 2\nlog_z: 3.0\n"
+            .write(toFile: directory + "/conflict.yaml", atomically: true, encoding: .utf8)
+        try assertFails(directory + "/conflict.yaml", [], ["the module's LOG_Z = 1.0 but the spec declares log_z 3.0"])
+    }
+
     /// The value-only function trains where no gradient is needed (TB), and `f_grad` supplies one where it is.
     func testValueOnlyAndGradientFunction() throws {
         let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
@@ -92,6 +108,19 @@ final class PythonTargetTests: ScratchFolderTestCase {
             return output.split(separator: "\n").filter { $0.hasPrefix("elbo ") || $0.hasPrefix("log_z") || $0.hasPrefix("ess ") }
                 .joined(separator: "\n")
         }
+        // A function that is not re-entrant and releases the GIL inside (time.sleep, like NumPy's BLAS): the calls
+        // are serialised, so two threads read the same numbers as one.
+        let shared = try module("shared.py", "import time\nbuffer = None\ndef f(x):\n    global buffer\n    buffer = x.copy()\n"
+                                + "    time.sleep(0.002)\n    return -0.5 * np.sum(buffer * buffer, axis=1), -buffer\n")
+        var sharedOutputs: [String] = []
+        for threads in ["1", "2"] {
+            let (status, _, output) = try Binary.run(["train", "target=python:\(shared):f", "iterations=3", "batch_size=256", "steps=4",
+                                                      "langevin=true", "eval_paths=256", "threads=" + threads,
+                                                      "--out", directory + "/shared\(threads).h5"], seconds: 120)
+            XCTAssertEqual(status, 0, output)
+            sharedOutputs.append(output.split(separator: "\n").filter { $0.hasPrefix("elbo ") || $0.hasPrefix("log_z_is") }.joined())
+        }
+        XCTAssertEqual(sharedOutputs[0], sharedOutputs[1])
         let one = try run("0.0", ["langevin=true", "threads=1"]), two = try run("0.0", ["langevin=true", "threads=2"])
         XCTAssertTrue(one.contains("log_z_is"), one)
         XCTAssertEqual(one, two, "threads=1 vs threads=2")

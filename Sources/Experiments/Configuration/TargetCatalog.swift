@@ -265,6 +265,9 @@ public enum TargetCatalog {
     /// The spec called `name`, if any: `NAME.yaml` first (so that a broken file elsewhere in the catalog does not
     /// hide it), then any spec whose `name:` says so.
     public static func spec(_ name: String) throws -> TargetSpec? {
+        // Plug-ins and Python functions have no spec; a spec file is read where it is, without the catalog.
+        if name.hasPrefix("plugin:") || name.hasPrefix("python:") { return nil }
+        if name.hasSuffix(".yaml") { return try TargetSpec(file: URL(fileURLWithPath: name)) }
         if let directory, !name.contains("/") {
             let file = directory.appendingPathComponent(name + ".yaml")
             if FileManager.default.fileExists(atPath: file.path), let spec = try? TargetSpec(file: file), spec.name == name { return spec }
