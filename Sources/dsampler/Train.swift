@@ -33,7 +33,9 @@ struct Train: ParsableCommand {
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
         Interruption.install()
-        let outputPath = out ?? RunFile.defaultPath(for: config)
+        // Absolute from the start: a target's code (a Python module's os.chdir) must not move the run file.
+        let given = out ?? RunFile.defaultPath(for: config)
+        let outputPath = given.isEmpty ? given : URL(fileURLWithPath: given).standardizedFileURL.path
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
         do {
             var job = Job(config: config, outputPath: outputPath)

@@ -27,10 +27,13 @@ public enum RunFile {
     }
 
     /// The target's part of a run file name: a catalog name as it is; for `plugin:PATH` or a spec `PATH.yaml` the
-    /// file's base name without extension, with anything but letters, digits, `.`, `_`, `-` as `_` (the hash
+    /// file's base name without extension (`python-FILE-FUNC` for a Python function), with anything but letters, digits, `.`, `_`, `-` as `_` (the hash
     /// still tells two paths apart), so the name is one path component.
     static func fileNameStem(target: String) -> String {
         var name = target.hasPrefix("plugin:") ? String(target.dropFirst("plugin:".count)) : target
+        if let (file, function) = TargetCatalog.pythonFunction(target) {  // python-FILE-FUNC
+            name = "python-" + ((file as NSString).lastPathComponent as NSString).deletingPathExtension + "-" + function
+        }
         if name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".so") {
             name = ((name as NSString).lastPathComponent as NSString).deletingPathExtension
             if target.hasPrefix("plugin:") { name = "plugin-" + name }
