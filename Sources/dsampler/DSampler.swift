@@ -32,7 +32,7 @@ struct Bench: ParsableCommand {
     }
 
     static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
-        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase]
+        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase] + Benchmark.pythonCases.keys.sorted()
 
     func run() throws {
         let names = cases.isEmpty ? Self.allNames : cases
@@ -52,6 +52,8 @@ struct Bench: ParsableCommand {
                 print(try Benchmark.runEnergyMatching(threads: threads, repeats: min(repeats, 3)).line)
             } else if name == Benchmark.evaluationCase {
                 print(try Benchmark.runEvaluation(threads: threads, repeats: repeats).line)
+            } else if Benchmark.pythonCases[name] != nil {
+                print(try Benchmark.runPythonCall(name, repeats: repeats))
             } else if name == Benchmark.localSearchCase {
                 print(try Benchmark.runLocalSearch(threads: threads, repeats: repeats).line)
             } else {
