@@ -83,6 +83,17 @@ final class PythonTargetTests: ScratchFolderTestCase {
         try assertFails(directory + "/conflict.yaml", [], ["the module's LOG_Z = 1.0 but the spec declares log_z 3.0"])
     }
 
+    /// A function that farms rows out to a `spawn` process pool: the children start the interpreter that matches the
+    /// embedded one and import the module by its own name (they hung on an unimportable synthetic name before).
+    func testSpawnedWorkers() throws {
+        let pooled = try module("pooled.py", "import multiprocessing as mp\n_pool = None\ndef _row(r):\n    return float(-0.5 * np.dot(r, r))\n"
+                                + "def f(x):\n    global _pool\n    if _pool is None:\n        _pool = mp.get_context('spawn').Pool(2)\n"
+                                + "    return np.array(_pool.map(_row, list(x)), dtype=np.float64), -x\n")
+        let (status, signalled, output) = try train("python:\(pooled):f")
+        XCTAssertFalse(signalled, output)
+        XCTAssertEqual(status, 0, output)
+    }
+
     /// The value-only function trains where no gradient is needed (TB), and `f_grad` supplies one where it is.
     func testValueOnlyAndGradientFunction() throws {
         let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
