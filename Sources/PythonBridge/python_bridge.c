@@ -138,7 +138,21 @@ static char *describe_exception(void) {
 }
 
 static void start(void) {
-    Py_InitializeEx(0);  // 0: Python installs no signal handlers; interruption stays the toolkit's
+    // Through PyConfig, so that a broken installation (a wrong PYTHONHOME) is reported instead of aborting.
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;  // interruption stays the toolkit's
+    config.parse_argv = 0;
+    PyStatus status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+        const char *what = status.err_msg ? status.err_msg : "unknown error";
+        size_t n = strlen(what) + 256;
+        start_error = malloc(n);
+        if (start_error) snprintf(start_error, n, "the embedded Python could not start (%s%s%s); check PYTHONHOME and PYTHONPATH, "
+                                  "or install python3-dev (Scripts/setup)", status.func ? status.func : "", status.func ? ": " : "", what);
+        return;
+    }
     PyObject *globals = PyDict_New();
     PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
     PyObject *code = Py_CompileString(helpers, "<dsampler>", Py_file_input);

@@ -62,6 +62,14 @@ final class PythonTargetTests: ScratchFolderTestCase {
             XCTAssertTrue(!signalled && status > 0 && status < 128, "\(objective) exited \(status): \(output)")
             XCTAssertTrue(output.contains("returns only log R, but objective=\(objective) needs ∇log R"), output)
         }
+        // A broken installation is reported, not a Python fatal error (an abort).
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONHOME"] = "/nonexistent"
+        let good2 = try module("good2.py", good)
+        let (status, signalled, output) = try Binary.run(["train", "target=python:\(good2):f", "iterations=3", "eval_paths=16",
+                                                          "--out", directory + "/home.h5"], seconds: 120, environment: environment)
+        XCTAssertTrue(!signalled && status > 0 && status < 128, "exited \(status): \(output)")
+        XCTAssertTrue(output.contains("the embedded Python could not start"), output)
         for malformed in ["python:x.py", "python::f", "python:x.py:", "python:x.py:f-g"] {
             try assertFails(malformed, [], ["python:FILE.py:FUNC"])
         }
