@@ -73,7 +73,7 @@ static const char *helpers =
     "        raise DsamplerError(f'{name} returned {what} with dtype {value.dtype}; return float64 (compute in the dtype of x): '\n"
     "                            'log R is kept in double precision')\n"
     "    if value.shape != shape:\n"
-    "        raise DsamplerError(f'{name} returned {what} of shape {value.shape} for {shape[0]} points; expected {shape}')\n"
+    "        raise DsamplerError(f'{name} returned {what} of shape {value.shape} for {shape[0]} point{\"\" if shape[0] == 1 else \"s\"}; expected {shape}')\n"
     "    return numpy.ascontiguousarray(value)\n"
     "def flush():\n"
     "    for stream in (sys.stdout, sys.stderr):\n"
@@ -98,12 +98,18 @@ static const char *helpers =
     "    if want_gradient and grad is not None:\n"
     "        grad = check(grad, (n, d), 'the gradient', grad_name)\n"
     "    return out, (grad if want_gradient else None)\n"
+    "def shorten(text, limit=2000):\n"
+    "    return text if len(text) <= limit else text[:limit] + f'... ({len(text) - limit} more characters)'\n"
     "def describe(error):\n"
+    "    try:\n"
+    "        message = str(error)\n"
+    "    except Exception:\n"
+    "        message = '(its message could not be printed)'\n"
     "    if isinstance(error, DsamplerError):\n"
-    "        return str(error)\n"
+    "        return shorten(message)\n"
     "    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != '<dsampler>'][-3:]\n"
     "    lines = [f'  File \"{f.filename}\", line {f.lineno}, in {f.name}' + (f'\\n    {f.line}' if f.line else '') for f in frames]\n"
-    "    return '\\n'.join([f'{type(error).__name__}: {error}'] + lines)\n";
+    "    return '\\n'.join([shorten(f'{type(error).__name__}: {message}')] + lines)\n";
 
 static PyObject *namespace;  // the helpers' globals
 static char *start_error;    // why the interpreter or the helpers could not start
