@@ -105,6 +105,23 @@ final class PythonTargetTests: ScratchFolderTestCase {
         XCTAssertEqual(status, 0, output)
     }
 
+    /// A run records its module's digest: after the module changes, `eval` and `--resume` refuse the run (they would
+    /// report other numbers under its name); with the module restored, `eval` works again.
+    func testChangedModuleIsRefused() throws {
+        let source = "def f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n"
+        let path = try module("edited.py", source)
+        let run = directory + "/edited.h5"
+        XCTAssertEqual(try Binary.run(["train", "target=python:\(path):f", "iterations=3", "batch_size=8", "steps=4", "eval_paths=16",
+                                       "threads=1", "--out", run], seconds: 120).status, 0)
+        _ = try module("edited.py", source.replacingOccurrences(of: "-0.5", with: "-2.0"))
+        let (status, _, output) = try Binary.run(["eval", run], seconds: 120)
+        XCTAssertTrue(status > 0 && status < 128, output)
+        XCTAssertTrue(output.contains("whose file has changed since"), output)
+        _ = try module("edited.py", source)
+        let (again, _, evaluated) = try Binary.run(["eval", run], seconds: 120)
+        XCTAssertEqual(again, 0, evaluated)
+    }
+
     /// The value-only function trains where no gradient is needed (TB), and `f_grad` supplies one where it is.
     func testValueOnlyAndGradientFunction() throws {
         let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")

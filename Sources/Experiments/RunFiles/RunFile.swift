@@ -50,6 +50,7 @@ public enum RunFile {
                             report: EvaluationReport? = nil) -> Node {
         var provenance = provenance
         provenance.targetSource = targetSource(learner.config.target, custom: learner.customTarget)
+        if learner.customTarget == nil { provenance.targetDigest = targetDigest(learner.config.target) }
         var root = header(learner.config, provenance: provenance, status: status, error: error, resolved: learner.resolvedSettings)
         var train = curveNode(learner.history)
         if !learner.monitored.isEmpty { train.put("eval", curveNode(learner.monitored)) }
@@ -131,6 +132,17 @@ public enum RunFile {
         return name.hasSuffix(".yaml") ? "spec file " + name : "catalog"
     }
 
+    /// FNV-1a (64-bit, hex) of the code file behind a `python:FILE.py:FUNC` or `plugin:PATH.so` target as it is now,
+    /// or nil (another kind of target, or the file unreadable): a run records it, and re-evaluating or resuming the run
+    /// refuses a file that changed since, which would otherwise give other numbers under the run's name.
+    static func targetDigest(_ target: String) -> String? {
+        let file = TargetCatalog.pythonFunction(target)?.file ?? (target.hasPrefix("plugin:") ? String(target.dropFirst(7)) : nil)
+        guard let file, let data = FileManager.default.contents(atPath: file) else { return nil }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return String(hash, radix: 16)
+    }
+
     /// The learner of the run file at `path` (see `restore(_:path:config:target:)`).
     /// - Throws: `HDF5Error` when the file cannot be read, `RunFileError` when it is not a usable run file.
     public static func restore(path: String, config: RunConfig? = nil, target: (any Target)? = nil) throws -> any Learner {
@@ -154,6 +166,11 @@ public enum RunFile {
         if let target, target.name != stored.target || target.dimension != root.dataset("samples")?.shape.last ?? target.dimension {
             throw RunFileError(message: "\(path) was trained on the target \(stored.target); the target given is \(target.name) "
                 + "(dimension \(target.dimension)); pass the run's own target")
+        }
+        if target == nil, let recorded = root.group("provenance")?.attribute("target_digest")?.description,
+           let now = targetDigest(stored.target), now != recorded {
+            throw RunFileError(message: "\(path) was trained on \(stored.target), whose file has changed since (digest \(recorded), now "
+                + "\(now)); restore the file the run was trained with, or train a new run")
         }
         let learner = try Learners.make(override ?? stored, target: target, training: training)
         try learner.restore(try CheckpointFields(root, path: path), stored: stored)
@@ -181,6 +198,8 @@ public struct Provenance: Sendable {
     public var earlierLegs: [String] = []
     /// Where the target came from (`RunFile.targetSource`), nil when not known.
     public var targetSource: String?
+    /// The digest of a Python or plug-in target's file (`RunFile.targetDigest`).
+    public var targetDigest: String?
 
     /// Provenance for a run starting now.
     public init(seed: UInt64, threads: Int) {
@@ -226,6 +245,7 @@ public struct Provenance: Sendable {
         if let endTime { n.set("end_time", .string(iso.string(from: endTime))) }
         n.set("start_iteration", .int(Int64(startIteration)))
         if let targetSource { n.set("target_source", .string(targetSource)) }
+        if let targetDigest { n.set("target_digest", .string(targetDigest)) }
         if !earlierLegs.isEmpty { n.set("earlier_legs", .string(earlierLegs.joined(separator: "\n"))) }
         return n
     }
