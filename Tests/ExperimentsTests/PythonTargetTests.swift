@@ -31,30 +31,30 @@ final class PythonTargetTests: ScratchFolderTestCase {
     func testErrorsNameTheProblem() throws {
         let good = "def f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n"
         try assertFails("python:\(directory!)/missing.py:f", [], ["missing.py:f", "no such file"])
-        let noFunction = try module("nofunction.py", good)
-        try assertFails("python:\(noFunction):g", [], ["defines no function 'g'; its functions: f"])
-        let importing = try module("importing.py", "import not_a_module_anywhere\n" + good)
-        try assertFails("python:\(importing):f", [], ["ModuleNotFoundError: No module named 'not_a_module_anywhere'", "importing.py\", line 3"])
-        let syntax = try module("syntax.py", "def f(x)\n    return x\n")
-        try assertFails("python:\(syntax):f", [], ["SyntaxError"])
-        // Raises only on batches (the one-point check at load time passes): the run stops with the frames.
-        let raising = try module("raising.py", "def f(x):\n    if len(x) > 1:\n        raise ValueError('bad batch')\n    return -0.5 * np.sum(x * x, axis=1)\n")
-        try assertFails("python:\(raising):f", [], ["ValueError: bad batch", "raising.py\", line 5, in f"])
-        let shape = try module("shape.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1, keepdims=True)\n")
-        try assertFails("python:\(shape):f", [], ["returned log_r of shape (1, 1) for 1 point; expected (1,)"])
-        let dtype = try module("dtype.py", "def f(x):\n    return np.zeros(len(x), dtype=np.float32)\n")
-        try assertFails("python:\(dtype):f", [], ["returned log_r with dtype float32; return float64"])
-        // A huge message is cut (it would otherwise fill the terminal and the run file), with the type kept.
-        let loud = try module("loud.py", "def f(x):\n    if len(x) > 1:\n        raise RuntimeError('x' * 100000)\n    return -0.5 * np.sum(x * x, axis=1)\n")
-        try assertFails("python:\(loud):f", [], ["RuntimeError: xxxx", "... (98014 more characters)"])
-        let list = try module("list.py", "def f(x):\n    return [0.0] * len(x)\n")
-        try assertFails("python:\(list):f", [], ["returned log_r as list; return a NumPy float64 array of shape (1,)"])
-        let gradientShape = try module("gradshape.py", "def f(x):\n    return np.zeros(len(x)), np.zeros(len(x))\n")
-        try assertFails("python:\(gradientShape):f", [], ["returned the gradient of shape (1,) for 1 point; expected (1, 2)"])
-        let nan = try module("nan.py", "def f(x):\n    out = np.zeros(len(x))\n    out[-1] = np.nan\n    return out\n")
-        try assertFails("python:\(nan):f", [], ["returned log_r = nan at row"])
-        let noDimension = try module("nodim.py", "DIMENSION = None\n" + good)
-        try assertFails("python:\(noDimension):f", [], ["the dimension is unknown: define DIMENSION"])
+        // (file, source, function, messages): each module fails with its own message.
+        let cases: [(String, String, String, [String])] = [
+            ("nofunction.py", good, "g", ["defines no function 'g'; its functions: f"]),
+            ("importing.py", "import not_a_module_anywhere\n" + good, "f",
+             ["ModuleNotFoundError: No module named 'not_a_module_anywhere'", "importing.py\", line 3"]),
+            ("syntax.py", "def f(x)\n    return x\n", "f", ["SyntaxError"]),
+            // Raises only on batches (the one-point check at load time passes): the run stops with the frames.
+            ("raising.py", "def f(x):\n    if len(x) > 1:\n        raise ValueError('bad batch')\n    return -0.5 * np.sum(x * x, axis=1)\n", "f",
+             ["ValueError: bad batch", "raising.py\", line 5, in f"]),
+            ("shape.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1, keepdims=True)\n", "f",
+             ["returned log_r of shape (1, 1) for 1 point; expected (1,)"]),
+            ("dtype.py", "def f(x):\n    return np.zeros(len(x), dtype=np.float32)\n", "f", ["returned log_r with dtype float32; return float64"]),
+            // A huge message is cut (it would otherwise fill the terminal and the run file), with the type kept.
+            ("loud.py", "def f(x):\n    if len(x) > 1:\n        raise RuntimeError('x' * 100000)\n    return -0.5 * np.sum(x * x, axis=1)\n", "f",
+             ["RuntimeError: xxxx", "... (98014 more characters)"]),
+            ("list.py", "def f(x):\n    return [0.0] * len(x)\n", "f", ["returned log_r as list; return a NumPy float64 array of shape (1,)"]),
+            ("gradshape.py", "def f(x):\n    return np.zeros(len(x)), np.zeros(len(x))\n", "f",
+             ["returned the gradient of shape (1,) for 1 point; expected (1, 2)"]),
+            ("nan.py", "def f(x):\n    out = np.zeros(len(x))\n    out[-1] = np.nan\n    return out\n", "f", ["returned log_r = nan at row"]),
+            ("nodim.py", "DIMENSION = None\n" + good, "f", ["the dimension is unknown: define DIMENSION"]),
+        ]
+        for (file, source, function, messages) in cases {
+            try assertFails("python:\(try module(file, source)):\(function)", [], messages)
+        }
         // A value-only function where the run needs ∇log R.
         let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
         try assertFails("python:\(valueOnly):f", ["langevin=true"], ["returns only log R, but langevin=true needs ∇log R: return (log_r, grad)"])

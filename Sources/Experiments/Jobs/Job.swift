@@ -48,6 +48,8 @@ public struct Job {
         } else {
             learner = try Learners.make(config, target: target)
         }
+        // Once, as the file was when the target loaded (not re-read at every checkpoint: a plug-in can be large).
+        if target == nil { provenance.targetDigest = RunFile.targetDigest(config.target) }
         let every = learner.checkpointInterval(checkpointEvery)
         // Before any work, so that a bad live-log path (a link, a folder) leaves no run file behind.
         let logPath = LiveLog.path(for: outputPath), replacedLog = LiveLog.path(for: output.replacedPath)

@@ -50,7 +50,6 @@ public enum RunFile {
                             report: EvaluationReport? = nil) -> Node {
         var provenance = provenance
         provenance.targetSource = targetSource(learner.config.target, custom: learner.customTarget)
-        if learner.customTarget == nil { provenance.targetDigest = targetDigest(learner.config.target) }
         var root = header(learner.config, provenance: provenance, status: status, error: error, resolved: learner.resolvedSettings)
         var train = curveNode(learner.history)
         if !learner.monitored.isEmpty { train.put("eval", curveNode(learner.monitored)) }
