@@ -71,11 +71,13 @@ public struct SampleMetrics: Sendable {
     /// Median-heuristic Gaussian-kernel MMD against the comparison set (the first min(n, 2000) rows a side).
     public var mmd: Double?
 
-    /// Scores `samples` (target coordinates, [n, d]) of `target`, against `comparison` when given.
+    /// Scores `samples` (target coordinates, [n, d]) of `target`, against `comparison` when given. `logDensity`, when
+    /// given, is log R at the samples already (n values; e.g. a path's terminal reward), which is not evaluated again.
     /// - Throws: what the target throws while energies are evaluated.
-    public init(samples: Matrix, target: any Target, comparison: ComparisonSet?) throws {
+    public init(samples: Matrix, target: any Target, comparison: ComparisonSet?, logDensity known: [Double]? = nil) throws {
         let d = target.dimension
-        let energies = try target.logDensity(samples).map { -$0 }.filter(\.isFinite)
+        precondition(known.map { $0.count == samples.rows } ?? true, "SampleMetrics: \(known?.count ?? 0) log R values for \(samples.rows) samples")
+        let energies = try (known ?? target.logDensity(samples)).map { -$0 }.filter(\.isFinite)
         energyMean = energies.isEmpty ? nil : energies.reduce(0, +) / Double(energies.count)
         if let comparison {
             self.comparison = comparison.description
@@ -121,7 +123,8 @@ public struct Evaluator {
     /// - Throws: what the target throws.
     public func evaluate(_ net: DriftNetwork, sampler: PathSampler, comparison: ComparisonSet?) throws -> EvaluationReport {
         let target = sampler.target, d = net.dimension
-        let (samples, logWeights) = try onPolicy(net, sampler: sampler)
+        var logReward: [Double] = []
+        let (samples, logWeights) = try onPolicy(net, sampler: sampler, logReward: &logReward)
         var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
         report.logWeights = logWeights
         report.onPolicy = LogZEstimates(logWeights: logWeights)
@@ -135,19 +138,27 @@ public struct Evaluator {
             }
             report.eubo = upper.reduce(0, +) / Double(upper.count)
         }
-        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison, logDensity: logReward)
         return report
     }
 
     /// Terminal states and log weights of `paths` on-policy paths.
     /// - Throws: what the target throws.
     public func onPolicy(_ net: DriftNetwork, sampler: PathSampler) throws -> (samples: Matrix, logWeights: [Double]) {
+        var logReward: [Double] = []
+        return try onPolicy(net, sampler: sampler, logReward: &logReward)
+    }
+
+    /// `onPolicy(_:sampler:)`, with the paths' log R(x_T) appended to `logReward`.
+    private func onPolicy(_ net: DriftNetwork, sampler: PathSampler,
+                          logReward: inout [Double]) throws -> (samples: Matrix, logWeights: [Double]) {
         var samples: [Float] = [], logWeights: [Double] = []
         for (k, range) in chunks().enumerated() {
             let batch = try sampler.sampleForward(net, batchSize: range.count, seed: seed, stream: Self.evalStream + UInt64(k),
                                                   context: "evaluation")
             samples += batch.terminalStates.storage
             logWeights += batch.logWeights
+            logReward += batch.logReward
         }
         return (Matrix(rows: paths, cols: net.dimension, storage: samples), logWeights)
     }

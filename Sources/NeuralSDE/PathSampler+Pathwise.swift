@@ -18,8 +18,8 @@ extension PathSampler {
         precondition(!net.learnedVariance, "pathwise gradients with a learned variance are not supported")
         precondition(cachedShape.map { $0 == (B, T) } ?? false, "accumulatePathwiseGradients: batch is not the sampler's latest")
         precondition(cF.count == B * T && cB.count == B * T && cR.count == B, "accumulatePathwiseGradients: cotangent sizes")
-        // ∂ log R/∂x_T, the only place the target's gradient enters.
-        let (_, scoreT) = try target.logDensityAndGradient(batch.terminalStates)
+        // ∂ log R/∂x_T, the only place the target's gradient enters (evaluated with the batch when `scoresTerminal`).
+        let scoreT = try batch.terminalScore ?? target.logDensityAndGradient(batch.terminalStates).gradient
         let count = net.parameters.values.count
         let parts = min(threads, B)
         var partial = [Float](repeating: 0, count: parts * count)

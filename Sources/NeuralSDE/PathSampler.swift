@@ -19,6 +19,10 @@ public final class PathSampler {
     /// Whether log-flows are forward-looking (FL-SubTB): the head's output is added to the fixed baseline
     /// (1 − t)·log N(x; 0, σ²t) + t·log R(x) at every state after x₀, which costs one log R per state.
     public var forwardLooking = false
+    /// Whether log R(x_T) is evaluated together with ∇log R(x_T), kept in the batch's `terminalScore`: pathwise
+    /// gradients need it at the same points, and one call is cheaper than a value call then a gradient call (a Python
+    /// or plug-in energy pays its overhead per call).
+    public var scoresTerminal = false
 
     let cache = ActivationCache()
     /// Network outputs of the latest batch, `outputWidth` per row (drift, then variance outputs if learned).
@@ -177,7 +181,13 @@ public final class PathSampler {
         if let row = failures.compactMap({ $0 }).first {
             throw NonFiniteDensityError(target: target.name, context: context, row: row)
         }
-        do { batch.logReward = try target.logDensity(batch.terminalStates) } catch {
+        do {
+            if scoresTerminal {
+                (batch.logReward, batch.terminalScore) = try target.logDensityAndGradient(batch.terminalStates)
+            } else {
+                batch.logReward = try target.logDensity(batch.terminalStates)
+            }
+        } catch {
             throw TargetFailure(target: target.name, context: context, underlying: error)
         }
         if let row = batch.logReward.firstIndex(where: { !$0.isFinite }) {

@@ -19,6 +19,8 @@ public struct TrajectoryBatch: Sendable {
     public internal(set) var logBackward: [Float]
     /// log R(x_T), B entries, in double (as `Target` gives it: see there).
     public internal(set) var logReward: [Double]
+    /// ∇log R(x_T), B × d, when the sampler was asked for it (`PathSampler.scoresTerminal`), else nil.
+    public internal(set) var terminalScore: Matrix?
     /// Learned log-flow log F(x_i, t_i) of states 0..<T (T·B entries, step-major; with the forward-looking
     /// parametrisation it includes the fixed baseline), or empty when the network has no flow head.
     public internal(set) var logFlow: [Float]

@@ -1,6 +1,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "python_bridge.h"
@@ -24,6 +25,27 @@ static const char *helpers =
     "    sys.executable = _own\n"
     "class DsamplerError(Exception):\n"
     "    pass\n"
+    "# Output the module prints to a closed pipe (`dsampler train ... | head`) is dropped instead of failing the call:\n"
+    "# the toolkit notices the closed output itself and stops the run as interrupted, with its checkpoint.\n"
+    "class ClosedPipeTolerant:\n"
+    "    def __init__(self, stream):\n"
+    "        self._stream = stream\n"
+    "    def write(self, text):\n"
+    "        try:\n"
+    "            return self._stream.write(text)\n"
+    "        except BrokenPipeError:\n"
+    "            return len(text)\n"
+    "    def flush(self):\n"
+    "        try:\n"
+    "            self._stream.flush()\n"
+    "        except BrokenPipeError:\n"
+    "            pass\n"
+    "    def __getattr__(self, name):\n"
+    "        return getattr(self._stream, name)\n"
+    "if sys.stdout is not None:\n"
+    "    sys.stdout = ClosedPipeTolerant(sys.stdout)\n"
+    "if sys.stderr is not None:\n"
+    "    sys.stderr = ClosedPipeTolerant(sys.stderr)\n"
     "def load(path, name):\n"
     "    if numpy is None:\n"
     "        raise DsamplerError(f'NumPy cannot be imported by the embedded Python {sys.version.split()[0]} ({numpy_error}); '\n"
@@ -67,6 +89,9 @@ static const char *helpers =
     "        raise DsamplerError(f'{name} = {value!r} must be a number')\n"
     "    return float(value)\n"
     "def check(value, shape, what, name):\n"
+    "    if isinstance(value, numpy.ma.MaskedArray):\n"
+    "        raise DsamplerError(f'{name} returned {what} as a masked array, whose masked entries would be read as the values under the mask; '\n"
+    "                            'return a plain array (numpy.ma.filled with the value you mean, or compute without masks)')\n"
     "    if not isinstance(value, numpy.ndarray):\n"
     "        raise DsamplerError(f'{name} returned {what} as {type(value).__name__}; return a NumPy float64 array of shape {shape}')\n"
     "    if value.dtype != numpy.float64:\n"
@@ -92,6 +117,8 @@ static const char *helpers =
     "        if len(out) != 2:\n"
     "            raise DsamplerError(f'{name} returned a tuple of {len(out)} items; return log_r or (log_r, grad)')\n"
     "        out, grad = out\n"
+    "        if gradient is not None:\n"
+    "            raise DsamplerError(f'{name} returns (log_r, grad) and the module also defines {name}_grad; keep one of the two')\n"
     "    if want_gradient and grad is None and gradient is not None:\n"
     "        grad, grad_name = gradient(x), name + '_grad'\n"
     "    out = check(out, (n,), 'log_r', name)\n"
@@ -149,6 +176,7 @@ static void start(void) {
     PyConfig_InitPythonConfig(&config);
     config.install_signal_handlers = 0;  // interruption stays the toolkit's
     config.parse_argv = 0;
+    config.configure_c_stdio = 0;  // the toolkit's C streams keep their buffering (a closed output is found on flush)
     PyStatus status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
@@ -186,12 +214,33 @@ static PyObject *call_helper(const char *name, PyObject *args) {
     return result;
 }
 
+// The toolkit's handling of SIGINT and SIGTERM (stop at the end of the iteration, keep the checkpoint) and SIGPIPE
+// (ignored: a closed output is an error on write). A module that installs its own handlers (`signal.signal`) would
+// turn an interruption into a Python exception, so every call into user code puts them back afterwards.
+static const int guarded_signals[] = { SIGINT, SIGTERM, SIGPIPE };
+enum { guarded_count = sizeof guarded_signals / sizeof *guarded_signals };
+
+static void save_signals(struct sigaction *saved) {
+    for (int k = 0; k < guarded_count; k++) sigaction(guarded_signals[k], NULL, &saved[k]);
+}
+
+static void restore_signals(const struct sigaction *saved) {
+    for (int k = 0; k < guarded_count; k++) {
+        struct sigaction now;
+        sigaction(guarded_signals[k], NULL, &now);
+        if (now.sa_handler != saved[k].sa_handler || now.sa_flags != saved[k].sa_flags) sigaction(guarded_signals[k], &saved[k], NULL);
+    }
+}
+
 dsp_python_function *dsp_python_load(const char *path, const char *name, char **error) {
     pthread_once(&started, start);
     if (start_error) { *error = copy_string(start_error); return NULL; }
     PyGILState_STATE gil = PyGILState_Ensure();
     dsp_python_function *f = NULL;
+    struct sigaction saved[guarded_count];
+    save_signals(saved);
     PyObject *loaded = call_helper("load", Py_BuildValue("(ss)", path, name));
+    restore_signals(saved);
     if (loaded) {
         f = malloc(sizeof *f);
         PyObject *module, *function, *gradient;
@@ -250,8 +299,11 @@ int dsp_python_call(dsp_python_function *function, int64_t n, int64_t d, const f
         double *xs = view.buf;
         for (int64_t k = 0; k < n * d; k++) xs[k] = (double)x[k];
         PyBuffer_Release(&view);
+        struct sigaction saved[guarded_count];
+        save_signals(saved);
         PyObject *result = call_helper("call", Py_BuildValue("(OOOOi)", function->function, function->gradient, function->name,
                                                              points, gradient != NULL));
+        restore_signals(saved);
         if (result) {
             PyObject *values = PyTuple_GetItem(result, 0), *grads = PyTuple_GetItem(result, 1);  // borrowed
             status = read_array(values, n, log_r, NULL);

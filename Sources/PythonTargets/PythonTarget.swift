@@ -15,7 +15,10 @@ import PythonBridge
 /// gradients are rounded to float like every target's.
 ///
 /// Errors name the file and function: a missing file, function or NumPy, an import error or a Python exception
-/// (type, message, innermost frames), a result of the wrong type, dtype or shape, NaN or ±∞ values.
+/// (type, message, innermost frames), a result of the wrong type, dtype or shape (or a masked array), NaN or ±∞
+/// values, |log R| > 10³⁰, and a function that returns (log_r, grad) while the module also defines FUNC_grad.
+/// Signal handlers the module installs are put back after every call (interruption stays the toolkit's), and
+/// printing to a closed pipe is not an error.
 public struct PythonTarget: Target {
     public let name: String
     public let dimension: Int
@@ -99,11 +102,20 @@ public struct PythonTarget: Target {
             throw PythonTargetError(target: label, problem: "returned log_r = \(logDensity[bad]) at row \(bad) of \(count) "
                                     + "(x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite")
         }
+        if let bad = (0..<count).first(where: { abs(logDensity[$0]) > Self.logDensityBound }) {
+            throw PythonTargetError(target: label, problem: "returned log_r = \(logDensity[bad]) at row \(bad) of \(count), beyond "
+                                    + "±10³⁰: a sentinel for zero density cannot be trained on (the losses overflow); return a "
+                                    + "finite penalty that grows outside the support instead, e.g. −10⁴·distance²")
+        }
         if let gradient, let bad = (0..<(count * dimension)).first(where: { !gradient[$0].isFinite }) {
             throw PythonTargetError(target: label, problem: "returned a gradient of \(gradient[bad]) at row \(bad / dimension) "
                                     + "of \(count); it must be finite (and within float range)")
         }
     }
+
+    /// Largest |log R| accepted: beyond it a value is a stand-in for −∞ (e.g. −1e300 for "zero density"), on which
+    /// every loss overflows; the run would stop later as a divergence with advice that does not apply.
+    static let logDensityBound = 1e30
 
     /// The bridge's message, freed.
     private static func take(_ error: UnsafeMutablePointer<CChar>?) -> String {

@@ -102,6 +102,7 @@ public final class PathSpaceTrainer {
         network = DriftNetwork(dimension: target.dimension, hidden: settings.hidden, langevin: settings.langevin,
                                flow: method.flowHead, learnedVariance: settings.learnedVariance, rng: &rng)
         sampler.forwardLooking = method.forwardLooking
+        sampler.scoresTerminal = method.gradient == .pathwise
         if method.gradient == .pathwise {
             guard !settings.learnedVariance else {
                 throw TrainingError.unsupportedSettings("objective=\(name) with learned_variance=true is not implemented "
@@ -254,9 +255,9 @@ public final class PathSpaceTrainer {
         }
         iteration += 1
         if settings.optimizer.schedule == .plateau { updatePlateau(out.loss) }
-        // log R(x_T) for every path, and at x_1…x_{T−1} for forward-looking flows without the Langevin term;
-        // ∇log R at every step with the Langevin term, and at x_T for pathwise losses.
-        budget.energy += settings.batchSize * (sampler.forwardLooking && !network.langevin ? settings.steps : 1)
+        // log R(x_T) for every path (with ∇log R for pathwise losses: one call), and at x_1…x_{T−1} for forward-looking
+        // flows without the Langevin term; ∇log R at every step with the Langevin term.
+        budget.energy += settings.batchSize * ((sampler.forwardLooking && !network.langevin ? settings.steps : 1) - (out.pathwise == nil ? 0 : 1))
         budget.gradient += settings.batchSize * ((network.langevin ? settings.steps : 0) + (out.pathwise == nil ? 0 : 1))
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return out

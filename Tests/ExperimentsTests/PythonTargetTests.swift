@@ -51,6 +51,11 @@ final class PythonTargetTests: ScratchFolderTestCase {
              ["returned the gradient of shape (1,) for 1 point; expected (1, 2)"]),
             ("nan.py", "def f(x):\n    out = np.zeros(len(x))\n    out[-1] = np.nan\n    return out\n", "f", ["returned log_r = nan at row"]),
             ("nodim.py", "DIMENSION = None\n" + good, "f", ["the dimension is unknown: define DIMENSION"]),
+            ("masked.py", "def f(x):\n    return np.ma.masked_array(np.zeros(len(x)), mask=np.ones(len(x)))\n", "f",
+             ["returned log_r as a masked array"]),
+            ("both.py", good + "def f_grad(x):\n    return -x\n", "f", ["returns (log_r, grad) and the module also defines f_grad; keep one"]),
+            ("sentinel.py", "def f(x):\n    out = np.zeros(len(x))\n    out[-1] = -1e300\n    return out\n", "f",
+             ["returned log_r = -1e+300 at row 7 of 8, beyond ±10³⁰"]),
         ]
         for (file, source, function, messages) in cases {
             try assertFails("python:\(try module(file, source)):\(function)", [], messages)

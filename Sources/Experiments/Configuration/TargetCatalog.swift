@@ -155,6 +155,24 @@ public struct TargetSpec {
         }
     }
 
+    /// The code files behind the spec, resolved as `make` does: a `kind: python` spec's Python file, a plug-in's
+    /// library, and those of a ratio's numerator and denominator; empty for the other kinds.
+    func codeFiles(resolving: [String]) -> [String] {
+        switch kind {
+        case "python":
+            return (fields["python"] as? String).flatMap { TargetCatalog.pythonFunction("python:" + $0) }
+                .map { [Self.path($0.file, relativeTo: file)] } ?? []
+        case "plugin":
+            return (fields["plugin"] as? String).map { [Self.path($0, relativeTo: file)] } ?? []
+        case "ratio":
+            guard resolving.count < 16, !resolving.contains(name) else { return [] }  // `make` reports the loop
+            return ["numerator", "denominator"].compactMap { fields[$0] as? String }
+                .flatMap { TargetCatalog.codeFiles($0, resolving: resolving + [name]) }
+        default:
+            return []
+        }
+    }
+
     static func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
 
     static func path(_ p: String, relativeTo file: URL) -> String {
@@ -306,6 +324,14 @@ public enum TargetCatalog {
         let file = String(rest[..<colon]), function = String(rest[rest.index(after: colon)...])
         guard !file.isEmpty, !function.isEmpty, function.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
         return (file, function)
+    }
+
+    /// The code files behind a `target=` value (see `TargetSpec.codeFiles`): the file of `python:FILE.py:FUNC` or
+    /// `plugin:PATH.so`, or those behind a spec; empty for built-in targets and names that do not resolve.
+    public static func codeFiles(_ name: String, resolving: [String] = []) -> [String] {
+        if let (file, _) = pythonFunction(name) { return [file] }
+        if name.hasPrefix("plugin:") { return [String(name.dropFirst("plugin:".count))] }
+        return ((try? spec(name)) ?? nil)?.codeFiles(resolving: resolving) ?? []
     }
 
     /// The target for a `target=` value: a catalog name, `manywell-D`, `plugin:PATH.so`, `python:FILE.py:FUNC`, or a

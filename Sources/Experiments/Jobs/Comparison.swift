@@ -32,11 +32,12 @@ public enum Comparison {
     }
 
     /// A report of sample-scored `samples` (target coordinates): the sample metrics, against `comparison` when the
-    /// target has one.
+    /// target has one. `logDensity`: log R at the samples when known (not evaluated again).
     /// - Throws: what the target throws.
-    static func report(samples: Matrix, target: any Target, comparison: ComparisonSet?) throws -> EvaluationReport {
+    static func report(samples: Matrix, target: any Target, comparison: ComparisonSet?,
+                       logDensity: [Double]? = nil) throws -> EvaluationReport {
         var report = EvaluationReport(samples: samples, logZTrue: target.logZ)
-        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison)
+        report.sampleMetrics = try SampleMetrics(samples: samples, target: target, comparison: comparison, logDensity: logDensity)
         return report
     }
 }

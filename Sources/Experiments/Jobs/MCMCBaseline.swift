@@ -67,7 +67,7 @@ public final class MCMCBaseline: Learner {
     public func evaluate() throws -> EvaluationReport {
         try Comparison.report(samples: chains.state.positions, target: target, comparison: try comparison.get {
             try Comparison.set(for: target, config: config, catalog: customTarget == nil)
-        })
+        }, logDensity: chains.state.logDensity)
     }
 
     public func monitor() throws -> [String: Double] { RunFile.numbers(try evaluate()) }

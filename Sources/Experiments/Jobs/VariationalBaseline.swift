@@ -53,10 +53,11 @@ public final class VariationalBaseline: Learner {
     public func evaluate() throws -> EvaluationReport {
         var draws = Xoshiro256(seed: config.seed, stream: Evaluator.exactStream + 2)
         let (x, noise) = model.sample(count: config.evaluation.paths, rng: &draws)
+        let logR = try target.logDensity(x)
         var report = try Comparison.report(samples: x, target: target, comparison: try comparison.get {
             try Comparison.set(for: target, config: config, catalog: customTarget == nil)
-        })
-        let w = model.logWeights(noise: noise, logDensity: try target.logDensity(x))
+        }, logDensity: logR)
+        let w = model.logWeights(noise: noise, logDensity: logR)
         if let r = w.firstIndex(where: { !$0.isFinite }) {
             throw NonFiniteDensityError(target: target.name, context: "evaluating mean-field VI", row: r)
         }

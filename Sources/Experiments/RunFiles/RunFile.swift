@@ -131,14 +131,18 @@ public enum RunFile {
         return name.hasSuffix(".yaml") ? "spec file " + name : "catalog"
     }
 
-    /// FNV-1a (64-bit, hex) of the code file behind a `python:FILE.py:FUNC` or `plugin:PATH.so` target as it is now,
-    /// or nil (another kind of target, or the file unreadable): a run records it, and re-evaluating or resuming the run
-    /// refuses a file that changed since, which would otherwise give other numbers under the run's name.
+    /// FNV-1a (64-bit, hex) of the code files behind a target as they are now (`TargetCatalog.codeFiles`: a
+    /// `python:FILE.py:FUNC` or `plugin:PATH.so` target, or a spec naming one), in order, or nil (a built-in target,
+    /// or a file unreadable): a run records it, and re-evaluating or resuming the run refuses files that changed since,
+    /// which would otherwise give other numbers under the run's name.
     static func targetDigest(_ target: String) -> String? {
-        let file = TargetCatalog.pythonFunction(target)?.file ?? (target.hasPrefix("plugin:") ? String(target.dropFirst(7)) : nil)
-        guard let file, let data = FileManager.default.contents(atPath: file) else { return nil }
+        let files = TargetCatalog.codeFiles(target)
+        guard !files.isEmpty else { return nil }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else { return nil }
+            for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
         return String(hash, radix: 16)
     }
 
