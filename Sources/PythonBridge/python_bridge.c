@@ -42,6 +42,21 @@ static const char *helpers =
     "            pass\n"
     "    def __getattr__(self, name):\n"
     "        return getattr(self._stream, name)\n"
+    "# SIGINT and SIGTERM stay the toolkit's (stop after the iteration, keep the checkpoint): a handler a module\n"
+    "# installs for them through the signal module is not installed (it would turn a stop into an exception).\n"
+    "import signal as _signal\n"
+    "_install_handler = _signal.signal\n"
+    "_toolkit_signals = (_signal.SIGINT, _signal.SIGTERM)\n"
+    "_told = set()\n"
+    "def _signal_guard(signalnum, handler):\n"
+    "    if signalnum in _toolkit_signals:\n"
+    "        if signalnum not in _told:\n"
+    "            _told.add(signalnum)\n"
+    "            print(f'dsampler: {_signal.Signals(signalnum).name} stays with dsampler (the run stops after its iteration and keeps '\n"
+    "                  'its checkpoint); the handler the module installs for it is ignored', file=sys.stderr)\n"
+    "        return _signal.getsignal(signalnum)\n"
+    "    return _install_handler(signalnum, handler)\n"
+    "_signal.signal = _signal_guard\n"
     "if sys.stdout is not None:\n"
     "    sys.stdout = ClosedPipeTolerant(sys.stdout)\n"
     "if sys.stderr is not None:\n"
@@ -75,12 +90,14 @@ static const char *helpers =
     "    function = getattr(module, name, None)\n"
     "    if not callable(function):\n"
     "        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith('_') and getattr(v, '__module__', None) == module_name)\n"
-    "        what = 'no function' if function is None else f'a {type(function).__name__}, not a function,'\n"
+    "        what = 'no function' if function is None else f'{article(type(function).__name__)}, not a function,'\n"
     "        raise DsamplerError(f'defines {what} {name!r}; its functions: ' + (', '.join(found) or 'none'))\n"
     "    gradient = getattr(module, name + '_grad', None)\n"
     "    if gradient is not None and not callable(gradient):\n"
-    "        raise DsamplerError(f'{name}_grad is a {type(gradient).__name__}, not a function')\n"
+    "        raise DsamplerError(f'{name}_grad is {article(type(gradient).__name__)}, not a function')\n"
     "    return module, function, gradient\n"
+    "def article(noun):\n"
+    "    return ('an ' if noun[:1] in 'aeiou' else 'a ') + noun\n"
     "def constant(module, name):\n"
     "    value = getattr(module, name, None)\n"
     "    if value is None:\n"
@@ -94,6 +111,8 @@ static const char *helpers =
     "                            'return a plain array (numpy.ma.filled with the value you mean, or compute without masks)')\n"
     "    if not isinstance(value, numpy.ndarray):\n"
     "        raise DsamplerError(f'{name} returned {what} as {type(value).__name__}; return a NumPy float64 array of shape {shape}')\n"
+    "    if value.dtype.kind == 'f' and value.dtype.itemsize == 8 and not value.dtype.isnative:\n"
+    "        value = value.astype(numpy.float64)  # float64 in the other byte order: the same numbers\n"
     "    if value.dtype != numpy.float64:\n"
     "        raise DsamplerError(f'{name} returned {what} with dtype {value.dtype}; return float64 (compute in the dtype of x): '\n"
     "                            'log R is kept in double precision')\n"
@@ -134,8 +153,11 @@ static const char *helpers =
     "        message = '(its message could not be printed)'\n"
     "    if isinstance(error, DsamplerError):\n"
     "        return shorten(message)\n"
-    "    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != '<dsampler>'][-3:]\n"
+    "    # The user's frames: not these helpers' nor importlib's (<frozen importlib._bootstrap>).\n"
+    "    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != '<dsampler>' and not f.filename.startswith('<frozen')][-3:]\n"
     "    lines = [f'  File \"{f.filename}\", line {f.lineno}, in {f.name}' + (f'\\n    {f.line}' if f.line else '') for f in frames]\n"
+    "    if isinstance(error, SyntaxError) and error.filename:  # where the parser stopped: the file in full\n"
+    "        lines.append(f'  File \"{error.filename}\", line {error.lineno}' + (f'\\n    {error.text.strip()}' if error.text else ''))\n"
     "    return '\\n'.join([shorten(f'{type(error).__name__}: {message}')] + lines)\n";
 
 static PyObject *namespace;  // the helpers' globals
@@ -215,8 +237,9 @@ static PyObject *call_helper(const char *name, PyObject *args) {
 }
 
 // The toolkit's handling of SIGINT and SIGTERM (stop at the end of the iteration, keep the checkpoint) and SIGPIPE
-// (ignored: a closed output is an error on write). A module that installs its own handlers (`signal.signal`) would
-// turn an interruption into a Python exception, so every call into user code puts them back afterwards.
+// (ignored: a closed output is an error on write). The helpers keep Python's `signal.signal` off SIGINT and SIGTERM;
+// a handler installed otherwise (a C extension, `signal.signal(SIGPIPE, …)`) is put back after every call into user
+// code, before a signal can reach it between calls.
 static const int guarded_signals[] = { SIGINT, SIGTERM, SIGPIPE };
 enum { guarded_count = sizeof guarded_signals / sizeof *guarded_signals };
 

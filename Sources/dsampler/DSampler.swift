@@ -233,9 +233,9 @@ struct ReportCommand: ParsableCommand {
         for (target, methods) in numbers.sorted(by: { $0.key < $1.key }) {
             let rows = report.rows.filter { $0.target == target }
             for method in methods.keys.sorted() where method != "*" && !rows.contains(where: { $0.method == method }) || rows.isEmpty {
-                FileHandle.standardError.write(Data("published numbers for \(target) / \(method) match no reported run\n".utf8))
+                writeToStandardError("published numbers for \(target) / \(method) match no reported run\n")
             }
         }
-        for (path, reason) in unreadable { FileHandle.standardError.write(Data("skipped \(path): \(reason)\n".utf8)) }
+        for (path, reason) in unreadable { writeToStandardError("skipped \(path): \(reason)\n") }
     }
 }

@@ -24,11 +24,11 @@ struct Train: ParsableCommand {
     func run() throws {
         let config: RunConfig
         do { config = try RunConfig.parse(settings) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            writeToStandardError("error: \(error)\n")
             throw ExitCode(2)
         }
         if resume && overwrite {
-            FileHandle.standardError.write(Data("error: --resume continues the run file and --overwrite replaces it; give one\n".utf8))
+            writeToStandardError("error: --resume continues the run file and --overwrite replaces it; give one\n")
             throw ExitCode(2)
         }
         if let parentPid { exitWhenOrphaned(parent: parentPid) }
@@ -50,13 +50,15 @@ struct Train: ParsableCommand {
             print(([learner.trainingSummary] + Summary.lines(report)).joined(separator: "\n"))
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {
-            FileHandle.standardError.write(Data("dsampler: \(stop)\nrun file: \(outputPath)\n".utf8))
+            writeToStandardError("dsampler: \(stop)\nrun file: \(outputPath)\n")
             throw ExitCode(stop.exitStatus)
         } catch {
             // Refusals (an existing file, a lock, a bad destination) and kept files already say where things are.
             let refused = error is RunFileError || error is FileLock.Held
-            let kept = !refused && FileManager.default.fileExists(atPath: outputPath) ? "run file so far: \(outputPath)\n" : ""
-            FileHandle.standardError.write(Data("error: \(error)\n\(kept)".utf8))
+            // A complete file there is an earlier run that this one did not touch (it failed before replacing it).
+            let kept = refused || !FileManager.default.fileExists(atPath: outputPath) ? ""
+                : RunOutput.status(of: outputPath) == "complete" ? "\(outputPath) is kept as it was\n" : "run file so far: \(outputPath)\n"
+            writeToStandardError("error: \(error)\n\(kept)")
             throw ExitCode(1)
         }
     }

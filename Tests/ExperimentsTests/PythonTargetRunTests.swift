@@ -29,11 +29,12 @@ final class PythonTargetRunTests: ScratchFolderTestCase {
         XCTAssertEqual(root.group("checkpoint")?.attribute("iteration")?.doubleValue, 4)
     }
 
-    /// A module that installs Python's own SIGINT handler (which raises KeyboardInterrupt inside the next call): SIGINT
-    /// still ends the run as an interruption, exit status 130, with its checkpoint.
+    /// A module that installs Python's own SIGINT handler (which raises KeyboardInterrupt inside the call), at import
+    /// and in every call: SIGINT still ends the run as an interruption, exit status 130, with its checkpoint.
     func testModuleSignalHandlerDoesNotTakeOverInterruption() throws {
         let path = try module("handler.py", "import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
-                              + "def f(x):\n    time.sleep(0.01)\n    return -0.5 * np.sum(x * x, axis=1)\n")
+                              + "def f(x):\n    signal.signal(signal.SIGINT, signal.default_int_handler)\n    time.sleep(0.01)\n"
+                              + "    return -0.5 * np.sum(x * x, axis=1)\n")
         let run = directory + "/handler.h5"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Binary.path)
@@ -52,22 +53,25 @@ final class PythonTargetRunTests: ScratchFolderTestCase {
         XCTAssertTrue(root.attribute("error")?.description.contains("interrupted by SIGINT") ?? false)
     }
 
-    /// A module that prints on every call, in a run piped into `head`: the closed output ends the run as an
-    /// interruption (as for any target), not as the module's BrokenPipeError.
+    /// A module that prints on every call, in a run piped into `head` (stdout alone, then with stderr, whose closed
+    /// pipe made the final message trap): the closed output ends the run as an interruption (as for any target), not
+    /// as the module's BrokenPipeError, and with exit status 1, not a signal.
     func testPrintingIntoAClosedPipeIsAnInterruption() throws {
         let path = try module("loud.py", "def f(x):\n    print('x' * 10000)\n    return -0.5 * np.sum(x * x, axis=1)\n")
-        let run = directory + "/loud.h5"
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", "'\(Binary.path)' train target=python:\(path):f iterations=100000 batch_size=8 steps=4 eval_paths=16 "
-                           + "threads=1 --out '\(run)' | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}"]
-        try shell.run()
-        shell.waitUntilExit()
-        XCTAssertEqual(shell.terminationStatus, 1)
-        let root = try HDF5.read(run)
-        XCTAssertEqual(root.attribute("status"), .string("interrupted"))
-        XCTAssertTrue(root.attribute("error")?.description.contains("a closed standard output") ?? false,
-                      root.attribute("error")?.description ?? "no error")
+        for redirect in ["", "2>&1"] {
+            let run = directory + "/loud\(redirect.isEmpty ? 1 : 2).h5"
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+            shell.arguments = ["-c", "'\(Binary.path)' train target=python:\(path):f iterations=100000 batch_size=8 steps=4 eval_paths=16 "
+                               + "threads=1 --out '\(run)' \(redirect) | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}"]
+            try shell.run()
+            shell.waitUntilExit()
+            XCTAssertEqual(shell.terminationStatus, 1, redirect)
+            let root = try HDF5.read(run)
+            XCTAssertEqual(root.attribute("status"), .string("interrupted"))
+            XCTAssertTrue(root.attribute("error")?.description.contains("a closed standard output") ?? false,
+                          root.attribute("error")?.description ?? "no error")
+        }
     }
 
     /// PIS needs log R and ∇log R at the same terminal points, and evaluation needs log R at its samples: each is one
@@ -87,6 +91,40 @@ final class PythonTargetRunTests: ScratchFolderTestCase {
         let checkpoint = try XCTUnwrap(HDF5.read(run).group("checkpoint"))
         XCTAssertEqual(checkpoint.attribute("energy_evals")?.doubleValue, 0)
         XCTAssertEqual(checkpoint.attribute("grad_evals")?.doubleValue, 24)
+    }
+
+    /// A ratio spec whose parts are Python functions named relative to the spec (as `kind: python`'s file is) trains
+    /// from another working directory, and its run refuses `eval` once a part's module changes, naming it.
+    func testRatioOfPythonPartsRelativeToTheSpec() throws {
+        let source = "def f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n"
+        _ = try module("top.py", source)
+        _ = try module("bottom.py", "def g(x):\n    return -0.25 * np.sum(x * x, axis=1), -0.5 * x\n")
+        let spec = directory + "/ratio.yaml"
+        try "kind: ratio\nname: pyratio\nnumerator: python:top.py:f\ndenominator: python:bottom.py:g\n"
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let run = directory + "/ratio.h5"
+        let (status, _, output) = try Binary.run(["train", "target=" + spec, "iterations=3", "batch_size=8", "steps=4", "eval_paths=16",
+                                                  "threads=1", "--out", run], seconds: 120)
+        XCTAssertEqual(status, 0, output)
+        _ = try module("bottom.py", "def g(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n")
+        let (refused, _, message) = try Binary.run(["eval", run], seconds: 120)
+        XCTAssertTrue(refused > 0 && refused < 128, message)
+        XCTAssertTrue(message.contains("whose file has changed since (\(directory!)/top.py, \(directory!)/bottom.py: digest"), message)
+    }
+
+    /// A run refused at load with `--overwrite` leaves the complete run there untouched and says so (not "run file so
+    /// far", which would name the old run as this one's).
+    func testRefusedOverwriteKeepsTheEarlierRun() throws {
+        let valueOnly = try module("values.py", "def f(x):\n    return -0.5 * np.sum(x * x, axis=1)\n")
+        let run = directory + "/kept.h5"
+        let settings = ["iterations=3", "batch_size=8", "steps=4", "eval_paths=16", "threads=1", "--out", run]
+        XCTAssertEqual(try Binary.run(["train", "target=python:\(valueOnly):f"] + settings, seconds: 120).status, 0)
+        let (status, _, output) = try Binary.run(["train", "target=python:\(valueOnly):f", "objective=pis", "--overwrite"] + settings,
+                                                 seconds: 120)
+        XCTAssertTrue(status > 0 && status < 128, output)
+        XCTAssertTrue(output.contains("define f_grad(x) beside it") && output.contains("\(run) is kept as it was"), output)
+        XCTAssertFalse(output.contains("run file so far"), output)
+        XCTAssertEqual(try HDF5.read(run).attribute("status"), .string("complete"))
     }
 
     /// A spec with `kind: python` records the digest of its module: after the module changes, `eval` refuses the run.

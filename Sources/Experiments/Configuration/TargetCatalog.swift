@@ -38,6 +38,9 @@ public struct TargetSpec {
 
     /// Parses the spec at `file`, rejecting unknown kinds and keys.
     public init(file: URL) throws {
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw SpecError(file: file, problem: "no such file (a spec path is relative to the working directory)")
+        }
         let text = try String(contentsOf: file, encoding: .utf8)
         guard let fields = try SafeYAML.load(text, source: file.path) as? [String: Any] else {
             throw SpecError(file: file, problem: "is not a YAML mapping")
@@ -97,7 +100,7 @@ public struct TargetSpec {
             return GaussianMixture.grid(name: name, coordinates: grid.map(Float.init),
                                         variance: try float("variance"), sigma2: sigma2, weights: weights)
         case "ratio":
-            guard let a = fields["numerator"] as? String, let b = fields["denominator"] as? String else {
+            guard let a = (fields["numerator"] as? String).map(part), let b = (fields["denominator"] as? String).map(part) else {
                 throw SpecError(file: file, problem: "a ratio needs numerator: NAME and denominator: NAME")
             }
             if let loop = resolving.contains(name) || resolving.count > 16 ? name : [a, b].first(where: { resolving.contains($0) || $0 == name }) {
@@ -166,7 +169,7 @@ public struct TargetSpec {
             return (fields["plugin"] as? String).map { [Self.path($0, relativeTo: file)] } ?? []
         case "ratio":
             guard resolving.count < 16, !resolving.contains(name) else { return [] }  // `make` reports the loop
-            return ["numerator", "denominator"].compactMap { fields[$0] as? String }
+            return ["numerator", "denominator"].compactMap { (fields[$0] as? String).map(part) }
                 .flatMap { TargetCatalog.codeFiles($0, resolving: resolving + [name]) }
         default:
             return []
@@ -174,6 +177,14 @@ public struct TargetSpec {
     }
 
     static func number(_ v: Any) -> Double? { (v as? Double) ?? (v as? Int).map(Double.init) }
+
+    /// A ratio's numerator or denominator as a `target=` value: a file it names (`python:FILE.py:FUNC`, `plugin:PATH`,
+    /// `PATH.yaml`) is relative to this spec's folder, as a `kind: python` spec's file is; catalog names stay as they are.
+    func part(_ value: String) -> String {
+        if let (f, function) = TargetCatalog.pythonFunction(value) { return "python:" + Self.path(f, relativeTo: file) + ":" + function }
+        if value.hasPrefix("plugin:") { return "plugin:" + Self.path(String(value.dropFirst("plugin:".count)), relativeTo: file) }
+        return value.hasSuffix(".yaml") ? Self.path(value, relativeTo: file) : value
+    }
 
     static func path(_ p: String, relativeTo file: URL) -> String {
         p.hasPrefix("/") ? p : file.deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path

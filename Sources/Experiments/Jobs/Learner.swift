@@ -127,8 +127,9 @@ extension Learner {
     /// - Throws: `TrainingError.unsupportedSettings` naming the target, what needs the gradient, and the fix.
     static func requireGradient(of target: any Target, for what: String, needed: Bool = true) throws {
         guard needed, !target.providesGradient else { return }
+        let function = TargetCatalog.pythonFunction(target.name)?.function ?? "FUNC"
         throw TrainingError.unsupportedSettings("target \(target.name) returns only log R, but \(what) needs ∇log R: return "
-            + "(log_r, grad) from the function or define FUNC_grad(x) beside it (a value-only target trains with the TB family "
+            + "(log_r, grad) from the function or define \(function)_grad(x) beside it (a value-only target trains with the TB family "
             + "without langevin or local_search)")
     }
 }

@@ -105,7 +105,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// written, with `status = interrupted` and where it stopped. Nothing is written when there is none yet.
     static func writeLastCheckpointAsInterrupted(reason: String) {
         guard let output = current.withLock({ $0 }), var node = output.last.withLock({ $0 }) else {
-            FileHandle.standardError.write(Data("dsampler: stopped by \(reason) before the first checkpoint\n".utf8))
+            writeToStandardError("dsampler: stopped by \(reason) before the first checkpoint\n")
             return
         }
         let iteration = node.group("checkpoint")?.attribute("iteration")?.description ?? "?"
@@ -113,7 +113,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
         node.set("error", .string("interrupted by \(reason) while the run was inside the target's code or the evaluation, which "
                                   + "did not return within \(Int(Interruption.grace)) s; last checkpoint: iteration \(iteration)"))
         try? output.writeInterrupted(node)
-        FileHandle.standardError.write(Data("dsampler: stopped by \(reason); \(output.path) holds the checkpoint of iteration \(iteration)\n".utf8))
+        writeToStandardError("dsampler: stopped by \(reason); \(output.path) holds the checkpoint of iteration \(iteration)\n")
     }
 
     /// Records a failed state: at the path when no good file is there, otherwise at `failedPath`.
@@ -141,7 +141,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     }
 
     /// The root `status` attribute of the run file at `path`, or nil when it is not readable.
-    static func status(of path: String) -> String? {
+    public static func status(of path: String) -> String? {
         (try? HDF5.read(path))?.attribute("status")?.description
     }
 

@@ -172,8 +172,9 @@ public enum RunFile {
         }
         if target == nil, let recorded = root.group("provenance")?.attribute("target_digest")?.description,
            let now = targetDigest(stored.target), now != recorded {
-            throw RunFileError(message: "\(path) was trained on \(stored.target), whose file has changed since (digest \(recorded), now "
-                + "\(now)); restore the file the run was trained with, or train a new run")
+            let files = TargetCatalog.codeFiles(stored.target).joined(separator: ", ")
+            throw RunFileError(message: "\(path) was trained on \(stored.target), whose file has changed since (\(files): digest "
+                + "\(recorded), now \(now)); restore the file the run was trained with, or train a new run")
         }
         let learner = try Learners.make(override ?? stored, target: target, training: training)
         try learner.restore(try CheckpointFields(root, path: path), stored: stored)
