@@ -145,6 +145,7 @@ static const char *helpers =
     "        grad = check(grad, (n, d), 'the gradient', grad_name)\n"
     "    return out, (grad if want_gradient else None)\n"
     "def shorten(text, limit=2000):\n"
+    "    text = text.encode('utf-8', 'backslashreplace').decode('utf-8')  # lone surrogates cannot cross as UTF-8\n"
     "    return text if len(text) <= limit else text[:limit] + f'... ({len(text) - limit} more characters)'\n"
     "def describe(error):\n"
     "    try:\n"

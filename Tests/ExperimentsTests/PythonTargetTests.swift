@@ -43,6 +43,7 @@ final class PythonTargetTests: ScratchFolderTestCase {
              ["ModuleNotFoundError: No module named 'not_a_module_anywhere'", "importing.py\", line 3", "!<frozen"]),
             ("syntax.py", "def f(x)\n    return x\n", "f", ["SyntaxError", "\(directory!)/syntax.py\", line 3", "!<frozen"]),
             ("notfunction.py", "f = 3\n", "f", ["defines an int, not a function, 'f'"]),
+            ("surrogate.py", "def f(x):\n    raise ValueError('bad \\udc80 byte')\n", "f", ["ValueError: bad \\udc80 byte"]),
             // Raises only on batches (the one-point check at load time passes): the run stops with the frames.
             ("raising.py", "def f(x):\n    if len(x) > 1:\n        raise ValueError('bad batch')\n    return -0.5 * np.sum(x * x, axis=1)\n", "f",
              ["ValueError: bad batch", "raising.py\", line 5, in f"]),
