@@ -148,7 +148,7 @@ final class RunJobTests: ScratchFolderTestCase {
         XCTAssertEqual(resumed.report.samples, full.samples)
         XCTAssertEqual(resumed.report.logWeights, full.logWeights)
         let legs = try XCTUnwrap(HDF5.read(path).group("provenance")?.attribute("earlier_legs")?.description)
-        XCTAssertTrue(legs.hasSuffix(" … interrupted") && legs.contains("iterations 0–20, "), legs)
+        XCTAssertTrue(legs.hasSuffix(" … unfinished (killed or failed)") && legs.contains("iterations 0–20, "), legs)
     }
 
     /// `--resume` with `iterations` raised trains a finished run further: without iteration-dependent schedules

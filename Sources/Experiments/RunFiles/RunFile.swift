@@ -220,8 +220,10 @@ public struct Provenance: Sendable {
         func text(_ key: String) -> String { old.attribute(key)?.description ?? "?" }
         if case .string(let legs)? = old.attribute("earlier_legs") { earlierLegs = legs.split(separator: "\n").map(String.init) }
         let from = Int(old.attribute("start_iteration")?.doubleValue ?? 0)
-        // A leg without an end time was interrupted (killed or out of time) and resumed from its last checkpoint.
-        let end = old.attribute("end_time")?.description ?? "interrupted"
+        // A leg without an end time did not stop on its own terms (killed, out of time, or failed: a failure keeps the
+        // last checkpoint and writes its state beside it) and is resumed from its last checkpoint. A stop on request
+        // records its end time.
+        let end = old.attribute("end_time")?.description ?? "unfinished (killed or failed)"
         let config = root.group("config")
         let objective = config?.attribute("objective")?.description ?? ""
         var changeable = ""
