@@ -107,6 +107,7 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(report.rows.map(\.published), [[-504.49, -504.49], [-504.49, -504.49]])
         let markdown = report.render("markdown")
         XCTAssertTrue(markdown.contains("| credit | `smc` | 1 | **-506.0** [-504.5] | **-504.4** [-504.5] |"), markdown)
+        XCTAssertEqual(try ReportColumn.named("grad_evals,energy_evals").map(\.heading), ["∇ evals", "log R evals"])
         XCTAssertThrowsError(try ReportColumn.named("elbo,w3")) { XCTAssertTrue("\($0)".contains("unknown report column 'w3'"), "\($0)") }
         for (yaml, message) in [("credit: {'*': {w3: 1}}\n", "unknown metric 'w3'"), ("credit: {'*': {elbo: abc}}\n", "not a finite number"),
                                 ("credit: {'*': {elbo: .nan}}\n", "not a finite number")] {

@@ -82,7 +82,7 @@ public struct ReportColumn: Sendable {
     ]
 
     /// Every column `--columns` offers: the defaults and the Beyond-ELBOs conventions (absolute ELBO and log Z^RW for
-    /// targets without a known log Z, Sinkhorn divergence, MMD, entropic mode coverage, PQMass p-value, gradient evaluations).
+    /// targets without a known log Z, Sinkhorn divergence, MMD, entropic mode coverage, PQMass p-value, gradient and value-only evaluations).
     public static let all = defaults + [
         ReportColumn(metric: "elbo", heading: "ELBO", smallerIsBetter: false, latexHeading: "ELBO"),
         ReportColumn(metric: "log_z_is", heading: "log Z^RW", smallerIsBetter: false, latexHeading: "$\\log Z^{\\mathrm{RW}}$"),
@@ -91,6 +91,7 @@ public struct ReportColumn: Sendable {
         ReportColumn(metric: "emc", heading: "EMC", smallerIsBetter: false, latexHeading: "EMC"),
         ReportColumn(metric: "pqmass_p", heading: "PQMass p", smallerIsBetter: false, latexHeading: "PQMass $p$"),
         ReportColumn(metric: "grad_evals", heading: "∇ evals", smallerIsBetter: true, latexHeading: "$\\nabla$ evals"),
+        ReportColumn(metric: "energy_evals", heading: "log R evals", smallerIsBetter: true, latexHeading: "$\\log R$ evals"),
     ]
 
     /// The columns named in `list` (comma-separated metric names, in that order).
