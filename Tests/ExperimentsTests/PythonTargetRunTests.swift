@@ -127,6 +127,27 @@ final class PythonTargetRunTests: ScratchFolderTestCase {
         XCTAssertEqual(try HDF5.read(run).attribute("status"), .string("complete"))
     }
 
+    /// `Scripts/is-check.py` on a run of a correlated Gaussian with a known log Z reads that log Z (to 0.01).
+    func testImportanceSamplingCheckReadsTheKnownLogZ() throws {
+        let path = try module("gauss.py", "P = np.array([[2.0, 0.6], [0.6, 0.5]])\n"
+                              + "LOG_Z = 3.0 + np.log(2 * np.pi) - 0.5 * np.log(np.linalg.det(P))\n"
+                              + "def f(x):\n    return 3.0 - 0.5 * np.einsum('ni,ij,nj->n', x, P, x), -x @ P\n")
+        let run = directory + "/gauss.h5"
+        let (status, _, output) = try Binary.run(["train", "target=python:\(path):f", "objective=smc", "anneal_steps=64", "eval_paths=2000",
+                                                  "threads=1", "--out", run], seconds: 120)
+        XCTAssertEqual(status, 0, output)
+        let check = Process(), pipe = Pipe()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        check.arguments = ["Scripts/is-check.py", run, path + ":f", "--draws", "100000"]
+        check.standardOutput = pipe
+        try check.run()
+        check.waitUntilExit()
+        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(check.terminationStatus, 0, printed)
+        let logZ = try XCTUnwrap(printed.split(separator: " ").dropFirst(2).first.flatMap { Double($0) }, printed)
+        XCTAssertEqual(logZ, 3 + log(2 * Double.pi) - 0.5 * log(2.0 * 0.5 - 0.36), accuracy: 0.01, printed)
+    }
+
     /// A spec with `kind: python` records the digest of its module: after the module changes, `eval` refuses the run.
     func testSpecRecordsTheModuleDigest() throws {
         let source = "def f(x):\n    return -0.5 * np.sum(x * x, axis=1), -x\n"
