@@ -17,8 +17,8 @@ import PythonBridge
 /// Errors name the file and function: a missing file, function or NumPy, an import error or a Python exception
 /// (type, message, innermost frames), a result of the wrong type, dtype or shape (or a masked array), NaN or ±∞
 /// values, |log R| > 10³⁰, and a function that returns (log_r, grad) while the module also defines FUNC_grad.
-/// Signal handlers the module installs are put back after every call (interruption stays the toolkit's), and
-/// printing to a closed pipe is not an error.
+/// Interruption stays the toolkit's (`signal.signal` for SIGINT/SIGTERM is ignored; handlers installed otherwise at
+/// import are put back), and printing to a closed pipe is not an error.
 public struct PythonTarget: Target {
     public let name: String
     public let dimension: Int
@@ -99,14 +99,13 @@ public struct PythonTarget: Target {
                                     + "or define \(function)_grad(x)")
         default: throw PythonTargetError(target: label, problem: Self.take(error))
         }
-        if let bad = (0..<count).first(where: { !logDensity[$0].isFinite }) {
-            throw PythonTargetError(target: label, problem: "returned log_r = \(logDensity[bad]) at row \(bad) of \(count) "
-                                    + "(x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite")
-        }
-        if let bad = (0..<count).first(where: { abs(logDensity[$0]) > Self.logDensityBound }) {
-            throw PythonTargetError(target: label, problem: "returned log_r = \(logDensity[bad]) at row \(bad) of \(count), beyond "
-                                    + "±10³⁰: a sentinel for zero density cannot be trained on (the losses overflow); return a "
-                                    + "finite penalty that grows outside the support instead, e.g. −10⁴·distance²")
+        // One pass: `!(|v| ≤ bound)` is true for NaN, ±∞ and sentinels alike; the message tells them apart.
+        if let bad = (0..<count).first(where: { !(abs(logDensity[$0]) <= Self.logDensityBound) }) {
+            let value = logDensity[bad]
+            throw PythonTargetError(target: label, problem: "returned log_r = \(value) at row \(bad) of \(count)" + (value.isFinite
+                ? ", beyond ±10³⁰: a sentinel for zero density cannot be trained on (the losses overflow); return a finite "
+                    + "penalty that grows outside the support instead, e.g. −10⁴·distance²"
+                : " (x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite"))
         }
         if let gradient, let bad = (0..<(count * dimension)).first(where: { !gradient[$0].isFinite }) {
             throw PythonTargetError(target: label, problem: "returned a gradient of \(gradient[bad]) at row \(bad / dimension) "
