@@ -122,6 +122,30 @@ final class AnnealingTests: XCTestCase {
         }
     }
 
+    /// Each half of the particles moves in the coordinates of the other half's weighted cloud (never its own), and
+    /// a population too small to split, or a half without weight, uses the whole cloud's.
+    func testHeldOutMaps() throws {
+        var rng = Xoshiro256(seed: 5)
+        let n = 400, half = 200
+        var x = rng.gaussianMatrix(rows: n, cols: 2)
+        for r in half..<n { x[r, 0] = 3 * x[r, 0] + 10; x[r, 1] = -2 * x[r, 1] }  // the second half: another cloud
+        var state = AnnealedImportanceSampler.State(positions: x, logRatio: [Double](repeating: 0, count: n),
+                                                    ratioGradient: x, logWeights: (0..<n).map { Double($0 % 5) * 0.2 })
+        let maps = AnnealedImportanceSampler.heldOutMaps(state, full: true).parts
+        XCTAssertEqual(maps.map(\.rows), [0..<half, half..<n])
+        for (part, other) in zip(maps, [half..<n, 0..<half]) {
+            let fitted = LinearPreconditioner(x.rows(Array(other)), logWeights: Array(state.logWeights[other]), full: true)
+            XCTAssertEqual(part.map.mean, fitted.mean)
+            XCTAssertEqual(part.map.lower, fitted.lower)
+        }
+        XCTAssertEqual(maps[0].map.mean[0], 10, accuracy: 0.5, "the first half moves in the second half's coordinates")
+        state.logWeights = (0..<n).map { $0 < half ? -.infinity : 0 }
+        XCTAssertEqual(AnnealedImportanceSampler.heldOutMaps(state, full: true).parts.map(\.rows), [0..<n])
+        let three = AnnealedImportanceSampler.State(positions: x.rows([0, 1, 2]), logRatio: [0, 0, 0], ratioGradient: x.rows([0, 1, 2]),
+                                                    logWeights: [0, 0, 0])
+        XCTAssertEqual(AnnealedImportanceSampler.heldOutMaps(three, full: false).parts.map(\.rows), [0..<3])
+    }
+
     /// Systematic resampling keeps each index within one of n·W_i copies.
     func testSystematicResampling() {
         var rng = Xoshiro256(seed: 1)
