@@ -56,7 +56,7 @@ extension RunConfig {
             set: { c, v in c.annealing.moves = try integer("anneal_moves", v, min: 1, max: 10_000) }, get: { "\($0.annealing.moves)" }),
         Key(name: "anneal_precondition", help: "objective=smc/ais: HMC in coordinates scaled at each temperature by the particles' "
                 + "weighted standard deviations (true: a diagonal mass matrix) or by the Cholesky factor of their weighted covariance "
-                + "(full: a full one); anneal_step is then relative to that spread",
+                + "(full: a full one), each half of the particles by the other half's; anneal_step is then relative to that spread",
             set: { c, v in
                 let value = try choice("anneal_precondition", v, ["false", "true", "full"])
                 c.annealing.preconditioning = value == "full" ? .full : value == "true" ? .diagonal : .none
