@@ -101,8 +101,10 @@ final class Progress {
         lastDraw = now
         let rate = Double(l.iteration) / max(now, 1e-9)
         let eta = Double(total - l.iteration) / max(rate, 1e-9)
-        let line = String(format: "%@ %6d/%d  ", unit, l.iteration, total) + Self.describe(values)
-            + String(format: "  %6.1f %@/s  ETA %5.0fs  %ld gradient evaluations", rate, unit, eta, l.budget.gradient)
+        let bound = l.totalIsBound  // an adaptive schedule: `total` caps the run, so there is no ETA
+        let line = String(format: "%@ %6d/%@%d  ", unit, l.iteration, bound ? "≤" : "", total) + Self.describe(values)
+            + String(format: "  %6.1f %@/s  ", rate, unit) + (bound ? "" : String(format: "ETA %5.0fs  ", eta))
+            + String(format: "%ld gradient evaluations", l.budget.gradient)
         if isTerminal { print("\r" + line, terminator: "") } else { print(line) }
         Interruption.flushOrStop()
     }

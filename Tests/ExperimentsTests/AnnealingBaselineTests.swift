@@ -39,14 +39,23 @@ final class AnnealingBaselineTests: XCTestCase {
 
     static let settings = ["eval_paths=400", "anneal_steps=24", "anneal_step=0.2", "hmc_leapfrog=4", "log_every=4", "smc_ess=0.9"]
 
-    /// Settings the baselines do not read are refused, naming the setting (they would be ignored silently).
+    /// Settings the baselines do not read are refused, naming the setting (they would be ignored silently), as are
+    /// the baselines' settings under other objectives, `anneal_cess` on the linear schedule, and a full mass matrix
+    /// with fewer than 4·d particles.
     func testUnreadSettingsAreRefused() throws {
-        for (settings, key) in [(["objective=ais", "smc_ess=0.5"], "smc_ess"), (["objective=smc", "iterations=5"], "iterations"),
-                                (["objective=mfvi", "prior_std=3"], "prior_std"), (["objective=mfvi", "anneal_steps=9"], "anneal_steps")] {
+        let only = "only objective=smc and objective=ais read"
+        for (settings, message) in [
+            (["objective=ais", "smc_ess=0.5"], "does not use smc_ess"), (["objective=smc", "iterations=5"], "does not use iterations"),
+            (["objective=mfvi", "prior_std=3"], "does not use prior_std"), (["objective=mfvi", "anneal_steps=9"], "\(only) anneal_steps"),
+            (["objective=tb", "anneal_precondition=full"], "\(only) anneal_precondition"), (["objective=mala", "smc_ess=0.5"], "\(only) smc_ess"),
+            (["objective=smc", "anneal_cess=0.5"], "without anneal_schedule=adaptive"),
+            (["objective=ais", "anneal_precondition=full", "eval_paths=7"], "at least 4·d = 8 particles"),
+        ] {
             XCTAssertThrowsError(try Learners.make(try RunConfig.parse(settings), target: Shifted())) {
-                XCTAssertTrue("\($0)".contains("does not use \(key)"), "\($0)")
+                XCTAssertTrue("\($0)".contains(message), "\($0)")
             }
         }
+        XCTAssertNoThrow(try Learners.make(try RunConfig.parse(["objective=ais", "anneal_precondition=full", "eval_paths=8"]), target: Shifted()))
     }
 
     func testLogZAndResume() throws {

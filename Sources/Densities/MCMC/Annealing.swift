@@ -46,8 +46,9 @@ public struct AnnealedTarget: Target {
 /// (`leapfrogSteps` leapfrog steps) that leaves π_{β_k} invariant. With a resampling threshold (SMC), particles are
 /// resampled systematically when the normalised ESS falls below it and their weights reset; without (AIS), never.
 ///
-/// log Ẑ = Σ_k log Σ_i W_i^{(k−1)}·exp(Δ_{k,i}) (normalised weights W) is unbiased for Z (the standard SMC estimator;
-/// for AIS it is log mean exp of the final log weights). The HMC step size is ε₀ at β = 0, ε_½ from β = ½ on, and
+/// log Ẑ = Σ_k log Σ_i W_i^{(k−1)}·exp(Δ_{k,i}) (normalised weights W): Ẑ is unbiased for Z on the linear schedule
+/// without a mass matrix (the standard SMC estimator; for AIS, log mean exp of the final log weights), and
+/// consistent when the schedule or the mass matrix is fitted to the particles. The HMC step size is ε₀ at β = 0, ε_½ from β = ½ on, and
 /// linear in between (the Beyond-ELBOs convention). Cost: particles × (1 + K × moves × leapfrogSteps) gradient
 /// evaluations.
 public struct AnnealedImportanceSampler: Sendable {
@@ -62,7 +63,7 @@ public struct AnnealedImportanceSampler: Sendable {
     /// Whether HMC moves in coordinates scaled by the particles' weighted standard deviations (a diagonal mass
     /// matrix fitted at every temperature) or by the Cholesky factor of their weighted covariance (a full one), so
     /// that one step size suits coordinates of very different scales or strong correlations; each half of the
-    /// particles moves with the matrix of the other half (`heldOutMaps`).
+    /// particles moves with the matrix of the other half (`heldOutGroups`).
     public var preconditioning = HMCPreconditioning.none
     /// Normalised ESS below which SMC resamples; nil for AIS (no resampling).
     public var resamplingThreshold: Double?
@@ -187,70 +188,92 @@ public struct AnnealedImportanceSampler: Sendable {
         state.beta = next
     }
 
-    /// One HMC step of every particle on π_β; accepted particles' cached ratio is recovered from π_β's fresh values.
+    /// One HMC step of every particle on π_β. Preconditioned, the particles move as two groups, one after the other,
+    /// each in the coordinates fitted to the other group as it stands (`heldOutGroups`).
     private func move(_ state: inout State, target: any Target, beta: Double, rng: inout Xoshiro256) throws {
-        let n = state.positions.rows, d = state.positions.cols, s = initialStd, b = Float(beta)
+        let n = state.positions.rows
+        let epsilon = adaptStepSize ? state.adaptedStepSize ?? stepSize.start : stepSize(at: beta)
+        var accepted = 0
+        for (rows, fitted) in preconditioning == .none ? [(0..<n, 0..<n)] : Self.heldOutGroups(state) {
+            let map = preconditioning == .none ? nil
+                : LinearPreconditioner(state.positions.rows(Array(fitted)), logWeights: Array(state.logWeights[fitted]),
+                                       full: preconditioning == .full)
+            accepted += try move(&state, rows: rows, map: map, target: target, beta: beta, stepSize: epsilon, rng: &rng)
+        }
+        if adaptStepSize { state.adaptedStepSize = epsilon * Float(exp(2 * (Double(accepted) / Double(n) - 0.65))) }
+        state.accepted += accepted
+        state.proposed += n
+    }
+
+    /// One HMC step on π_β of the particles in `rows`, in the coordinates of `map` (nil: x itself); returns how many
+    /// were accepted. Accepted particles' cached ratio is recovered from π_β's fresh values.
+    private func move(_ state: inout State, rows: Range<Int>, map: LinearPreconditioner?, target: any Target, beta: Double,
+                      stepSize epsilon: Float, rng: inout Xoshiro256) throws -> Int {
+        let m = rows.count, d = state.positions.cols, s = initialStd, b = Float(beta)
         let precision = Float(1 / (s * s))
-        var chains = ChainState(positions: state.positions, logDensity: [Double](repeating: 0, count: n), gradient: state.ratioGradient)
-        state.positions.storage.withUnsafeBufferPointer { X in
-            for r in 0..<n {
-                let logPrior = AnnealedTarget.logPrior(X.baseAddress!, row: r, dimension: d, std: s)
-                chains.logDensity[r] = logPrior + beta * state.logRatio[r]
-                for k in 0..<d { chains.gradient[r, k] = -precision * state.positions[r, k] + b * state.ratioGradient[r, k] }
+        let x = state.positions.rows(Array(rows)), ratioGradient = state.ratioGradient.rows(Array(rows))
+        var chains = ChainState(positions: x, logDensity: [Double](repeating: 0, count: m), gradient: ratioGradient)
+        x.storage.withUnsafeBufferPointer { X in
+            for i in 0..<m {
+                let logPrior = AnnealedTarget.logPrior(X.baseAddress!, row: i, dimension: d, std: s)
+                chains.logDensity[i] = logPrior + beta * state.logRatio[rows.lowerBound + i]
+                for k in 0..<d { chains.gradient[i, k] = -precision * x[i, k] + b * ratioGradient[i, k] }
             }
         }
         let annealed = AnnealedTarget(base: target, beta: beta, initialStd: s)
         var transformed: LinearPreconditioner.Transformed?
-        if preconditioning != .none {  // to z = L⁻¹(x − μ); ∇_z = Lᵀ∇_x
-            let map = Self.heldOutMaps(state, full: preconditioning == .full)
+        if let map {  // to z = L⁻¹(x − μ); ∇_z = Lᵀ∇_x
             chains.positions = map.latent(chains.positions)
-            chains.gradient.storage.withUnsafeMutableBufferPointer { map.latentGradient($0.baseAddress!, count: n, dimension: d) }
-            transformed = LinearPreconditioner.Transformed(base: annealed, maps: map)
+            chains.gradient.storage.withUnsafeMutableBufferPointer { map.latentGradient($0.baseAddress!, count: m) }
+            transformed = LinearPreconditioner.Transformed(base: annealed, map: map)
         }
-        let epsilon = adaptStepSize ? state.adaptedStepSize ?? stepSize.start : stepSize(at: beta)
         // In whitened coordinates every direction has the same frequency, so a fixed step makes every trajectory
         // turn by the same angle and the chains barely mix at some steps (HMC's periodicity; Neal 2011, §5.4.2.2):
         // each chain's step is drawn from ε·U(0.5, 1.5), independently of its state, which keeps π_β invariant.
-        let steps = preconditioning == .full ? (0..<n).map { _ in epsilon * (0.5 + rng.nextUniform()) }
-                                             : [Float](repeating: epsilon, count: n)
+        let steps = preconditioning == .full ? (0..<m).map { _ in epsilon * (0.5 + rng.nextUniform()) }
+                                             : [Float](repeating: epsilon, count: m)
         var (moved, info) = try HMC(leapfrogSteps: leapfrogSteps).step(chains, target: transformed ?? annealed,
                                                                         stepSizes: steps, rng: &rng)
         if let transformed {  // the proposals in x, with the gradient π_β gave there (only accepted rows are read)
-            moved.positions = Matrix(rows: n, cols: d, storage: transformed.last.positions)
-            moved.gradient = Matrix(rows: n, cols: d, storage: transformed.last.gradient)
+            moved.positions = Matrix(rows: m, cols: d, storage: transformed.last.positions)
+            moved.gradient = Matrix(rows: m, cols: d, storage: transformed.last.gradient)
         }
-        if adaptStepSize { state.adaptedStepSize = epsilon * Float(exp(2 * (info.acceptanceRate - 0.65))) }
         moved.positions.storage.withUnsafeBufferPointer { X in
-            for r in 0..<n where info.accepted[r] {
-                let logPrior = AnnealedTarget.logPrior(X.baseAddress!, row: r, dimension: d, std: s)
-                state.logRatio[r] = (moved.logDensity[r] - logPrior) / beta
+            for i in 0..<m where info.accepted[i] {
+                let r = rows.lowerBound + i
+                let logPrior = AnnealedTarget.logPrior(X.baseAddress!, row: i, dimension: d, std: s)
+                state.logRatio[r] = (moved.logDensity[i] - logPrior) / beta
                 for k in 0..<d {
-                    state.positions[r, k] = moved.positions[r, k]
-                    state.ratioGradient[r, k] = (moved.gradient[r, k] + precision * moved.positions[r, k]) / b
+                    state.positions[r, k] = moved.positions[i, k]
+                    state.ratioGradient[r, k] = (moved.gradient[i, k] + precision * moved.positions[i, k]) / b
                 }
             }
         }
-        state.accepted += info.accepted.filter { $0 }.count
-        state.proposed += n
+        return info.accepted.filter { $0 }.count
     }
 
-    /// The coordinates each particle moves in: the first half of the rows (by index) those of the second half's
-    /// weighted cloud, and the second half the first's. A mass matrix fitted to a cloud that holds the particle itself
-    /// makes its move depend on its own position, which breaks π_β-invariance by O(1/n) a move; over hundreds of
-    /// temperatures that read log Ẑ 0.2 nats too high on Ionosphere (Results/README, "Issue 23, session 21").
-    /// Systematic resampling keeps copies of one ancestor at adjacent rows, so copies rarely straddle the halves.
-    /// With fewer than four particles, or a half without weight, every particle uses the whole cloud's.
-    static func heldOutMaps(_ state: State, full: Bool) -> LinearPreconditioner.Rows {
-        let n = state.positions.rows, half = n / 2
-        func fit(_ rows: Range<Int>) -> LinearPreconditioner? {
-            let logWeights = Array(state.logWeights[rows])
-            guard logWeights.contains(where: { $0 > -.infinity }) else { return nil }
-            return LinearPreconditioner(state.positions.rows(Array(rows)), logWeights: logWeights, full: full)
+    /// The groups a preconditioned move takes in turn, each with the rows its mass matrix is fitted to: the rows
+    /// before a split near n/2, fitted to those after it, then the rows after it, fitted to the first group as just
+    /// moved. Each half-move leaves π_β invariant given the other group, so the sweep does (a Gibbs scan). A matrix
+    /// fitted to a cloud that holds the moving particle makes its move depend on its own position: log Ẑ read 0.2
+    /// too high on Ionosphere with 2000 particles; two groups moved at once, each with the other's matrix from before
+    /// the move, read 5 nats too high on a 35-D Gaussian with 60 (Results/README, "Issue 23, session 21").
+    /// Systematic resampling leaves an ancestor's copies at adjacent rows, and the split falls between two distinct
+    /// rows, so no particle's copy shapes its matrix right after resampling. With fewer than four particles, no
+    /// such split, or a group without weight, one group of every row, fitted to all of them.
+    static func heldOutGroups(_ state: State) -> [(rows: Range<Int>, fitted: Range<Int>)] {
+        let n = state.positions.rows, d = state.positions.cols
+        let whole = [(rows: 0..<n, fitted: 0..<n)]
+        guard n >= 4 else { return whole }
+        func distinct(_ h: Int) -> Bool { (0..<d).contains { state.positions[h - 1, $0] != state.positions[h, $0] } }
+        var split: Int?
+        for offset in 0..<(n / 2) where split == nil {  // n/2, n/2 − 1, n/2 + 1, …
+            split = [n / 2 - offset, n / 2 + offset].first { $0 >= 2 && $0 <= n - 2 && distinct($0) }
         }
-        if n >= 4, let first = fit(0..<half), let second = fit(half..<n) {
-            return .init(parts: [.init(rows: 0..<half, map: second), .init(rows: half..<n, map: first)])
-        }
-        return .init(parts: [.init(rows: 0..<n, map: LinearPreconditioner(state.positions, logWeights: state.logWeights, full: full))])
+        guard let h = split else { return whole }
+        let weighted = { (rows: Range<Int>) in state.logWeights[rows].contains { $0 > -.infinity } }
+        guard weighted(0..<h), weighted(h..<n) else { return whole }
+        return [(0..<h, h..<n), (h..<n, 0..<h)]
     }
 
     /// Systematic resampling (Kitagawa 1996): n indices with one uniform offset, each index i repeated about

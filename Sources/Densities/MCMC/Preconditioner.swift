@@ -63,21 +63,16 @@ struct LinearPreconditioner {
     /// z = L⁻¹(x − μ) for every row (forward substitution).
     func latent(_ x: Matrix) -> Matrix {
         var z = x
-        z.storage.withUnsafeMutableBufferPointer { latent($0.baseAddress!, count: x.rows) }
-        return z
-    }
-
-    /// z = L⁻¹(x − μ) for every row of `x` (count × d, contiguous), in place.
-    func latent(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var row = [Double](repeating: 0, count: d)
-        for r in 0..<count {
+        for r in 0..<x.rows {
             for i in 0..<d {
-                var s = Double(x[r * d + i]) - mean[i]
+                var s = Double(x[r, i]) - mean[i]
                 for j in 0..<i { s -= lower[i * d + j] * row[j] }
                 row[i] = s / lower[i * d + i]
             }
-            for i in 0..<d { x[r * d + i] = Float(row[i]) }
+            for i in 0..<d { z[r, i] = Float(row[i]) }
         }
+        return z
     }
 
     /// x = μ + L z for every row of `z` (count × d, contiguous), into `x`.
@@ -104,66 +99,25 @@ struct LinearPreconditioner {
         }
     }
 
-    /// Maps by row: row r of a batch of chains goes through the map of the part whose row range holds it, so that
-    /// chains can move in coordinates fitted to different clouds (`AnnealedImportanceSampler.heldOutMaps`).
-    struct Rows: Sendable {
-        struct Part: Sendable { let rows: Range<Int>, map: LinearPreconditioner }
-        /// Disjoint row ranges, together holding every row a batch has.
-        let parts: [Part]
-
-        /// Calls `body` with each part's rows among the first `count` (non-empty) and its map.
-        private func each(count: Int, _ body: (Range<Int>, LinearPreconditioner) -> Void) {
-            for part in parts { let rows = part.rows.clamped(to: 0..<count); if !rows.isEmpty { body(rows, part.map) } }
-        }
-
-        /// z = L⁻¹(x − μ) of every row of `x`.
-        func latent(_ x: Matrix) -> Matrix {
-            var z = x
-            z.storage.withUnsafeMutableBufferPointer { p in
-                each(count: x.rows) { rows, map in map.latent(p.baseAddress! + rows.lowerBound * x.cols, count: rows.count) }
-            }
-            return z
-        }
-
-        /// x = μ + L z of every row of `z` (count × d, contiguous), into `x`.
-        func position(_ z: UnsafePointer<Float>, count: Int, dimension d: Int, into x: UnsafeMutablePointer<Float>) {
-            each(count: count) { rows, map in map.position(z + rows.lowerBound * d, count: rows.count, into: x + rows.lowerBound * d) }
-        }
-
-        /// ∇_z = Lᵀ∇_x of every row of `g` (count × d), in place.
-        func latentGradient(_ g: UnsafeMutablePointer<Float>, count: Int, dimension d: Int) {
-            each(count: count) { rows, map in map.latentGradient(g + rows.lowerBound * d, count: rows.count) }
-        }
-    }
-
-    /// `base` seen in z, each row through its map: log density unchanged, ∇_z = Lᵀ∇_x. It keeps the points x and
-    /// gradients ∇_x of its last evaluation, so that a move's accepted proposals are cached as evaluated rather than
-    /// mapped back through L⁻¹.
+    /// `base` seen in z: log density unchanged, ∇_z = Lᵀ∇_x. It keeps the points x and gradients ∇_x of its last
+    /// evaluation, so that a move's accepted proposals are cached as evaluated rather than mapped back through L⁻¹.
     struct Transformed: Target {
-        let base: any Target, maps: Rows
+        let base: any Target, map: LinearPreconditioner
         /// The last evaluation's points and gradients in x (one HMC move evaluates all its chains at once, on
         /// one thread).
         final class Last: @unchecked Sendable { var positions: [Float] = [], gradient: [Float] = [] }
         let last = Last()
         var name: String { base.name }
         var dimension: Int { base.dimension }
-
-        /// Every row through `map`.
-        init(base: any Target, map: LinearPreconditioner) {
-            self.init(base: base, maps: Rows(parts: [.init(rows: 0..<Int.max, map: map)]))
-        }
-        init(base: any Target, maps: Rows) { (self.base, self.maps) = (base, maps) }
-
         func evaluate(_ z: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                       gradient: UnsafeMutablePointer<Float>?) throws {
-            let d = dimension
-            var x = [Float](repeating: 0, count: count * d)
-            x.withUnsafeMutableBufferPointer { maps.position(z, count: count, dimension: d, into: $0.baseAddress!) }
+            var x = [Float](repeating: 0, count: count * dimension)
+            x.withUnsafeMutableBufferPointer { map.position(z, count: count, into: $0.baseAddress!) }
             try x.withUnsafeBufferPointer { try base.evaluate($0.baseAddress!, count: count, logDensity: logDensity, gradient: gradient) }
             guard let gradient else { return }
             last.positions = x
-            last.gradient = Array(UnsafeBufferPointer(start: gradient, count: count * d))
-            maps.latentGradient(gradient, count: count, dimension: d)
+            last.gradient = Array(UnsafeBufferPointer(start: gradient, count: count * dimension))
+            map.latentGradient(gradient, count: count)
         }
     }
 }

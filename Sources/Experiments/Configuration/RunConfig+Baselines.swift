@@ -33,9 +33,9 @@ extension RunConfig {
         Key(name: "anneal_steps", help: "objective=smc/ais: temperatures K of the geometric path (β_k = k/K)",
             set: { c, v in c.annealing.temperatures = try integer("anneal_steps", v, min: 1, max: 1_000_000) },
             get: { "\($0.annealing.temperatures)" }),
-        Key(name: "anneal_std", help: "objective=smc/ais: standard deviation of the initial Gaussian N(0, s²I), up to 10⁶ "
-                + "(default: √sde_sigma2 of the target)",
-            set: { c, v in c.annealing.initialStd = v == "default" ? nil : try bounded("anneal_std", v, max: 1e6) },
+        Key(name: "anneal_std", help: "objective=smc/ais: standard deviation of the initial Gaussian N(0, s²I), from 10⁻⁶ "
+                + "to 10⁶ (default: √sde_sigma2 of the target)",
+            set: { c, v in c.annealing.initialStd = v == "default" ? nil : try bounded("anneal_std", v, min: 1e-6, max: 1e6) },
             get: { $0.annealing.initialStd.map { "\($0)" } ?? "default" }),
         Key(name: "anneal_step", help: "objective=smc/ais: HMC step size at β = 0, up to 100 (linear up to anneal_step_mid at β = 0.5)",
             set: { c, v in c.annealing.stepStart = try bounded("anneal_step", v, max: 100) }, get: { "\($0.annealing.stepStart)" }),
@@ -69,9 +69,13 @@ extension RunConfig {
 
 extension RunConfig {
     /// A number in (0, max].
-    static func bounded(_ key: String, _ v: String, max: Float) throws -> Float {
+    /// A finite number in (0, max], or in [min, max] with `min` (below it, 1/s² overflows float32 in the moves).
+    static func bounded(_ key: String, _ v: String, min: Float? = nil, max: Float) throws -> Float {
         let x = try positive(key, v)
-        guard x <= max else { throw ConfigError.badValue(key: key, value: v, expected: "a finite number > 0 and at most \(max)") }
+        guard x <= max, x >= min ?? 0 else {
+            throw ConfigError.badValue(key: key, value: v, expected: min.map { "a finite number from \($0) to \(max)" }
+                                                                        ?? "a finite number > 0 and at most \(max)")
+        }
         return x
     }
 }

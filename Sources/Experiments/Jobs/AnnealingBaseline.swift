@@ -33,8 +33,21 @@ public final class AnnealingBaseline: Learner {
                           "anneal_adapt_step", "anneal_moves", "anneal_precondition"]
         try Self.refuseUnread(config, reads: Self.jobSettings.union(reads).union(config.method.name == "smc" ? ["smc_ess"] : []),
                               doing: "it anneals eval_paths particles along the geometric path with HMC moves")
+        if config.annealing.schedule != "adaptive" && config.annealing.conditionalESS != RunConfig().annealing.conditionalESS {
+            throw ConfigError.badValue(key: "anneal_cess", value: "\(config.annealing.conditionalESS)",
+                                       expected: "no value without anneal_schedule=adaptive (the linear schedule does not read it)")
+        }
         self.config = config
         target = try Self.gaussianStartTarget(config, custom: custom)
+        // Each group of particles fits a d × d covariance for the other (`heldOutGroups`): with fewer particles than
+        // dimensions it is singular and the moves freeze along the missing directions.
+        let d = target.dimension, (minimum, overflow) = d.multipliedReportingOverflow(by: 4)
+        if config.annealing.preconditioning == .full && (overflow || config.evaluation.paths < minimum) {
+            throw ConfigError.badValue(key: "eval_paths", value: "\(config.evaluation.paths)", expected: "at least 4·d = "
+                + (overflow ? "more than \(Int.max)" : "\(minimum)") + " particles with anneal_precondition=full (each half of them "
+                + "fits the \(d) × \(d) covariance the other half moves in): raise eval_paths, or use anneal_precondition=true "
+                + "(a diagonal mass matrix)")
+        }
         customTarget = custom
         let a = config.annealing
         sampler = AnnealedImportanceSampler(temperatures: a.temperatures, initialStd: Double(a.initialStd ?? target.defaultSigma2.squareRoot()),
@@ -49,6 +62,7 @@ public final class AnnealingBaseline: Learner {
     public var iteration: Int { state.temperature }
     /// K, or the temperatures taken when an adaptive schedule reached β = 1 sooner.
     public var totalIterations: Int { state.isDone ? state.temperature : sampler.temperatures }
+    public var totalIsBound: Bool { sampler.conditionalESS != nil && !state.isDone }
     public var budget: EvaluationBudget {
         EvaluationBudget(gradient: config.evaluation.paths * (1 + state.temperature * sampler.moves * sampler.leapfrogSteps))
     }
@@ -99,8 +113,12 @@ public final class AnnealingBaseline: Learner {
 
     public var trainingSummary: String {
         let acceptance = Double(state.accepted) / Double(max(state.proposed, 1))
-        let warning = acceptance < 0.05 ? "; the HMC moves were almost all rejected, so the particles barely mixed: lower anneal_step "
+        var warning = acceptance < 0.05 ? "; the HMC moves were almost all rejected, so the particles barely mixed: lower anneal_step "
             + "(and anneal_step_mid) or set anneal_adapt_step=true" : ""
+        if sampler.conditionalESS != nil && state.isDone && state.temperature == sampler.temperatures {
+            warning += "; the adaptive schedule used all anneal_steps = \(sampler.temperatures) temperatures, so its last step jumped "
+                + "to β = 1 whatever the weights' ESS, and log Ẑ may be far off: raise anneal_steps"
+        }
         return String(format: "annealed %d particles over %d temperatures (%d resamplings, HMC acceptance %.3f, %ld gradient evaluations) in %.1f s",
                       config.evaluation.paths, state.temperature, state.resamplings, acceptance, budget.gradient, seconds) + warning
     }

@@ -43,6 +43,9 @@ public protocol Learner: AnyObject {
     var iteration: Int { get }
     /// Iterations of the whole run.
     var totalIterations: Int { get }
+    /// Whether `totalIterations` only bounds the run, which may end sooner (an adaptive schedule), so that no
+    /// time left can be told.
+    var totalIsBound: Bool { get }
     /// Target evaluations so far.
     var budget: EvaluationBudget { get }
     /// Training seconds so far.
@@ -93,6 +96,7 @@ extension Learner {
 extension Learner {
     /// `iterations` of the settings.
     public var totalIterations: Int { config.iterations }
+    public var totalIsBound: Bool { false }
     /// `log_every` of the settings.
     public var logEvery: Int { config.logEvery }
     /// Checkpoints every `every` iterations, as asked.
@@ -160,6 +164,11 @@ public enum Learners {
             throw ConfigError.badValue(key: key, value: config.teacher ? "true" : "\(config.teacherAlpha)", expected: config.teacher
                 ? "false: objective=\(config.objective) has no path-space student for a Teacher to train"
                 : "no value without teacher=true")
+        }
+        // The annealing baselines' settings would be ignored by every other family (hmc_leapfrog is local search's too).
+        if config.method.family != .annealing,
+           let (key, value) = config.changedEntries().first(where: { $0.0.hasPrefix("anneal_") || $0.0 == "smc_ess" }) {
+            throw ConfigError.badValue(key: key, value: value, expected: "no value: only objective=smc and objective=ais read \(key)")
         }
         switch config.method.family {
         case .pathSpace: return try PathSpaceLearner(config: config, target: target, training: training)
