@@ -50,6 +50,7 @@ final class AnnealingBaselineTests: XCTestCase {
             (["objective=tb", "anneal_precondition=full"], "\(only) anneal_precondition"), (["objective=mala", "smc_ess=0.5"], "\(only) smc_ess"),
             (["objective=smc", "anneal_cess=0.5"], "without anneal_schedule=adaptive"),
             (["objective=ais", "anneal_precondition=full", "eval_paths=7"], "at least 4·d = 8 particles"),
+            (["objective=smc", "anneal_precondition=true", "eval_paths=7"], "at least 8 particles"),
         ] {
             XCTAssertThrowsError(try Learners.make(try RunConfig.parse(settings), target: Shifted())) {
                 XCTAssertTrue("\($0)".contains(message), "\($0)")

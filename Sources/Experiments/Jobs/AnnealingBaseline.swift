@@ -39,14 +39,18 @@ public final class AnnealingBaseline: Learner {
         }
         self.config = config
         target = try Self.gaussianStartTarget(config, custom: custom)
-        // Each group of particles fits a d × d covariance for the other (`heldOutGroups`): with fewer particles than
-        // dimensions it is singular and the moves freeze along the missing directions.
-        let d = target.dimension, (minimum, overflow) = d.multipliedReportingOverflow(by: 4)
-        if config.annealing.preconditioning == .full && (overflow || config.evaluation.paths < minimum) {
-            throw ConfigError.badValue(key: "eval_paths", value: "\(config.evaluation.paths)", expected: "at least 4·d = "
+        // Each half of the particles fits the mass matrix of the other (`heldOutGroups`): with fewer particles than
+        // dimensions a covariance is singular, and a single particle has no spread at all; either way the moves freeze.
+        let d = target.dimension, (minimum, overflow) = d.multipliedReportingOverflow(by: 4), paths = config.evaluation.paths
+        if config.annealing.preconditioning == .full && (overflow || paths < minimum) {
+            throw ConfigError.badValue(key: "eval_paths", value: "\(paths)", expected: "at least 4·d = "
                 + (overflow ? "more than \(Int.max)" : "\(minimum)") + " particles with anneal_precondition=full (each half of them "
                 + "fits the \(d) × \(d) covariance the other half moves in): raise eval_paths, or use anneal_precondition=true "
                 + "(a diagonal mass matrix)")
+        }
+        if config.annealing.preconditioning == .diagonal && paths < 8 {
+            throw ConfigError.badValue(key: "eval_paths", value: "\(paths)", expected: "at least 8 particles with "
+                + "anneal_precondition=true (each half of them fits the scales the other half moves in): raise eval_paths")
         }
         customTarget = custom
         let a = config.annealing
