@@ -103,10 +103,9 @@ public struct PythonTarget: Target {
         if let bad = (0..<count).first(where: { !(abs(logDensity[$0]) <= Self.logDensityBound) }) {
             let value = logDensity[bad]
             throw PythonTargetError(target: label, problem: "returned log_r = \(value) at row \(bad) of \(count)" + (value.isFinite
-                ? ", beyond ±10³⁰: a sentinel for zero density cannot be trained on (the losses overflow); return a finite "
-                    + "penalty that grows outside the support instead, e.g. −10⁴·distance²"
-                : " (x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite: outside the support, "
-                    + "return a finite penalty that grows with the distance to it, e.g. −10⁴·distance²"))
+                ? ", beyond ±10³⁰: a sentinel for zero density cannot be trained on (the losses overflow)"
+                : " (x = \((0..<dimension).map { x[bad * dimension + $0] })); log R must be finite")
+                + "; outside the support, return a finite penalty that grows with the distance to it, e.g. −10⁴·distance²")
         }
         if let gradient, let bad = (0..<(count * dimension)).first(where: { !gradient[$0].isFinite }) {
             throw PythonTargetError(target: label, problem: "returned a gradient of \(gradient[bad]) at row \(bad / dimension) "

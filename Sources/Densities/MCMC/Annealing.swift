@@ -48,8 +48,8 @@ public struct AnnealedTarget: Target {
 ///
 /// log Ẑ = Σ_k log Σ_i W_i^{(k−1)}·exp(Δ_{k,i}) (normalised weights W): Ẑ is unbiased for Z on the linear schedule
 /// without a mass matrix (the standard SMC estimator; for AIS, log mean exp of the final log weights), and
-/// consistent when the schedule or the mass matrix is fitted to the particles. The HMC step size is ε₀ at β = 0, ε_½ from β = ½ on, and
-/// linear in between (the Beyond-ELBOs convention). Cost: particles × (1 + K × moves × leapfrogSteps) gradient
+/// consistent when the schedule or the mass matrix is fitted to the particles. The HMC step size is ε₀ at β = 0,
+/// ε_½ from β = ½ on, and linear in between (the Beyond-ELBOs convention). Cost: particles × (1 + K × moves × leapfrogSteps) gradient
 /// evaluations.
 public struct AnnealedImportanceSampler: Sendable {
     /// Temperatures K after β₀ = 0.

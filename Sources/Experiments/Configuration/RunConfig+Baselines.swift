@@ -68,7 +68,6 @@ extension RunConfig {
 }
 
 extension RunConfig {
-    /// A number in (0, max].
     /// A finite number in (0, max], or in [min, max] with `min` (below it, 1/s² overflows float32 in the moves).
     static func bounded(_ key: String, _ v: String, min: Float? = nil, max: Float) throws -> Float {
         let x = try positive(key, v)

@@ -66,7 +66,8 @@ public final class AnnealingBaseline: Learner {
     public var iteration: Int { state.temperature }
     /// K, or the temperatures taken when an adaptive schedule reached β = 1 sooner.
     public var totalIterations: Int { state.isDone ? state.temperature : sampler.temperatures }
-    public var totalIsBound: Bool { sampler.conditionalESS != nil && !state.isDone }
+    /// The adaptive schedule's `anneal_steps` caps the run rather than fixing its length.
+    public var totalIsBound: Bool { sampler.conditionalESS != nil }
     public var budget: EvaluationBudget {
         EvaluationBudget(gradient: config.evaluation.paths * (1 + state.temperature * sampler.moves * sampler.leapfrogSteps))
     }
