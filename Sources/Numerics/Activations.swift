@@ -83,17 +83,10 @@ extension Activation {
     @inlinable @inline(__always)
     public func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
         switch self {
-        case .gelu:
-            let z2 = z * z
-            let s = fastSigmoid(z * (geluC1 + geluC2 * z2))
-            return (z * s, s + z * s * (1 - s) * (geluC1 + 3 * geluC2 * z2))
-        case .silu:
-            let s = fastSigmoid(z)
-            return (z * s, s * (1 + z * (1 - s)))
+        case .gelu: return GELUSlope.valueAndDerivative(z)
+        case .silu: return SiLUSlope.valueAndDerivative(z)
         case .identity: return (z, Float8(repeating: 1))
-        case .tanh:
-            let t = 2 * fastSigmoid(2 * z) - 1
-            return (t, 1 - t * t)
+        case .tanh: return TanhSlope.valueAndDerivative(z)
         }
     }
 
@@ -101,6 +94,46 @@ extension Activation {
     public func apply(_ z: Float) -> Float { apply(Float8(repeating: z))[0] }
     /// f′(z) for one scalar.
     public func derivative(_ z: Float) -> Float { derivative(Float8(repeating: z))[0] }
+}
+
+/// One activation's (f, f′) on eight lanes as a type, so the row loops are specialised per activation (a
+/// switch inside the loop became a jump table per vector and kept the calls out of line).
+public protocol ActivationSlope {
+    static func valueAndDerivative(_ z: Float8) -> (Float8, Float8)
+}
+
+/// GELU (tanh form) and its derivative.
+public enum GELUSlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
+        let z2 = z * z
+        let s = fastSigmoid(z * (geluC1 + geluC2 * z2))
+        return (z * s, s + z * s * (1 - s) * (geluC1 + 3 * geluC2 * z2))
+    }
+}
+
+/// SiLU and its derivative.
+public enum SiLUSlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
+        let s = fastSigmoid(z)
+        return (z * s, s * (1 + z * (1 - s)))
+    }
+}
+
+/// tanh and its derivative.
+public enum TanhSlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
+        let t = 2 * fastSigmoid(2 * z) - 1
+        return (t, 1 - t * t)
+    }
+}
+
+/// The identity and its derivative.
+public enum IdentitySlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) { (z, Float8(repeating: 1)) }
 }
 
 /// Fused row-wise kernels over `rows × cols` row-major blocks.
@@ -146,22 +179,50 @@ public enum PointwiseKernels {
     public static func activateKeepingDerivative(_ z: UnsafePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>?,
                                                  activation: Activation, out: UnsafeMutablePointer<Float>,
                                                  derivative: UnsafeMutablePointer<Float>) {
-        let vecEnd = cols & ~7
+        // One loop per activation, so the switch is decided once per call rather than once per vector (it was a
+        // jump table inside the loop), and the compiler can interleave the independent vectors of a row.
+        switch activation {
+        case .gelu: activateRows(GELUSlope.self, z, rows: rows, cols: cols, bias: bias, out: out, derivative: derivative)
+        case .silu: activateRows(SiLUSlope.self, z, rows: rows, cols: cols, bias: bias, out: out, derivative: derivative)
+        case .identity: activateRows(IdentitySlope.self, z, rows: rows, cols: cols, bias: bias, out: out, derivative: derivative)
+        case .tanh: activateRows(TanhSlope.self, z, rows: rows, cols: cols, bias: bias, out: out, derivative: derivative)
+        }
+    }
+
+    /// The rows of `activateKeepingDerivative` for one activation's (f, f′): four vectors at a time (their
+    /// exponential and division chains overlap), then single vectors, then the row's tail lane by lane; every
+    /// lane computes exactly what `valueAndDerivative` computes.
+    @inlinable @inline(__always)
+    static func activateRows<F: ActivationSlope>(_: F.Type, _ z: UnsafePointer<Float>, rows: Int, cols: Int,
+                                                 bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
+                                                 derivative: UnsafeMutablePointer<Float>) {
+        @inline(__always) func f(_ v: Float8) -> (Float8, Float8) { F.valueAndDerivative(v) }
+        let quadEnd = cols & ~31, vecEnd = cols & ~7
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
+        @inline(__always) func store(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }
+        @inline(__always) func input(_ zr: UnsafePointer<Float>, _ c: Int) -> Float8 {
+            if let bias { return load(zr + c) + load(bias + c) }
+            return load(zr + c)
+        }
         for r in 0..<rows {
             let zr = z + r * cols, outRow = out + r * cols, dr = derivative + r * cols
             var c = 0
+            while c < quadEnd {
+                let (v0, s0) = f(input(zr, c)), (v1, s1) = f(input(zr, c + 8))
+                let (v2, s2) = f(input(zr, c + 16)), (v3, s3) = f(input(zr, c + 24))
+                store(v0, outRow + c); store(v1, outRow + c + 8); store(v2, outRow + c + 16); store(v3, outRow + c + 24)
+                store(s0, dr + c); store(s1, dr + c + 8); store(s2, dr + c + 16); store(s3, dr + c + 24)
+                c += 32
+            }
             while c < vecEnd {
-                var v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self)
-                if let bias { v += UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self) }
-                let (value, slope) = activation.valueAndDerivative(v)
-                UnsafeMutableRawPointer(outRow + c).storeBytes(of: value, as: Float8.self)
-                UnsafeMutableRawPointer(dr + c).storeBytes(of: slope, as: Float8.self)
+                let (value, slope) = f(input(zr, c))
+                store(value, outRow + c); store(slope, dr + c)
                 c += 8
             }
             while c < cols {
                 let v = bias.map { zr[c] + $0[c] } ?? zr[c]
-                outRow[c] = activation.apply(v)
-                dr[c] = activation.derivative(v)
+                let (value, slope) = f(Float8(repeating: v))
+                outRow[c] = value[0]; dr[c] = slope[0]
                 c += 1
             }
         }
