@@ -26,8 +26,10 @@ let package = Package(
         .systemLibrary(name: "CPython", pkgConfig: "python3-embed",
                        providers: [.apt(["python3-dev", "python3-numpy", "pkg-config"])]),
         .target(name: "CBuildInfo"),
+        // libxsmm (Debian's libxsmm-dev, a static library): JIT-generated kernels for the layers' narrow products.
+        .target(name: "CSmallGEMM", linkerSettings: [.linkedLibrary("xsmm"), .linkedLibrary("dl"), .linkedLibrary("pthread")]),
         .target(name: "PythonBridge", dependencies: ["CPython"]),
-        .target(name: "Numerics", dependencies: ["CBLAS"]),
+        .target(name: "Numerics", dependencies: ["CBLAS", "CSmallGEMM"]),
         .target(name: "Densities", dependencies: ["Numerics"]),
         .target(name: "PythonTargets", dependencies: ["Densities", "PythonBridge"]),
         .target(name: "NeuralSDE", dependencies: ["Numerics", "Densities"]),

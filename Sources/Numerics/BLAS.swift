@@ -1,18 +1,72 @@
 import CBLAS
+import CSmallGEMM
 
 /// Thin, typed access to the BLAS routines the toolkit uses.
 public enum BLAS {
     /// C ← α·op(A)·op(B) + β·C on row-major operands (`op` transposes when the flag is set).
     ///
     /// `m×k` is the shape of op(A), `k×n` of op(B), `m×n` of C; `lda`, `ldb`, `ldc` are the row strides.
+    /// Narrow products (the layers' shapes: n ≤ 64 output columns, and k ≤ 256 or, for a weight gradient
+    /// op(A) = Aᵀ, m ≤ 256) go to libxsmm's JIT kernels, which skip OpenBLAS's packing and ran 20–60 % faster at
+    /// these shapes (Results/README, issue 22, session 22); everything else, and α ≠ 1 or β ∉ {0, 1}, goes to
+    /// OpenBLAS. The route depends on the shape's width, never on m, so a row's result does not depend on how many
+    /// rows share the call (thread count).
     @inlinable
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
+        if alpha == 1, beta == 0 || beta == 1, k > 0, n <= 64, k <= 256 || (transA && !transB && m <= 256),
+           smallGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                     c: c, ldc: ldc) {
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Whether libxsmm generates kernels on this CPU (not with `LIBXSMM_TARGET=generic`): otherwise every product
+    /// goes to OpenBLAS.
+    public static var smallKernels: Bool { String(cString: dsn_small_gemm_target()) != "generic" }
+
+    /// Fewest rows libxsmm is asked for in a row-wise product: its AVX-512 kernels for fewer than 12 rows round
+    /// differently from those for more, so shorter blocks are computed padded to this many rows.
+    @usableFromInline static let smallRows = 16
+
+    /// The row-major product as libxsmm's column-major one, Cᵀ = op(B)ᵀ·op(A)ᵀ: a row-major matrix read
+    /// column-major is its transpose, so op(A)ᵀ is A's storage with a transposed flag when `transA` is set. libxsmm
+    /// cannot transpose its first operand, so a transposed B (k·n ≤ 256·64 values) is first copied transposed.
+    /// Returns false, with C untouched, when libxsmm has no kernel.
+    @usableFromInline
+    static func smallGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                          b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        if transB {
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: k * n) { t in
+                let bt = t.baseAddress!  // op(B) = Bᵀ stored row-major, k × n
+                for i in 0..<n { for j in 0..<k { bt[j * n + i] = b[i * ldb + j] } }
+                return smallGEMM(transA: transA, transB: false, m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: n,
+                                 beta: beta, c: c, ldc: ldc)
+            }
+        }
+        if !transA && m < smallRows {
+            // Padded with zero rows to `smallRows`; the product's first m rows are copied back.
+            let rows = smallRows
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * (k + n)) { t in
+                let ap = t.baseAddress!, cp = ap + rows * k
+                ap.initialize(repeating: 0, count: rows * (k + n))
+                for r in 0..<m {
+                    (ap + r * k).update(from: a + r * lda, count: k)
+                    if beta != 0 { (cp + r * n).update(from: c + r * ldc, count: n) }
+                }
+                guard dsn_small_sgemm(0, Int32(n), Int32(rows), Int32(k), b, Int32(ldb), ap, Int32(k), beta, cp,
+                                      Int32(n)) == 1 else { return false }
+                for r in 0..<m { (c + r * ldc).update(from: cp + r * n, count: n) }
+                return true
+            }
+        }
+        return dsn_small_sgemm(transA ? 1 : 0, Int32(n), Int32(m), Int32(k), b, Int32(ldb), a, Int32(lda), beta,
+                               c, Int32(ldc)) == 1
     }
 
     /// Sets the number of threads OpenBLAS uses inside one call. The toolkit parallelises over rows itself,
@@ -24,7 +78,9 @@ public enum BLAS {
     public static func flushDenormalsToZero() { dsn_flush_denormals_to_zero() }
 
     /// OpenBLAS's build description (core type, threading), for provenance.
-    public static var configuration: String { String(cString: openblas_get_config()) }
+    public static var configuration: String {
+        String(cString: openblas_get_config()) + "; libxsmm " + String(cString: dsn_small_gemm_target())
+    }
 }
 
 extension BLAS {

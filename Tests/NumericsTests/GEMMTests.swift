@@ -1,0 +1,123 @@
+import XCTest
+@testable import Numerics
+
+/// `BLAS.gemm` sends narrow products to libxsmm and the rest to OpenBLAS; both routes, every transposition, both
+/// β values and padded strides must give op(A)·op(B) + β·C. Each entry is checked against the sum in double
+/// precision within the float32 error bound of a k-term dot product, γ_k·Σ|a||b| + |β·c|·u.
+final class GEMMTests: XCTestCase {
+    /// Row-major storage of a rows × cols matrix with row stride `ld` ≥ cols; the padding holds NaN so that a
+    /// kernel reading outside the matrix shows.
+    struct Stored {
+        var values: [Float]
+        let rows, cols, ld: Int
+        init(rows: Int, cols: Int, ld: Int, rng: inout Xoshiro256) {
+            (self.rows, self.cols, self.ld) = (rows, cols, ld)
+            values = [Float](repeating: .nan, count: rows * ld)
+            for r in 0..<rows { for c in 0..<cols { values[r * ld + c] = 2 * rng.nextUniform() - 1 } }
+        }
+        subscript(r: Int, c: Int) -> Float { values[r * ld + c] }
+    }
+
+    func check(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, beta: Float, pad: Int,
+               file: StaticString = #filePath, line: UInt = #line) {
+        var rng = Xoshiro256(seed: 7, stream: UInt64(m * 1_000_003 + n * 1009 + k), 0)
+        let a = Stored(rows: transA ? k : m, cols: transA ? m : k, ld: (transA ? m : k) + pad, rng: &rng)
+        let b = Stored(rows: transB ? n : k, cols: transB ? k : n, ld: (transB ? k : n) + pad, rng: &rng)
+        var c = Stored(rows: m, cols: n, ld: n + pad, rng: &rng)
+        // β = 0 must not read C: NaN there would survive 0·NaN.
+        if beta == 0 { for r in 0..<m { for j in 0..<n { c.values[r * c.ld + j] = .nan } } }
+        let before = c
+        c.values.withUnsafeMutableBufferPointer { cp in
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.values, lda: a.ld, b: b.values, ldb: b.ld,
+                      beta: beta, c: cp.baseAddress!, ldc: c.ld)
+        }
+        let unit = Double(Float.ulpOfOne) / 2, gamma = Double(k + 2) * unit / (1 - Double(k + 2) * unit)
+        var worst = 0.0
+        for r in 0..<m {
+            for j in 0..<n {
+                var exact = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let x = Double(transA ? a[p, r] : a[r, p]), y = Double(transB ? b[j, p] : b[p, j])
+                    exact += x * y
+                    magnitude += abs(x * y)
+                }
+                let previous = beta == 0 ? 0 : Double(before[r, j])
+                exact += Double(beta) * previous
+                let got = Double(c[r, j])
+                let bound = gamma * (magnitude + abs(previous)) + 1e-30
+                worst = max(worst, abs(got - exact) / bound)
+                if !(abs(got - exact) <= bound) {
+                    XCTFail("C[\(r),\(j)] = \(got), exact \(exact) (transA \(transA), transB \(transB), \(m)×\(n)×\(k), β \(beta))",
+                            file: file, line: line)
+                    return
+                }
+            }
+            for j in n..<c.ld { XCTAssert(c[r, j].isNaN, "padding of row \(r) was written", file: file, line: line) }
+        }
+        XCTAssertLessThanOrEqual(worst, 1, file: file, line: line)
+    }
+
+    func testNarrowProductsEveryTransposition() {
+        // The layers' shapes: forward (rows × H, K = d or H), δ·Wᵀ, and weight gradients hᵀ·δ with K = rows.
+        for (m, n, k) in [(150, 64, 2), (300, 64, 64), (37, 64, 64), (64, 64, 600), (2, 64, 600), (600, 32, 64), (5, 1, 64), (16, 64, 64), (3, 200, 10)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    for beta: Float in [0, 1] {
+                        check(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta, pad: 0)
+                        check(transA: transA, transB: transB, m: m, n: n, k: k, beta: beta, pad: 3)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A row's value must not depend on how many rows share the call: samples must not depend on the thread count,
+    /// which splits the rows. Every split of 40 rows, at the widths of the layers and outputs, both β. (OpenBLAS
+    /// alone does not have this property: its Cooperlake kernel gives other values for blocks of 4j + 1..3 rows at
+    /// 65 columns, or at 1 and 2 columns; hence the test needs libxsmm's kernels.)
+    func testRowsDoNotDependOnTheBlock() throws {
+        try XCTSkipUnless(BLAS.smallKernels, "libxsmm generates no kernels on this CPU (LIBXSMM_TARGET=generic?)")
+        for (n, k) in [(64, 64), (64, 2), (2, 64), (10, 64), (16, 10), (32, 64), (1, 64), (64, 256)] {
+            for beta: Float in [0, 1] {
+                var rng = Xoshiro256(seed: 11, stream: UInt64(n * 1000 + k), 0)
+                let a = Stored(rows: 40, cols: k, ld: k, rng: &rng), w = Stored(rows: k, cols: n, ld: n, rng: &rng)
+                let start = Stored(rows: 40, cols: n, ld: n, rng: &rng)
+                var whole = start.values
+                whole.withUnsafeMutableBufferPointer { cp in
+                    BLAS.gemm(m: 40, n: n, k: k, a: a.values, lda: k, b: w.values, ldb: n, beta: beta, c: cp.baseAddress!, ldc: n)
+                }
+                for block in 1..<40 {
+                    var pieces = start.values
+                    pieces.withUnsafeMutableBufferPointer { cp in
+                        for first in stride(from: 0, to: 40, by: block) {
+                            let rows = min(block, 40 - first)
+                            a.values.withUnsafeBufferPointer { ap in
+                                BLAS.gemm(m: rows, n: n, k: k, a: ap.baseAddress! + first * k, lda: k, b: w.values, ldb: n,
+                                          beta: beta, c: cp.baseAddress! + first * n, ldc: n)
+                            }
+                        }
+                    }
+                    XCTAssertEqual(pieces, whole, "\(n) × \(k), β \(beta), blocks of \(block) rows")
+                }
+            }
+        }
+    }
+
+    func testWideProductsAndOtherScalingsGoToOpenBLAS() {
+        // Wider than libxsmm's route (n > 64, or k > 256 without a transposed A), and β ∉ {0, 1}.
+        check(transA: false, transB: false, m: 40, n: 65, k: 20, beta: 1, pad: 1)
+        check(transA: false, transB: true, m: 30, n: 20, k: 400, beta: 0, pad: 2)
+        check(transA: true, transB: false, m: 300, n: 20, k: 50, beta: 1, pad: 0)
+        check(transA: false, transB: false, m: 17, n: 33, k: 9, beta: 0.5, pad: 1)
+    }
+
+    func testEmptyInnerDimension() {
+        // k = 0: C ← β·C (OpenBLAS's route; libxsmm is not asked for an empty product).
+        var c: [Float] = [1, 2, 3, 4]
+        let none: [Float] = [0]
+        c.withUnsafeMutableBufferPointer { cp in
+            BLAS.gemm(m: 2, n: 2, k: 0, a: none, lda: 1, b: none, ldb: 2, beta: 0, c: cp.baseAddress!, ldc: 2)
+        }
+        XCTAssertEqual(c, [0, 0, 0, 0])
+    }
+}
