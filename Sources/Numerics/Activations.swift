@@ -54,30 +54,16 @@ extension Activation {
     @inlinable @inline(__always)
     public func apply(_ z: Float8) -> Float8 {
         switch self {
-        case .gelu: return z * fastSigmoid(z * (geluC1 + geluC2 * (z * z)))  // rounds as `valueAndDerivative`
-        case .silu: return z * fastSigmoid(z)
+        case .gelu: return GELUSlope.value(z)
+        case .silu: return SiLUSlope.value(z)
         case .identity: return z
-        case .tanh: return 2 * fastSigmoid(2 * z) - 1
+        case .tanh: return TanhSlope.value(z)
         }
     }
 
     /// f′(z) on eight lanes.
     @inlinable @inline(__always)
-    public func derivative(_ z: Float8) -> Float8 {
-        switch self {
-        case .gelu:
-            let z2 = z * z
-            let s = fastSigmoid(z * (geluC1 + geluC2 * z2))
-            return s + z * s * (1 - s) * (geluC1 + 3 * geluC2 * z2)
-        case .silu:
-            let s = fastSigmoid(z)
-            return s * (1 + z * (1 - s))
-        case .identity: return Float8(repeating: 1)
-        case .tanh:
-            let t = 2 * fastSigmoid(2 * z) - 1
-            return 1 - t * t
-        }
-    }
+    public func derivative(_ z: Float8) -> Float8 { valueAndDerivative(z).1 }
 
     /// (f(z), f′(z)) on eight lanes, sharing the exponential.
     @inlinable @inline(__always)
@@ -99,11 +85,16 @@ extension Activation {
 /// One activation's (f, f′) on eight lanes as a type, so the row loops are specialised per activation (a
 /// switch inside the loop became a jump table per vector and kept the calls out of line).
 public protocol ActivationSlope {
+    /// f(z), rounded as the first value of `valueAndDerivative`.
+    static func value(_ z: Float8) -> Float8
+    /// (f(z), f′(z)), sharing the exponential.
     static func valueAndDerivative(_ z: Float8) -> (Float8, Float8)
 }
 
 /// GELU (tanh form) and its derivative.
 public enum GELUSlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func value(_ z: Float8) -> Float8 { z * fastSigmoid(z * (geluC1 + geluC2 * (z * z))) }
     @inlinable @inline(__always)
     public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
         let z2 = z * z
@@ -115,6 +106,8 @@ public enum GELUSlope: ActivationSlope {
 /// SiLU and its derivative.
 public enum SiLUSlope: ActivationSlope {
     @inlinable @inline(__always)
+    public static func value(_ z: Float8) -> Float8 { z * fastSigmoid(z) }
+    @inlinable @inline(__always)
     public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
         let s = fastSigmoid(z)
         return (z * s, s * (1 + z * (1 - s)))
@@ -124,6 +117,8 @@ public enum SiLUSlope: ActivationSlope {
 /// tanh and its derivative.
 public enum TanhSlope: ActivationSlope {
     @inlinable @inline(__always)
+    public static func value(_ z: Float8) -> Float8 { 2 * fastSigmoid(2 * z) - 1 }
+    @inlinable @inline(__always)
     public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) {
         let t = 2 * fastSigmoid(2 * z) - 1
         return (t, 1 - t * t)
@@ -132,6 +127,8 @@ public enum TanhSlope: ActivationSlope {
 
 /// The identity and its derivative.
 public enum IdentitySlope: ActivationSlope {
+    @inlinable @inline(__always)
+    public static func value(_ z: Float8) -> Float8 { z }
     @inlinable @inline(__always)
     public static func valueAndDerivative(_ z: Float8) -> (Float8, Float8) { (z, Float8(repeating: 1)) }
 }
@@ -159,16 +156,32 @@ public enum PointwiseKernels {
     @inlinable
     public static func activate(_ z: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation,
                                 out: UnsafeMutablePointer<Float>) {
-        let vecEnd = cols & ~7
+        switch activation {  // decided once per call, as in `activateKeepingDerivative`
+        case .gelu: activateRows(GELUSlope.self, z, rows: rows, cols: cols, out: out)
+        case .silu: activateRows(SiLUSlope.self, z, rows: rows, cols: cols, out: out)
+        case .identity: activateRows(IdentitySlope.self, z, rows: rows, cols: cols, out: out)
+        case .tanh: activateRows(TanhSlope.self, z, rows: rows, cols: cols, out: out)
+        }
+    }
+
+    /// The rows of `activate` for one activation: four vectors at a time, then single vectors, then the tail.
+    @inlinable @inline(__always)
+    static func activateRows<F: ActivationSlope>(_: F.Type, _ z: UnsafePointer<Float>, rows: Int, cols: Int,
+                                                 out: UnsafeMutablePointer<Float>) {
+        let quadEnd = cols & ~31, vecEnd = cols & ~7
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
+        @inline(__always) func store(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }
         for r in 0..<rows {
             let zr = z + r * cols, outRow = out + r * cols
             var c = 0
-            while c < vecEnd {
-                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self)
-                UnsafeMutableRawPointer(outRow + c).storeBytes(of: activation.apply(v), as: Float8.self)
-                c += 8
+            while c < quadEnd {
+                let v0 = F.value(load(zr + c)), v1 = F.value(load(zr + c + 8))
+                let v2 = F.value(load(zr + c + 16)), v3 = F.value(load(zr + c + 24))
+                store(v0, outRow + c); store(v1, outRow + c + 8); store(v2, outRow + c + 16); store(v3, outRow + c + 24)
+                c += 32
             }
-            while c < cols { outRow[c] = activation.apply(zr[c]); c += 1 }
+            while c < vecEnd { store(F.value(load(zr + c)), outRow + c); c += 8 }
+            while c < cols { outRow[c] = F.value(Float8(repeating: zr[c]))[0]; c += 1 }
         }
     }
 
