@@ -83,13 +83,13 @@ extension DriftNetwork {
                           beta: 1, c: g + flow.weight.offset, ldc: 1)
                 PointwiseKernels.accumulateColumnSums(dFlow, rows: n, cols: 1, into: g + flow.bias.offset)
             }
-            PointwiseKernels.multiplyElementwise(target, by: cache.derivative(l, row: cacheRow), count: n * h)
             let slot = layout.stateLayers[l]
+            PointwiseKernels.multiplyAndSumColumns(target, by: cache.derivative(l, row: cacheRow), rows: n, cols: h,
+                                                   into: l > 0 ? g + slot.bias.offset : nil)
             let input = l == 0 ? x : UnsafePointer(cache.post(l - 1, row: cacheRow))
             let inputWidth = l == 0 ? d : h
             BLAS.gemm(transA: true, m: inputWidth, n: h, k: n, a: input, lda: inputWidth, b: target, ldb: h,
                       beta: 1, c: g + slot.weight.offset, ldc: h)
-            if l > 0 { PointwiseKernels.accumulateColumnSums(target, rows: n, cols: h, into: g + slot.bias.offset) }
             delta = UnsafePointer(target)
             deltaWidth = h
             upper = l

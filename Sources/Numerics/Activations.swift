@@ -241,6 +241,21 @@ public enum PointwiseKernels {
         }
     }
 
+    /// g ← g ⊙ f over `rows × cols` values and, when `sums` is given, sums[c] += Σ_r g[r, c] of the product (in row
+    /// order, as `accumulateColumnSums`): a dense layer's δ and its bias gradient in one pass over δ.
+    @inlinable
+    public static func multiplyAndSumColumns(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, rows: Int,
+                                             cols: Int, into sums: UnsafeMutablePointer<Float>?) {
+        guard let sums else { multiplyElementwise(g, by: f, count: rows * cols); return }
+        for r in 0..<rows {
+            let gr = g + r * cols, fr = f + r * cols
+            for c in 0..<cols {
+                gr[c] *= fr[c]
+                sums[c] += gr[c]
+            }
+        }
+    }
+
     /// g ← g ⊙ f, elementwise over `count` elements.
     @inlinable
     public static func multiplyElementwise(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count: Int) {
