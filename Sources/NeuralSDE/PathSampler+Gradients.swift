@@ -59,6 +59,15 @@ extension PathSampler {
                         for b in 0..<B {
                             let row = i * B + b, local = (row - first) * ow, out = row * ow
                             let from = row * d, to = ((i + 1) * B + b) * d
+                            if !learned && !langevin {  // the common case, in a loop without per-value tests
+                                for c in 0..<d {
+                                    let mu = D[out + c]
+                                    let residual = S[to + c] - k.decay * S[from + c] - k.driftScale * mu
+                                    dmu[local + c] = abs(mu) >= DriftNetwork.outputClip || weight == 0 ? 0
+                                        : C[row] * residual * k.driftPrecision
+                                }
+                                continue
+                            }
                             for c in 0..<d {
                                 let mu = D[out + c]
                                 let residual = S[to + c] - k.decay * S[from + c] - k.driftScale * mu

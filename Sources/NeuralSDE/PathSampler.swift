@@ -63,12 +63,18 @@ public final class PathSampler {
             let k = kernels[i], variance = k.forwardVariance
             // A Dirac step stays deterministic: exploration noise there would move states its log p_F does not score.
             let explorationVariance = variance > 0 ? exploration * exploration : 0
+            // Without a learned variance the step's standard deviation is one number: its square root is taken once.
+            let std = (variance + explorationVariance).squareRoot()
             for b in rows {
                 let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
                 generators[b].fillGaussian(S + to, count: d)
-                for c in 0..<d {
-                    let v = learned ? variance * DriftNetwork.varianceScale(output[out + d + c]) : variance
-                    S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
+                if learned {
+                    for c in 0..<d {
+                        let v = variance * DriftNetwork.varianceScale(output[out + d + c])
+                        S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
+                    }
+                } else {
+                    for c in 0..<d { S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + std * S[to + c] }
                 }
             }
         }
@@ -160,11 +166,16 @@ public final class PathSampler {
                         Self.addForwardLookingBaseline(flow, states: x, logReward: logR, rows: n, dimension: d,
                                                        time: process.grid.times[i], sigma2: brownianSigma2!)
                     }
-                    let s = scales?[i] ?? 0
-                    for r in 0..<n {
-                        for c in 0..<d {
-                            let v = mu[r * ow + c] + (scales == nil ? 0 : s * G[(row + r) * d + c])
-                            mu[r * ow + c] = min(max(v, -DriftNetwork.outputClip), DriftNetwork.outputClip)
+                    // μ + NN₂(t)·clip(∇log R) with the Langevin term, μ + 0 without (which keeps −0 → +0 as before),
+                    // clipped; one loop per case so that neither tests the case per value.
+                    let clip = DriftNetwork.outputClip
+                    if let s = scales?[i] {
+                        for r in 0..<n {
+                            for c in 0..<d { mu[r * ow + c] = min(max(mu[r * ow + c] + s * G[(row + r) * d + c], -clip), clip) }
+                        }
+                    } else {
+                        for r in 0..<n {
+                            for c in 0..<d { mu[r * ow + c] = min(max(mu[r * ow + c] + 0, -clip), clip) }
                         }
                     }
                     advance?(i, rows, S.baseAddress!, UnsafePointer(D.baseAddress!))
@@ -214,19 +225,24 @@ public final class PathSampler {
                                   initialVariance: Float, network: DriftNetwork, states S: UnsafePointer<Float>,
                                   outputs D: UnsafePointer<Float>, logForward LF: UnsafeMutablePointer<Float>,
                                   logBackward LB: UnsafeMutablePointer<Float>) {
-        let ow = network.outputWidth, fv = k.forwardVariance, bv = k.backwardVariance
+        let ow = network.outputWidth, fv = k.forwardVariance, bv = k.backwardVariance, learned = network.learnedVariance
         for b in rows {
             let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
             var fwd: Float = 0, bwd: Float = 0, logScale: Float = 0
-            for c in 0..<d {
-                let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
-                if network.learnedVariance {
+            if learned {
+                for c in 0..<d {
+                    let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
                     let s = DriftNetwork.logVarianceScale(D[out + d + c])
                     fwd += r * r * expf(-s)
                     logScale += s
-                } else {
+                }
+            } else {
+                for c in 0..<d {
+                    let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
                     fwd += r * r
                 }
+            }
+            for c in 0..<d {
                 let q = S[from + c] - k.backwardRatio * S[to + c]
                 bwd += q * q
             }
