@@ -1,5 +1,17 @@
 #include "small_gemm.h"
 #include <libxsmm.h>
+#include <stdlib.h>
+
+// libxsmm's initialisation sets OMP_PROC_BIND=TRUE in the process environment when no affinity is set, which would
+// pin the threads of any OpenMP runtime loaded later (a Python target's libraries) and of every child process (sweep
+// runs). It is initialised here, at load time while the process has one thread, and the variable is put back.
+__attribute__((constructor)) static void dsn_small_gemm_init(void) {
+    const char *before = getenv("OMP_PROC_BIND");
+    const int absent = before == NULL, empty = before != NULL && *before == 0;
+    libxsmm_init();
+    if (absent) unsetenv("OMP_PROC_BIND");
+    if (empty) setenv("OMP_PROC_BIND", "", 1);
+}
 
 int dsn_small_sgemm(int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                     float *c, int ldc) {

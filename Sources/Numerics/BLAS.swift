@@ -6,21 +6,36 @@ public enum BLAS {
     /// C ← α·op(A)·op(B) + β·C on row-major operands (`op` transposes when the flag is set).
     ///
     /// `m×k` is the shape of op(A), `k×n` of op(B), `m×n` of C; `lda`, `ldb`, `ldc` are the row strides.
-    /// Narrow products (the layers' shapes: n ≤ 64 output columns, and k ≤ 256 or, for a weight gradient
-    /// op(A) = Aᵀ, m ≤ 256) go to libxsmm's JIT kernels, which skip OpenBLAS's packing and ran 20–60 % faster at
-    /// these shapes (Results/README, issue 22, session 22); everything else, and α ≠ 1 or β ∉ {0, 1}, goes to
-    /// OpenBLAS. The route depends on the shape's width, never on m, so a row's result does not depend on how many
-    /// rows share the call (thread count).
+    /// With α = 1 and β ∈ {0, 1}, the layers' products go to libxsmm's JIT kernels, which skip OpenBLAS's packing and
+    /// ran 20–60 % faster at these shapes (Results/README, issue 22, session 22): row-wise products with k ≤ 256,
+    /// in panels of at most 64 columns, and weight gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64. Everything else goes
+    /// to OpenBLAS. In a row-wise product each row's values then depend neither on m nor on where the row sits in
+    /// the block, so samples do not depend on the thread count (OpenBLAS's kernels alone do not promise that; it
+    /// holds on the OpenBLAS route, k > 256 or `LIBXSMM_TARGET=generic`, only for some shapes).
     @inlinable
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        if alpha == 1, beta == 0 || beta == 1, k > 0, n <= 64, k <= 256 || (transA && !transB && m <= 256),
-           smallGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
-                     c: c, ldc: ldc) {
-            return
+        if smallKernels, alpha == 1, beta == 0 || beta == 1, k > 0 {
+            if !transA && k <= 256 {
+                // Panels of 64 columns: wider libxsmm kernels round a row differently at different row counts.
+                for first in stride(from: 0, to: n, by: 64) {
+                    let width = min(64, n - first), bp = transB ? b + first * ldb : b + first
+                    if !smallGEMM(transA: false, transB: transB, m: m, n: width, k: k, a: a, lda: lda, b: bp, ldb: ldb,
+                                  beta: beta, c: c + first, ldc: ldc) {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(width),
+                                    Int32(k), alpha, a, Int32(lda), bp, Int32(ldb), beta, c + first, Int32(ldc))
+                    }
+                }
+                return
+            }
+            if transA && n <= 64 && m <= 256 && (!transB || k <= 256),
+               smallGEMM(transA: true, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                         c: c, ldc: ldc) {
+                return
+            }
         }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -28,7 +43,7 @@ public enum BLAS {
 
     /// Whether libxsmm generates kernels on this CPU (not with `LIBXSMM_TARGET=generic`): otherwise every product
     /// goes to OpenBLAS.
-    public static var smallKernels: Bool { String(cString: dsn_small_gemm_target()) != "generic" }
+    public static let smallKernels = String(cString: dsn_small_gemm_target()) != "generic"
 
     /// Fewest rows libxsmm is asked for in a row-wise product: its AVX-512 kernels for fewer than 12 rows round
     /// differently from those for more, so shorter blocks are computed padded to this many rows.

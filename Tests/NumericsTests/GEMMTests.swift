@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import Numerics
 
 /// `BLAS.gemm` sends narrow products to libxsmm and the rest to OpenBLAS; both routes, every transposition, both
@@ -72,12 +73,12 @@ final class GEMMTests: XCTestCase {
     }
 
     /// A row's value must not depend on how many rows share the call: samples must not depend on the thread count,
-    /// which splits the rows. Every split of 40 rows, at the widths of the layers and outputs, both β. (OpenBLAS
-    /// alone does not have this property: its Cooperlake kernel gives other values for blocks of 4j + 1..3 rows at
-    /// 65 columns, or at 1 and 2 columns; hence the test needs libxsmm's kernels.)
+    /// which splits the rows. Every split of 40 rows, at the widths of the layers and outputs (wider ones in panels),
+    /// both β. (OpenBLAS alone does not have this property: its Cooperlake kernel gives other values for blocks of
+    /// 4j + 1..3 rows at 65 columns, or at 1 and 2 columns; hence the test needs libxsmm's kernels.)
     func testRowsDoNotDependOnTheBlock() throws {
         try XCTSkipUnless(BLAS.smallKernels, "libxsmm generates no kernels on this CPU (LIBXSMM_TARGET=generic?)")
-        for (n, k) in [(64, 64), (64, 2), (2, 64), (10, 64), (16, 10), (32, 64), (1, 64), (64, 256)] {
+        for (n, k) in [(64, 64), (64, 2), (2, 64), (10, 64), (16, 10), (32, 64), (1, 64), (64, 256), (65, 64), (100, 64), (130, 8)] {
             for beta: Float in [0, 1] {
                 var rng = Xoshiro256(seed: 11, stream: UInt64(n * 1000 + k), 0)
                 let a = Stored(rows: 40, cols: k, ld: k, rng: &rng), w = Stored(rows: k, cols: n, ld: n, rng: &rng)
@@ -103,12 +104,32 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    func testWideProductsAndOtherScalingsGoToOpenBLAS() {
-        // Wider than libxsmm's route (n > 64, or k > 256 without a transposed A), and β ∉ {0, 1}.
-        check(transA: false, transB: false, m: 40, n: 65, k: 20, beta: 1, pad: 1)
+    func testWideProductsAndOtherScalingsGoToOpenBLASOrPanels() {
+        // Beyond libxsmm's route (k > 256 without a transposed A, a weight gradient wider than 64 or taller than 256),
+        // and β ∉ {0, 1}; then wider row-wise products, which go to libxsmm in panels of 64 columns.
+        check(transA: true, transB: false, m: 20, n: 65, k: 50, beta: 1, pad: 0)
         check(transA: false, transB: true, m: 30, n: 20, k: 400, beta: 0, pad: 2)
         check(transA: true, transB: false, m: 300, n: 20, k: 50, beta: 1, pad: 0)
         check(transA: false, transB: false, m: 17, n: 33, k: 9, beta: 0.5, pad: 1)
+        for transB in [false, true] {
+            for beta: Float in [0, 1] {
+                check(transA: false, transB: transB, m: 40, n: 65, k: 20, beta: beta, pad: 1)
+                check(transA: false, transB: transB, m: 7, n: 200, k: 64, beta: beta, pad: 3)
+            }
+        }
+    }
+
+    /// libxsmm's initialisation sets OMP_PROC_BIND=TRUE when no affinity is set; the toolkit puts it back, so that
+    /// a Python target's OpenMP threads and child processes are not pinned. Compared with the environment the
+    /// process started with (/proc/self/environ, which later changes do not touch).
+    func testLibxsmmLeavesTheEnvironmentAlone() throws {
+        let initial = try String(contentsOfFile: "/proc/self/environ", encoding: .utf8).split(separator: "\0")
+            .first { $0.hasPrefix("OMP_PROC_BIND=") }.map { String($0.dropFirst("OMP_PROC_BIND=".count)) }
+        var c = [Float](repeating: 0, count: 64 * 64)
+        let a = [Float](repeating: 1, count: 64 * 64)
+        c.withUnsafeMutableBufferPointer { BLAS.gemm(m: 64, n: 64, k: 64, a: a, lda: 64, b: a, ldb: 64, c: $0.baseAddress!, ldc: 64) }
+        XCTAssertEqual(c[0], 64)
+        XCTAssertEqual(ProcessInfo.processInfo.environment["OMP_PROC_BIND"], initial)
     }
 
     func testEmptyInnerDimension() {
