@@ -92,7 +92,8 @@ public enum BLAS {
     /// it before running kernels so that speed does not drop as values shrink during training.
     public static func flushDenormalsToZero() { dsn_flush_denormals_to_zero() }
 
-    /// OpenBLAS's build description (core type, threading), for provenance.
+    /// OpenBLAS's build description (core type, threading) and libxsmm's code path (`hsw`, `skx`, `cpx`,
+    /// `generic`, …), for provenance.
     public static var configuration: String {
         String(cString: openblas_get_config()) + "; libxsmm " + String(cString: dsn_small_gemm_target())
     }
