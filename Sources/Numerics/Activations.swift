@@ -173,26 +173,39 @@ public enum PointwiseKernels {
         }
     }
 
-    /// The rows of `activate` for one activation: four vectors at a time, then single vectors, then the tail.
+    /// The rows of `activate` for one activation.
     @inlinable @inline(__always)
     static func activateRows<F: ActivationSlope>(_: F.Type, _ z: UnsafePointer<Float>, rows: Int, cols: Int,
                                                  out: UnsafeMutablePointer<Float>) {
-        let quadEnd = cols & ~31, vecEnd = cols & ~7
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
-        @inline(__always) func store(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }
-        for r in 0..<rows {
-            let zr = z + r * cols, outRow = out + r * cols
-            var c = 0
-            while c < quadEnd {
-                let v0 = F.value(load(zr + c)), v1 = F.value(load(zr + c + 8))
-                let v2 = F.value(load(zr + c + 16)), v3 = F.value(load(zr + c + 24))
-                store(v0, outRow + c); store(v1, outRow + c + 8); store(v2, outRow + c + 16); store(v3, outRow + c + 24)
-                c += 32
-            }
-            while c < vecEnd { store(F.value(load(zr + c)), outRow + c); c += 8 }
-            while c < cols { outRow[c] = F.value(Float8(repeating: zr[c]))[0]; c += 1 }
+        forEachVector(rows: rows, cols: cols) { o, _ in
+            store(F.value(load(z + o)), out + o)
+        } lane: { o, _ in
+            out[o] = F.value(Float8(repeating: z[o]))[0]
         }
     }
+
+    /// Walks a row-major `rows × cols` block eight lanes at a time, four vectors per step (their exponential and
+    /// division chains overlap), then each row's last `cols` mod 8 values one by one, so that a row's values do not
+    /// depend on the rows around it. The bodies get the element's offset and its column.
+    @inlinable @inline(__always)
+    static func forEachVector(rows: Int, cols: Int, vector: (Int, Int) -> Void, lane: (Int, Int) -> Void) {
+        let quadEnd = cols & ~31, vecEnd = cols & ~7
+        for r in 0..<rows {
+            let row = r * cols
+            var c = 0
+            while c < quadEnd {
+                vector(row + c, c); vector(row + c + 8, c + 8); vector(row + c + 16, c + 16); vector(row + c + 24, c + 24)
+                c += 32
+            }
+            while c < vecEnd { vector(row + c, c); c += 8 }
+            while c < cols { lane(row + c, c); c += 1 }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
+    @inlinable @inline(__always)
+    static func store(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }
 
     /// out ← f(z + bias) and derivative ← f′(z + bias), the bias row broadcast over rows (none when nil).
     /// `derivative` may be `z` itself. Kept derivatives make the backward pass a plain product
@@ -211,42 +224,18 @@ public enum PointwiseKernels {
         }
     }
 
-    /// The rows of `activateKeepingDerivative` for one activation's (f, f′): four vectors at a time (their
-    /// exponential and division chains overlap), then single vectors, then the row's tail lane by lane; every
-    /// lane computes exactly what `valueAndDerivative` computes.
+    /// The rows of `activateKeepingDerivative` for one activation's (f, f′); every lane computes exactly what
+    /// `valueAndDerivative` computes. Each vector is read before it is written, so `derivative` may be `z`.
     @inlinable @inline(__always)
     static func activateRows<F: ActivationSlope>(_: F.Type, _ z: UnsafePointer<Float>, rows: Int, cols: Int,
                                                  bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>,
                                                  derivative: UnsafeMutablePointer<Float>) {
-        @inline(__always) func f(_ v: Float8) -> (Float8, Float8) { F.valueAndDerivative(v) }
-        let quadEnd = cols & ~31, vecEnd = cols & ~7
-        @inline(__always) func load(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
-        @inline(__always) func store(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }
-        @inline(__always) func input(_ zr: UnsafePointer<Float>, _ c: Int) -> Float8 {
-            if let bias { return load(zr + c) + load(bias + c) }
-            return load(zr + c)
-        }
-        for r in 0..<rows {
-            let zr = z + r * cols, outRow = out + r * cols, dr = derivative + r * cols
-            var c = 0
-            while c < quadEnd {
-                let (v0, s0) = f(input(zr, c)), (v1, s1) = f(input(zr, c + 8))
-                let (v2, s2) = f(input(zr, c + 16)), (v3, s3) = f(input(zr, c + 24))
-                store(v0, outRow + c); store(v1, outRow + c + 8); store(v2, outRow + c + 16); store(v3, outRow + c + 24)
-                store(s0, dr + c); store(s1, dr + c + 8); store(s2, dr + c + 16); store(s3, dr + c + 24)
-                c += 32
-            }
-            while c < vecEnd {
-                let (value, slope) = f(input(zr, c))
-                store(value, outRow + c); store(slope, dr + c)
-                c += 8
-            }
-            while c < cols {
-                let v = bias.map { zr[c] + $0[c] } ?? zr[c]
-                let (value, slope) = f(Float8(repeating: v))
-                outRow[c] = value[0]; dr[c] = slope[0]
-                c += 1
-            }
+        forEachVector(rows: rows, cols: cols) { o, c in
+            let (value, slope) = F.valueAndDerivative(bias.map { load(z + o) + load($0 + c) } ?? load(z + o))
+            store(value, out + o); store(slope, derivative + o)
+        } lane: { o, c in
+            let (value, slope) = F.valueAndDerivative(Float8(repeating: bias.map { z[o] + $0[c] } ?? z[o]))
+            out[o] = value[0]; derivative[o] = slope[0]
         }
     }
 
