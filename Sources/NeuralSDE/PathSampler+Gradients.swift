@@ -57,34 +57,37 @@ extension PathSampler {
                         let weight: Float = variance > 0 ? 1 : 0
                         var scaleCotangent: Float = 0
                         for b in 0..<B {
-                            let row = i * B + b, local = (row - first) * ow, out = row * ow
-                            let from = row * d, to = ((i + 1) * B + b) * d
-                            if !learned && !langevin {  // the common case, in a loop without per-value tests
+                            let row = i * B + b, local = (row - first) * ow
+                            let x = S.baseAddress! + row * d, next = S.baseAddress! + ((i + 1) * B + b) * d
+                            let output = D.baseAddress! + row * ow, cotangent = C[row]
+                            if !learned && !langevin {
+                                // The common case: per-row pointers and a select, so the loop vectorises.
+                                let g = dmu + local
+                                if weight == 0 { g.update(repeating: 0, count: d); continue }
                                 for c in 0..<d {
-                                    let mu = D[out + c]
-                                    let residual = S[to + c] - k.decay * S[from + c] - k.driftScale * mu
-                                    dmu[local + c] = abs(mu) >= DriftNetwork.outputClip || weight == 0 ? 0
-                                        : C[row] * residual * k.driftPrecision
+                                    let mu = output[c]
+                                    let residual = next[c] - k.decay * x[c] - k.driftScale * mu
+                                    g[c] = abs(mu) >= DriftNetwork.outputClip ? 0 : cotangent * residual * k.driftPrecision
                                 }
                                 continue
                             }
                             for c in 0..<d {
-                                let mu = D[out + c]
-                                let residual = S[to + c] - k.decay * S[from + c] - k.driftScale * mu
+                                let mu = output[c]
+                                let residual = next[c] - k.decay * x[c] - k.driftScale * mu
                                 // ∂log p_F/∂μ = c·residual/(v·eˢ) (c the drift scale, v the variance; Δt/(σ²Δt) =
                                 // 1/σ² for Brownian motion); with a learned variance, also
                                 // ∂log p_F/∂o = (r²/(v·eˢ) − 1)/2 · ∂s/∂o.
                                 var inverseScale: Float = 1
                                 if learned {
-                                    let o = D[out + d + c], th = tanhf(o)
+                                    let o = output[d + c], th = tanhf(o)
                                     inverseScale = expf(-DriftNetwork.logVarianceRange * th)
                                     let ds = DriftNetwork.logVarianceRange * (1 - th * th)
-                                    dmu[local + d + c] = weight == 0 ? 0 : C[row] * 0.5 * (residual * residual * inverseScale / variance - 1) * ds
+                                    dmu[local + d + c] = weight == 0 ? 0 : cotangent * 0.5 * (residual * residual * inverseScale / variance - 1) * ds
                                 }
                                 let g = abs(mu) >= DriftNetwork.outputClip || weight == 0 ? 0
-                                    : C[row] * residual * k.driftPrecision * inverseScale
+                                    : cotangent * residual * k.driftPrecision * inverseScale
                                 dmu[local + c] = g
-                                if langevin { scaleCotangent += g * G[from + c] }
+                                if langevin { scaleCotangent += g * G[row * d + c] }
                             }
                         }
                         DS[i] = scaleCotangent

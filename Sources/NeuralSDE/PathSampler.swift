@@ -66,15 +66,17 @@ public final class PathSampler {
             // Without a learned variance the step's standard deviation is one number: its square root is taken once.
             let std = (variance + explorationVariance).squareRoot()
             for b in rows {
-                let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
-                generators[b].fillGaussian(S + to, count: d)
+                // Per-row pointers: indexing from the batch's start inside the loop would check every sum for
+                // overflow and keep the loop scalar.
+                let x = UnsafePointer(S + (i * B + b) * d), next = S + ((i + 1) * B + b) * d, mu = output + (i * B + b) * ow
+                generators[b].fillGaussian(next, count: d)
                 if learned {
                     for c in 0..<d {
-                        let v = variance * DriftNetwork.varianceScale(output[out + d + c])
-                        S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + (v + explorationVariance).squareRoot() * S[to + c]
+                        let v = variance * DriftNetwork.varianceScale(mu[d + c])
+                        next[c] = k.decay * x[c] + k.driftScale * mu[c] + (v + explorationVariance).squareRoot() * next[c]
                     }
                 } else {
-                    for c in 0..<d { S[to + c] = k.decay * S[from + c] + k.driftScale * output[out + c] + std * S[to + c] }
+                    for c in 0..<d { next[c] = k.decay * x[c] + k.driftScale * mu[c] + std * next[c] }
                 }
             }
         }
@@ -171,11 +173,13 @@ public final class PathSampler {
                     let clip = DriftNetwork.outputClip
                     if let s = scales?[i] {
                         for r in 0..<n {
-                            for c in 0..<d { mu[r * ow + c] = min(max(mu[r * ow + c] + s * G[(row + r) * d + c], -clip), clip) }
+                            let m = mu + r * ow, g = G.baseAddress! + (row + r) * d
+                            for c in 0..<d { m[c] = min(max(m[c] + s * g[c], -clip), clip) }
                         }
                     } else {
                         for r in 0..<n {
-                            for c in 0..<d { mu[r * ow + c] = min(max(mu[r * ow + c] + 0, -clip), clip) }
+                            let m = mu + r * ow
+                            for c in 0..<d { m[c] = min(max(m[c] + 0, -clip), clip) }
                         }
                     }
                     advance?(i, rows, S.baseAddress!, UnsafePointer(D.baseAddress!))
@@ -227,29 +231,31 @@ public final class PathSampler {
                                   logBackward LB: UnsafeMutablePointer<Float>) {
         let ow = network.outputWidth, fv = k.forwardVariance, bv = k.backwardVariance, learned = network.learnedVariance
         for b in rows {
-            let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, out = (i * B + b) * ow
+            let x = S + (i * B + b) * d, next = S + ((i + 1) * B + b) * d, mu = D + (i * B + b) * ow
+            // The sums run in coordinate order; the forward and backward ones share a loop, so that two
+            // independent additions overlap instead of each waiting for the previous one.
             var fwd: Float = 0, bwd: Float = 0, logScale: Float = 0
             if learned {
                 for c in 0..<d {
-                    let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
-                    let s = DriftNetwork.logVarianceScale(D[out + d + c])
+                    let r = next[c] - k.decay * x[c] - k.driftScale * mu[c]
+                    let s = DriftNetwork.logVarianceScale(mu[d + c])
                     fwd += r * r * expf(-s)
                     logScale += s
+                    let q = x[c] - k.backwardRatio * next[c]
+                    bwd += q * q
                 }
             } else {
                 for c in 0..<d {
-                    let r = S[to + c] - k.decay * S[from + c] - k.driftScale * D[out + c]
+                    let r = next[c] - k.decay * x[c] - k.driftScale * mu[c]
                     fwd += r * r
+                    let q = x[c] - k.backwardRatio * next[c]
+                    bwd += q * q
                 }
-            }
-            for c in 0..<d {
-                let q = S[from + c] - k.backwardRatio * S[to + c]
-                bwd += q * q
             }
             LF[i * B + b] = fv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d) - 0.5 * logScale
             if initialVariance > 0 {
                 var start: Float = 0
-                for c in 0..<d { start += S[from + c] * S[from + c] }
+                for c in 0..<d { start += x[c] * x[c] }
                 LF[i * B + b] += DiffusionProcess.gaussianLogDensity(squaredDistance: start, variance: initialVariance, dimension: d)
             }
             LB[i * B + b] = bv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
