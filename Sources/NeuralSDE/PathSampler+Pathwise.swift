@@ -44,23 +44,28 @@ extension PathSampler {
                 for (k, b) in rows.enumerated() { for c in 0..<d { carry[k * d + c] = cR[b] * scoreT[b, c] } }
                 for i in stride(from: T - 1, through: 0, by: -1) {
                     let k = kernels[i], (ratio, bridgeVariance) = (k.backwardRatio, k.backwardVariance)
+                    let precision = invVar[i]  // 1/variance
                     for (j, b) in rows.enumerated() {
-                        let from = (i * B + b) * d, to = ((i + 1) * B + b) * d, row = i * B + b
+                        // Per-row pointers and the row's cotangents read once: indexing from the batch's start in
+                        // the loop checked every sum and every array access and kept it scalar.
+                        let row = i * B + b, forward = cF[row], backward = cB[row]
+                        let x = S.baseAddress! + row * d, next = x + B * d, output = D.baseAddress! + row * d
+                        let total = carry + j * d, dOutput = dmu + j * d, dState = dx + j * d
                         for c in 0..<d {
-                            let mu = D[from + c]
-                            let r = (S[to + c] - k.decay * S[from + c] - k.driftScale * mu) * invVar[i]  // residual/variance
+                            let mu = output[c]
+                            let r = (next[c] - k.decay * x[c] - k.driftScale * mu) * precision  // residual/variance
                             // log p_F: −r on x_{i+1}, a·r on x_i, c·r on μ_i.
-                            carry[j * d + c] -= cF[row] * r
-                            var direct = k.decay * cF[row] * r
+                            total[c] -= forward * r
+                            var direct = k.decay * forward * r
                             if bridgeVariance > 0 {  // log p_B(x_i | x_{i+1}) = −‖x_i − ratio·x_{i+1}‖²/(2v)
-                                let q = (S[from + c] - ratio * S[to + c]) / bridgeVariance
-                                direct -= cB[row] * q
-                                carry[j * d + c] += cB[row] * ratio * q
+                                let q = (x[c] - ratio * next[c]) / bridgeVariance
+                                direct -= backward * q
+                                total[c] += backward * ratio * q
                             }
                             // x_{i+1} = a·x_i + c·μ_i + noise: μ_i receives c times the total cotangent of x_{i+1}.
                             let clipped = abs(mu) >= DriftNetwork.outputClip
-                            dmu[j * d + c] = clipped ? 0 : k.driftScale * (carry[j * d + c] + cF[row] * r)
-                            dx[j * d + c] = direct
+                            dOutput[c] = clipped ? 0 : k.driftScale * (total[c] + forward * r)
+                            dState[c] = direct
                         }
                     }
                     if langevin {  // μ's score term s_i·∇log R(x_i): s_i receives Σ dμ·∇log R
