@@ -34,11 +34,7 @@ enum Ziggurat {
     /// generator's state in registers (inlined whole, the loop spilled it and ran at about a third of the speed).
     @inline(__always)
     static func sample(_ rng: inout Xoshiro256, x: UnsafePointer<Double>, f: UnsafePointer<Double>) -> Double {
-        let bits = rng.next()
-        let i = Int(truncatingIfNeeded: bits & 0xFF)
-        // Bit 8 becomes the sign bit: a data-dependent branch on it would be mispredicted half the time.
-        let sign = (bits & 0x100) << 55
-        let z = Double(Int64(bitPattern: bits >> 11)) * 0x1p-53 * x[i]
+        let (i, sign, z) = position(rng.next(), x: x)
         if _fastPath(z < x[i + 1]) { return Double(bitPattern: z.bitPattern | sign) }
         // The generator goes by value, not inout: its address would keep it in memory on the common path too.
         let (value, state) = rejected(rng, layer: i, z: z, sign: sign, x: x, f: f)
@@ -58,12 +54,17 @@ enum Ziggurat {
             // Wedge: a uniform height between the layer's bottom f(xᵢ) and top f(xᵢ₊₁), accepted under the curve.
             let height = f[i] + uniform(&rng) * (f[i + 1] - f[i])
             if height < exp(-0.5 * z * z) { return (Double(bitPattern: z.bitPattern | sign), rng) }
-            let bits = rng.next()
-            i = Int(truncatingIfNeeded: bits & 0xFF)
-            sign = (bits & 0x100) << 55
-            z = Double(Int64(bitPattern: bits >> 11)) * 0x1p-53 * x[i]
+            (i, sign, z) = position(rng.next(), x: x)
             if z < x[i + 1] { return (Double(bitPattern: z.bitPattern | sign), rng) }
         }
+    }
+
+    /// What one word picks: 8 bits the layer i, bit 8 the sign (as the sign bit of a Double: a data-dependent branch
+    /// on it would be mispredicted half the time), 53 bits a uniform position z in [0, xᵢ).
+    @inline(__always)
+    private static func position(_ bits: UInt64, x: UnsafePointer<Double>) -> (layer: Int, sign: UInt64, z: Double) {
+        let i = Int(truncatingIfNeeded: bits & 0xFF)
+        return (i, (bits & 0x100) << 55, Double(Int64(bitPattern: bits >> 11)) * 0x1p-53 * x[i])
     }
 
     /// A uniform in (0, 1] from the top 53 bits of a word.
