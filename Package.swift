@@ -46,7 +46,7 @@ let package = Package(
         ]),
         // Test support shared by the test targets: the bounded-error finite-difference check, building C plug-ins.
         .target(name: "TestSupport", dependencies: ["Numerics"], path: "Tests/TestSupport"),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "TestSupport"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CFFTW", "CSmallGEMM", "TestSupport"]),
         .testTarget(name: "DensitiesTests", dependencies: ["Densities", "RunStore", "TestSupport"]),
         .testTarget(name: "NeuralSDETests", dependencies: ["NeuralSDE", "Objectives", "Training", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),

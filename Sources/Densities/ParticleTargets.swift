@@ -82,36 +82,51 @@ public struct LennardJones: Target {
 
     /// Eight configurations at a time, one per SIMD lane (a trailing group is padded with copies of its last row):
     /// each lane performs the same operations in the same order as one configuration alone, so the values do not
-    /// depend on how rows are grouped.
+    /// depend on how rows are grouped. Particle i's force accumulates in registers over its partners j > i (the
+    /// same sequence of subtractions as in memory); the scratch is raw, so the pair loop has no bounds or
+    /// uniqueness checks.
     public func evaluate(_ x: UnsafePointer<Float>, count: Int, logDensity: UnsafeMutablePointer<Double>,
                          gradient: UnsafeMutablePointer<Float>?) {
         typealias D8 = SIMD8<Double>
         typealias F8 = SIMD8<Float>
         let n = particles.count, d = dimension
-        var coordinates = [F8](repeating: .zero, count: d), forces = [F8](repeating: .zero, count: d)
-        var centre = [D8](repeating: .zero, count: 3)
+        // Lane-major scratch: coordinate c of the group's configurations is the vector at c·8.
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 2 * d * MemoryLayout<F8>.stride,
+                                                       alignment: MemoryLayout<F8>.alignment)
+        defer { scratch.deallocate() }
+        let coordinates = scratch.bindMemory(to: Float.self, capacity: 16 * d), forces = coordinates + 8 * d
+        @inline(__always) func load(_ p: UnsafeMutablePointer<Float>, _ c: Int) -> F8 {
+            UnsafeRawPointer(p + 8 * c).load(as: F8.self)
+        }
+        @inline(__always) func store(_ v: F8, _ p: UnsafeMutablePointer<Float>, _ c: Int) {
+            UnsafeMutableRawPointer(p + 8 * c).storeBytes(of: v, as: F8.self)
+        }
         for first in stride(from: 0, to: count, by: 8) {
             let lanes = min(8, count - first)
-            for c in 0..<d {
-                for lane in 0..<8 { coordinates[c][lane] = x[(first + min(lane, lanes - 1)) * d + c] }
+            for lane in 0..<8 {
+                let row = x + (first + min(lane, lanes - 1)) * d
+                for c in 0..<d { coordinates[8 * c + lane] = row[c] }
             }
-            for k in 0..<3 {
-                var sum = D8.zero
-                for i in 0..<n { sum = sum + D8(coordinates[i * 3 + k]) }
-                centre[k] = sum / Double(n)
+            var cx = D8.zero, cy = D8.zero, cz = D8.zero
+            for i in 0..<n {
+                cx = cx + D8(load(coordinates, i * 3)); cy = cy + D8(load(coordinates, i * 3 + 1))
+                cz = cz + D8(load(coordinates, i * 3 + 2))
             }
+            let centre = (cx / Double(n), cy / Double(n), cz / Double(n))
             var energy = D8.zero
             for i in 0..<n {
                 for k in 0..<3 {
-                    let offset = D8(coordinates[i * 3 + k]) - centre[k]
+                    let offset = D8(load(coordinates, i * 3 + k)) - (k == 0 ? centre.0 : k == 1 ? centre.1 : centre.2)
                     energy = energy + 0.5 * offset * offset
-                    forces[i * 3 + k] = F8(-offset)  // the x̄ terms cancel because Σ_i (x_i − x̄) = 0
+                    store(F8(-offset), forces, i * 3 + k)  // the x̄ terms cancel because Σ_i (x_i − x̄) = 0
                 }
             }
             for i in 0..<n {
+                let xi = load(coordinates, i * 3), yi = load(coordinates, i * 3 + 1), zi = load(coordinates, i * 3 + 2)
+                var fi = (load(forces, i * 3), load(forces, i * 3 + 1), load(forces, i * 3 + 2))
                 for j in (i + 1)..<n {
-                    let dx = D8(coordinates[i * 3] - coordinates[j * 3]), dy = D8(coordinates[i * 3 + 1] - coordinates[j * 3 + 1])
-                    let dz = D8(coordinates[i * 3 + 2] - coordinates[j * 3 + 2])
+                    let dx = D8(xi - load(coordinates, j * 3)), dy = D8(yi - load(coordinates, j * 3 + 1))
+                    let dz = D8(zi - load(coordinates, j * 3 + 2))
                     let s = dx * dx + dy * dy + dz * dz + Self.softening
                     let inv6 = 1 / (s * s * s)
                     energy = energy + 2 * (inv6 * inv6 - 2 * inv6)  // ordered pairs: twice per unordered pair
@@ -119,14 +134,18 @@ public struct LennardJones: Target {
                     // d/ds of 2(s⁻⁶ − 2s⁻³) is 2(−6s⁻⁷ + 6s⁻⁴); ds/dx_i = 2(x_i − x_j).
                     let dEds = 2 * (-6 * inv6 * inv6 + 6 * inv6) / s
                     let fx = F8(2 * dEds * dx), fy = F8(2 * dEds * dy), fz = F8(2 * dEds * dz)
-                    forces[i * 3] -= fx; forces[i * 3 + 1] -= fy; forces[i * 3 + 2] -= fz
-                    forces[j * 3] += fx; forces[j * 3 + 1] += fy; forces[j * 3 + 2] += fz
+                    fi.0 -= fx; fi.1 -= fy; fi.2 -= fz
+                    store(load(forces, j * 3) + fx, forces, j * 3)
+                    store(load(forces, j * 3 + 1) + fy, forces, j * 3 + 1)
+                    store(load(forces, j * 3 + 2) + fz, forces, j * 3 + 2)
                 }
+                store(fi.0, forces, i * 3); store(fi.1, forces, i * 3 + 1); store(fi.2, forces, i * 3 + 2)
             }
             for lane in 0..<lanes {
                 logDensity[first + lane] = -energy[lane]
                 guard let gradient else { continue }
-                for c in 0..<d { gradient[(first + lane) * d + c] = forces[c][lane] }
+                let row = gradient + (first + lane) * d
+                for c in 0..<d { row[c] = forces[8 * c + lane] }
             }
         }
     }

@@ -49,6 +49,9 @@ public enum BLAS {
     /// differently from those for more, so shorter blocks are computed padded to this many rows.
     @usableFromInline static let smallRows = 16
 
+    /// Rows per block of a weight gradient's inner dimension: two 256 × 64 panels (128 KB) stay in L2.
+    @usableFromInline static let innerBlock = 256
+
     /// The row-major product as libxsmm's column-major one, Cᵀ = op(B)ᵀ·op(A)ᵀ: a row-major matrix read
     /// column-major is its transpose, so op(A)ᵀ is A's storage with a transposed flag when `transA` is set. libxsmm
     /// cannot transpose its first operand, so a transposed B (k·n ≤ 256·64 values) is first copied transposed.
@@ -75,13 +78,17 @@ public enum BLAS {
                     if beta != 0 { (cp + r * n).update(from: c + r * ldc, count: n) }
                 }
                 guard dsn_small_sgemm(0, Int32(n), Int32(rows), Int32(k), b, Int32(ldb), ap, Int32(k), beta, cp,
-                                      Int32(n)) == 1 else { return false }
+                                      Int32(n), Int32(k)) == 1 else { return false }
                 for r in 0..<m { (c + r * ldc).update(from: cp + r * n, count: n) }
                 return true
             }
         }
+        // A weight gradient (op(A) = Aᵀ) sums over the batch's rows; at least 16 × 16 outputs go in blocks of rows
+        // that stay in cache (2–2.5× faster at 64 × 64 over 13 000 rows, bit for bit the same). Narrower ones are
+        // bound by their single output column and ran slower in blocks.
+        let block = transA && min(m, n) >= 16 ? innerBlock : k
         return dsn_small_sgemm(transA ? 1 : 0, Int32(n), Int32(m), Int32(k), b, Int32(ldb), a, Int32(lda), beta,
-                               c, Int32(ldc)) == 1
+                               c, Int32(ldc), Int32(block)) == 1
     }
 
     /// Sets the number of threads OpenBLAS uses inside one call. The toolkit parallelises over rows itself,

@@ -111,10 +111,19 @@ public struct MonteCarloScore: Sendable, Equatable {
                              gradient: inout Matrix, into out: UnsafeMutablePointer<Float>) throws {
         let d = x.cols, K = samples, n = noisy.rows
         let scale = schedule.variance(t).squareRoot()
-        noisy.storage.withUnsafeMutableBufferPointer { rng.fillGaussian($0.baseAddress!, count: K * d) }
-        // (A conditional estimator's clean row is centred too, which leaves a buffer row as it is.)
-        if let particles = target.particleStructure { removeCentreOfMass(&noisy.storage, particles: particles) }
-        for k in 0..<K { for c in 0..<d { noisy[k, c] = x[r, c] + scale * noisy[k, c] } }
+        // Raw rows: these loops run K·d times per point, and subscripts kept them scalar (with bounds checks).
+        x.storage.withUnsafeBufferPointer { X in
+            noisy.storage.withUnsafeMutableBufferPointer { buffer in
+                let xr = X.baseAddress! + r * d, Y = buffer.baseAddress!
+                rng.fillGaussian(Y, count: K * d)
+                // (A conditional estimator's clean row is centred too, which leaves a buffer row as it is.)
+                if let particles = target.particleStructure { removeCentreOfMass(Y, rows: n, particles: particles) }
+                for k in 0..<K {
+                    let y = Y + k * d
+                    for c in 0..<d { y[c] = xr[c] + scale * y[c] }
+                }
+            }
+        }
         do {
             try noisy.storage.withUnsafeBufferPointer { X in
                 try gradient.storage.withUnsafeMutableBufferPointer { G in
@@ -125,18 +134,25 @@ public struct MonteCarloScore: Sendable, Equatable {
             throw TargetFailure(target: target.name, context: context, underlying: error)
         }
         // Softmax weights in double; non-finite log R (e.g. overlapping particles) gets weight 0.
-        let finite = (0..<n).filter { k in logR[k].isFinite && (0..<d).allSatisfy { gradient[k, $0].isFinite } }
-        guard let top = finite.map({ logR[$0] }).max() else {
-            throw NonFiniteDensityError(target: target.name, context: context, row: r)
+        func weigh(_ G: UnsafePointer<Float>, _ score: UnsafeMutablePointer<Double>) throws {
+            let finite = (0..<n).filter { k in
+                logR[k].isFinite && UnsafeBufferPointer(start: G + k * d, count: d).allSatisfy { $0.isFinite }
+            }
+            guard let top = finite.map({ logR[$0] }).max() else {
+                throw NonFiniteDensityError(target: target.name, context: context, row: r)
+            }
+            var total = 0.0
+            for k in finite {
+                let w = Foundation.exp(logR[k] - top), g = G + k * d
+                total += w
+                for c in 0..<d { score[c] += w * Double(g[c]) }
+            }
+            for c in 0..<d { score[c] /= total }
         }
-        var total = 0.0
         var score = [Double](repeating: 0, count: d)
-        for k in finite {
-            let w = Foundation.exp(logR[k] - top)
-            total += w
-            for c in 0..<d { score[c] += w * Double(gradient[k, c]) }
+        try gradient.storage.withUnsafeBufferPointer { buffer in
+            try score.withUnsafeMutableBufferPointer { S in try weigh(buffer.baseAddress!, S.baseAddress!) }
         }
-        for c in 0..<d { score[c] /= total }
         // Particle systems clip each particle's vector, as iDEM does: on LJ13 the exact score at reference
         // configurations has norm ≈ 75 in all (≈ 21 per particle), so one clip of 20 on the whole vector
         // would weaken even the equilibrium forces about fourfold.

@@ -146,4 +146,24 @@ final class ParticleTargetTests: XCTestCase {
             XCTAssertEqual(Array(gradient.storage[(r * 39)..<((r + 1) * 39)]), g, "row \(r)")
         }
     }
+
+    /// Centring goes eight configurations at a time, one per lane: every row of a batch that is not a multiple of
+    /// eight must be centred exactly as the one-row formula centres it (the mean summed in particle order).
+    func testCentringLanesMatchTheOneRowFormula() {
+        let particles = ParticleStructure(count: 13, spatialDimension: 3)
+        var rng = Xoshiro256(seed: 4)
+        let x = rng.gaussianMatrix(rows: 19, cols: 39).storage.map { $0 * 3 + 1 }
+        var centred = x
+        removeCentreOfMass(&centred, particles: particles)
+        for r in 0..<19 {
+            var row = Array(x[(r * 39)..<((r + 1) * 39)])
+            for k in 0..<3 {
+                var mean: Float = 0
+                for i in 0..<13 { mean += row[i * 3 + k] }
+                mean /= 13
+                for i in 0..<13 { row[i * 3 + k] -= mean }
+            }
+            XCTAssertEqual(Array(centred[(r * 39)..<((r + 1) * 39)]).map(\.bitPattern), row.map(\.bitPattern), "row \(r)")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import CSmallGEMM
 @testable import Numerics
 
 /// `BLAS.gemm` sends narrow products to libxsmm and the rest to OpenBLAS; both routes, every transposition, both
@@ -99,6 +100,34 @@ final class GEMMTests: XCTestCase {
                         }
                     }
                     XCTAssertEqual(pieces, whole, "\(n) × \(k), β \(beta), blocks of \(block) rows")
+                }
+            }
+        }
+    }
+
+    /// A weight gradient's long inner dimension (the batch's rows) goes to libxsmm in blocks, each continuing the
+    /// previous block's sums. libxsmm adds over k in order, so every block size must give the one-call product bit
+    /// for bit; otherwise training would round differently from before the blocking.
+    func testBlockedInnerDimensionIsTheOneCallProduct() throws {
+        try XCTSkipUnless(BLAS.smallKernels, "libxsmm generates no kernels on this CPU (LIBXSMM_TARGET=generic?)")
+        for (m, n, k) in [(64, 64, 13_416), (128, 64, 1000), (16, 16, 257), (64, 32, 512), (20, 64, 300), (64, 1, 700)] {
+            for beta: Float in [0, 1] {
+                var rng = Xoshiro256(seed: 5, stream: UInt64(m * 1000 + n), UInt64(k))
+                let a = Stored(rows: k, cols: m, ld: m, rng: &rng), b = Stored(rows: k, cols: n, ld: n, rng: &rng)
+                let start = Stored(rows: m, cols: n, ld: n, rng: &rng).values
+                // Row-major C = Aᵀ·B is libxsmm's column-major Cᵀ = Bᵀ·A, A's storage read transposed.
+                func product(block: Int) -> [UInt32] {
+                    var c = start
+                    let status = c.withUnsafeMutableBufferPointer { cp in
+                        dsn_small_sgemm(1, Int32(n), Int32(m), Int32(k), b.values, Int32(n), a.values, Int32(m), beta,
+                                        cp.baseAddress!, Int32(n), Int32(block))
+                    }
+                    XCTAssertEqual(status, 1, "\(m) × \(n) × \(k): no kernel")
+                    return c.map(\.bitPattern)
+                }
+                let whole = product(block: k)
+                for block in [256, 100, 64] {
+                    XCTAssertEqual(product(block: block), whole, "\(m) × \(n) × \(k), β \(beta), blocks of \(block)")
                 }
             }
         }
