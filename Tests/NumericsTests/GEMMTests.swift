@@ -61,7 +61,8 @@ final class GEMMTests: XCTestCase {
 
     func testNarrowProductsEveryTransposition() {
         // The layers' shapes: forward (rows × H, K = d or H), δ·Wᵀ, and weight gradients hᵀ·δ with K = rows.
-        for (m, n, k) in [(150, 64, 2), (300, 64, 64), (37, 64, 64), (64, 64, 600), (2, 64, 600), (600, 32, 64), (5, 1, 64), (16, 64, 64), (3, 200, 10)] {
+        for (m, n, k) in [(150, 64, 2), (300, 64, 64), (37, 64, 64), (64, 64, 600), (2, 64, 600), (600, 32, 64), (5, 1, 64), (16, 64, 64),
+                          (3, 200, 10), (64, 32, 1500)] {
             for transA in [false, true] {
                 for transB in [false, true] {
                     for beta: Float in [0, 1] {
