@@ -26,7 +26,7 @@ static libxsmm_smmfunction dispatch(int trans_b, int m, int n, int k, int lda, i
 int dsn_small_sgemm(int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                     float *c, int ldc, int k_block) {
     if (beta != 0.0f && beta != 1.0f) return 0;
-    if (k <= k_block) {
+    if (k <= k_block || k_block <= 0) {
         const libxsmm_smmfunction kernel = dispatch(trans_b, m, n, k, lda, ldb, ldc, beta);
         if (kernel == NULL) return 0;
         kernel(a, b, c);

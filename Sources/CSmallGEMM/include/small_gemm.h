@@ -7,7 +7,7 @@
 // libxsmm has no kernel for the request (another beta, or no JIT on this CPU), leaving C untouched. Only B may be
 // transposed (libxsmm cannot transpose A).
 //
-// A k longer than k_block is cut into blocks of k_block (and a remainder), each continuing the previous block's sums
+// A k longer than a positive k_block is cut into blocks of k_block (and a remainder), each continuing the previous block's sums
 // (beta = 1). One call over a long k (weight gradients sum over up to 10^4 rows) streams both operands through the
 // whole k once per register tile and spills the caches; blocks that fit stay in cache. libxsmm's kernels add over k
 // in order, so the blocked product is bit for bit the one-call product (NumericsTests.GEMMTests checks this).
