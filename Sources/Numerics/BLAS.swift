@@ -85,8 +85,9 @@ public enum BLAS {
         }
         // A weight gradient (op(A) = Aᵀ) sums over the batch's rows; over more than 1024 rows, at least 16 × 16
         // outputs go in blocks of rows that stay in cache (2–2.5× faster at 64 × 64 over 13 000 EGNN edges, bit for
-        // bit the same). Up to 1024 rows (a TB batch of 300) timings did not separate one call from blocks, so those
-        // keep one call; narrower outputs are bound by their single column and ran slower in blocks.
+        // bit the same). Up to 1024 rows (TB's backward tiles: 600 rows at batch 300) timings did not separate one
+        // call from blocks, so those keep one call; narrower outputs are bound by their single column and ran slower
+        // in blocks.
         let block = transA && min(m, n) >= 16 && k > 4 * innerBlock ? innerBlock : k
         return dsn_small_sgemm(transA ? 1 : 0, Int32(n), Int32(m), Int32(k), b, Int32(ldb), a, Int32(lda), beta,
                                c, Int32(ldc), Int32(block)) == 1

@@ -147,9 +147,9 @@ final class ParticleTargetTests: XCTestCase {
         }
     }
 
-    /// Centring goes eight configurations at a time, one per lane: every row of a batch that is not a multiple of
-    /// eight must be centred exactly as the one-row formula centres it (the mean summed in particle order).
-    func testCentringLanesMatchTheOneRowFormula() {
+    /// Centring a batch (through raw rows) must centre every row exactly as the one-row formula does (the mean
+    /// summed in particle order), whatever the row count.
+    func testCentringMatchesTheOneRowFormula() {
         let particles = ParticleStructure(count: 13, spatialDimension: 3)
         var rng = Xoshiro256(seed: 4)
         let x = rng.gaussianMatrix(rows: 19, cols: 39).storage.map { $0 * 3 + 1 }

@@ -135,30 +135,10 @@ public func removeCentreOfMass(_ x: inout [Float], particles: ParticleStructure)
 }
 
 /// Subtracts each configuration's mean particle position from the `rows` configurations at `x` (row-major, N·D
-/// values each): per coordinate, the mean of the N particles summed in particle order, then subtracted. Eight
-/// configurations go through at a time, one per SIMD lane, each lane adding in that same order: one configuration's
-/// sum is a chain of dependent additions, and eight chains side by side run about as fast as one.
+/// values each): per coordinate, the mean of the N particles summed in particle order, then subtracted.
 public func removeCentreOfMass(_ x: UnsafeMutablePointer<Float>, rows: Int, particles: ParticleStructure) {
-    let n = particles.count, dd = particles.spatialDimension, d = n * dd
-    var r = 0
-    while r + 8 <= rows {
-        let rows8 = x + r * d
-        for k in 0..<dd {
-            var mean = SIMD8<Float>.zero
-            for i in 0..<n {
-                let o = i * dd + k
-                mean += SIMD8(rows8[o], rows8[d + o], rows8[2 * d + o], rows8[3 * d + o],
-                              rows8[4 * d + o], rows8[5 * d + o], rows8[6 * d + o], rows8[7 * d + o])
-            }
-            mean /= SIMD8(repeating: Float(n))
-            for lane in 0..<8 {
-                let row = rows8 + lane * d, m = mean[lane]
-                for i in 0..<n { row[i * dd + k] -= m }
-            }
-        }
-        r += 8
-    }
-    for row in (r..<rows).lazy.map({ x + $0 * d }) {
+    let n = particles.count, dd = particles.spatialDimension
+    for row in (0..<rows).lazy.map({ x + $0 * n * dd }) {
         for k in 0..<dd {
             var mean: Float = 0
             for i in 0..<n { mean += row[i * dd + k] }
