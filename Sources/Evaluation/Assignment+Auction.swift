@@ -22,6 +22,7 @@ extension LinearAssignment.State {
         let n = self.n, finalEpsilon = scales.finalEpsilon
         var scheduled = Swift.max(0.3 * scales.typical, finalEpsilon)
         var free: [Int] = []
+        price.withUnsafeBufferPointer { c.pricesStart($0.baseAddress!) }
         while true {
             for i in 0..<n { rowColumn[i] = -1; columnRow[i] = -1 }
             free = Array((0..<n).reversed())
@@ -35,6 +36,7 @@ extension LinearAssignment.State {
                     : margin >= 4 * resolution ? margin / 2 : margin + resolution
                 let lowered = price[j1] - increment
                 price[j1] = lowered < price[j1] ? lowered : price[j1].nextDown
+                c.priceFell(j1, to: price[j1])
                 let previous = columnRow[j1]
                 if previous >= 0 {
                     rowColumn[previous] = -1

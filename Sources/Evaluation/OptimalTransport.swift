@@ -66,6 +66,8 @@ final class SquaredDistances: AssignmentCosts {
     private let storage: UnsafeMutablePointer<Double>
     /// Whether `storage` holds the whole matrix.
     private let stored: Bool
+    /// b's points in spatial blocks, for the auction's bids (up to `ColumnBlocks.dimensions` coordinates).
+    private let blocks: ColumnBlocks?
 
     /// Dimensions up to which rows are computed on demand.
     static let onDemandDimensions = 12
@@ -78,6 +80,7 @@ final class SquaredDistances: AssignmentCosts {
         bByCoordinate = t
         stored = d > Self.onDemandDimensions
         storage = .allocate(capacity: max(stored ? n * n : n, 1))
+        blocks = d <= ColumnBlocks.dimensions ? ColumnBlocks(bByCoordinate: t, n: n, dimension: d) : nil
         if stored { for i in 0..<n { compute(i, into: storage + i * n) } }
     }
 
@@ -85,9 +88,14 @@ final class SquaredDistances: AssignmentCosts {
 
     var count: Int { n }
 
+    func pricesStart(_ v: UnsafePointer<Double>) { blocks?.pricesStart(v) }
+
+    func priceFell(_ j: Int, to price: Double) { blocks?.priceFell(j, to: price) }
+
     /// In low dimension the bid's pass computes each cost as it goes (no row is written): the same operations as
     /// `compute`, so the same numbers.
     func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double) {
+        if let blocks, blocks.pays { return a.withUnsafeBufferPointer { blocks.twoSmallest($0.baseAddress! + i * self.d) } }
         if stored { return LinearAssignment.Kernels.twoSmallest(row(i), v, n) }
         typealias V = SIMD8<Double>
         let (n, d) = (self.n, self.d)
