@@ -85,12 +85,11 @@ public struct EGNN: Sendable {
     public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
         let n = particles, D = spatialDimension, B = x.rows
         precondition(x.cols == n * D && t.count == B, "EGNN: need B × \(n * D) positions and B times")
-        func linear(_ v: Tape.Variable, _ d: Dense) -> Tape.Variable {
-            tape.linear(v, tape.parameter(parameters, d.weight), tape.parameter(parameters, d.bias))
+        func linear(_ v: Tape.Variable, _ d: Dense, _ f: Activation? = nil) -> Tape.Variable {
+            tape.linear(v, tape.parameter(parameters, d.weight), tape.parameter(parameters, d.bias), activation: f)
         }
         func mlp(_ v: Tape.Variable, _ a: Dense, _ b: Dense, activateOutput: Bool) -> Tape.Variable {
-            let out = linear(tape.activation(linear(v, a), .silu), b)
-            return activateOutput ? tape.activation(out, .silu) : out
+            linear(linear(v, a, .silu), b, activateOutput ? .silu : nil)
         }
         let (from, to) = edges(configurations: B)
         let onesD = tape.constant(Matrix(rows: D, cols: 1, repeating: 1))
@@ -105,7 +104,7 @@ public struct EGNN: Sendable {
             let first = tape.pairInput(nodes(layer.edgeFrom), from: from, nodes(layer.edgeTo), to: to, squared,
                                        tape.parameter(parameters, layer.edgeDistance), tape.parameter(parameters, layer.edge1Bias))
             let hidden1 = tape.activation(first, .silu)
-            let message = tape.activation(linear(hidden1, layer.edge2), .silu)
+            let message = linear(hidden1, layer.edge2, .silu)
             let weight = tape.multiply(tape.activation(mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false), .tanh),
                                        tape.inverseLengthPlusOne(squared))
             let shift = tape.multiply(difference, tape.matmul(weight, broadcastD))

@@ -96,8 +96,8 @@ public struct TimeConditionedMLP: ScoreNetwork {
     public func forward(_ tape: Tape, input x: Tape.Variable, t: [Float]) -> Tape.Variable {
         var h = tape.concatColumns(x, tape.constant(TimeFeatures.matrix(t)))
         for (l, layer) in layers.enumerated() {
-            h = tape.linear(h, tape.parameter(parameters, layer.weight), tape.parameter(parameters, layer.bias))
-            if l < layers.count - 1 { h = tape.activation(h, .silu) }
+            h = tape.linear(h, tape.parameter(parameters, layer.weight), tape.parameter(parameters, layer.bias),
+                            activation: l < layers.count - 1 ? .silu : nil)
         }
         return h
     }

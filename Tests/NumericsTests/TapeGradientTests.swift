@@ -52,6 +52,28 @@ final class TapeGradientTests: XCTestCase {
             }
         }
     }
+    /// linear(x, w, b, activation: f) computes, in row tiles, what activation(linear(x, w, b), f) computes: values and
+    /// gradients bit for bit, on both kinds of tape, over several tiles and a short last tile.
+    func testActivatedLinearIsTheLinearThenItsActivation() {
+        checkGradients([random(3, 4, seed: 29), random(4, 5, seed: 30), random(1, 5, seed: 31)]) { $0.linear($1[0], $1[1], $1[2], activation: .silu) }
+        for (rows, k, cols) in [(7, 4, 5), (300, 64, 64), (260, 3, 17)] {
+            let x = random(rows, k, seed: 32), w = random(k, cols, seed: 33), b = random(1, cols, seed: 34), r = random(rows, cols, seed: 35)
+            for f in Activation.allCases {
+                let separate = Tape(), fused = Tape(), inference = Tape(differentiable: false)
+                let (xs, ws, bs) = (separate.constant(x), separate.constant(w), separate.constant(b))
+                let (xf, wf, bf) = (fused.constant(x), fused.constant(w), fused.constant(b))
+                let one = separate.activation(separate.linear(xs, ws, bs), f), two = fused.linear(xf, wf, bf, activation: f)
+                XCTAssertEqual(separate.value(one), fused.value(two), "\(f), \(rows) rows")
+                let three = inference.linear(inference.constant(x), inference.constant(w), inference.constant(b), activation: f)
+                XCTAssertEqual(inference.value(three), fused.value(two), "\(f), \(rows) rows, inference")
+                separate.backward(from: separate.sum(separate.multiply(one, separate.constant(r))))
+                fused.backward(from: fused.sum(fused.multiply(two, fused.constant(r))))
+                for (a, c) in [(xs, xf), (ws, wf), (bs, bf)] {
+                    XCTAssertEqual(separate.gradient(a), fused.gradient(c), "\(f), \(rows) rows, gradient")
+                }
+            }
+        }
+    }
     func testPairInput() {
         let from = [0, 2, 1, 0, 2], to = [1, 0, 2, 2, 1]
         checkGradients([random(3, 6, seed: 23), random(3, 6, seed: 24), random(5, 1, seed: 25), random(1, 6, seed: 26),
