@@ -45,6 +45,11 @@ public enum BLAS {
     /// goes to OpenBLAS.
     public static let smallKernels = String(cString: dsn_small_gemm_target()) != "generic"
 
+    /// Whether a row-wise product (op(A) = A, α = 1, β ∈ {0, 1}) over an inner dimension k rounds each row alone, the
+    /// same whatever m and the rows computed with it (the libxsmm route of `gemm`), so that it may be computed in
+    /// blocks of rows with the same bits. OpenBLAS's kernels do not promise that.
+    public static func rowsRoundAlone(k: Int) -> Bool { smallKernels && k <= 256 }
+
     /// Fewest rows libxsmm is asked for in a row-wise product: its AVX-512 kernels for fewer than 12 rows round
     /// differently from those for more, so shorter blocks are computed padded to this many rows.
     @usableFromInline static let smallRows = 16

@@ -35,14 +35,16 @@ extension Tape {
     /// copy of the product and no zeroing of the output; for inner dimensions within one GEMM block (K ≤ 256 here) the
     /// sum rounds exactly as addBias(matmul(x, w), bias). With f, tiles of `denseTile` rows are activated in place
     /// while they are in cache, the pre-activation never stored whole: the same numbers as activation(linear(x, w,
-    /// bias), f) (a row's product does not depend on the rows computed with it, see `BLAS.gemm`; the same activation
-    /// kernels), with one pass over memory fewer. Without f the product is one call, as before tiles existed.
+    /// bias), f) (a row's product does not depend on the rows computed with it, `BLAS.rowsRoundAlone`; the same
+    /// activation kernels), with one pass over memory fewer. Without f, or where rows do not round alone (OpenBLAS's
+    /// route), the product is one call, as before tiles existed.
     public func linear(_ x: Variable, _ w: Variable, _ bias: Variable, activation f: Activation? = nil) -> Variable {
         let xv = value(x), wv = value(w), bv = value(bias)
         precondition(xv.cols == wv.rows, "linear: \(xv.rows)×\(xv.cols) · \(wv.rows)×\(wv.cols)")
         precondition(bv.rows == 1 && bv.cols == wv.cols, "linear: bias \(bv.rows)×\(bv.cols) for \(wv.cols) columns")
         let rows = xv.rows, cols = wv.cols, k = xv.cols
-        let keepsSlope = differentiable && f != nil, tileRows = f == nil ? max(rows, 1) : Self.denseTile
+        let keepsSlope = differentiable && f != nil
+        let tileRows = f != nil && BLAS.rowsRoundAlone(k: k) ? Self.denseTile : max(rows, 1)
         var slope = Matrix(rows: keepsSlope ? rows : 0, cols: cols) { _ in }
         let out = Matrix(rows: rows, cols: cols) { o in
             xv.storage.withUnsafeBufferPointer { xp in
