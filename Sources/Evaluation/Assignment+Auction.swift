@@ -44,7 +44,7 @@ extension LinearAssignment.State {
                 }
                 (rowColumn[i], columnRow[j1]) = (j1, i)
             }
-            if scheduled <= finalEpsilon { break }
+            if scheduled <= finalEpsilon { c.pricesStop(); break }
             scheduled = Swift.max(scheduled / reduction, finalEpsilon)
         }
     }

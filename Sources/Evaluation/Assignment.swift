@@ -265,18 +265,21 @@ public protocol AssignmentCosts {
     var count: Int { get }
     /// The n costs of row i.
     func row(_ i: Int) -> UnsafePointer<Double>
-    /// The smallest and second-smallest of c_ij − v_j over j, and the first column of the smallest. Called by the
-    /// auction only, after `pricesStart`, while the prices only fall.
+    /// The smallest and second-smallest of c_ij − v_j over j, and the first column of the smallest, for the prices
+    /// `v` (during an auction, the prices reported through `pricesStart` and `priceFell`).
     func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double)
     /// The prices an auction starts from; until it ends they only fall, each fall reported by `priceFell`.
     func pricesStart(_ v: UnsafePointer<Double>)
     /// Column j's price fell to `price` in the auction.
     func priceFell(_ j: Int, to price: Double)
+    /// The auction ended: prices may rise again, and no longer reach the costs through `priceFell`.
+    func pricesStop()
 }
 
 extension AssignmentCosts {
     public func pricesStart(_ v: UnsafePointer<Double>) {}
     public func priceFell(_ j: Int, to price: Double) {}
+    public func pricesStop() {}
 
     public func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double) {
         LinearAssignment.Kernels.twoSmallest(row(i), v, count)

@@ -33,7 +33,7 @@ final class ColumnBlocks {
     private let priceBound: UnsafeMutablePointer<Double>
     /// Each block's lower bound on the reduced costs of the row being bid for.
     private let rowBound: UnsafeMutablePointer<Double>
-    /// Bids and blocks visited since the auction started, and whether it has (1) or not (0).
+    /// Bids and blocks visited since the auction started, and whether one is running (1) or not (0).
     private let tally: UnsafeMutablePointer<Int>
 
     /// Blocks of the n points whose coordinate k for point j is `bByCoordinate[k·n + j]`.
@@ -112,8 +112,11 @@ final class ColumnBlocks {
     /// first n bids visited more than a quarter of the blocks on average. (Bids of two 2000-sample gmm25 sets visit
     /// 12 %, and take half the time of full passes; 2000 narrow samples against gmm25's, whose reduced costs the
     /// price bound cannot separate, visit half, and 1000 shifted 1-D Gaussian samples 40 %: both slower than full
-    /// passes.) False before an auction starts, when the prices are not known.
+    /// passes.) False outside an auction, where the mirrored prices are not the caller's.
     var pays: Bool { tally[2] == 1 && (tally[0] < n || 4 * tally[1] <= count * tally[0]) }
+
+    /// The auction ended: the mirrored prices go stale, so `pays` is false until the next `pricesStart`.
+    func pricesStop() { tally[2] = 0 }
 
     /// Column j's price fell to `price`.
     @inline(__always) func priceFell(_ j: Int, to price: Double) { slotPrice[slot[j]] = price }

@@ -92,6 +92,8 @@ final class SquaredDistances: AssignmentCosts {
 
     func priceFell(_ j: Int, to price: Double) { blocks?.priceFell(j, to: price) }
 
+    func pricesStop() { blocks?.pricesStop() }
+
     /// In low dimension the bid's pass computes each cost as it goes (no row is written): the same operations as
     /// `compute`, so the same numbers.
     func twoSmallest(_ i: Int, minus v: UnsafePointer<Double>) -> (Double, Int, Double) {

@@ -19,7 +19,7 @@ public enum BLAS {
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
         if smallKernels, alpha == 1, beta == 0 || beta == 1, k > 0 {
-            if !transA && k <= 256 {
+            if !transA && rowsRoundAlone(k: k) {
                 // Panels of 64 columns: wider libxsmm kernels round a row differently at different row counts.
                 for first in stride(from: 0, to: n, by: 64) {
                     let width = min(64, n - first), bp = transB ? b + first * ldb : b + first

@@ -37,6 +37,17 @@ final class ColumnBlocksTests: XCTestCase {
                         costs.priceFell(j, to: prices[j])
                     }
                 }
+                // After the auction prices rise (as `enforceSlackness` raises them) without being reported: bids read
+                // the prices passed in.
+                costs.pricesStop()
+                for j in 0..<n { prices[j] += Double(rng.next() % 8) }
+                for i in 0..<n {
+                    let after = prices.withUnsafeBufferPointer { costs.twoSmallest(i, minus: $0.baseAddress!) }
+                    let full = prices.withUnsafeBufferPointer { LinearAssignment.Kernels.twoSmallest(costs.row(i), $0.baseAddress!, n) }
+                    XCTAssertEqual(after.0.bitPattern, full.0.bitPattern, "d \(d), n \(n), row \(i) after the auction")
+                    XCTAssertEqual(after.1, full.1, "d \(d), n \(n), row \(i) after the auction")
+                    XCTAssertEqual(after.2.bitPattern, full.2.bitPattern, "d \(d), n \(n), row \(i) after the auction")
+                }
             }
         }
     }
