@@ -34,8 +34,9 @@ public enum LinearAssignment {
         precondition(magnitude <= 1e150, "LinearAssignment: costs must be finite and at most 1e150 in magnitude; scale them")
         // All costs equal: every matching is optimal, priced by the column reduction.
         guard spread > 0 else { return (Array(0..<n), state.price) }
-        state.auction(costs, scales: state.auctionScales(costs, spread: spread))
-        for f in state.enforceSlackness(costs) { state.augment(costs, from: f) }
+        let scales = state.auctionScales(costs, spread: spread)
+        state.auction(costs, scales: scales)
+        for f in state.enforceSlackness(costs, raiseAtMost: scales.typical) { state.augment(costs, from: f) }
         return (state.rowColumn, state.price)
     }
 

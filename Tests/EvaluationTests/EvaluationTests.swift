@@ -126,6 +126,65 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(Wasserstein.exactW2(a, b, dimension: 1), (sorted / 2000).squareRoot(), accuracy: 1e-9 * (sorted / 2000).squareRoot())
     }
 
+    /// One far point among the columns (a diverged model sample on the target's side): its costs are rounded to steps
+    /// of 10¹⁴ that no price of the bulk's scale can resolve, so the auction's later phases became price wars (each one
+    /// raising ε ×8 every 64n bids up to 10¹³), and the exact augmentation then freed every row (2000 points took
+    /// 50–90 s). The war's prices of 10¹³ also rounded the bulk's matching away (here its cost came out 23.7 and 43.3
+    /// against the optimum's 2.09 and 31.1, invisible in W₂ beside the far point's 10³⁰). The matching must be optimal,
+    /// the bulk's too, and the work bounded: cost rows computed, counted through the `AssignmentCosts` protocol, at
+    /// most 100 per row (56 and 33 here; about 10 000 before).
+    func testOneFarColumnStaysCheap() {
+        final class Counting: AssignmentCosts {
+            let n: Int, cost: UnsafeMutablePointer<Double>
+            var rows = 0
+            init(_ cost: [Double], n: Int) {
+                self.n = n
+                self.cost = .allocate(capacity: n * n)
+                self.cost.initialize(from: cost, count: n * n)
+            }
+            deinit { cost.deallocate() }
+            var count: Int { n }
+            func row(_ i: Int) -> UnsafePointer<Double> {
+                rows += 1
+                return UnsafePointer(cost + i * n)
+            }
+        }
+        var rng = Xoshiro256(seed: 8)
+        func total(_ cost: [Double], _ a: [Int], _ n: Int, skipping column: Int) -> Double {
+            (0..<n).reduce(0.0) { $0 + (a[$1] == column ? 0 : cost[$1 * n + a[$1]]) }
+        }
+        for d in [1, 2] {
+            // Row 0 sits 5 from the origin towards the far point, 3·10¹⁵ nearer it than any other in cost (30 steps of
+            // the rounding), so the optimum gives it the far column and matches the rest as if it were not there.
+            let n = 400, far = n / 3
+            var a = (0..<(n * d)).map { _ in rng.nextGaussian() }
+            var b = (0..<(n * d)).map { _ in rng.nextGaussian() }
+            (a[0], b[d * far]) = (5, 1e15)
+            var cost = [Double](repeating: 0, count: n * n)
+            for i in 0..<n {
+                for j in 0..<n {
+                    cost[i * n + j] = (0..<d).reduce(0.0) { let e = Double(a[i * d + $1]) - Double(b[j * d + $1]); return $0 + e * e }
+                }
+            }
+            let counting = Counting(cost, n: n)
+            let columns = LinearAssignment.solve(counting), reference = hungarian(cost, n: n)
+            XCTAssertEqual(columns[0], far, "d \(d)")
+            XCTAssertEqual(reference[0], far, "d \(d)")
+            let bulk = total(cost, reference, n, skipping: far)
+            XCTAssertEqual(total(cost, columns, n, skipping: far), bulk, accuracy: 1e-9 * bulk, "d \(d)")
+            XCTAssertLessThanOrEqual(counting.rows, 100 * n, "d \(d): cost rows computed")
+        }
+        // Without the planted row, rows tie at the far column in rounding; the work stays bounded (about 10 000 rows
+        // per row before).
+        var tied = Xoshiro256(seed: 2025, stream: 1)
+        let n = 1000, a = (0..<n).map { _ in tied.nextGaussian() }
+        var b = (0..<n).map { _ in tied.nextGaussian() }
+        b[n / 3] = 1e15
+        let counting = Counting((0..<(n * n)).map { let e = Double(a[$0 / n]) - Double(b[$0 % n]); return e * e }, n: n)
+        _ = LinearAssignment.solve(counting)
+        XCTAssertLessThanOrEqual(counting.rows, 200 * n, "ties: cost rows computed")
+    }
+
     /// The textbook O(n³) Hungarian method with row and column potentials (Kuhn–Munkres, shortest-path form), as an
     /// independent reference for the solver under test.
     func hungarian(_ cost: [Double], n: Int) -> [Int] {
