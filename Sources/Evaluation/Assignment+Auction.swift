@@ -44,8 +44,8 @@ extension LinearAssignment.State {
                 bids += 1
                 if bids % (64 * n) == 0 {
                     if let finished {
+                        c.pricesStop()  // before the prices rise back
                         (price, rowColumn, columnRow) = finished
-                        c.pricesStop()
                         return
                     }
                     epsilon = Swift.min(8 * epsilon, scales.spread)
