@@ -103,9 +103,10 @@ public struct LennardJones: Target {
         }
         for first in stride(from: 0, to: count, by: 8) {
             let lanes = min(8, count - first)
-            for lane in 0..<8 {
+            for lane in 0..<8 {  // pointer steps: no overflow checks in the transposes
                 let row = x + (first + min(lane, lanes - 1)) * d
-                for c in 0..<d { coordinates[8 * c + lane] = row[c] }
+                var slot = coordinates + lane
+                for c in 0..<d { slot.pointee = row[c]; slot += 8 }
             }
             var cx = D8.zero, cy = D8.zero, cz = D8.zero
             for i in 0..<n {
@@ -145,7 +146,8 @@ public struct LennardJones: Target {
                 logDensity[first + lane] = -energy[lane]
                 guard let gradient else { continue }
                 let row = gradient + (first + lane) * d
-                for c in 0..<d { row[c] = forces[8 * c + lane] }
+                var slot = UnsafePointer(forces + lane)
+                for c in 0..<d { row[c] = slot.pointee; slot += 8 }
             }
         }
     }

@@ -85,32 +85,30 @@ public struct EGNN: Sendable {
     public func forward(_ tape: Tape, x: Matrix, t: [Float]) -> Tape.Variable {
         let n = particles, D = spatialDimension, B = x.rows
         precondition(x.cols == n * D && t.count == B, "EGNN: need B × \(n * D) positions and B times")
-        func linear(_ v: Tape.Variable, _ d: Dense, _ f: Activation? = nil) -> Tape.Variable {
-            tape.linear(v, tape.parameter(parameters, d.weight), tape.parameter(parameters, d.bias), activation: f)
+        func dense(_ d: Dense, _ f: Activation? = nil) -> Tape.DenseLayer {
+            Tape.DenseLayer(weight: tape.parameter(parameters, d.weight), bias: tape.parameter(parameters, d.bias), activation: f)
         }
-        func mlp(_ v: Tape.Variable, _ a: Dense, _ b: Dense, activateOutput: Bool) -> Tape.Variable {
-            linear(linear(v, a, .silu), b, activateOutput ? .silu : nil)
-        }
+        func mlp(_ v: Tape.Variable, _ a: Dense, _ b: Dense) -> Tape.Variable { tape.mlp(v, [dense(a, .silu), dense(b)]) }
         let (from, to) = edges(configurations: B)
         let onesD = tape.constant(Matrix(rows: D, cols: 1, repeating: 1))
         let broadcastD = tape.constant(Matrix(rows: 1, cols: D, repeating: 1))
         let start = tape.constant(Matrix(rows: B * n, cols: D, storage: x.storage))
-        var h = linear(tape.constant(TimeFeatures.matrix(t, repeats: n)), timeLayer)
+        var h = tape.mlp(tape.constant(TimeFeatures.matrix(t, repeats: n)), [dense(timeLayer)])
         var position = start
         for layer in layers {
             let difference = tape.subtract(tape.gatherRows(position, from), tape.gatherRows(position, to))
             let squared = tape.matmul(tape.multiply(difference, difference), onesD)
             func nodes(_ w: ParameterSlot) -> Tape.Variable { tape.matmul(h, tape.parameter(parameters, w)) }
-            let first = tape.pairInput(nodes(layer.edgeFrom), from: from, nodes(layer.edgeTo), to: to, squared,
-                                       tape.parameter(parameters, layer.edgeDistance), tape.parameter(parameters, layer.edge1Bias))
-            let hidden1 = tape.activation(first, .silu)
-            let message = linear(hidden1, layer.edge2, .silu)
-            let weight = tape.multiply(tape.activation(mlp(message, layer.coordinate1, layer.coordinate2, activateOutput: false), .tanh),
+            let hidden1 = tape.pairInput(nodes(layer.edgeFrom), from: from, nodes(layer.edgeTo), to: to, squared,
+                                         tape.parameter(parameters, layer.edgeDistance), tape.parameter(parameters, layer.edge1Bias),
+                                         activation: .silu)
+            let message = tape.mlp(hidden1, [dense(layer.edge2, .silu)])
+            let weight = tape.multiply(tape.activation(mlp(message, layer.coordinate1, layer.coordinate2), .tanh),
                                        tape.inverseLengthPlusOne(squared))
             let shift = tape.multiply(difference, tape.matmul(weight, broadcastD))
             position = tape.add(position, tape.scale(tape.scatterAddRows(shift, from, rows: B * n), by: coordinateRange / Float(layers.count)))
             let aggregated = tape.scatterAddRows(message, from, rows: B * n)
-            h = tape.add(h, mlp(tape.concatColumns(h, aggregated), layer.node1, layer.node2, activateOutput: false))
+            h = tape.add(h, mlp(tape.concatColumns(h, aggregated), layer.node1, layer.node2))
         }
         let displacement = tape.subtract(position, start)
         // Remove each configuration's mean displacement: gather the per-configuration sums back to its particles.

@@ -94,11 +94,10 @@ public struct TimeConditionedMLP: ScoreNetwork {
 
     /// s(x, t) for states recorded on the tape: their cotangent flows back into `x` (B × d).
     public func forward(_ tape: Tape, input x: Tape.Variable, t: [Float]) -> Tape.Variable {
-        var h = tape.concatColumns(x, tape.constant(TimeFeatures.matrix(t)))
-        for (l, layer) in layers.enumerated() {
-            h = tape.linear(h, tape.parameter(parameters, layer.weight), tape.parameter(parameters, layer.bias),
+        let input = tape.concatColumns(x, tape.constant(TimeFeatures.matrix(t)))
+        return tape.mlp(input, layers.enumerated().map { l, layer in
+            Tape.DenseLayer(weight: tape.parameter(parameters, layer.weight), bias: tape.parameter(parameters, layer.bias),
                             activation: l < layers.count - 1 ? .silu : nil)
-        }
-        return h
+        })
     }
 }

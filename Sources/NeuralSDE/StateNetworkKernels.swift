@@ -50,10 +50,10 @@ extension DriftNetwork {
         }
         let w = outputWidth
         BLAS.gemm(m: n, n: w, k: h, a: input, lda: h, b: weight(p, 3), ldb: w, c: out, ldc: w)
-        PointwiseKernels.addBias(out, rows: n, cols: w, bias: bias(p, 3))
+        PointwiseKernels.broadcastBias(bias(p, 3), rows: n, cols: w, into: out, adding: true)
         if let flow = layout.flow, let flowOut {
             BLAS.gemm(m: n, n: 1, k: h, a: input, lda: h, b: p + flow.weight.offset, ldb: 1, c: flowOut, ldc: 1)
-            PointwiseKernels.addBias(flowOut, rows: n, cols: 1, bias: p + flow.bias.offset)
+            PointwiseKernels.broadcastBias(p + flow.bias.offset, rows: n, cols: 1, into: flowOut, adding: true)
         }
     }
 
@@ -85,7 +85,7 @@ extension DriftNetwork {
             }
             let slot = layout.stateLayers[l]
             PointwiseKernels.multiplyAndSumColumns(target, by: cache.derivative(l, row: cacheRow), rows: n, cols: h,
-                                                   into: l > 0 ? g + slot.bias.offset : nil)
+                                                   out: target, into: l > 0 ? g + slot.bias.offset : nil)
             let input = l == 0 ? x : UnsafePointer(cache.post(l - 1, row: cacheRow))
             let inputWidth = l == 0 ? d : h
             BLAS.gemm(transA: true, m: inputWidth, n: h, k: n, a: input, lda: inputWidth, b: target, ldb: h,

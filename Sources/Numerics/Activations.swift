@@ -144,19 +144,22 @@ public enum IdentitySlope: ActivationSlope {
 
 /// Fused row-wise kernels over `rows × cols` row-major blocks.
 public enum PointwiseKernels {
-    /// z ← z + bias, the bias broadcast over rows.
+    /// z ← z + bias (`adding`) or z ← bias, the 1 × cols bias broadcast over the rows: a bias added to a product, or
+    /// written as the start of a dense layer's output before its product is accumulated onto it. Inline vector copies
+    /// rather than a `memmove` call per row (a row of 64 floats took about as long to call as to copy).
     @inlinable
-    public static func addBias(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
+    public static func broadcastBias(_ bias: UnsafePointer<Float>, rows: Int, cols: Int, into z: UnsafeMutablePointer<Float>,
+                                     adding: Bool) {
         let vecEnd = cols & ~7
         for r in 0..<rows {
             let zr = z + r * cols
             var c = 0
             while c < vecEnd {
-                let v = UnsafeRawPointer(zr + c).loadUnaligned(as: Float8.self) + UnsafeRawPointer(bias + c).loadUnaligned(as: Float8.self)
-                UnsafeMutableRawPointer(zr + c).storeBytes(of: v, as: Float8.self)
+                let b = load(bias + c)
+                store(adding ? load(zr + c) + b : b, zr + c)
                 c += 8
             }
-            while c < cols { zr[c] += bias[c]; c += 1 }
+            while c < cols { zr[c] = adding ? zr[c] + bias[c] : bias[c]; c += 1 }
         }
     }
 
@@ -209,7 +212,7 @@ public enum PointwiseKernels {
 
     /// out ← f(z + bias) and derivative ← f′(z + bias), the bias row broadcast over rows (none when nil).
     /// `derivative` may be `z` itself. Kept derivatives make the backward pass a plain product
-    /// (`multiplyElementwise`) with no exponentials.
+    /// (`multiplyAndSumColumns`) with no exponentials.
     @inlinable
     public static func activateKeepingDerivative(_ z: UnsafePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>?,
                                                  activation: Activation, out: UnsafeMutablePointer<Float>,
@@ -239,25 +242,23 @@ public enum PointwiseKernels {
         }
     }
 
-    /// g ← g ⊙ f over `rows × cols` values and, when `sums` is given, sums[c] += Σ_r g[r, c] of the product (in row
-    /// order, as `accumulateColumnSums`): a dense layer's δ and its bias gradient in one pass over δ.
+    /// out ← g ⊙ f over `rows × cols` values (`out` may be `g`) and, when `sums` is given, sums[c] += Σ_r out[r, c]
+    /// (in row order, as `accumulateColumnSums`): a dense layer's δ and its bias gradient in one pass over δ.
     @inlinable
-    public static func multiplyAndSumColumns(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, rows: Int,
-                                             cols: Int, into sums: UnsafeMutablePointer<Float>?) {
-        guard let sums else { multiplyElementwise(g, by: f, count: rows * cols); return }
+    public static func multiplyAndSumColumns(_ g: UnsafePointer<Float>, by f: UnsafePointer<Float>, rows: Int, cols: Int,
+                                             out: UnsafeMutablePointer<Float>, into sums: UnsafeMutablePointer<Float>?) {
         for r in 0..<rows {
-            let gr = g + r * cols, fr = f + r * cols
-            for c in 0..<cols {
-                gr[c] *= fr[c]
-                sums[c] += gr[c]
+            let gr = g + r * cols, fr = f + r * cols, o = out + r * cols
+            if let sums {
+                for c in 0..<cols {
+                    let product = gr[c] * fr[c]
+                    o[c] = product
+                    sums[c] += product
+                }
+            } else {
+                for c in 0..<cols { o[c] = gr[c] * fr[c] }
             }
         }
-    }
-
-    /// g ← g ⊙ f, elementwise over `count` elements.
-    @inlinable
-    public static func multiplyElementwise(_ g: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { g[i] *= f[i] }
     }
 
     /// out[c] += Σ_r g[r, c]: the bias gradient of a dense layer.

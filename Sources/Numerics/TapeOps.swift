@@ -21,7 +21,7 @@ extension Tape {
         let cols = out.cols
         out.storage.withUnsafeMutableBufferPointer { o in
             bv.storage.withUnsafeBufferPointer { b in
-                PointwiseKernels.addBias(o.baseAddress!, rows: out.rows, cols: cols, bias: b.baseAddress!)
+                PointwiseKernels.broadcastBias(b.baseAddress!, rows: out.rows, cols: cols, into: o.baseAddress!, adding: true)
             }
         }
         return record(out) { g, tape in
@@ -29,59 +29,6 @@ extension Tape {
             tape.accumulate(bias, Self.columnSums(g))
         }
     }
-
-    /// x·w + bias: a dense layer, `bias` a 1×cols row broadcast over the rows, then the activation f when one is
-    /// given. The product is accumulated onto the broadcast bias in one GEMM (β = 1), so there is no bias pass, no
-    /// copy of the product and no zeroing of the output; for inner dimensions within one GEMM block (K ≤ 256 here) the
-    /// sum rounds exactly as addBias(matmul(x, w), bias). With f, tiles of `denseTile` rows are activated in place
-    /// while they are in cache, the pre-activation never stored whole: the same numbers as activation(linear(x, w,
-    /// bias), f) (a row's product does not depend on the rows computed with it, `BLAS.rowsRoundAlone`; the same
-    /// activation kernels), with one pass over memory fewer. Without f, or where rows do not round alone (OpenBLAS's
-    /// route), the product is one call, as before tiles existed.
-    public func linear(_ x: Variable, _ w: Variable, _ bias: Variable, activation f: Activation? = nil) -> Variable {
-        let xv = value(x), wv = value(w), bv = value(bias)
-        precondition(xv.cols == wv.rows, "linear: \(xv.rows)×\(xv.cols) · \(wv.rows)×\(wv.cols)")
-        precondition(bv.rows == 1 && bv.cols == wv.cols, "linear: bias \(bv.rows)×\(bv.cols) for \(wv.cols) columns")
-        let rows = xv.rows, cols = wv.cols, k = xv.cols
-        let keepsSlope = differentiable && f != nil
-        let tileRows = f != nil && BLAS.rowsRoundAlone(k: k) ? Self.denseTile : max(rows, 1)
-        var slope = Matrix(rows: keepsSlope ? rows : 0, cols: cols) { _ in }
-        let out = Matrix(rows: rows, cols: cols) { o in
-            xv.storage.withUnsafeBufferPointer { xp in
-                wv.storage.withUnsafeBufferPointer { wp in
-                    bv.storage.withUnsafeBufferPointer { b in
-                        slope.storage.withUnsafeMutableBufferPointer { s in
-                            for first in stride(from: 0, to: rows, by: tileRows) {
-                                let m = min(tileRows, rows - first), tile = o.baseAddress! + first * cols
-                                for r in 0..<m { (tile + r * cols).initialize(from: b.baseAddress!, count: cols) }
-                                if k > 0 {
-                                    BLAS.gemm(m: m, n: cols, k: k, a: xp.baseAddress! + first * k, lda: k, b: wp.baseAddress!,
-                                              ldb: cols, beta: 1, c: tile, ldc: cols)
-                                }
-                                guard let f else { continue }
-                                if keepsSlope {
-                                    PointwiseKernels.activateKeepingDerivative(tile, rows: m, cols: cols, bias: nil, activation: f,
-                                                                               out: tile, derivative: s.baseAddress! + first * cols)
-                                } else {
-                                    PointwiseKernels.activate(tile, rows: m, cols: cols, activation: f, out: tile)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return record(out) { [slope] g, tape in
-            let g = keepsSlope ? Self.zip(g, slope, *) : g
-            tape.accumulate(x, Self.product(g, wv, transA: false, transB: true))
-            tape.accumulate(w, Self.product(xv, g, transA: true, transB: false))
-            tape.accumulate(bias, Self.columnSums(g))
-        }
-    }
-
-    /// Rows per tile of an activated dense layer: 128 rows of 64 outputs (32 KB) stay in L1/L2 between the product
-    /// and the activation.
-    static let denseTile = 128
 
     /// The pointwise nonlinearity f(a). A differentiable tape keeps f′(a) from the same pass (one exponential per
     /// element), so the pullback is a product.
@@ -184,21 +131,32 @@ extension Tape {
 
     /// [a | b]: columns of `a` followed by columns of `b` (same row count).
     public func concatColumns(_ a: Variable, _ b: Variable) -> Variable {
-        let av = value(a), bv = value(b)
+        let av = value(a), bv = value(b), width = av.cols + bv.cols
         precondition(av.rows == bv.rows, "concatColumns: \(av.rows) vs \(bv.rows) rows")
-        var out = Matrix(rows: av.rows, cols: av.cols + bv.cols)
-        for r in 0..<av.rows {
-            for c in 0..<av.cols { out[r, c] = av[r, c] }
-            for c in 0..<bv.cols { out[r, av.cols + c] = bv[r, c] }
+        let out = Matrix(rows: av.rows, cols: width) { o in
+            for (part, start) in [(av, 0), (bv, av.cols)] where part.cols > 0 {
+                part.storage.withUnsafeBufferPointer { p in
+                    for r in 0..<part.rows {
+                        (o.baseAddress! + r * width + start).initialize(from: p.baseAddress! + r * part.cols, count: part.cols)
+                    }
+                }
+            }
         }
         return record(out) { g, tape in
-            var ga = Matrix(rows: av.rows, cols: av.cols), gb = Matrix(rows: bv.rows, cols: bv.cols)
-            for r in 0..<av.rows {
-                for c in 0..<av.cols { ga[r, c] = g[r, c] }
-                for c in 0..<bv.cols { gb[r, c] = g[r, av.cols + c] }
+            tape.accumulate(a, Self.columns(g, 0..<av.cols))
+            tape.accumulate(b, Self.columns(g, av.cols..<width))
+        }
+    }
+
+    /// The columns `range` of `m`, row by row.
+    static func columns(_ m: Matrix, _ range: Range<Int>) -> Matrix {
+        Matrix(rows: m.rows, cols: range.count) { o in
+            guard !range.isEmpty else { return }
+            m.storage.withUnsafeBufferPointer { p in
+                for r in 0..<m.rows {
+                    (o.baseAddress! + r * range.count).initialize(from: p.baseAddress! + r * m.cols + range.lowerBound, count: range.count)
+                }
             }
-            tape.accumulate(a, ga)
-            tape.accumulate(b, gb)
         }
     }
 
@@ -217,32 +175,48 @@ extension Tape {
         return record(out) { g, tape in tape.accumulate(a, Self.moveRows(g, from: indices, to: 0..<av.rows, rows: av.rows, accumulate: false)) }
     }
 
-    /// The pre-activation of a pair layer over edges e = (from[e], to[e]):
-    /// out[e] = a[from[e]] + b[to[e]] + s[e]·w + bias, with `a`, `b` node terms (nodes × H), `s` one value per edge
-    /// (edges × 1), `w` and `bias` 1 × H rows. One pass over the edges instead of two gathers, a product and two sums;
-    /// it rounds as ((a + b) + s·w) + bias, the order of those separate operations.
+    /// A pair layer over edges e = (from[e], to[e]): out[e] = f(a[from[e]] + b[to[e]] + s[e]·w + bias), with `a`, `b`
+    /// node terms (nodes × H), `s` one value per edge (edges × 1), `w` and `bias` 1 × H rows, and f the activation
+    /// when one is given. One pass over the edges instead of two gathers, a product and two sums; the sum rounds as
+    /// ((a + b) + s·w) + bias, the order of those separate operations. The activation works on tiles of
+    /// `denseTile` edges while they are in cache, with the kernels of `activation` (the same numbers; a
+    /// differentiable tape keeps f′ for the pullback), so the pre-activation is never stored whole.
     public func pairInput(_ a: Variable, from: [Int], _ b: Variable, to: [Int], _ s: Variable, _ w: Variable,
-                          _ bias: Variable) -> Variable {
+                          _ bias: Variable, activation f: Activation? = nil) -> Variable {
         let av = value(a), bv = value(b), sv = value(s), wv = value(w), biasv = value(bias)
         let h = av.cols, edges = from.count
         precondition(bv.cols == h && wv.rows == 1 && wv.cols == h && biasv.rows == 1 && biasv.cols == h,
                      "pairInput: node terms and rows need \(h) columns")
         precondition(to.count == edges && sv.rows == edges && sv.cols == 1, "pairInput: \(edges) edges need one value each")
+        let keepsSlope = differentiable && f != nil
+        var slope = Matrix(rows: keepsSlope ? edges : 0, cols: h) { _ in }
         let out = Matrix(rows: edges, cols: h) { o in
             av.storage.withUnsafeBufferPointer { A in
             bv.storage.withUnsafeBufferPointer { B in
             wv.storage.withUnsafeBufferPointer { W in
             biasv.storage.withUnsafeBufferPointer { C in
-                for e in 0..<edges {
-                    let i = from[e], j = to[e], se = sv.storage[e]
-                    precondition(i >= 0 && i < av.rows && j >= 0 && j < bv.rows, "pairInput: node index out of range")
-                    let ar = A.baseAddress! + i * h, br = B.baseAddress! + j * h, orow = o.baseAddress! + e * h
-                    for c in 0..<h { orow[c] = ((ar[c] + br[c]) + se * W[c]) + C[c] }
+            slope.storage.withUnsafeMutableBufferPointer { S in
+                for first in stride(from: 0, to: edges, by: Self.denseTile) {
+                    let m = min(Self.denseTile, edges - first), tile = o.baseAddress! + first * h
+                    for e in first..<(first + m) {
+                        let i = from[e], j = to[e], se = sv.storage[e]
+                        precondition(i >= 0 && i < av.rows && j >= 0 && j < bv.rows, "pairInput: node index out of range")
+                        let ar = A.baseAddress! + i * h, br = B.baseAddress! + j * h, orow = o.baseAddress! + e * h
+                        for c in 0..<h { orow[c] = ((ar[c] + br[c]) + se * W[c]) + C[c] }
+                    }
+                    guard let f else { continue }
+                    if keepsSlope {
+                        PointwiseKernels.activateKeepingDerivative(tile, rows: m, cols: h, bias: nil, activation: f, out: tile,
+                                                                   derivative: S.baseAddress! + first * h)
+                    } else {
+                        PointwiseKernels.activate(tile, rows: m, cols: h, activation: f, out: tile)
+                    }
                 }
-            }}}}
+            }}}}}
         }
-        return record(out) { g, tape in
-            tape.accumulate(bias, Self.columnSums(g))
+        return record(out) { [slope] g, tape in
+            let (g, biasGradient) = keepsSlope ? Self.multiplyKeepingColumnSums(g, slope) : (g, Self.columnSums(g))
+            tape.accumulate(bias, biasGradient)
             tape.accumulate(s, Self.product(g, wv, transA: false, transB: true))
             tape.accumulate(w, Self.product(sv, g, transA: true, transB: false))
             tape.accumulate(b, Self.moveRows(g, from: 0..<edges, to: to, rows: bv.rows, accumulate: true))

@@ -148,22 +148,26 @@ final class ParticleTargetTests: XCTestCase {
     }
 
     /// Centring a batch (through raw rows) must centre every row exactly as the one-row formula does (the mean
-    /// summed in particle order), whatever the row count.
+    /// summed in particle order), whatever the row count, in 2-D, 3-D and in 5-D (where the coordinates do not fill
+    /// whole vectors of four).
     func testCentringMatchesTheOneRowFormula() {
-        let particles = ParticleStructure(count: 13, spatialDimension: 3)
-        var rng = Xoshiro256(seed: 4)
-        let x = rng.gaussianMatrix(rows: 19, cols: 39).storage.map { $0 * 3 + 1 }
-        var centred = x
-        removeCentreOfMass(&centred, particles: particles)
-        for r in 0..<19 {
-            var row = Array(x[(r * 39)..<((r + 1) * 39)])
-            for k in 0..<3 {
-                var mean: Float = 0
-                for i in 0..<13 { mean += row[i * 3 + k] }
-                mean /= 13
-                for i in 0..<13 { row[i * 3 + k] -= mean }
+        for (count, dimension) in [(13, 3), (4, 2), (7, 5)] {
+            let particles = ParticleStructure(count: count, spatialDimension: dimension), d = count * dimension
+            var rng = Xoshiro256(seed: 4)
+            let x = rng.gaussianMatrix(rows: 19, cols: d).storage.map { $0 * 3 + 1 }
+            var centred = x
+            removeCentreOfMass(&centred, particles: particles)
+            for r in 0..<19 {
+                var row = Array(x[(r * d)..<((r + 1) * d)])
+                for k in 0..<dimension {
+                    var mean: Float = 0
+                    for i in 0..<count { mean += row[i * dimension + k] }
+                    mean /= Float(count)
+                    for i in 0..<count { row[i * dimension + k] -= mean }
+                }
+                XCTAssertEqual(Array(centred[(r * d)..<((r + 1) * d)]).map(\.bitPattern), row.map(\.bitPattern),
+                               "\(count) particles in \(dimension)-D, row \(r)")
             }
-            XCTAssertEqual(Array(centred[(r * 39)..<((r + 1) * 39)]).map(\.bitPattern), row.map(\.bitPattern), "row \(r)")
         }
     }
 }

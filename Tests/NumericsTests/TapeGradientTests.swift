@@ -74,6 +74,45 @@ final class TapeGradientTests: XCTestCase {
             }
         }
     }
+    /// mlp computes, in row tiles through all layers, what its layers compute one after the other (`linear`, then
+    /// `activation`, each over all rows): values and gradients bit for bit, on both kinds of tape, over several tiles
+    /// and a short last one, and over an inner dimension above 256 (one tile: OpenBLAS's route). Its gradient also
+    /// against finite differences.
+    func testMLPIsItsLayersOneAfterTheOther() {
+        checkGradients([random(5, 4, seed: 40), random(4, 6, seed: 41), random(1, 6, seed: 42), random(6, 3, seed: 43),
+                        random(1, 3, seed: 44)]) { t, v in
+            t.mlp(v[0], [Tape.DenseLayer(weight: v[1], bias: v[2], activation: .silu), Tape.DenseLayer(weight: v[3], bias: v[4])])
+        }
+        for (rows, widths) in [(7, [4, 5, 1]), (300, [64, 64, 64, 1]), (260, [3, 17, 40]), (150, [300, 20, 8])] {
+            let x = random(rows, widths[0], seed: 45), r = random(rows, widths.last!, seed: 46)
+            let parameters = (1..<widths.count).map { (random(widths[$0 - 1], widths[$0], seed: UInt64(50 + $0)),
+                                                       random(1, widths[$0], seed: UInt64(60 + $0))) }
+            let activations: [Activation?] = [.silu, .tanh, nil, .gelu]
+            let chained = Tape(), fused = Tape(), inference = Tape(differentiable: false)
+            func leaves(_ tape: Tape) -> (Tape.Variable, [(Tape.Variable, Tape.Variable)]) {
+                (tape.constant(x), parameters.map { (tape.constant($0.0), tape.constant($0.1)) })
+            }
+            let (xc, pc) = leaves(chained), (xf, pf) = leaves(fused), (xi, pi) = leaves(inference)
+            var one = xc
+            for (l, (w, b)) in pc.enumerated() {
+                one = chained.linear(one, w, b)
+                if let f = activations[l] { one = chained.activation(one, f) }
+            }
+            func layers(_ p: [(Tape.Variable, Tape.Variable)]) -> [Tape.DenseLayer] {
+                p.enumerated().map { Tape.DenseLayer(weight: $1.0, bias: $1.1, activation: activations[$0]) }
+            }
+            let two = fused.mlp(xf, layers(pf)), three = inference.mlp(xi, layers(pi))
+            XCTAssertEqual(chained.value(one), fused.value(two), "\(rows) rows, widths \(widths)")
+            XCTAssertEqual(inference.value(three), fused.value(two), "\(rows) rows, widths \(widths), inference")
+            chained.backward(from: chained.sum(chained.multiply(one, chained.constant(r))))
+            fused.backward(from: fused.sum(fused.multiply(two, fused.constant(r))))
+            XCTAssertEqual(chained.gradient(xc), fused.gradient(xf), "\(rows) rows, widths \(widths), input gradient")
+            for ((wc, bc), (wf, bf)) in zip(pc, pf) {
+                XCTAssertEqual(chained.gradient(wc), fused.gradient(wf), "\(rows) rows, widths \(widths), weight gradient")
+                XCTAssertEqual(chained.gradient(bc), fused.gradient(bf), "\(rows) rows, widths \(widths), bias gradient")
+            }
+        }
+    }
     func testPairInput() {
         let from = [0, 2, 1, 0, 2], to = [1, 0, 2, 2, 1]
         checkGradients([random(3, 6, seed: 23), random(3, 6, seed: 24), random(5, 1, seed: 25), random(1, 6, seed: 26),
@@ -84,6 +123,47 @@ final class TapeGradientTests: XCTestCase {
         let (av, bv, sv, wv, cv) = (tape.constant(a), tape.constant(b), tape.constant(s), tape.constant(w), tape.constant(bias))
         let separate = tape.addBias(tape.add(tape.add(tape.gatherRows(av, from), tape.gatherRows(bv, to)), tape.matmul(sv, wv)), cv)
         XCTAssertEqual(tape.value(tape.pairInput(av, from: from, bv, to: to, sv, wv, cv)), tape.value(separate))
+    }
+    /// pairInput with an activation is the activation of pairInput: values and gradients bit for bit on both kinds of
+    /// tape, over several tiles of edges and a short last one.
+    func testActivatedPairInputIsThePairInputThenItsActivation() {
+        let nodes = 40, h = 64, edges = 300
+        var rng = Xoshiro256(seed: 70)
+        let from = (0..<edges).map { _ in Int(rng.next() % UInt64(nodes)) }, to = (0..<edges).map { _ in Int(rng.next() % UInt64(nodes)) }
+        checkGradients([random(3, 6, seed: 23), random(3, 6, seed: 24), random(5, 1, seed: 25), random(1, 6, seed: 26),
+                        random(1, 6, seed: 27)]) { t, v in
+            t.pairInput(v[0], from: [0, 2, 1, 0, 2], v[1], to: [1, 0, 2, 2, 1], v[2], v[3], v[4], activation: .silu)
+        }
+        let inputs = [random(nodes, h, seed: 71), random(nodes, h, seed: 72), random(edges, 1, seed: 73), random(1, h, seed: 74),
+                      random(1, h, seed: 75)]
+        let r = random(edges, h, seed: 76)
+        for f in Activation.allCases {
+            let separate = Tape(), fused = Tape(), inference = Tape(differentiable: false)
+            let vs = inputs.map { separate.constant($0) }, vf = inputs.map { fused.constant($0) }, vi = inputs.map { inference.constant($0) }
+            let one = separate.activation(separate.pairInput(vs[0], from: from, vs[1], to: to, vs[2], vs[3], vs[4]), f)
+            let two = fused.pairInput(vf[0], from: from, vf[1], to: to, vf[2], vf[3], vf[4], activation: f)
+            let three = inference.pairInput(vi[0], from: from, vi[1], to: to, vi[2], vi[3], vi[4], activation: f)
+            XCTAssertEqual(separate.value(one), fused.value(two), "\(f)")
+            XCTAssertEqual(inference.value(three), fused.value(two), "\(f), inference")
+            separate.backward(from: separate.sum(separate.multiply(one, separate.constant(r))))
+            fused.backward(from: fused.sum(fused.multiply(two, fused.constant(r))))
+            for (a, b) in zip(vs, vf) { XCTAssertEqual(separate.gradient(a), fused.gradient(b), "\(f), gradient") }
+        }
+    }
+    func testConcatValues() {
+        let a = random(4, 3, seed: 80), b = random(4, 5, seed: 81), tape = Tape()
+        let (av, bv) = (tape.constant(a), tape.constant(b))
+        let joined = tape.concatColumns(av, bv)
+        for r in 0..<4 {
+            for c in 0..<8 { XCTAssertEqual(tape.value(joined)[r, c], c < 3 ? a[r, c] : b[r, c - 3], "row \(r), column \(c)") }
+        }
+        let g = random(4, 8, seed: 82)
+        tape.backward(from: joined, seed: g)
+        for r in 0..<4 {
+            for c in 0..<8 { XCTAssertEqual(c < 3 ? tape.gradient(av)[r, c] : tape.gradient(bv)[r, c - 3], g[r, c], "row \(r), column \(c)") }
+        }
+        let empty = tape.concatColumns(tape.constant(Matrix(rows: 4, cols: 0)), bv)
+        XCTAssertEqual(tape.value(empty), b)
     }
     func testInferenceTapeComputesTheSameValues() {
         let z = random(3, 11, seed: 28), train = Tape(), infer = Tape(differentiable: false)
