@@ -176,6 +176,18 @@ public enum PointwiseKernels {
         }
     }
 
+    /// z ← f(z) in place, and f′(z) into `derivative` when one is given (a layer on a differentiable tape), over a
+    /// row-major `rows × cols` block: the values of `activate` either way.
+    @inlinable
+    public static func activateInPlace(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int, activation: Activation,
+                                       derivative: UnsafeMutablePointer<Float>?) {
+        if let derivative {
+            activateKeepingDerivative(z, rows: rows, cols: cols, bias: nil, activation: activation, out: z, derivative: derivative)
+        } else {
+            activate(z, rows: rows, cols: cols, activation: activation, out: z)
+        }
+    }
+
     /// The rows of `activate` for one activation.
     @inlinable @inline(__always)
     static func activateRows<F: ActivationSlope>(_: F.Type, _ z: UnsafePointer<Float>, rows: Int, cols: Int,

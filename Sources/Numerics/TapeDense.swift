@@ -38,9 +38,9 @@ extension Tape {
         precondition(!layers.isEmpty, "mlp: no layers")
         let xv = value(x), weights = layers.map { value($0.weight) }, biases = layers.map { value($0.bias) }
         var width = xv.cols
-        for (w, b) in Swift.zip(weights, biases) {
-            precondition(w.rows == width, "linear: \(xv.rows)×\(width) · \(w.rows)×\(w.cols)")
-            precondition(b.rows == 1 && b.cols == w.cols, "linear: bias \(b.rows)×\(b.cols) for \(w.cols) columns")
+        for (l, (w, b)) in Swift.zip(weights, biases).enumerated() {
+            precondition(w.rows == width, "mlp: layer \(l + 1) takes \(xv.rows)×\(width) · \(w.rows)×\(w.cols)")
+            precondition(b.rows == 1 && b.cols == w.cols, "mlp: layer \(l + 1) has bias \(b.rows)×\(b.cols) for \(w.cols) columns")
             width = w.cols
         }
         let rows = xv.rows, last = layers.count - 1
@@ -61,12 +61,8 @@ extension Tape {
                             BLAS.gemm(m: m, n: cols, k: k, a: input, lda: k, b: given[1 + l], ldb: cols, beta: 1, c: tile, ldc: cols)
                         }
                         if let f = layer.activation {
-                            if slopeRows[l] > 0 {
-                                PointwiseKernels.activateKeepingDerivative(tile, rows: m, cols: cols, bias: nil, activation: f, out: tile,
-                                                                           derivative: out[layers.count + l] + first * cols)
-                            } else {
-                                PointwiseKernels.activate(tile, rows: m, cols: cols, activation: f, out: tile)
-                            }
+                            PointwiseKernels.activateInPlace(tile, rows: m, cols: cols, activation: f,
+                                                             derivative: slopeRows[l] > 0 ? out[layers.count + l] + first * cols : nil)
                         }
                         input = UnsafePointer(tile)
                     }
@@ -87,8 +83,8 @@ extension Tape {
         }
     }
 
-    /// Rows per tile of `mlp`: 128 rows of 64 outputs (32 KB) stay in L1/L2 between a product, its activation and the
-    /// next layer's product.
+    /// Rows per tile of `mlp` and of an activated `pairInput`: 128 rows of 64 outputs (32 KB) stay in L1/L2 between a
+    /// product, its activation and the next layer's product.
     static let denseTile = 128
 
     /// g ⊙ f and the column sums of that product (as `columnSums` adds them) in one pass: a dense layer's δ and its

@@ -205,12 +205,8 @@ extension Tape {
                         for c in 0..<h { orow[c] = ((ar[c] + br[c]) + se * W[c]) + C[c] }
                     }
                     guard let f else { continue }
-                    if keepsSlope {
-                        PointwiseKernels.activateKeepingDerivative(tile, rows: m, cols: h, bias: nil, activation: f, out: tile,
-                                                                   derivative: S.baseAddress! + first * h)
-                    } else {
-                        PointwiseKernels.activate(tile, rows: m, cols: h, activation: f, out: tile)
-                    }
+                    PointwiseKernels.activateInPlace(tile, rows: m, cols: h, activation: f,
+                                                     derivative: keepsSlope ? S.baseAddress! + first * h : nil)
                 }
             }}}}}
         }

@@ -294,8 +294,9 @@ public final class EnergyMatchingTrainer {
                                                           threads: settings.threads, clean: clean)
         gradientEvaluations += B * settings.estimator.evaluationsPerPoint
         // Equal chunks of at most `chunkRows` rows, run on the threads; adding their gradients in chunk order makes
-        // the step independent of the thread count. Their number is a multiple of four, so one, two or four threads
-        // share them evenly (three chunks of a 256-point LJ13 batch kept one of two threads idle a third of the time).
+        // the step independent of the thread count. Their number is rounded up to a multiple of four (if the batch has
+        // that many rows), so one, two or four threads share them evenly (three chunks of a 256-point LJ13 batch kept one
+        // of two threads idle a third of the time).
         let chunks = evenSplit(B, parts: ((B + network.chunkRows - 1) / network.chunkRows + 3) / 4 * 4)
         var parts = [ChunkGradient?](repeating: nil, count: chunks.count)
         parts.withUnsafeMutableBufferPointer { out in

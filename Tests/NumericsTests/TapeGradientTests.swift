@@ -74,20 +74,22 @@ final class TapeGradientTests: XCTestCase {
             }
         }
     }
-    /// mlp computes, in row tiles through all layers, what its layers compute one after the other (`linear`, then
-    /// `activation`, each over all rows): values and gradients bit for bit, on both kinds of tape, over several tiles
-    /// and a short last one, and over an inner dimension above 256 (one tile: OpenBLAS's route). Its gradient also
-    /// against finite differences.
+    /// mlp computes, in row tiles through all layers, what its layers compute one after the other: values bit for bit
+    /// against one whole-matrix product per layer (`BLAS.gemm` over all rows onto the bias rows, then the activation
+    /// kernel), values and gradients bit for bit against chained `linear` and `activation` operations, on both kinds
+    /// of tape, over several tiles and a short last one, and over an inner dimension above 256 (one tile: OpenBLAS's
+    /// route). Its gradient also against finite differences.
     func testMLPIsItsLayersOneAfterTheOther() {
         checkGradients([random(5, 4, seed: 40), random(4, 6, seed: 41), random(1, 6, seed: 42), random(6, 3, seed: 43),
                         random(1, 3, seed: 44)]) { t, v in
             t.mlp(v[0], [Tape.DenseLayer(weight: v[1], bias: v[2], activation: .silu), Tape.DenseLayer(weight: v[3], bias: v[4])])
         }
-        for (rows, widths) in [(7, [4, 5, 1]), (300, [64, 64, 64, 1]), (260, [3, 17, 40]), (150, [300, 20, 8])] {
+        for (rows, widths) in [(7, [4, 5, 1]), (300, [64, 64, 64, 64, 1]), (260, [3, 17, 40]), (150, [300, 20, 8]),
+                               (2000, [64, 64, 1])] {
             let x = random(rows, widths[0], seed: 45), r = random(rows, widths.last!, seed: 46)
             let parameters = (1..<widths.count).map { (random(widths[$0 - 1], widths[$0], seed: UInt64(50 + $0)),
                                                        random(1, widths[$0], seed: UInt64(60 + $0))) }
-            let activations: [Activation?] = [.silu, .tanh, nil, .gelu]
+            let activations: [Activation?] = [.silu, .gelu, nil, .tanh]
             let chained = Tape(), fused = Tape(), inference = Tape(differentiable: false)
             func leaves(_ tape: Tape) -> (Tape.Variable, [(Tape.Variable, Tape.Variable)]) {
                 (tape.constant(x), parameters.map { (tape.constant($0.0), tape.constant($0.1)) })
@@ -102,6 +104,19 @@ final class TapeGradientTests: XCTestCase {
                 p.enumerated().map { Tape.DenseLayer(weight: $1.0, bias: $1.1, activation: activations[$0]) }
             }
             let two = fused.mlp(xf, layers(pf)), three = inference.mlp(xi, layers(pi))
+            var whole = x
+            for (l, (w, b)) in parameters.enumerated() {
+                let input = whole
+                whole = Matrix(rows: rows, cols: w.cols, storage: (0..<rows).flatMap { _ in b.storage })
+                whole.storage.withUnsafeMutableBufferPointer { out in
+                    BLAS.gemm(m: rows, n: w.cols, k: w.rows, a: input.storage, lda: w.rows, b: w.storage, ldb: w.cols, beta: 1,
+                              c: out.baseAddress!, ldc: w.cols)
+                    if let f = activations[l] {
+                        PointwiseKernels.activate(out.baseAddress!, rows: rows, cols: w.cols, activation: f, out: out.baseAddress!)
+                    }
+                }
+            }
+            XCTAssertEqual(whole, fused.value(two), "\(rows) rows, widths \(widths), whole-matrix products")
             XCTAssertEqual(chained.value(one), fused.value(two), "\(rows) rows, widths \(widths)")
             XCTAssertEqual(inference.value(three), fused.value(two), "\(rows) rows, widths \(widths), inference")
             chained.backward(from: chained.sum(chained.multiply(one, chained.constant(r))))
