@@ -176,15 +176,15 @@ public enum PointwiseKernels {
         }
     }
 
-    /// z ← f(z) in place, and f′(z) into `derivative` when one is given (a layer on a differentiable tape), over a
-    /// row-major `rows × cols` block: the values of `activate` either way.
+    /// out ← f(z), and f′(z) into `derivative` when one is given (a differentiable tape's value), over a row-major
+    /// `rows × cols` block; `out` may be `z`. The values of `activate` either way.
     @inlinable
-    public static func activateInPlace(_ z: UnsafeMutablePointer<Float>, rows: Int, cols: Int, activation: Activation,
-                                       derivative: UnsafeMutablePointer<Float>?) {
+    public static func activate(_ z: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation,
+                                out: UnsafeMutablePointer<Float>, derivative: UnsafeMutablePointer<Float>?) {
         if let derivative {
-            activateKeepingDerivative(z, rows: rows, cols: cols, bias: nil, activation: activation, out: z, derivative: derivative)
+            activateKeepingDerivative(z, rows: rows, cols: cols, bias: nil, activation: activation, out: out, derivative: derivative)
         } else {
-            activate(z, rows: rows, cols: cols, activation: activation, out: z)
+            activate(z, rows: rows, cols: cols, activation: activation, out: out)
         }
     }
 

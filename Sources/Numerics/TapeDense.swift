@@ -61,8 +61,8 @@ extension Tape {
                             BLAS.gemm(m: m, n: cols, k: k, a: input, lda: k, b: given[1 + l], ldb: cols, beta: 1, c: tile, ldc: cols)
                         }
                         if let f = layer.activation {
-                            PointwiseKernels.activateInPlace(tile, rows: m, cols: cols, activation: f,
-                                                             derivative: slopeRows[l] > 0 ? out[layers.count + l] + first * cols : nil)
+                            PointwiseKernels.activate(tile, rows: m, cols: cols, activation: f, out: tile,
+                                                      derivative: slopeRows[l] > 0 ? out[layers.count + l] + first * cols : nil)
                         }
                         input = UnsafePointer(tile)
                     }

@@ -34,20 +34,12 @@ extension Tape {
     /// element), so the pullback is a product.
     public func activation(_ a: Variable, _ f: Activation) -> Variable {
         let z = value(a)
-        if !differentiable {
-            let out = Matrix(rows: z.rows, cols: z.cols) { o in
-                z.storage.withUnsafeBufferPointer { zb in
-                    PointwiseKernels.activate(zb.baseAddress!, rows: z.rows, cols: z.cols, activation: f, out: o.baseAddress!)
-                }
-            }
-            return record(out, pullback: nil)
-        }
-        var slope = Matrix(rows: z.rows, cols: z.cols) { _ in }
+        var slope = Matrix(rows: differentiable ? z.rows : 0, cols: z.cols) { _ in }
         let out = Matrix(rows: z.rows, cols: z.cols) { o in
             z.storage.withUnsafeBufferPointer { zb in   // read-only: no copy of the tape's value
                 slope.storage.withUnsafeMutableBufferPointer { s in
-                    PointwiseKernels.activateKeepingDerivative(zb.baseAddress!, rows: z.rows, cols: z.cols, bias: nil,
-                                                               activation: f, out: o.baseAddress!, derivative: s.baseAddress!)
+                    PointwiseKernels.activate(zb.baseAddress!, rows: z.rows, cols: z.cols, activation: f, out: o.baseAddress!,
+                                              derivative: differentiable ? s.baseAddress! : nil)
                 }
             }
         }
@@ -205,8 +197,8 @@ extension Tape {
                         for c in 0..<h { orow[c] = ((ar[c] + br[c]) + se * W[c]) + C[c] }
                     }
                     guard let f else { continue }
-                    PointwiseKernels.activateInPlace(tile, rows: m, cols: h, activation: f,
-                                                     derivative: keepsSlope ? S.baseAddress! + first * h : nil)
+                    PointwiseKernels.activate(tile, rows: m, cols: h, activation: f, out: tile,
+                                              derivative: keepsSlope ? S.baseAddress! + first * h : nil)
                 }
             }}}}}
         }

@@ -177,6 +177,7 @@ public enum Benchmark {
         let config = try RunConfig.parse(["target=gmm25", "objective=tb", "threads=\(threads)"])
         let learner = try PathSpaceLearner(config: config)
         var evaluations: [Double] = [], assignments: [Double] = [], farAssignments: [Double] = []
+        let setSize = 2000
         for r in 0..<repeats {
             var start = DispatchTime.now().uptimeNanoseconds
             let set = try Comparison.set(for: learner.evaluationTarget, config: config, catalog: true)
@@ -185,12 +186,12 @@ public enum Benchmark {
             evaluations.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             var rng = Numerics.Xoshiro256(seed: UInt64(r), stream: 7)
             let target = learner.evaluationTarget
-            let a = target.exactSamples(count: 2000, rng: &rng)!, b = target.exactSamples(count: 2000, rng: &rng)!
+            let a = target.exactSamples(count: setSize, rng: &rng)!, b = target.exactSamples(count: setSize, rng: &rng)!
             start = DispatchTime.now().uptimeNanoseconds
             _ = Wasserstein.exactW2(a.storage, b.storage, dimension: target.dimension)
             assignments.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             var far = b.storage
-            far[(2000 / 3) * target.dimension] = 1e15
+            far[(setSize / 3) * target.dimension] = 1e15
             start = DispatchTime.now().uptimeNanoseconds
             _ = Wasserstein.exactW2(a.storage, far, dimension: target.dimension)
             farAssignments.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
