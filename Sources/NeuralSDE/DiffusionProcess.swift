@@ -28,6 +28,17 @@ public struct DiffusionProcess: Sendable {
 
     /// log N(x; m, v·I) given the squared distance ‖x − m‖² in d dimensions.
     @inlinable public static func gaussianLogDensity(squaredDistance: Float, variance: Float, dimension: Int) -> Float {
-        -0.5 * Float(dimension) * logf(2 * Float.pi * variance) - 0.5 * squaredDistance / variance
+        gaussianLogDensity(squaredDistance: squaredDistance, variance: variance,
+                           logNormaliser: gaussianLogNormaliser(variance: variance, dimension: dimension))
+    }
+
+    /// −(d/2)·log(2πv), the part of log N(x; m, v·I) that does not depend on x: computed once for the rows of a step.
+    @inlinable public static func gaussianLogNormaliser(variance: Float, dimension: Int) -> Float {
+        -0.5 * Float(dimension) * logf(2 * Float.pi * variance)
+    }
+
+    /// log N(x; m, v·I) given ‖x − m‖² and `gaussianLogNormaliser(variance: v, dimension: d)`.
+    @inlinable public static func gaussianLogDensity(squaredDistance: Float, variance: Float, logNormaliser: Float) -> Float {
+        logNormaliser - 0.5 * squaredDistance / variance
     }
 }

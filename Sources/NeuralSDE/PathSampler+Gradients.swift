@@ -37,7 +37,9 @@ extension PathSampler {
         let tileSteps = max(1, Self.tileRows / B)
         let work = (0..<parts).map { scratch.buffers(worker: $0, count: 3, size: tileSteps * B * max(H, ow)) }
         let network = net
+        let transposed = network.parameters.values.withUnsafeBufferPointer { network.transposedStateWeights($0.baseAddress!) }
         network.parameters.values.withUnsafeBufferPointer { P in
+        transposed.withUnsafeBufferPointer { PT in
         batch.states.withUnsafeBufferPointer { S in
         outputs.withUnsafeBufferPointer { D in
         scores.withUnsafeBufferPointer { G in
@@ -92,7 +94,7 @@ extension PathSampler {
                         }
                         DS[i] = scaleCotangent
                     }
-                    network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
+                    network.backwardBlock(parameters: P.baseAddress!, transposed: PT.baseAddress!, gradients: grads.baseAddress! + chunk * count,
                                           x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
                                           dOut: dmu, work: (dz0, spare), dFlow: CF.baseAddress.map { $0 + first })
                     for i in steps {
@@ -101,7 +103,7 @@ extension PathSampler {
                     }
                 }
             }
-        }}}}}}}}}
+        }}}}}}}}}}
         Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         conditioning!.backward(stepBiasCotangent: dStepBias, scaleCotangent: langevin ? dScale : nil,
                                into: &net.parameters)

@@ -30,7 +30,9 @@ extension PathSampler {
         let chunkRows = (B + parts - 1) / parts
         let work = (0..<parts).map { scratch.buffers(worker: $0, count: 5, size: chunkRows * max(H, d)) }
         let network = net, langevin = net.langevin
+        let transposed = network.parameters.values.withUnsafeBufferPointer { network.transposedStateWeights($0.baseAddress!) }
         network.parameters.values.withUnsafeBufferPointer { P in
+        transposed.withUnsafeBufferPointer { PT in
         batch.states.withUnsafeBufferPointer { S in
         outputs.withUnsafeBufferPointer { D in
         partial.withUnsafeMutableBufferPointer { grads in
@@ -76,14 +78,14 @@ extension PathSampler {
                     let first = i * B + rows.lowerBound
                     // carry ← ∂L/∂x_i = a·carry (path part) + direct terms + (∂μ/∂x_i)ᵀ·dμ.
                     for m in 0..<(n * d) { carry[m] = k.decay * carry[m] + dx[m] }
-                    network.backwardBlock(parameters: P.baseAddress!, gradients: grads.baseAddress! + chunk * count,
+                    network.backwardBlock(parameters: P.baseAddress!, transposed: PT.baseAddress!, gradients: grads.baseAddress! + chunk * count,
                                           x: S.baseAddress! + first * d, rows: n, cache: cache, cacheRow: first,
                                           dOut: dmu, work: (dz0, spare), dx: dx)
                     for m in 0..<(n * d) { carry[m] += dx[m] }
                     PointwiseKernels.accumulateColumnSums(dz0, rows: n, cols: H, into: SB.baseAddress! + (chunk * T + i) * H)
                 }
             }
-        }}}}}}}
+        }}}}}}}}
         Self.addBlocks(partial, blocks: parts, into: &net.parameters.gradients)
         var dStepBias = Matrix(rows: T, cols: H)
         Self.addBlocks(stepBias, blocks: parts, into: &dStepBias.storage)

@@ -230,6 +230,8 @@ public final class PathSampler {
                                   outputs D: UnsafePointer<Float>, logForward LF: UnsafeMutablePointer<Float>,
                                   logBackward LB: UnsafeMutablePointer<Float>) {
         let ow = network.outputWidth, fv = k.forwardVariance, bv = k.backwardVariance, learned = network.learnedVariance
+        let forwardNormaliser = DiffusionProcess.gaussianLogNormaliser(variance: fv, dimension: d)
+        let backwardNormaliser = DiffusionProcess.gaussianLogNormaliser(variance: bv, dimension: d)
         for b in rows {
             let x = S + (i * B + b) * d, next = S + ((i + 1) * B + b) * d, mu = D + (i * B + b) * ow
             // The sums run in coordinate order; the forward and backward ones share a loop, so that two
@@ -252,13 +254,15 @@ public final class PathSampler {
                     bwd += q * q
                 }
             }
-            LF[i * B + b] = fv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, dimension: d) - 0.5 * logScale
+            LF[i * B + b] = fv == 0 ? 0
+                : DiffusionProcess.gaussianLogDensity(squaredDistance: fwd, variance: fv, logNormaliser: forwardNormaliser) - 0.5 * logScale
             if initialVariance > 0 {
                 var start: Float = 0
                 for c in 0..<d { start += x[c] * x[c] }
                 LF[i * B + b] += DiffusionProcess.gaussianLogDensity(squaredDistance: start, variance: initialVariance, dimension: d)
             }
-            LB[i * B + b] = bv == 0 ? 0 : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, dimension: d)
+            LB[i * B + b] = bv == 0 ? 0
+                : DiffusionProcess.gaussianLogDensity(squaredDistance: bwd, variance: bv, logNormaliser: backwardNormaliser)
         }
     }
 

@@ -32,6 +32,25 @@ extension DriftNetwork {
     private func weight(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].weight.offset }
     private func bias(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> { base + layout.stateLayers[l].bias.offset }
 
+    /// The four state layers' weights transposed, W_lᵀ (outputs × inputs, row-major) one after the other, read by
+    /// `backwardBlock`'s products δ·W_lᵀ: transposed once per backward pass rather than once per block and layer
+    /// (libxsmm cannot transpose an operand, so `BLAS.gemm` copied each one transposed on every call).
+    func transposedStateWeights(_ p: UnsafePointer<Float>) -> [Float] {
+        var transposed = [Float](repeating: 0, count: layout.stateLayers.reduce(0) { $0 + $1.weight.count })
+        var offset = 0
+        for slot in layout.stateLayers.map(\.weight) {
+            let w = p + slot.offset
+            for o in 0..<slot.cols { for i in 0..<slot.rows { transposed[offset + o * slot.rows + i] = w[i * slot.cols + o] } }
+            offset += slot.count
+        }
+        return transposed
+    }
+
+    /// W_lᵀ within `transposedStateWeights`' values.
+    private func transposedWeight(_ base: UnsafePointer<Float>, _ l: Int) -> UnsafePointer<Float> {
+        base + layout.stateLayers[..<l].reduce(0) { $0 + $1.weight.count }
+    }
+
     /// out ← NN₁(x) for `rows` rows (`outputWidth` columns), with `stepBias` (H values: state bias plus time embedding) added to the
     /// first layer, and `flowOut` ← the log-flow head when the network has one. Activations are stored in
     /// `cache` from row `cacheRow` on.
@@ -59,10 +78,10 @@ extension DriftNetwork {
 
     /// Back-propagates `dOut` (rows × `outputWidth`) through the block stored at `cacheRow`, adding weight and bias
     /// gradients into `gradients` (laid out like `parameters.values`; the first layer's bias is left to the
-    /// caller, which owns the per-step bias). Returns the cotangent of the first pre-activation, rows × H,
+    /// caller, which owns the per-step bias); `transposed` holds `transposedStateWeights(parameters)`. Returns the cotangent of the first pre-activation, rows × H,
     /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x; `dFlow`
     /// (rows values) is the cotangent of the log-flow head's output, if any.
-    func backwardBlock(parameters p: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+    func backwardBlock(parameters p: UnsafePointer<Float>, transposed t: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                        x: UnsafePointer<Float>, rows n: Int, cache: ActivationCache, cacheRow: Int,
                        dOut: UnsafePointer<Float>, work: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
                        dx: UnsafeMutablePointer<Float>? = nil, dFlow: UnsafePointer<Float>? = nil) {
@@ -74,8 +93,8 @@ extension DriftNetwork {
         var delta = dOut, deltaWidth = w, upper = 3
         for l in stride(from: 2, through: 0, by: -1) {
             let target = l % 2 == 0 ? work.0 : work.1
-            BLAS.gemm(transB: true, m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: weight(p, upper),
-                      ldb: deltaWidth, c: target, ldc: h)
+            BLAS.gemm(m: n, n: h, k: deltaWidth, a: delta, lda: deltaWidth, b: transposedWeight(t, upper), ldb: h,
+                      c: target, ldc: h)
             if l == 2, let flow = layout.flow, let dFlow {
                 // The flow head reads the same last hidden layer: add its rank-1 contribution and its gradients.
                 BLAS.gemm(m: n, n: h, k: 1, a: dFlow, lda: 1, b: p + flow.weight.offset, ldb: h, beta: 1, c: target, ldc: h)
@@ -95,7 +114,7 @@ extension DriftNetwork {
             upper = l
         }
         if let dx {
-            BLAS.gemm(transB: true, m: n, n: d, k: h, a: delta, lda: h, b: weight(p, 0), ldb: h, c: dx, ldc: d)
+            BLAS.gemm(m: n, n: d, k: h, a: delta, lda: h, b: transposedWeight(t, 0), ldb: d, c: dx, ldc: d)
         }
     }
 }
