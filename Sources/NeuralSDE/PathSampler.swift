@@ -65,11 +65,13 @@ public final class PathSampler {
             let explorationVariance = variance > 0 ? exploration * exploration : 0
             // Without a learned variance the step's standard deviation is one number: its square root is taken once.
             let std = (variance + explorationVariance).squareRoot()
+            // The noise first, each path's from its own generator (eight paths in the lanes of a vector), then the step.
+            Xoshiro256.fillGaussianRows(generators + rows.lowerBound, rows: rows.count, count: d,
+                                        into: S + ((i + 1) * B + rows.lowerBound) * d, stride: d)
             for b in rows {
                 // Per-row pointers: indexing from the batch's start inside the loop would check every sum for
                 // overflow and keep the loop scalar.
                 let x = UnsafePointer(S + (i * B + b) * d), next = S + ((i + 1) * B + b) * d, mu = output + (i * B + b) * ow
-                generators[b].fillGaussian(next, count: d)
                 if learned {
                     for c in 0..<d {
                         let v = variance * DriftNetwork.varianceScale(mu[d + c])
