@@ -158,8 +158,8 @@ public enum PointwiseKernels {
         }
     }
 
-    /// out ← f(z), row by row: sixteen lanes at a time, then the row's tail one by one (so a row's values do not
-    /// depend on the rows around it).
+    /// out ← f(z), row by row: sixteen lanes at a time, then eight, then the row's last values one by one (so a row's
+    /// values do not depend on the rows around it).
     @inlinable
     public static func activate(_ z: UnsafePointer<Float>, rows: Int, cols: Int, activation: Activation,
                                 out: UnsafeMutablePointer<Float>) {

@@ -74,6 +74,34 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// The backward pass multiplies by weights it transposed itself (`DriftNetwork.transposedStateWeights`) where it
+    /// used to pass `transB`: on libxsmm's route (k ≤ 256, where `gemm` copied B transposed before the call) the two
+    /// give the same bits. On OpenBLAS's route they agree within float32 rounding: its large kernels gave the same bits
+    /// here (k = 1600, the LGCP's first layer), but its small-matrix kernels (SkylakeX with `LIBXSMM_TARGET=generic`)
+    /// round the two transpositions differently.
+    func testTransposedOperandIsTheOperandStoredTransposed() {
+        for (m, n, k) in [(600, 64, 64), (600, 64, 2), (300, 32, 64), (600, 64, 1600), (600, 1600, 64), (17, 130, 64)] {
+            var rng = Xoshiro256(seed: 3, stream: UInt64(m * 10_007 + n * 101 + k), 0)
+            let a = (0..<(m * k)).map { _ in 2 * rng.nextUniform() - 1 }
+            let b = (0..<(n * k)).map { _ in 2 * rng.nextUniform() - 1 }  // n × k: op(B) = Bᵀ is k × n
+            var bt = [Float](repeating: 0, count: k * n)
+            for j in 0..<n { for p in 0..<k { bt[p * n + j] = b[j * k + p] } }
+            var viaFlag = [Float](repeating: 0, count: m * n), viaCopy = viaFlag
+            viaFlag.withUnsafeMutableBufferPointer {
+                BLAS.gemm(transB: true, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, c: $0.baseAddress!, ldc: n)
+            }
+            viaCopy.withUnsafeMutableBufferPointer {
+                BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: bt, ldb: n, c: $0.baseAddress!, ldc: n)
+            }
+            if BLAS.rowsRoundAlone(k: k) {
+                XCTAssertEqual(viaFlag.map(\.bitPattern), viaCopy.map(\.bitPattern), "\(m)×\(n)×\(k)")
+            } else {  // entries in [−1, 1]: |error| ≤ γ_k·k for each of the two
+                let unit = Double(Float.ulpOfOne) / 2, bound = 2 * Double(k) * Double(k + 2) * unit / (1 - Double(k + 2) * unit)
+                XCTAssertLessThanOrEqual(zip(viaFlag, viaCopy).map { abs(Double($0) - Double($1)) }.max()!, bound, "\(m)×\(n)×\(k)")
+            }
+        }
+    }
+
     /// A row's value must not depend on how many rows share the call: samples must not depend on the thread count,
     /// which splits the rows. Every split of 40 rows, at the widths of the layers and outputs (wider ones in panels),
     /// both β. (OpenBLAS alone does not have this property: its Cooperlake kernel gives other values for blocks of

@@ -37,6 +37,30 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(fourth, 3, accuracy: 0.08)
     }
 
+    /// The row kernels walk sixteen lanes, then eight, then single values: every width of row gives each value as
+    /// the activation gives it alone, with and without a bias, and the slope where it is kept.
+    func testActivationKernelsEveryRowWidth() {
+        var rng = Xoshiro256(seed: 5)
+        for cols in [1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 64, 65] {
+            let rows = 3, count = rows * cols
+            let z = (0..<count).map { _ in 6 * rng.nextUniform() - 3 }, bias = (0..<cols).map { _ in rng.nextUniform() - 0.5 }
+            for f in Activation.allCases {
+                var out = [Float](repeating: .nan, count: count), slope = out, plain = out
+                PointwiseKernels.activateKeepingDerivative(z, rows: rows, cols: cols, bias: bias, activation: f, out: &out,
+                                                           derivative: &slope)
+                PointwiseKernels.activate(z, rows: rows, cols: cols, activation: f, out: &plain)
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        let k = r * cols + c, biased = z[k] + bias[c]
+                        XCTAssertEqual(out[k].bitPattern, f.apply(biased).bitPattern, "\(f) value, \(cols) columns")
+                        XCTAssertEqual(slope[k].bitPattern, f.derivative(biased).bitPattern, "\(f) slope, \(cols) columns")
+                        XCTAssertEqual(plain[k].bitPattern, f.apply(z[k]).bitPattern, "\(f) without bias, \(cols) columns")
+                    }
+                }
+            }
+        }
+    }
+
     /// Eight rows in the lanes of a vector draw what each row's generator draws alone, bit for bit, rejected draws
     /// (wedges and the tail, about 1 % of 5 600 here) included, and leave every generator where the row loop leaves it.
     func testGaussianRowsAreEachRowsOwnDraws() {
