@@ -41,7 +41,9 @@ final class TargetCatalogTests: XCTestCase {
             let (_, grad) = try t.logDensityAndGradient(x)
             let failures = try FiniteDifference.check(x.storage, gradient: grad.storage, at: Array(0..<x.count), step: 1e-2,
                                                       label: { "\(t.name) (\($0 / t.dimension),\($0 % t.dimension))" }) { v, k in
-                Double(try t.logDensity(Matrix(rows: x.rows, cols: x.cols, storage: v))[k / x.cols])
+                // Only the perturbed entry's row: the targets' log-densities are row by row.
+                let row = k / x.cols
+                return Double(try t.logDensity(Matrix(rows: 1, cols: x.cols, storage: Array(v[(row * x.cols)..<((row + 1) * x.cols)])))[0])
             }
             for f in failures { XCTFail(f) }
         }

@@ -89,8 +89,16 @@ extension FiniteDifference {
     public static func check(_ values: [Float], gradient: [Float], at indices: [Int], step h: Double,
                              label: (Int) -> String = { "[\($0)]" },
                              _ loss: (_ values: [Float], _ index: Int) throws -> Double) rethrows -> [String] {
-        var failures: [String] = []
-        for k in indices {
+        try zip(indices, estimates(values, at: indices, step: h, loss)).compactMap { k, estimate in
+            estimate.accepts(Double(gradient[k])) ? nil : estimate.message(Double(gradient[k]), label(k))
+        }
+    }
+
+    /// The estimates of ∂loss/∂values[k] at each k in `indices` that `check` compares with, so that several
+    /// gradients can be judged on one set of loss evaluations (64 per entry).
+    public static func estimates(_ values: [Float], at indices: [Int], step h: Double,
+                                 _ loss: (_ values: [Float], _ index: Int) throws -> Double) rethrows -> [FiniteDifference] {
+        try indices.map { k in
             let x = Double(values[k])
             func f(_ s: Double) throws -> Double {
                 var perturbed = values
@@ -101,10 +109,8 @@ extension FiniteDifference {
             // a second fit adds back slope × (s − actual step) with the first fit's slope, so that a function exactly
             // linear in its input (whose fit has no residuals to widen the bound) is not judged on the rounding of x + s.
             let first = try FiniteDifference(step: h, f)
-            let estimate = try FiniteDifference(step: h) { s in try f(s) + first.value * (s - (Double(Float(x + s)) - x)) }
-            if !estimate.accepts(Double(gradient[k])) { failures.append(estimate.message(Double(gradient[k]), label(k))) }
+            return try FiniteDifference(step: h) { s in try f(s) + first.value * (s - (Double(Float(x + s)) - x)) }
         }
-        return failures
     }
 }
 
@@ -113,18 +119,30 @@ extension FiniteDifference {
     /// entries of every parameter slot (named "slot[j]" in messages); returns the entries checked and the failures.
     public static func checkParameters(_ store: ParameterStore, perSlot: Int, step h: Double,
                                        _ loss: (ParameterStore) throws -> Double) rethrows -> (checked: Int, failures: [String]) {
-        var indices: [Int] = [], names: [Int: String] = [:]
+        let found = try parameterEstimates(store, perSlot: perSlot, step: h, loss)
+        let failures = found.compactMap { entry in
+            let analytic = Double(store.gradients[entry.index])
+            return entry.estimate.accepts(analytic) ? nil : entry.estimate.message(analytic, entry.label)
+        }
+        return (found.count, failures)
+    }
+
+    /// The estimates `checkParameters` compares with: about `perSlot` entries of every slot, each with its flat index
+    /// and its name "slot[j]".
+    public static func parameterEstimates(_ store: ParameterStore, perSlot: Int, step h: Double,
+                                          _ loss: (ParameterStore) throws -> Double) rethrows
+        -> [(index: Int, label: String, estimate: FiniteDifference)] {
+        var entries: [(index: Int, label: String)] = []
         for slot in store.slots {
             for j in stride(from: 0, to: slot.count, by: max(1, slot.count / perSlot)) {
-                indices.append(slot.offset + j)
-                names[slot.offset + j] = "\(slot.name)[\(j)]"
+                entries.append((slot.offset + j, "\(slot.name)[\(j)]"))
             }
         }
-        let failures = try check(store.values, gradient: store.gradients, at: indices, step: h, label: { names[$0]! }) { values, _ in
+        let found = try estimates(store.values, at: entries.map(\.index), step: h) { values, _ in
             var perturbed = store
             perturbed.values = values
             return try loss(perturbed)
         }
-        return (indices.count, failures)
+        return zip(entries, found).map { ($0.index, $0.label, $1) }
     }
 }
