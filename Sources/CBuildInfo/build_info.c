@@ -21,26 +21,22 @@ const char *dsn_build_commit(void) { return DSAMPLER_BUILD_COMMIT; }
 // die on an illegal instruction somewhere in a kernel. This file itself is compiled for the baseline x86-64.
 __attribute__((constructor)) static void dsn_check_cpu(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static const char *const avx512[] = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "fma", NULL};
-    static const char *const avx2[] = {"avx2", "fma", NULL};
-    const char *const *needed = strcmp(DSAMPLER_TARGET_CPU, "skylake-avx512") == 0 ? avx512
-        : strcmp(DSAMPLER_TARGET_CPU, "haswell") == 0 ? avx2 : NULL;
-    if (needed == NULL) return;
     __builtin_cpu_init();
-    for (; *needed != NULL; needed++) {
-        // __builtin_cpu_supports takes a string literal, so each feature is spelled out.
-        int has = strcmp(*needed, "avx512f") == 0 ? __builtin_cpu_supports("avx512f")
-            : strcmp(*needed, "avx512cd") == 0 ? __builtin_cpu_supports("avx512cd")
-            : strcmp(*needed, "avx512bw") == 0 ? __builtin_cpu_supports("avx512bw")
-            : strcmp(*needed, "avx512dq") == 0 ? __builtin_cpu_supports("avx512dq")
-            : strcmp(*needed, "avx512vl") == 0 ? __builtin_cpu_supports("avx512vl")
-            : strcmp(*needed, "avx2") == 0 ? __builtin_cpu_supports("avx2")
-            : __builtin_cpu_supports("fma");
-        if (!has) {
+    const int avx512 = strcmp(DSAMPLER_TARGET_CPU, "skylake-avx512") == 0;
+    if (!avx512 && strcmp(DSAMPLER_TARGET_CPU, "haswell") != 0) return;
+    // __builtin_cpu_supports takes a string literal, hence the table.
+    const struct { const char *name; int present, needed; } features[] = {
+        {"avx512f", __builtin_cpu_supports("avx512f"), avx512}, {"avx512cd", __builtin_cpu_supports("avx512cd"), avx512},
+        {"avx512bw", __builtin_cpu_supports("avx512bw"), avx512}, {"avx512dq", __builtin_cpu_supports("avx512dq"), avx512},
+        {"avx512vl", __builtin_cpu_supports("avx512vl"), avx512}, {"avx2", __builtin_cpu_supports("avx2"), !avx512},
+        {"fma", __builtin_cpu_supports("fma"), 1},
+    };
+    for (size_t i = 0; i < sizeof features / sizeof features[0]; i++) {
+        if (features[i].needed && !features[i].present) {
             fprintf(stderr, "dsampler: this binary was built for the %s CPU target (chosen on the build machine by "
                             "Scripts/swiftflags), but this CPU lacks %s. Rebuild it on this machine, or build one binary "
                             "for all machines with DSAMPLER_TARGET_CPU=haswell (or x86-64) set for the build scripts.\n",
-                    DSAMPLER_TARGET_CPU, *needed);
+                    DSAMPLER_TARGET_CPU, features[i].name);
             exit(70);
         }
     }

@@ -78,9 +78,9 @@ extension DriftNetwork {
 
     /// Back-propagates `dOut` (rows × `outputWidth`) through the block stored at `cacheRow`, adding weight and bias
     /// gradients into `gradients` (laid out like `parameters.values`; the first layer's bias is left to the
-    /// caller, which owns the per-step bias); `transposed` holds `transposedStateWeights(parameters)`. Returns the cotangent of the first pre-activation, rows × H,
-    /// in `work[0]`; `work` holds two rows × H scratch buffers. When `dx` is given, it receives ∂/∂x; `dFlow`
-    /// (rows values) is the cotangent of the log-flow head's output, if any.
+    /// caller, which owns the per-step bias); `transposed` holds `transposedStateWeights(parameters)`. Returns the
+    /// cotangent of the first pre-activation, rows × H, in `work[0]`; `work` holds two rows × H scratch buffers. When
+    /// `dx` is given, it receives ∂/∂x; `dFlow` (rows values) is the cotangent of the log-flow head's output, if any.
     func backwardBlock(parameters p: UnsafePointer<Float>, transposed t: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                        x: UnsafePointer<Float>, rows n: Int, cache: ActivationCache, cacheRow: Int,
                        dOut: UnsafePointer<Float>, work: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
