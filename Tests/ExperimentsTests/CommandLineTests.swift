@@ -129,6 +129,12 @@ final class CommandLineTests: ScratchFolderTestCase {
             let (done, _, output) = try dsampler(long + ["--resume"])
             XCTAssertEqual(done, 0, output)
             XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
+            // Resumed again (a requeued job), the complete run is left byte for byte as it is, and that is no error.
+            let finished = try Data(contentsOf: URL(fileURLWithPath: path))
+            let (again, _, said) = try dsampler(long + ["--resume"])
+            XCTAssertEqual(again, 0, said)
+            XCTAssertTrue(said.contains("is already complete (4000 iterations) and left as it is") && said.contains("elbo "), said)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), finished)
         }
         // A closed standard output (`train … | head -2`) ends the run after a checkpoint, as an interruption.
         let piped = directory + "/piped.h5"

@@ -32,6 +32,21 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(try HDF5.read(path).group("config")?.attribute("target"), .string("funnel"))
     }
 
+    /// `--resume` of a complete run with nothing left to train (other `resumable` settings or not) neither evaluates
+    /// nor writes: the file stays byte for byte, without another leg in its provenance.
+    func testResumingACompleteRunLeavesItAsItIs() throws {
+        let path = directory + "/run.h5"
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        for extra in [[], ["threads=1", "lr=0.01"]] {
+            XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny + extra), outputPath: path).run(.resume)) {
+                XCTAssertTrue($0 is RunAlreadyComplete && "\($0)".contains("run.h5 is already complete (30 iterations) and left as it is"),
+                              "\($0)")
+            }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        }
+    }
+
     /// A diverging `--resume` (lr = 1e30) leaves the complete file as it was — status, /eval, /samples and the
     /// checkpoint — and records the failure beside it. A sweep counts the kept complete run as complete, and a
     /// kept unfinished checkpoint with a recorded failure as failed (with the recorded error).

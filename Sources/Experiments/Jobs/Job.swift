@@ -28,7 +28,8 @@ public struct Job {
     /// continues from its checkpoint; `.new` refuses an existing file (see `RunOutput` for the rules). `onStep`
     /// sees the learner and the values of every iteration.
     /// - Throws: `Interrupted` after writing the checkpoint, the training or evaluation error after writing what
-    ///   was done, `RunFileError` and `FileLock.Held` for refused destinations.
+    ///   was done, `RunFileError` and `FileLock.Held` for refused destinations, `RunAlreadyComplete` (the file untouched)
+    ///   when `.resume` finds a complete run with as many iterations as `config` asks for.
     @discardableResult
     public func run(_ mode: RunOutput.Mode = .new, onStep: (any Learner, [String: Double]) -> Void = { _, _ in }) throws
         -> (learner: any Learner, report: EvaluationReport) {
@@ -42,6 +43,10 @@ public struct Job {
             let stored = try RunFile.config(of: root, path: outputPath)
             guard config.continues(stored) else {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored)))
+            }
+            // Nothing left to train: the file stays byte for byte as it is (a requeued Slurm task resumes every run).
+            if root.attribute("status") == .string("complete") && config.iterations == stored.iterations {
+                throw RunAlreadyComplete(path: outputPath, iterations: stored.iterations)
             }
             learner = try RunFile.restore(root, path: outputPath, config: config, target: target, training: true)
             provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)
@@ -98,5 +103,17 @@ public struct Job {
             restorePreviousLog()
             throw output.writeFailure(RunFile.node(learner, provenance: provenance, status: "failed", error: "\(error)"), error: error)
         }
+    }
+}
+
+/// `--resume` of a complete run with nothing left to train: the run file is left as it is.
+public struct RunAlreadyComplete: Error, CustomStringConvertible {
+    /// The run file.
+    public let path: String
+    /// Its iterations (epochs for iDEM, sweeps for MCMC).
+    public let iterations: Int
+
+    public var description: String {
+        "\(path) is already complete (\(iterations) iterations) and left as it is; raise iterations= to train it further"
     }
 }
