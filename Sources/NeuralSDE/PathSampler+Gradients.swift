@@ -10,7 +10,7 @@ extension PathSampler {
     }
 
     /// Rows back-propagated together: large enough for efficient GEMMs, small enough to stay in L2.
-    static let tileRows = 600
+    public static let tileRows = 600
 
     /// Adds ∂L/∂θ to `net.parameters.gradients`, given ∂L/∂log p_F(x_{i+1} | x_i) for every transition of
     /// the most recent batch this sampler produced (`logForwardCotangent`, T·B entries, step-major), and

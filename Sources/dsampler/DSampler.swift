@@ -32,7 +32,8 @@ struct Bench: ParsableCommand {
     }
 
     static let allNames = Benchmark.cases.map(\.name) + Benchmark.densityCases.keys.sorted()
-        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase] + Benchmark.pythonCases.keys.sorted()
+        + [Benchmark.localSearchCase, Benchmark.energyMatchingCase, Benchmark.evaluationCase, Benchmark.productsCase]
+        + Benchmark.pythonCases.keys.sorted()
 
     func run() throws {
         let names = cases.isEmpty ? Self.allNames : cases
@@ -54,6 +55,13 @@ struct Bench: ParsableCommand {
                 print(try Benchmark.runEvaluation(threads: threads, repeats: repeats).line)
             } else if Benchmark.pythonCases[name] != nil {
                 print(try Benchmark.runPythonCall(name, repeats: repeats))
+            } else if name == Benchmark.productsCase {
+                // Its products run on one thread: their shares refer to the one-thread peak.
+                let onePeak = threads == 1 && peak != nil ? peak! : Benchmark.gemmPeak(threads: 1)
+                if threads != 1 || peak == nil {
+                    print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on 1 BLAS thread, %@)", onePeak, BLAS.configuration))
+                }
+                Benchmark.runProducts(peak: onePeak, repeats: repeats).forEach { print($0.line) }
             } else if name == Benchmark.localSearchCase {
                 print(try Benchmark.runLocalSearch(threads: threads, repeats: repeats).line)
             } else {

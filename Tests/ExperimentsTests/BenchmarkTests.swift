@@ -1,0 +1,25 @@
+import XCTest
+@testable import Experiments
+
+/// The `gemm-shapes` case times the products of one TB iteration: its list must add up to the multiply-adds the
+/// training cases count (`denseFlops`), or the two rates it is set against would not describe the same work.
+final class BenchmarkTests: XCTestCase {
+    func testProductsAddUpToTheIterationsDenseWork() throws {
+        for d in [1, 2, 10, 32, 65] {
+            let config = try RunConfig.parse(["target=gmm25", "objective=tb", "batch_size=300", "steps=100", "hidden=64"])
+            let listed = Benchmark.products(dimension: d).reduce(0.0) { $0 + $1.flops * Double($1.perIteration) }
+            XCTAssertEqual(listed, Benchmark.denseFlops(config, dimension: d), accuracy: 1e-9 * listed, "d = \(d)")
+        }
+    }
+
+    func testProductsCasePrintsEveryProductAndTheSum() {
+        let lines = Benchmark.runProducts(peak: 100, repeats: 1).map(\.line)
+        XCTAssertEqual(lines.count, 18)
+        for label in ["d2", "d32"] {
+            XCTAssertEqual(lines.filter { $0.hasPrefix("bench gemm-shapes:\(label):") }.count, 9)
+            let sum = try? XCTUnwrap(lines.first { $0.hasPrefix("bench gemm-shapes:\(label):products ms_per_iter=") })
+            XCTAssertNotNil(sum, lines.joined(separator: "\n"))
+        }
+        XCTAssertTrue(lines.allSatisfy { $0.contains(" peak_share=") && !$0.contains("nan") && !$0.contains("inf") }, lines.joined(separator: "\n"))
+    }
+}
