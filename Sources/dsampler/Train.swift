@@ -50,14 +50,9 @@ struct Train: ParsableCommand {
             print(([learner.trainingSummary] + Summary.lines(report)).joined(separator: "\n"))
             print("run file: \(outputPath)")
         } catch let done as RunAlreadyComplete {
-            // Not an error: `Scripts/run` and a requeued Slurm task resume every run, finished or not. What it would have
-            // printed is printed from a fresh evaluation, as `dsampler eval` does; the file is not written.
-            print("dsampler: \(done)")
-            let root = try HDF5.read(outputPath)
-            if config.method.hasModel {
-                let learner = try RunFile.restore(root, path: outputPath, config: try RunFile.config(of: root, path: outputPath))
-                print(([learner.trainingSummary] + Summary.lines(try learner.evaluate())).joined(separator: "\n"))
-            }
+            // Not an error: `Scripts/run` and a requeued Slurm task resume every run, finished or not.
+            print("dsampler: \(done)\nits figures (/eval):")
+            for (name, value) in done.figures { print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.6g", value)) }
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {
             writeToStandardError("dsampler: \(stop)\nrun file: \(outputPath)\n")

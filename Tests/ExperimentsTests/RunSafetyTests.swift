@@ -32,19 +32,32 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(try HDF5.read(path).group("config")?.attribute("target"), .string("funnel"))
     }
 
-    /// `--resume` of a complete run with nothing left to train (other `resumable` settings or not) neither evaluates
-    /// nor writes: the file stays byte for byte, without another leg in its provenance.
+    /// `--resume` of a complete run with nothing left to train neither evaluates nor writes: the file stays byte for
+    /// byte, without another leg in its provenance, and the error carries its stored figures and names the given
+    /// settings it did not apply. An MCMC run's length is its budget, so a raised `iterations=` trains nothing either (and
+    /// is named as not applied), and the message does not suggest raising it.
     func testResumingACompleteRunLeavesItAsItIs() throws {
         let path = directory + "/run.h5"
         _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run()
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         for extra in [[], ["threads=1", "lr=0.01"]] {
             XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny + extra), outputPath: path).run(.resume)) {
-                XCTAssertTrue($0 is RunAlreadyComplete && "\($0)".contains("run.h5 is already complete (30 iterations) and left as it is"),
-                              "\($0)")
+                guard let done = $0 as? RunAlreadyComplete else { return XCTFail("\($0)") }
+                XCTAssertTrue("\(done)".contains("run.h5 is already complete (30 iterations) and left as it is; raise iterations="), "\(done)")
+                XCTAssertEqual("\(done)".contains("these were not applied: lr=0.01, threads=1"), !extra.isEmpty, "\(done)")
+                XCTAssertEqual(done.figures.first { $0.name == "n_eval" }?.value, 64)
+                XCTAssertNotNil(done.figures.first { $0.name == "elbo" })
             }
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
         }
+        let chains = directory + "/mala.h5", mala = ["target=gmm40", "objective=mala", "mala_budget=640", "eval_paths=64"]
+        _ = try Job(config: try RunConfig.parse(mala), outputPath: chains).run()
+        let kept = try Data(contentsOf: URL(fileURLWithPath: chains))
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(mala + ["iterations=30000"]), outputPath: chains).run(.resume)) {
+            XCTAssertTrue("\($0)".hasSuffix("mala.h5 is already complete (9 sweeps) and left as it is; with nothing to train, these "
+                                             + "were not applied: iterations=30000"), "\($0)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: chains)), kept)
     }
 
     /// A diverging `--resume` (lr = 1e30) leaves the complete file as it was — status, /eval, /samples and the

@@ -29,11 +29,12 @@ public struct Job {
     /// sees the learner and the values of every iteration.
     /// - Throws: `Interrupted` after writing the checkpoint, the training or evaluation error after writing what
     ///   was done, `RunFileError` and `FileLock.Held` for refused destinations, `RunAlreadyComplete` (the file untouched)
-    ///   when `.resume` finds a complete run with as many iterations as `config` asks for.
+    ///   when `.resume` finds a complete run of these settings with nothing left to train.
     @discardableResult
     public func run(_ mode: RunOutput.Mode = .new, onStep: (any Learner, [String: Double]) -> Void = { _, _ in }) throws
         -> (learner: any Learner, report: EvaluationReport) {
         let config = self.config.training(on: target)
+        if mode == .resume { try refuseCompleteRun(config) }
         let output = try RunOutput(path: outputPath, mode: mode)
         defer { output.release() }
         var provenance = Provenance(seed: config.seed, threads: config.threads)
@@ -43,10 +44,6 @@ public struct Job {
             let stored = try RunFile.config(of: root, path: outputPath)
             guard config.continues(stored) else {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored)))
-            }
-            // Nothing left to train: the file stays byte for byte as it is (a requeued Slurm task resumes every run).
-            if root.attribute("status") == .string("complete") && config.iterations == stored.iterations {
-                throw RunAlreadyComplete(path: outputPath, iterations: stored.iterations)
             }
             learner = try RunFile.restore(root, path: outputPath, config: config, target: target, training: true)
             provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)
@@ -106,14 +103,42 @@ public struct Job {
     }
 }
 
+extension Job {
+    /// Throws `RunAlreadyComplete` when the file at `outputPath` is a complete run that `config` continues and whose
+    /// restored learner has nothing left to train (`iteration` ≥ `totalIterations`: for MCMC and annealing runs, whose
+    /// length is their budget or schedule, whatever `iterations=` says). It only reads, so it runs before the lock is
+    /// taken (files are replaced atomically); anything it cannot read goes on to `run`, which reports it.
+    func refuseCompleteRun(_ config: RunConfig) throws {
+        guard FileManager.default.fileExists(atPath: outputPath), let root = try? HDF5.read(outputPath),
+              root.attribute("status") == .string("complete"), let stored = try? RunFile.config(of: root, path: outputPath),
+              config.continues(stored),
+              let learner = try? RunFile.restore(root, path: outputPath, config: config, target: target, training: true),
+              learner.iteration >= learner.totalIterations else { return }
+        let notApplied = zip(config.entries, stored.entries).filter { $0.0.1 != $0.1.1 }
+        throw RunAlreadyComplete(path: outputPath, count: learner.iteration, unit: learner.unit,
+                                 lengthIsIterations: learner.totalIterations == config.iterations,
+                                 notApplied: notApplied.map { "\($0.0.0)=\($0.0.1)" },
+                                 figures: (root.group("eval")?.attributes ?? []).compactMap { a in a.value.doubleValue.map { (a.name, $0) } })
+    }
+}
+
 /// `--resume` of a complete run with nothing left to train: the run file is left as it is.
 public struct RunAlreadyComplete: Error, CustomStringConvertible {
     /// The run file.
     public let path: String
-    /// Its iterations (epochs for iDEM, sweeps for MCMC).
-    public let iterations: Int
+    /// Iterations, epochs (iDEM), sweeps (MCMC) or temperatures (SMC, AIS) done, and what they are called.
+    public let count: Int, unit: String
+    /// Whether `iterations=` sets the run's length (not for MCMC and annealing runs).
+    public let lengthIsIterations: Bool
+    /// Settings given as `key=value` that differ from the stored ones and were not applied.
+    public let notApplied: [String]
+    /// The stored `/eval` figures, by name.
+    public let figures: [(name: String, value: Double)]
 
     public var description: String {
-        "\(path) is already complete (\(iterations) iterations) and left as it is; raise iterations= to train it further"
+        "\(path) is already complete (\(count) \(unit)\(count == 1 ? "" : "s")) and left as it is"
+            + (lengthIsIterations ? "; raise iterations= to train it further (with --out naming this file: without it, other "
+               + "settings name another file)" : "")
+            + (notApplied.isEmpty ? "" : "; with nothing to train, these were not applied: " + notApplied.joined(separator: ", "))
     }
 }
