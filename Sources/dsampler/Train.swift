@@ -60,9 +60,10 @@ struct Train: ParsableCommand {
         } catch {
             // Refusals (an existing file, a lock, a bad destination) and kept files already say where things are.
             let refused = error is RunFileError || error is FileLock.Held
-            // A complete file there is an earlier run that this one did not touch (it failed before replacing it).
-            let kept = refused || !FileManager.default.fileExists(atPath: outputPath) ? ""
-                : RunOutput.status(of: outputPath) == "complete" ? "\(outputPath) is kept as it was\n" : "run file so far: \(outputPath)\n"
+            // A complete file there is an earlier run that this one did not touch (it failed before replacing it); one
+            // whose status cannot be read is a damaged file the error is about, not a run so far.
+            let status = refused || !FileManager.default.fileExists(atPath: outputPath) ? nil : RunOutput.status(of: outputPath)
+            let kept = status == nil ? "" : status == "complete" ? "\(outputPath) is kept as it was\n" : "run file so far: \(outputPath)\n"
             writeToStandardError("error: \(error)\n\(kept)")
             throw ExitCode(1)
         }

@@ -171,7 +171,7 @@ final class RunJobTests: ScratchFolderTestCase {
         other.seed = 5
         for refused in [short, other] {
             XCTAssertThrowsError(try Job(config: refused, outputPath: path).runPaths(.resume)) {
-                XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and these: lr, idem_score_clip, idem_steps"), "\($0)")
+                XCTAssertTrue("\($0)".contains("only iterations may change") && "\($0)".contains("and these: lr, threads, eval_every)"), "\($0)")
             }
         }
         var frozen = long

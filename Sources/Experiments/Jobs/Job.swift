@@ -43,7 +43,8 @@ public struct Job {
             let root = try HDF5.read(outputPath)
             let stored = try RunFile.config(of: root, path: outputPath)
             guard config.continues(stored) else {
-                throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored)))
+                throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored),
+                                                                    method: config.method))
             }
             learner = try RunFile.restore(root, path: outputPath, config: config, target: target, training: true)
             provenance = Provenance(seed: config.seed, threads: config.threads, resuming: root, at: learner.iteration)

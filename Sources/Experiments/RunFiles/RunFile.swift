@@ -269,10 +269,11 @@ public struct RunFileError: Error, CustomStringConvertible {
     public var description: String { message }
 
     /// The refusal to resume `path` under settings it was not written with.
-    static func otherSettings(_ path: String, differing: [String]) -> String {
+    /// The refusal of a `--resume` whose settings differ from the file's; it names the `resumable` settings of `method`.
+    static func otherSettings(_ path: String, differing: [String], method: Method?) -> String {
         "\(path) was written with other settings (" + differing.joined(separator: "; ") + "); remove it or drop --resume "
             + "(with --resume only iterations may "
             + "change, raised to train the run further, and these: "
-            + RunConfig.resumable.joined(separator: ", ") + ")"
+            + RunConfig.resumable(for: method).joined(separator: ", ") + ")"
     }
 }
