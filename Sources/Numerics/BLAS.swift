@@ -8,7 +8,8 @@ public enum BLAS {
     /// `m×k` is the shape of op(A), `k×n` of op(B), `m×n` of C; `lda`, `ldb`, `ldc` are the row strides.
     /// With α = 1 and β ∈ {0, 1}, the layers' products go to libxsmm's JIT kernels, which skip OpenBLAS's packing and
     /// ran 20–60 % faster at these shapes (Results/README, issue 22, session 22): row-wise products with k ≤ 256,
-    /// in panels of at most 64 columns, and weight gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64. Everything else goes
+    /// in panels of at most 64 columns, and weight gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64 (those with n < 16 and
+    /// 17–64 rows as their transpose, `narrowWeightGradient`). Everything else goes
     /// to OpenBLAS. In a row-wise product each row's values then depend neither on m nor on where the row sits in
     /// the block, so samples do not depend on the thread count (OpenBLAS's kernels alone do not promise that; it
     /// holds on the OpenBLAS route, k > 256 or `LIBXSMM_TARGET=generic`, only for some shapes).
@@ -46,7 +47,7 @@ public enum BLAS {
     }
 
     /// A weight gradient C = Aᵀ·B with fewer than 16 columns (the d = 2 output layer's hᵀ·δ: 64 × 2 over 600 rows) as
-    /// its transpose Cᵀ = Bᵀ·A, which libxsmm vectorises along C's m rows instead of its n < 16 columns: 3.6 against
+    /// its transpose Cᵀ = Bᵀ·A, which libxsmm vectorises along C's m rows instead of its n < 16 columns: 3.5–5.2 against
     /// 12–13 µs for 64 × 2 × 600 (`bench gemm-shapes`, d2). Each value is the same fused multiply-add chain over k in
     /// order either way: on libxsmm's AVX-512 kernels the same bits as the direct product from 17 to 64 rows (at 16 they
     /// differ in the last place, so `gemm` sends only m > 16 here; `GEMMTests`). C is copied transposed into a scratch

@@ -51,7 +51,7 @@ struct Train: ParsableCommand {
             print("run file: \(outputPath)")
         } catch let done as RunAlreadyComplete {
             // Not an error: `Scripts/run` and a requeued Slurm task resume every run, finished or not.
-            print("dsampler: \(done)\nits figures (/eval):")
+            print("dsampler: \(done)\n" + (done.figures.isEmpty ? "it stores no /eval figures" : "its figures (/eval):"))
             for (name, value) in done.figures { print("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.6g", value)) }
             print("run file: \(outputPath)")
         } catch let stop as Interrupted {

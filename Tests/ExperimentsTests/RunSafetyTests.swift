@@ -58,6 +58,23 @@ final class RunSafetyTests: XCTestCase {
                                              + "were not applied: iterations=30000"), "\($0)")
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: chains)), kept)
+        // An annealing run's length is its schedule: no hint to raise iterations= (which it refuses).
+        let annealed = directory + "/ais.h5", ais = ["target=funnel", "objective=ais", "anneal_steps=8", "eval_paths=8"]
+        _ = try Job(config: try RunConfig.parse(ais), outputPath: annealed).run()
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(ais), outputPath: annealed).run(.resume)) {
+            XCTAssertTrue("\($0)".hasSuffix("ais.h5 is already complete (8 temperatures) and left as it is"), "\($0)")
+        }
+        // A complete MLE run whose data file has gone is still left as it is: counting needs no training data.
+        let data = directory + "/data.h5", mle = directory + "/mle.h5"
+        var samples = Node()
+        samples.put("samples", .float(shape: [4, 2], values: [0.5, -0.5, 1, 2, -1, 0.25, 3, -2]))
+        try HDF5.write(samples, to: data)
+        let fromData = tiny.filter { !$0.hasPrefix("objective=") } + ["objective=mle", "data=\(data)"]
+        _ = try Job(config: try RunConfig.parse(fromData), outputPath: mle).run()
+        try FileManager.default.removeItem(atPath: data)
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(fromData), outputPath: mle).run(.resume)) {
+            XCTAssertTrue($0 is RunAlreadyComplete, "\($0)")
+        }
     }
 
     /// A diverging `--resume` (lr = 1e30) leaves the complete file as it was — status, /eval, /samples and the

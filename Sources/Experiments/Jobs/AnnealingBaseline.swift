@@ -20,6 +20,8 @@ public final class AnnealingBaseline: Learner {
     public var history: [TrainingPoint] = []
     public var monitored: [TrainingPoint] = []
     public let unit = "temperature"
+    /// The schedule (`anneal_steps`) sets the temperatures, not `iterations`.
+    public let lengthIsIterations = false
     public let customTarget: (any Target)?
     let comparison = ComparisonCache()
 

@@ -106,18 +106,20 @@ public struct Job {
 
 extension Job {
     /// Throws `RunAlreadyComplete` when the file at `outputPath` is a complete run that `config` continues and whose
-    /// restored learner has nothing left to train (`iteration` ≥ `totalIterations`: for MCMC and annealing runs, whose
-    /// length is their budget or schedule, whatever `iterations=` says). It only reads, so it runs before the lock is
-    /// taken (files are replaced atomically); anything it cannot read goes on to `run`, which reports it.
+    /// learner, restored for evaluation (so without the data or prior files it trained from), has nothing left to
+    /// train (`iteration` ≥ `totalIterations`: for MCMC and annealing runs, whose length is their budget or schedule,
+    /// whatever `iterations=` says). After the destination checks a new run gets, it only reads, so it runs before the
+    /// lock is taken (files are replaced atomically); anything it cannot read goes on to `run`, which reports it.
     func refuseCompleteRun(_ config: RunConfig) throws {
+        try RunOutput.checkDestination(outputPath)
         guard FileManager.default.fileExists(atPath: outputPath), let root = try? HDF5.read(outputPath),
               root.attribute("status") == .string("complete"), let stored = try? RunFile.config(of: root, path: outputPath),
               config.continues(stored),
-              let learner = try? RunFile.restore(root, path: outputPath, config: config, target: target, training: true),
+              let learner = try? RunFile.restore(root, path: outputPath, config: config, target: target, training: false),
               learner.iteration >= learner.totalIterations else { return }
         let notApplied = zip(config.entries, stored.entries).filter { $0.0.1 != $0.1.1 }
         throw RunAlreadyComplete(path: outputPath, count: learner.iteration, unit: learner.unit,
-                                 lengthIsIterations: learner.totalIterations == config.iterations,
+                                 lengthIsIterations: learner.lengthIsIterations,
                                  notApplied: notApplied.map { "\($0.0.0)=\($0.0.1)" },
                                  figures: (root.group("eval")?.attributes ?? []).compactMap { a in a.value.doubleValue.map { (a.name, $0) } })
     }
@@ -138,7 +140,7 @@ public struct RunAlreadyComplete: Error, CustomStringConvertible {
 
     public var description: String {
         "\(path) is already complete (\(count) \(unit)\(count == 1 ? "" : "s")) and left as it is"
-            + (lengthIsIterations ? "; raise iterations= to train it further (with --out naming this file: without it, other "
+            + (lengthIsIterations ? "; raise iterations= to train it further (give this file as --out: without --out, other "
                + "settings name another file)" : "")
             + (notApplied.isEmpty ? "" : "; with nothing to train, these were not applied: " + notApplied.joined(separator: ", "))
     }

@@ -46,6 +46,8 @@ public protocol Learner: AnyObject {
     /// Whether `totalIterations` only bounds the run, which may end sooner (an adaptive schedule), so that no
     /// time left can be told.
     var totalIsBound: Bool { get }
+    /// Whether `iterations=` sets the run's length (not for MCMC and annealing runs: their budget or schedule does).
+    var lengthIsIterations: Bool { get }
     /// Target evaluations so far.
     var budget: EvaluationBudget { get }
     /// Training seconds so far.
@@ -97,6 +99,7 @@ extension Learner {
     /// `iterations` of the settings.
     public var totalIterations: Int { config.iterations }
     public var totalIsBound: Bool { false }
+    public var lengthIsIterations: Bool { true }
     /// `log_every` of the settings.
     public var logEvery: Int { config.logEvery }
     /// Checkpoints every `every` iterations, as asked.

@@ -25,6 +25,8 @@ public final class MCMCBaseline: Learner {
     public var history: [TrainingPoint] = []
     public var monitored: [TrainingPoint] = []
     public let unit = "sweep"
+    /// The budget `mala_budget` sets the sweeps, not `iterations`.
+    public let lengthIsIterations = false
     /// The target given in place of the catalog's `target=` (nil: the catalog's).
     public let customTarget: (any Target)?
     /// The comparison set of every evaluation, drawn once.

@@ -48,11 +48,8 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// - Throws: `RunFileError` when a file is there and `mode` is `.new`, when the folder cannot be written, or
     ///   when the destination is not a regular file; `FileLock.Held` naming the process that writes it.
     public init(path: String, mode: Mode) throws {
-        guard !path.isEmpty, !path.hasSuffix("/") else {
-            throw RunFileError(message: "the run file path '\(path)' names no file; give a file name such as runs/run.h5")
-        }
+        try Self.checkDestination(path)
         self.path = path
-        do { try AtomicFile.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
         lock = try FileLock(for: path, purpose: "writing this run file")
         existed = FileManager.default.fileExists(atPath: path)
         replacing = existed && mode == .overwrite
@@ -61,6 +58,15 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
                                + "--overwrite to replace it, or choose another --out")
         }
         Self.current.withLock { $0 = self }
+    }
+
+    /// Refuses a path that names no file, a folder that cannot be written or a destination that is not a regular file.
+    /// - Throws: `RunFileError` naming the problem.
+    static func checkDestination(_ path: String) throws {
+        guard !path.isEmpty, !path.hasSuffix("/") else {
+            throw RunFileError(message: "the run file path '\(path)' names no file; give a file name such as runs/run.h5")
+        }
+        do { try AtomicFile.checkWritable(path) } catch { throw RunFileError(message: "\(error)") }
     }
 
     /// The last node written (for the interruption watchdog), and the output of the job now running.
