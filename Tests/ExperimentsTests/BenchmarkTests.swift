@@ -17,8 +17,7 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertEqual(lines.count, 18)
         for label in ["d2", "d32"] {
             XCTAssertEqual(lines.filter { $0.hasPrefix("bench gemm-shapes:\(label):") }.count, 9)
-            let sum = try? XCTUnwrap(lines.first { $0.hasPrefix("bench gemm-shapes:\(label):products ms_per_iter=") })
-            XCTAssertNotNil(sum, lines.joined(separator: "\n"))
+            XCTAssertTrue(lines.contains { $0.hasPrefix("bench gemm-shapes:\(label):products ms_per_iter=") }, lines.joined(separator: "\n"))
         }
         XCTAssertTrue(lines.allSatisfy { $0.contains(" peak_share=") && !$0.contains("nan") && !$0.contains("inf") }, lines.joined(separator: "\n"))
     }

@@ -268,7 +268,6 @@ public struct RunFileError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 
-    /// The refusal to resume `path` under settings it was not written with.
     /// The refusal of a `--resume` whose settings differ from the file's; it names the `resumable` settings of `method`.
     static func otherSettings(_ path: String, differing: [String], method: Method?) -> String {
         "\(path) was written with other settings (" + differing.joined(separator: "; ") + "); remove it or drop --resume "
