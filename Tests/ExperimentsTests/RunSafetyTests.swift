@@ -109,13 +109,27 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertTrue(error.contains("iteration"), error)
     }
 
-    /// Divergence stops training at the iteration it happens, instead of a "complete" run with absurd metrics.
+    /// Divergence stops training at the iteration it happens, instead of a "complete" run with absurd metrics. The
+    /// failed state it leaves (before any checkpoint) is not resumed, even at a lower lr (it diverged again from
+    /// there): `--resume` says to start anew and leaves the file as it is; `--overwrite` does start anew.
     func testDivergenceStopsTheRun() throws {
-        let config = try RunConfig.parse(tiny + ["lr=1e30", "lr_log_z=1e30"])
-        XCTAssertThrowsError(try Job(config: config, outputPath: directory + "/d.h5").run()) {
+        let config = try RunConfig.parse(tiny + ["lr=1e30", "lr_log_z=1e30"]), path = directory + "/d.h5"
+        XCTAssertThrowsError(try Job(config: config, outputPath: path).run()) {
             XCTAssertTrue("\($0)".contains("iteration") && ("\($0)".contains("diverged") || "\($0)".contains("non-finite")), "\($0)")
         }
-        XCTAssertNotEqual(try HDF5.read(directory + "/d.h5").attribute("status"), .string("complete"))
+        XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("failed"))
+        let failed = try Data(contentsOf: URL(fileURLWithPath: path))
+        for lower in [tiny + ["lr=1e30", "lr_log_z=1e30"], tiny + ["lr=1e-3", "lr_log_z=1e-3"]] {
+            XCTAssertThrowsError(try Job(config: try RunConfig.parse(lower), outputPath: path).run(.resume)) {
+                XCTAssertTrue("\($0)".contains("d.h5 holds the state in which a run failed (") && "\($0)".contains("at iteration")
+                              && "\($0)".contains("start the run anew with --overwrite instead of --resume")
+                              && "\($0)".contains("d.replaced.h5"), "\($0)")
+            }
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), failed)
+        }
+        _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)
+        XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/d.replaced.h5"))
     }
 
     /// A gradient beyond float32's Adam range (here the score 10²⁰ of a tilted target, whose loss stays finite) stops

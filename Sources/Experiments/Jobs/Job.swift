@@ -41,6 +41,9 @@ public struct Job {
         let learner: any Learner
         if mode == .resume, output.existed {
             let root = try HDF5.read(outputPath)
+            guard root.attribute("status") != .string("failed") else {
+                throw RunFileError(message: RunFileError.failedState(outputPath, error: root.attribute("error")?.description))
+            }
             let stored = try RunFile.config(of: root, path: outputPath)
             guard config.continues(stored) else {
                 throw RunFileError(message: RunFileError.otherSettings(outputPath, differing: config.differences(from: stored),

@@ -41,7 +41,12 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// first writes, and is deleted only when this one completes, so a replacement that fails loses nothing.
     public let replacing: Bool
     /// Where the run being replaced is kept until this one completes: `NAME.replaced.h5` beside it.
-    public var replacedPath: String { (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".replaced.h5" }
+    public var replacedPath: String { Self.replacedPath(of: path) }
+
+    /// Where a run replaced by `--overwrite` is kept: `NAME.replaced.h5`.
+    public static func replacedPath(of path: String) -> String {
+        (path.hasSuffix(".h5") ? String(path.dropLast(3)) : path) + ".replaced.h5"
+    }
     private let lock: FileLock
 
     /// Claims `path` for one job.

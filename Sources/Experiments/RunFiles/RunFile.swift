@@ -275,4 +275,14 @@ public struct RunFileError: Error, CustomStringConvertible {
             + "change, raised to train the run further, and these: "
             + RunConfig.resumable(for: method).joined(separator: ", ") + ")"
     }
+
+    /// The refusal of a `--resume` of a failed state (`status = failed` at the path: a run that failed before its first
+    /// checkpoint, or a `NAME.failed.h5` record): that state is where training broke down, so continuing it fails
+    /// again (a diverged state resumed at a lower lr diverged again). A run that failed after
+    /// a checkpoint keeps that checkpoint at the path, with `status = running`, and resumes from it.
+    static func failedState(_ path: String, error: String?) -> String {
+        "\(path) holds the state in which a run failed" + (error.map { " (\($0))" } ?? "") + ", not a checkpoint to continue "
+            + "from; start the run anew with --overwrite instead of --resume (the failed state is kept beside it as "
+            + "\(RunOutput.replacedPath(of: path)) until the new run completes), or remove it"
+    }
 }
