@@ -74,6 +74,36 @@ final class AnnealingTests: XCTestCase {
         }
     }
 
+    /// `adaptStepSize` (`anneal_adapt_step=true`) steers HMC toward acceptance 0.65 from a first step far too small or
+    /// far too large: over the last 20 of 60 temperatures the acceptance is within 0.12 of 0.65, where the fixed
+    /// schedule with the same steps stays near 1 or near 0, and the adapted step lies between the two starts.
+    func testAdaptedStepSizeApproachesTheTargetAcceptance() throws {
+        let target = ShiftedGaussian()
+        for (start, fixedAcceptance) in [(Float(0.01), 0.95...1.0), (3, 0.0...0.3)] {
+            for adapt in [true, false] {
+                let sampler = AnnealedImportanceSampler(temperatures: 60, initialStd: 1, stepSize: (start, start), leapfrogSteps: 4,
+                                                        resamplingThreshold: 0.3, adaptStepSize: adapt)
+                var rng = Xoshiro256(seed: 30)
+                var state = try sampler.start(target: target, count: 500, rng: &rng)
+                var late = (accepted: 0, proposed: 0)
+                while state.temperature < sampler.temperatures {
+                    let before = (state.accepted, state.proposed)
+                    try sampler.advance(&state, target: target, rng: &rng)
+                    if state.temperature > 40 { late = (late.accepted + state.accepted - before.0, late.proposed + state.proposed - before.1) }
+                }
+                let acceptance = Double(late.accepted) / Double(late.proposed)
+                if adapt {
+                    XCTAssertEqual(acceptance, 0.65, accuracy: 0.12, "adapted from \(start)")
+                    let step = try XCTUnwrap(state.adaptedStepSize)
+                    XCTAssertTrue(step > 0.01 && step < 3, "adapted from \(start) to \(step)")
+                } else {
+                    XCTAssertTrue(fixedAcceptance.contains(acceptance), "fixed \(start): acceptance \(acceptance)")
+                    XCTAssertNil(state.adaptedStepSize)
+                }
+            }
+        }
+    }
+
     /// The full preconditioner's L is the Cholesky factor of the particles' weighted covariance (L Lᵀ = Σ_w), z = L⁻¹x
     /// inverts x = L z, and the transformed target's gradient is the chain rule's Lᵀ∇_x (central differences in z).
     func testFullPreconditioner() throws {
