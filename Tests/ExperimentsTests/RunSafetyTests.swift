@@ -179,6 +179,20 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/kept.replaced.h5")), run)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/kept.replaced.jsonl")), lines)
         XCTAssertEqual(try Report.records(in: directory).records.filter { $0.path.hasSuffix("replaced.h5") }.count, 0)
+        // The failure record is not what resumes: its refusal points at the kept checkpoint, which does. Once the
+        // resumed run writes, the record is out of date and goes; once it completes, so does the run it replaced.
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny + ["iterations=10"]), outputPath: directory + "/kept.failed.h5").run(.resume)) {
+            XCTAssertTrue("\($0)".hasSuffix("the run's own file, \(path), is what --resume continues"), "\($0)")
+        }
+        let healed = Calls()
+        healed.count = -1000
+        var resumed = Job(config: try RunConfig.parse(tiny + ["iterations=10"]), outputPath: path)
+        resumed.target = Flaky(calls: healed)
+        _ = try resumed.run(.resume)
+        XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
+        for leftover in ["kept.failed.h5", "kept.replaced.h5", "kept.replaced.jsonl"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/" + leftover), leftover)
+        }
         _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/kept.replaced.h5"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/kept.replaced.jsonl"))

@@ -92,7 +92,7 @@ public struct Job {
             let report = try learner.evaluate()
             provenance.endTime = Date()
             try output.write(RunFile.node(learner, provenance: provenance, status: "complete", report: report))
-            if output.replacing { try? FileManager.default.removeItem(atPath: replacedLog) }
+            if output.replacing || output.resuming { try? FileManager.default.removeItem(atPath: replacedLog) }
             return (learner, report)
         } catch let stop as Interrupted {
             provenance.endTime = Date()

@@ -40,6 +40,10 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// Whether this job replaces a file that was there (`.overwrite`): that run moves to `replacedPath` when this one
     /// first writes, and is deleted only when this one completes, so a replacement that fails loses nothing.
     public let replacing: Bool
+    /// Whether this job continues a file that was there (`.resume`): once it writes, a failure record of an earlier
+    /// attempt beside it (`failedPath`) is out of date and goes; when it completes, so does a run it finishes replacing
+    /// (`replacedPath`: an `--overwrite` that failed or was interrupted after its first checkpoint, then resumed).
+    public let resuming: Bool
     /// Where the run being replaced is kept until this one completes: `NAME.replaced.h5` beside it.
     public var replacedPath: String { Self.replacedPath(of: path) }
 
@@ -58,6 +62,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
         lock = try FileLock(for: path, purpose: "writing this run file")
         existed = FileManager.default.fileExists(atPath: path)
         replacing = existed && mode == .overwrite
+        resuming = existed && mode == .resume
         if existed && mode == .new {
             throw RunFileError(message: "\(path) already exists (\(Self.summary(of: path))); pass --resume to continue it, "
                                + "--overwrite to replace it, or choose another --out")
@@ -92,8 +97,9 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
                 }
             }
             try HDF5.write(node, to: path)
+            if resuming && last == nil { try? FileManager.default.removeItem(atPath: failedPath) }
             last = node
-            if replacing && node.attribute("status")?.description == "complete" {
+            if (replacing || resuming) && node.attribute("status")?.description == "complete" {
                 try? FileManager.default.removeItem(atPath: replacedPath)
             }
         }

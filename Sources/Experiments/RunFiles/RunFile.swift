@@ -281,8 +281,14 @@ public struct RunFileError: Error, CustomStringConvertible {
     /// again (a diverged state resumed at a lower lr diverged again). A run that failed after
     /// a checkpoint keeps that checkpoint at the path, with `status = running`, and resumes from it.
     static func failedState(_ path: String, error: String?) -> String {
-        "\(path) holds the state in which a run failed" + (error.map { " (\($0))" } ?? "") + ", not a checkpoint to continue "
-            + "from; start the run anew with --overwrite instead of --resume (the failed state is kept beside it as "
+        let failure = "\(path) holds the state in which a run failed" + (error.map { " (\($0))" } ?? "") + ", not a checkpoint to "
+            + "continue from; "
+        // A failure record beside a kept run file: that file is what resumes.
+        if path.hasSuffix(".failed.h5") {
+            let run = String(path.dropLast(".failed.h5".count)) + ".h5"
+            if FileManager.default.fileExists(atPath: run) { return failure + "the run's own file, \(run), is what --resume continues" }
+        }
+        return failure + "start the run anew with --overwrite instead of --resume (the failed state is kept beside it as "
             + "\(RunOutput.replacedPath(of: path)) until the new run completes), or remove it"
     }
 }
