@@ -141,6 +141,12 @@ struct Eval: ParsableCommand {
                                   + "re-evaluate (its metrics are in /eval; `dsampler report` lists them)")
         }
         let learner = try RunFile.restore(root, path: file, config: config)
+        // A state that is not a finished run is evaluated as it stands; say so, beside the figures.
+        if let status = root.attribute("status")?.description, status != "complete" {
+            let error = status == "failed" ? root.attribute("error").map { ": \($0)" } ?? "" : ""
+            writeToStandardError("note: \(file) has status \(status)\(error); these figures are of its state at iteration "
+                                 + "\(learner.iteration), not of a finished run\n")
+        }
         print(([learner.trainingSummary] + Summary.lines(try learner.evaluate())).joined(separator: "\n"))
     }
 }

@@ -58,7 +58,7 @@ struct SweepCommand: ParsableCommand {
             case .unfinished, .missing: pending.append(run)
             }
         }
-        print("sweep \(spec.name): \(runs.count) runs in \(directory): \(complete) complete, \(failed.count) failed, "
+        print("sweep \(spec.name): \(runs.count) run\(runs.count == 1 ? "" : "s") in \(directory): \(complete) complete, \(failed.count) failed, "
               + "\(pending.count) to run (\(jobs) at a time)")
         if let slurm {
             let script = SlurmScript(name: spec.name, directory: directory, runs: pending,
@@ -76,7 +76,8 @@ struct SweepCommand: ParsableCommand {
         }
         for (run, error) in failed { print("failed: \(run.fileName): \(error)") }
         let remaining = runs.count - complete - failed.count
-        print("sweep \(spec.name): \(complete) complete, \(failed.count) failed, \(remaining) remaining")
+        print("sweep \(spec.name): \(complete) complete, \(failed.count) failed, \(remaining) remaining"
+              + (failed.isEmpty || retryFailed ? "" : "; --retry-failed runs the failed ones again (from a kept checkpoint where there is one)"))
         if !failed.isEmpty || remaining > 0 { throw ExitCode(1) }
     }
 

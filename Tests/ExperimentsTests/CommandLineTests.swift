@@ -59,6 +59,13 @@ final class CommandLineTests: ScratchFolderTestCase {
         _ = try Job(config: try RunConfig.parse(["iterations=5", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16"]),
                        outputPath: directory + "/tiny.h5").run()
         try assertRefused(["eval", directory + "/tiny.h5", "--paths", "1"], "--paths must be from 2")
+        // A failed state is evaluated as it stands, with a note that says what it is.
+        let diverged = directory + "/diverged.h5"
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(["iterations=5", "batch_size=16", "steps=5", "hidden=8", "eval_paths=16",
+                                                                  "lr=1e30", "lr_log_z=1e30"]), outputPath: diverged).run())
+        let (status, _, output) = try dsampler(["eval", diverged])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("note: \(diverged) has status failed: ") && output.contains("not of a finished run"), output)
     }
 
     /// Truncations and byte flips of a real run file never kill `eval`, `report`, `train --resume` or `plot` by a

@@ -243,8 +243,8 @@ public struct Report: Sendable {
         let values = bestOverTraining ? "Best over training of each run's 5-point moving average of its eval_every curve (the final value "
             + "where a run has no curve of the metric)" : "Final values after training (evaluation of the last checkpoint)"
         return values + ", mean ± \(standardError ? "SEM" : "std") over seeds; "
-            + "best mean per target in bold; published values in brackets. Trained at commit \(trainedBy); "
-            + "\(total) of training in all (the runs' own wall-clock)."
+            + "best mean per target in bold; published values in brackets. "
+            + (commits.isEmpty ? "No complete runs." : "Trained at commit \(trainedBy); \(total) of training in all (the runs' own wall-clock).")
     }
 
     /// The table in `format`: "markdown", "latex" or "csv".

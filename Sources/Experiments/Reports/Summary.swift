@@ -25,8 +25,8 @@ public enum Summary {
             out.append(String(format: "w2_floor  %.4f   (between two independent exact sets of that size)", floor))
         }
         if let sd = s.sinkhorn {
-            out.append(String(format: "sinkhorn  %.4f ± %.1e   (debiased, eps %g, squared-Euclidean cost; certified bracket after %d iterations)",
-                              sd.value, sd.bound, SinkhornDivergence.epsilon, sd.iterations))
+            out.append(String(format: "sinkhorn  %.4f ± %.1e   (debiased, eps %g, squared-Euclidean cost; certified bracket after %d iteration%@)",
+                              sd.value, sd.bound, SinkhornDivergence.epsilon, sd.iterations, sd.iterations == 1 ? "" : "s"))
         }
         if let mmd = s.mmd { out.append(String(format: "mmd       %.4f   (Gaussian kernel, median-heuristic bandwidth)", mmd)) }
         if let q = s.pqmass {
