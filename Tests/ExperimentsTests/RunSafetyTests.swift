@@ -127,9 +127,14 @@ final class RunSafetyTests: XCTestCase {
             }
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), failed)
         }
+        // A second failure in its place (--overwrite) replaces the failed state and its log: file and log stay one run's.
+        XCTAssertThrowsError(try Job(config: try RunConfig.parse(tiny + ["lr=1e29", "lr_log_z=1e29"]), outputPath: path).run(.overwrite))
+        XCTAssertEqual(try RunFile.config(of: try HDF5.read(path), path: path).entries.first { $0.0 == "lr" }?.1, "1e+29")
+        func left() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("d.") }.sorted() }
+        XCTAssertEqual(try left(), ["d.h5", "d.jsonl"])  // before, the first run's log stayed at d.jsonl, this one's in d.failed.jsonl
         _ = try Job(config: try RunConfig.parse(tiny), outputPath: path).run(.overwrite)
         XCTAssertEqual(try HDF5.read(path).attribute("status"), .string("complete"))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/d.replaced.h5"))
+        XCTAssertEqual(try left(), ["d.h5", "d.jsonl"])
     }
 
     /// A gradient beyond float32's Adam range (here the score 10²⁰ of a tilted target, whose loss stays finite) stops

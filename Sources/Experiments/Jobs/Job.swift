@@ -62,15 +62,17 @@ public struct Job {
         let previousLog = output.existed ? try? Data(contentsOf: URL(fileURLWithPath: logPath)) : nil
         if output.replacing, let previousLog { try AtomicFile.write(previousLog, to: replacedLog) }  // beside the replaced run
         let log = try LiveLog(runPath: outputPath, learner: learner)
-        // A run that stops before it writes the file leaves the previous run and its log as they were; its own log goes
-        // beside them, as its state does.
-        func restorePreviousLog() {
+        // A run that stops before it writes the file leaves a kept previous run and its log as they were; its own log
+        // goes beside them, as its state does. A previous file that is not kept (a failed state) is replaced by the
+        // stopped state, and its log by this run's.
+        func restorePreviousLog(stoppedAs status: String) {
             guard let previousLog, !output.hasWritten else { return }
+            try? FileManager.default.removeItem(atPath: replacedLog)
+            guard output.keepsFile(stoppedAs: status) else { return }
             let failedLog = LiveLog.path(for: output.failedPath)
             try? FileManager.default.removeItem(atPath: failedLog)
             try? FileManager.default.moveItem(atPath: logPath, toPath: failedLog)
             try? AtomicFile.write(previousLog, to: logPath)
-            try? FileManager.default.removeItem(atPath: replacedLog)
         }
         do {
             try learner.train { l, values in
@@ -96,12 +98,12 @@ public struct Job {
             return (learner, report)
         } catch let stop as Interrupted {
             provenance.endTime = Date()
-            restorePreviousLog()
+            restorePreviousLog(stoppedAs: "interrupted")
             try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
             throw stop
         } catch {
             provenance.endTime = Date()
-            restorePreviousLog()
+            restorePreviousLog(stoppedAs: "failed")
             throw output.writeFailure(RunFile.node(learner, provenance: provenance, status: "failed", error: "\(error)"), error: error)
         }
     }

@@ -40,9 +40,10 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// Whether this job replaces a file that was there (`.overwrite`): that run moves to `replacedPath` when this one
     /// first writes, and is deleted only when this one completes, so a replacement that fails loses nothing.
     public let replacing: Bool
-    /// Whether this job continues a file that was there (`.resume`): once it writes, a failure record of an earlier
-    /// attempt beside it (`failedPath`) is out of date and goes; when it completes, so does a run it finishes replacing
-    /// (`replacedPath`: an `--overwrite` that failed or was interrupted after its first checkpoint, then resumed).
+    /// Whether this job continues a file that was there (`.resume`). Once a job writes, a failure record of an earlier
+    /// attempt beside the file (`failedPath` and its live log) is out of date and goes; when a resumed job completes,
+    /// so does a run it finishes replacing (`replacedPath`: an `--overwrite` that failed or was interrupted after its
+    /// first checkpoint, then resumed).
     public let resuming: Bool
     /// Where the run being replaced is kept until this one completes: `NAME.replaced.h5` beside it.
     public var replacedPath: String { Self.replacedPath(of: path) }
@@ -97,7 +98,10 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
                 }
             }
             try HDF5.write(node, to: path)
-            if resuming && last == nil { try? FileManager.default.removeItem(atPath: failedPath) }
+            if last == nil {
+                try? FileManager.default.removeItem(atPath: failedPath)
+                try? FileManager.default.removeItem(atPath: LiveLog.path(for: failedPath))
+            }
             last = node
             if (replacing || resuming) && node.attribute("status")?.description == "complete" {
                 try? FileManager.default.removeItem(atPath: replacedPath)
@@ -108,8 +112,15 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     /// Records a stop on request: the checkpoint `node` (status `interrupted`) replaces the file unless that is a
     /// complete run, which is kept (the stopped state then goes to `failedPath`).
     public func writeInterrupted(_ node: Node) throws {
-        if destination(keeping: ["complete"]) == path { try write(node) } else { try HDF5.write(node, to: failedPath) }
+        if destination(keeping: Self.keptByInterruption) == path { try write(node) } else { try HDF5.write(node, to: failedPath) }
     }
+
+    /// Whether a stopped state (`writeInterrupted`: `interrupted`; `writeFailure`: `failed`) goes beside the run file,
+    /// which is then kept with its own live log; otherwise it goes to the path, with this run's log.
+    public func keepsFile(stoppedAs status: String) -> Bool {
+        destination(keeping: status == "interrupted" ? Self.keptByInterruption : Self.keptByFailure) != path
+    }
+    private static let keptByInterruption: Set<String> = ["complete"], keptByFailure: Set<String> = ["complete", "running", "interrupted"]
 
     /// Where a stopped state goes: beside the run file when a file with one of the `keeping` statuses is there
     /// (or one that cannot be read, which is not ours to replace), at the path otherwise.
@@ -138,7 +149,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
     ///   `RunFileError` that says the run file is kept and where the failed state is (or why it could not be
     ///   written), so the message never points at the kept file as if it held the failure.
     public func writeFailure(_ node: Node, error: any Error) -> any Error {
-        let destination = destination(keeping: ["complete", "running", "interrupted"])
+        let destination = destination(keeping: Self.keptByFailure)
         let keep = destination != path
         do {
             try HDF5.write(node, to: destination)
