@@ -37,6 +37,7 @@ struct Train: ParsableCommand {
         let given = out ?? RunFile.defaultPath(for: config)
         let outputPath = given.isEmpty ? given : URL(fileURLWithPath: given).standardizedFileURL.path
         print("dsampler train: " + config.entries.map { "\($0.0)=\($0.1)" }.joined(separator: " "))
+        fflush(nil)  // stdout, before any error on the unbuffered stderr, in a log that holds both
         do {
             var job = Job(config: config, outputPath: outputPath)
             job.checkpointEvery = checkpointEvery

@@ -145,6 +145,45 @@ final class CommandLineTests: ScratchFolderTestCase {
             XCTAssertEqual(again, 0, said)
             XCTAssertTrue(said.contains("is already complete (4000 iterations) and left as it is") && said.contains("elbo "), said)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), finished)
+            guard signal == SIGINT else { continue }
+            // An interrupted replacement says where the run it replaces is kept (after its first checkpoint: here every
+            // 100 iterations); resumed to the end, it removes it.
+            let errors = directory + "/overwrite.err"
+            FileManager.default.createFile(atPath: errors, contents: nil)
+            let replacing = Process()
+            replacing.executableURL = URL(fileURLWithPath: Self.binary)
+            replacing.arguments = long + ["--overwrite", "--checkpoint-every", "100"]
+            replacing.standardOutput = FileHandle.nullDevice
+            replacing.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            try replacing.run()
+            Thread.sleep(forTimeInterval: 1.5)
+            kill(replacing.processIdentifier, SIGINT)
+            replacing.waitUntilExit()
+            XCTAssertEqual(replacing.terminationStatus, 130)
+            let message = try String(contentsOfFile: errors, encoding: .utf8)
+            XCTAssertTrue(message.contains("(the run it replaces is kept at ") && message.contains("/sig\(signal).replaced.h5 until it completes)"), message)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/sig\(signal).replaced.h5")), finished)
+            let (resumed, _, resumedSaid) = try dsampler(long + ["--resume"])
+            XCTAssertEqual(resumed, 0, resumedSaid)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/sig\(signal).replaced.h5"))
+            // Interrupted before its first checkpoint, a replacement leaves the complete run as it was and says where
+            // its own state went.
+            let complete = try Data(contentsOf: URL(fileURLWithPath: path))
+            let early = Process()
+            early.executableURL = URL(fileURLWithPath: Self.binary)
+            early.arguments = long + ["--overwrite", "--checkpoint-every", "0"]
+            early.standardOutput = FileHandle.nullDevice
+            try Data().write(to: URL(fileURLWithPath: errors))
+            early.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            try early.run()
+            Thread.sleep(forTimeInterval: 1.5)
+            kill(early.processIdentifier, SIGINT)
+            early.waitUntilExit()
+            XCTAssertEqual(early.terminationStatus, 130)
+            let earlyMessage = try String(contentsOfFile: errors, encoding: .utf8)
+            XCTAssertTrue(earlyMessage.contains("before this run's first checkpoint: the complete run it was to replace is kept as it was")
+                          && earlyMessage.contains("/sig\(signal).failed.h5; start again with --overwrite"), earlyMessage)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), complete)
         }
         // A closed standard output (`train … | head -2`) ends the run after a checkpoint, as an interruption.
         let piped = directory + "/piped.h5"

@@ -79,8 +79,18 @@ public struct Interrupted: Error, CustomStringConvertible {
     public let exitStatus: Int32
     /// What the iterations are called ("iteration", "epoch", "sweep").
     public var unit = "iteration"
+    /// Where the run this one replaces (`--overwrite`) is kept until it completes, once it has written its file.
+    public var replacedRun: String?
+    /// Where the stopped state went when the file at the path was a complete run this one had not yet replaced
+    /// (stopped before its first checkpoint): that run is kept as it was.
+    public var stateBeside: String?
 
     public var description: String {
-        "interrupted by \(reason) after \(unit) \(iteration); the checkpoint is kept: continue with --resume"
+        if let stateBeside {
+            return "interrupted by \(reason) after \(unit) \(iteration), before this run's first checkpoint: the complete run "
+                + "it was to replace is kept as it was, and the stopped state is in \(stateBeside); start again with --overwrite"
+        }
+        return "interrupted by \(reason) after \(unit) \(iteration); the checkpoint is kept: continue with --resume"
+            + (replacedRun.map { " (the run it replaces is kept at \($0) until it completes)" } ?? "")
     }
 }

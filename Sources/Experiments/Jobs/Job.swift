@@ -96,8 +96,10 @@ public struct Job {
             try output.write(RunFile.node(learner, provenance: provenance, status: "complete", report: report))
             if output.replacing || output.resuming { try? FileManager.default.removeItem(atPath: replacedLog) }
             return (learner, report)
-        } catch let stop as Interrupted {
+        } catch var stop as Interrupted {
             provenance.endTime = Date()
+            if output.replacing && output.hasWritten { stop.replacedRun = output.replacedPath }
+            if !output.hasWritten && output.keepsFile(stoppedAs: "interrupted") { stop.stateBeside = output.failedPath }
             restorePreviousLog(stoppedAs: "interrupted")
             try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
             throw stop
