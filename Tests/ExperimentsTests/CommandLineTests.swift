@@ -146,21 +146,25 @@ final class CommandLineTests: ScratchFolderTestCase {
             XCTAssertTrue(said.contains("is already complete (4000 iterations) and left as it is") && said.contains("elbo "), said)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), finished)
             guard signal == SIGINT else { continue }
+            /// Runs `arguments`, interrupts it after 1.5 s, and returns its exit status and standard error.
+            func interrupted(_ arguments: [String]) throws -> (Int32, String) {
+                let errors = directory + "/interrupted.err"
+                try Data().write(to: URL(fileURLWithPath: errors))
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: Self.binary)
+                p.arguments = arguments
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+                try p.run()
+                Thread.sleep(forTimeInterval: 1.5)
+                kill(p.processIdentifier, SIGINT)
+                p.waitUntilExit()
+                return (p.terminationStatus, try String(contentsOfFile: errors, encoding: .utf8))
+            }
             // An interrupted replacement says where the run it replaces is kept (after its first checkpoint: here every
             // 100 iterations); resumed to the end, it removes it.
-            let errors = directory + "/overwrite.err"
-            FileManager.default.createFile(atPath: errors, contents: nil)
-            let replacing = Process()
-            replacing.executableURL = URL(fileURLWithPath: Self.binary)
-            replacing.arguments = long + ["--overwrite", "--checkpoint-every", "100"]
-            replacing.standardOutput = FileHandle.nullDevice
-            replacing.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-            try replacing.run()
-            Thread.sleep(forTimeInterval: 1.5)
-            kill(replacing.processIdentifier, SIGINT)
-            replacing.waitUntilExit()
-            XCTAssertEqual(replacing.terminationStatus, 130)
-            let message = try String(contentsOfFile: errors, encoding: .utf8)
+            let (stopped, message) = try interrupted(long + ["--overwrite", "--checkpoint-every", "100"])
+            XCTAssertEqual(stopped, 130)
             XCTAssertTrue(message.contains("(the run it replaces is kept at ") && message.contains("/sig\(signal).replaced.h5 until it completes)"), message)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/sig\(signal).replaced.h5")), finished)
             let (resumed, _, resumedSaid) = try dsampler(long + ["--resume"])
@@ -169,18 +173,8 @@ final class CommandLineTests: ScratchFolderTestCase {
             // Interrupted before its first checkpoint, a replacement leaves the complete run as it was and says where
             // its own state went.
             let complete = try Data(contentsOf: URL(fileURLWithPath: path))
-            let early = Process()
-            early.executableURL = URL(fileURLWithPath: Self.binary)
-            early.arguments = long + ["--overwrite", "--checkpoint-every", "0"]
-            early.standardOutput = FileHandle.nullDevice
-            try Data().write(to: URL(fileURLWithPath: errors))
-            early.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
-            try early.run()
-            Thread.sleep(forTimeInterval: 1.5)
-            kill(early.processIdentifier, SIGINT)
-            early.waitUntilExit()
-            XCTAssertEqual(early.terminationStatus, 130)
-            let earlyMessage = try String(contentsOfFile: errors, encoding: .utf8)
+            let (stoppedEarly, earlyMessage) = try interrupted(long + ["--overwrite", "--checkpoint-every", "0"])
+            XCTAssertEqual(stoppedEarly, 130)
             XCTAssertTrue(earlyMessage.contains("before this run's first checkpoint: the complete run it was to replace is kept as it was")
                           && earlyMessage.contains("/sig\(signal).failed.h5; start again with --overwrite"), earlyMessage)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), complete)
