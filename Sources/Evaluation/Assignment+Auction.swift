@@ -17,10 +17,10 @@ extension LinearAssignment.State {
     /// bidder ε from indifferent. Where ε is below the rounding of the bidder's own reduced costs (a row far from
     /// every column but one, whose margin is of the far point's magnitude), indifference by ε would be a tie it
     /// cannot see, and it would wander over the bulk's columns with steps of its own magnitude (a point at 10¹⁵
-    /// among normal ones then bid forever, or rounded the bulk's prices away): such a coarse bidder lowers the price
-    /// by half its margin, staying clearly at its best, or, with a margin within a few roundings, by the margin plus
-    /// 2⁻⁴⁰ of its reduced cost, and keeps its column into the next phase (below). Rows that would bid coarsely for
-    /// the last phases (`AuctionScales.far`) do not bid at all: they stay free for the exact augmentation.
+    /// among normal ones then bid forever, or rounded the bulk's prices away): such a row lowers the price by half
+    /// its margin, staying clearly at its best, or, with a margin within a few roundings, by the margin plus 2⁻⁴⁰
+    /// of its reduced cost. Rows that would bid coarsely for the last phases (`AuctionScales.far`) do not bid at
+    /// all: they stay free for the exact augmentation.
     mutating func auction(_ c: some AssignmentCosts, scales: AuctionScales, reduction: Double = 7) {
         let n = self.n, finalEpsilon = scales.finalEpsilon
         var scheduled = Swift.max(0.3 * scales.typical, finalEpsilon)
@@ -28,13 +28,10 @@ extension LinearAssignment.State {
         price.withUnsafeBufferPointer { c.pricesStart($0.baseAddress!) }
         // The complete matching and prices of the last phase, once one has ended.
         var finished: (price: [Double], rowColumn: [Int], columnRow: [Int])?
-        // Rows whose last bid moved their column's price by a step far above ε: a step of the price's own rounding
-        // (a far point's column, whose costs round to steps of 10¹⁴), or a coarse bidder's step (a far row). They
-        // keep their column into the next phase. Freed, a row of the first kind would have to win its column back
-        // against rows at ε from theirs, a price war through every column; a far row would bid for another column
-        // and leave its old one priced by its coarse step out of every other row's reach, so that n − 1 rows fight
-        // over n − 2 columns until their prices fall by that step (2000 gmm25 samples with one at 10⁸: 64n bids at
-        // ε = 6.5, then 1949 rows to the augmentation, 3 s). The exact augmentation gives them their places.
+        // Rows whose last bid lowered their column's price by more than they asked: a step of the price's own
+        // rounding, far above ε (a far point's column, whose costs round to steps of 10¹⁴). They keep their column into
+        // the next phase: freed, one of them would have to win that column back against rows at ε from theirs, a
+        // price war through every column; the exact augmentation gives it its place.
         var pinned = [Bool](repeating: false, count: n)
         while true {
             free = []
@@ -56,10 +53,10 @@ extension LinearAssignment.State {
                 }
                 let (u1, j1, u2) = price.withUnsafeBufferPointer { c.twoSmallest(i, minus: $0.baseAddress!) }
                 let margin = u2.isFinite ? u2 - u1 : 0, resolution = abs(u2) * 0x1p-40
-                let coarse = epsilon < resolution && u2.isFinite
-                let increment = !coarse ? margin + epsilon : margin >= 4 * resolution ? margin / 2 : margin + resolution
+                let increment = epsilon >= resolution || !u2.isFinite ? margin + epsilon
+                    : margin >= 4 * resolution ? margin / 2 : margin + resolution
                 let lowered = price[j1] - increment
-                pinned[i] = coarse || !(lowered < price[j1])
+                pinned[i] = !(lowered < price[j1])
                 price[j1] = lowered < price[j1] ? lowered : price[j1].nextDown
                 c.priceFell(j1, to: price[j1])
                 let previous = columnRow[j1]
@@ -85,15 +82,16 @@ extension LinearAssignment.State {
         var typical: Double
         /// Where ε stops: 10⁻⁷ of `typical`, but not below 10⁻¹² of the median price (costs of 10¹⁵ + small
         /// differences give prices of 10¹⁵, which steps below their rounding do not move). A row far from every
-        /// column is left out (`far`) or bids coarsely (`auction`): ε once stopped at 10⁻¹² of the largest row minimum
-        /// for it, which left the bulk's matching to the augmentation (one gmm25 sample of 2000 at 10⁷: 3.7 s against
-        /// 0.15).
+        /// column is left out instead (`far`): ε once stopped at 10⁻¹² of the largest row minimum for it, which left
+        /// the bulk's matching to the augmentation (one gmm25 sample of 2000 at 10⁷: 3.7 s against 0.15).
         var finalEpsilon: Double
         /// The largest cost minus the smallest: where ε stops rising.
         var spread: Double
         /// Rows whose least reduced cost is so large that its rounding (2⁻⁴⁰ of it, where a bid turns coarse) exceeds
         /// 100 `finalEpsilon`: rows far from every column (diverged model samples), which would bid coarsely through
-        /// at least the last two phases. Left out of the auction, they go to the exact augmentation. Bidding, 200
+        /// at least the last two phases. Left out of the auction, they go to the exact augmentation. Bidding, one at
+        /// 10⁸, freed at a phase's start, left its old column priced out of every other row's reach and a price war
+        /// followed (2000 gmm25 samples: 64n bids, then 1949 rows to the augmentation, 3 s); 200
         /// such rows at 10⁷ among 2000 gmm25 samples fought over the columns at their edge with steps of 10⁵–10⁷
         /// against the bulk's ε of 60, the first phase needed 6·10⁵ bids, and 1857 rows went to the augmentation
         /// (2.1 s, against 0.44 s now; at 10⁶, 2.5 against 0.43 s). Rows at 10⁴ stay in (their rounding is coarse only

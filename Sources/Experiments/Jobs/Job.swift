@@ -94,12 +94,11 @@ public struct Job {
             let report = try learner.evaluate()
             provenance.endTime = Date()
             try output.write(RunFile.node(learner, provenance: provenance, status: "complete", report: report))
-            if output.replacing || output.resuming { try? FileManager.default.removeItem(atPath: replacedLog) }
             return (learner, report)
         } catch var stop as Interrupted {
             provenance.endTime = Date()
             if output.replacing && output.hasWritten { stop.replacedRun = output.replacedPath }
-            if !output.hasWritten && output.keepsFile(stoppedAs: "interrupted") { stop.stateBeside = output.failedPath }
+            if output.keepsFile(stoppedAs: "interrupted") { stop.stateBeside = output.failedPath }  // not yet replaced
             restorePreviousLog(stoppedAs: "interrupted")
             try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
             throw stop

@@ -105,6 +105,7 @@ public final class RunOutput: @unchecked Sendable {  // shared with the interrup
             last = node
             if (replacing || resuming) && node.attribute("status")?.description == "complete" {
                 try? FileManager.default.removeItem(atPath: replacedPath)
+                try? FileManager.default.removeItem(atPath: LiveLog.path(for: replacedPath))
             }
         }
     }
