@@ -62,26 +62,27 @@ extension Benchmark {
         return results
     }
 
-    /// Seconds per call of `p` on fixed operands (values in [−1, 1)), after a warm-up call.
+    /// Seconds per call of `p` on fixed operands (values in [−1, 1)) that start on a cache line, as the iteration's
+    /// do (`Memory.allocateFloats`), after a warm-up call.
     private static func time(_ p: Product, repeats: Int) -> Double {
         var rng = Numerics.Xoshiro256(seed: 1)
-        let a = (0..<(p.m * p.k)).map { _ in 2 * rng.nextUniform() - 1 }
-        let b = (0..<(p.k * p.n)).map { _ in 2 * rng.nextUniform() - 1 }
-        var c = [Float](repeating: 0, count: p.m * p.n)
+        let (a, b, c) = (Memory.allocateFloats(p.m * p.k), Memory.allocateFloats(p.k * p.n), Memory.allocateFloats(p.m * p.n))
+        defer { [a, b, c].forEach { $0.deallocate() } }
+        for i in 0..<(p.m * p.k) { a[i] = 2 * rng.nextUniform() - 1 }
+        for i in 0..<(p.k * p.n) { b[i] = 2 * rng.nextUniform() - 1 }
+        c.initialize(repeating: 0, count: p.m * p.n)
         let calls = max(1, Int(1e-2 / max(p.flops / 50e9, 1e-7)))  // about 10 ms at 50 GFLOP/s
         var samples: [Double] = []
-        a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in c.withUnsafeMutableBufferPointer { C in
-            func call() {
-                BLAS.gemm(transA: p.transA, m: p.m, n: p.n, k: p.k, a: A.baseAddress!, lda: p.transA ? p.m : p.k,
-                          b: B.baseAddress!, ldb: p.n, beta: p.transA ? 1 : 0, c: C.baseAddress!, ldc: p.n)
-            }
-            call()
-            for _ in 0..<repeats {
-                let start = DispatchTime.now().uptimeNanoseconds
-                for _ in 0..<calls { call() }
-                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(calls))
-            }
-        } } }
+        func call() {
+            BLAS.gemm(transA: p.transA, m: p.m, n: p.n, k: p.k, a: a, lda: p.transA ? p.m : p.k,
+                      b: b, ldb: p.n, beta: p.transA ? 1 : 0, c: c, ldc: p.n)
+        }
+        call()
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<calls { call() }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(calls))
+        }
         return samples.sorted()[samples.count / 2]
     }
 }
