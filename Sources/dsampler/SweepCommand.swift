@@ -10,7 +10,7 @@ struct SweepCommand: ParsableCommand {
         discussion: """
             A grid is a YAML spec (name, settings, cells; any value may be a list) and/or key=a,b,c settings, e.g.
               dsampler sweep target=gmm25,funnel objective=tb,vargrad seed=0,1,2 iterations=2000 --name quick
-            Each run trains with threads=1 in its own process (log in DIR/logs/). Killed runs resume from their last
+            Each run trains with threads=1 in its own process (log in DIR/logs/, appended to when the run starts again). Killed runs resume from their last
             checkpoint; failed runs are reported and left alone unless --retry-failed.
             """)
 
@@ -19,7 +19,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Output directory (default: Results/runs/<name>/).") var out: String?
     @Option(help: "Runs at a time.") var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Flag(help: "Run again the runs whose file says they failed.") var retryFailed = false
-    @Flag(help: "Only list the runs and their state.") var dryRun = false
+    @Flag(help: "Only list the runs and their state (exit status 0 only when every run is complete, as for a sweep that ran).") var dryRun = false
     @Option(help: "Write a Slurm job-array script for the runs still to do instead of running them (submit it with sbatch).")
     var slurm: String?
 
@@ -111,10 +111,7 @@ struct SweepRunner {
             slots.wait()
             let file = directory + "/" + run.fileName
             let logPath = directory + "/logs/" + (run.fileName as NSString).deletingPathExtension + ".log"
-            guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
-                throw ValidationError("cannot create the log \(logPath)")
-            }
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            let log = try Self.openLog(logPath)
             let child = Process()
             child.executableURL = URL(fileURLWithPath: executable)
             child.arguments = ["train"] + run.settings + ["threads=1", "--out", file, "--resume",
@@ -149,10 +146,29 @@ struct SweepRunner {
         func append(_ o: Outcome, report: String) { lock.withLock { items.append(o); print(report); fflush(nil) } }
     }
 
-    /// The error stored in the run file, or else the last error line of the run's log (not the settings line).
+    /// The first words of the line that starts each later attempt's part of a run's log.
+    static let attemptMarker = "--- dsampler sweep: the run starts again"
+
+    /// The run's log, opened to append: a resumed or retried run keeps its earlier attempts' lines (a failure's error
+    /// among them), and its own follow a marker line.
+    static func openLog(_ path: String) throws -> FileHandle {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot open the log \(path): \(String(cString: strerror(errno)))") }
+        let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        if try log.seekToEnd() > 0 {
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            try log.write(contentsOf: Data("\(attemptMarker) at \(stamp) ---\n".utf8))
+        }
+        return log
+    }
+
+    /// The error stored in the run file, or else the last error line of the run's latest attempt in its log (not the
+    /// settings line).
     static func failure(file: String, log: String, status: Int32, state: SweepSpec.FileState) -> String {
         if case .failed(let error) = state { return error }
-        let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let latest = text.components(separatedBy: attemptMarker).last ?? text
+        let lines = latest.split(separator: "\n").dropFirst(text.contains(attemptMarker) ? 1 : 0).map(String.init)
         let reason = lines.last { $0.hasPrefix("error:") } ?? lines.last { !$0.hasPrefix("dsampler train:") }
         let what = status == 0 ? "exited 0 but its run file is \(state == .missing ? "missing" : "not complete")" : "exit status \(status)"
         return what + (reason.map { ": " + $0 } ?? "")

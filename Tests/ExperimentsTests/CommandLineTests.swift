@@ -39,8 +39,9 @@ final class CommandLineTests: ScratchFolderTestCase {
                           "at least eval_paths × (1 + 2 × 1000) = 128064")
         try assertRefused(["reference", "dw4", "--leapfrog", "3", "--out", directory + "/ref.h5"], "--leapfrog applies to --kernel hmc")
         // A dry run only lists: it makes no folder, lock or log.
-        let (_, _, listed) = try dsampler(["sweep", "iterations=10", "seed=0,1", "--name", "dry", "--out", directory + "/dry", "--dry-run"])
+        let (dryStatus, _, listed) = try dsampler(["sweep", "iterations=10", "seed=0,1", "--name", "dry", "--out", directory + "/dry", "--dry-run"])
         XCTAssertTrue(listed.contains("to run: "), listed)
+        XCTAssertEqual(dryStatus, 1, "runs remain, so the sweep is not done: \(listed)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/dry"))
         try assertRefused(["train", "lr=nan"] + out, "bad value 'nan' for lr")
         try assertRefused(["train", "lr=0x10"] + out, "bad value '0x10' for lr")  // not read as hexadecimal 16
@@ -218,6 +219,28 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertEqual(root.attribute("status"), .string("interrupted"))
         let error = root.attribute("error")!.description
         XCTAssertTrue(error.contains("inside the target's code") && error.contains("iteration 300"), error)
+    }
+
+    /// A sweep run's log keeps every attempt: a failed run retried with `--retry-failed` appends after a marker line,
+    /// so the first failure's error stays readable beside the retry's.
+    func testSweepLogsKeepEveryAttempt() throws {
+        let sweep = ["sweep", "target=gmm25", "objective=tb", "iterations=20", "batch_size=16", "steps=5", "hidden=8",
+                     "eval_paths=32", "lr=1e30", "lr_log_z=1e30", "--name", "diverging", "--out", directory + "/s", "--jobs", "1"]
+        let first = try dsampler(sweep, seconds: 120)
+        XCTAssertTrue(first.status != 0 && first.output.contains("FAILED") && first.output.contains("--retry-failed"), first.output)
+        let logs = try FileManager.default.contentsOfDirectory(atPath: directory + "/s/logs")
+        XCTAssertEqual(logs.count, 1, "\(logs)")
+        let path = directory + "/s/logs/" + logs[0]
+        let once = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(once.contains("error:") && !once.contains("--- dsampler sweep: "), once)
+        let again = try dsampler(sweep + ["--retry-failed"], seconds: 120)
+        XCTAssertTrue(again.output.contains("FAILED"), again.output)
+        let twice = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(twice.hasPrefix(once), "the first attempt's lines are kept as they were:\n\(twice)")
+        let rest = twice.dropFirst(once.count)
+        XCTAssertTrue(rest.hasPrefix("--- dsampler sweep: the run starts again at "), String(rest))
+        XCTAssertEqual(twice.components(separatedBy: "dsampler train: ").count - 1, 2, twice)
+        XCTAssertTrue(rest.contains("error:"), String(rest))
     }
 
     /// A full disk: the first checkpoint that does not fit stops the run with the real cause, a clean exit 1 (no
