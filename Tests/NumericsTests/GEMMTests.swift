@@ -240,4 +240,40 @@ final class GEMMTests: XCTestCase {
             p[max(count, 1) - 1] = 1  // writable to its last value
         }
     }
+
+    /// A row-wise product with a narrow output panel, padded with zero columns on libxsmm's AVX2 code
+    /// (`paddedWidth`), has the bits of the direct kernel for the panel's own width, for β = 0 and 1, panels after
+    /// a full 64-column one included. Elsewhere nothing is padded, and this compares the direct route with itself.
+    func testPaddedNarrowPanelsAreTheDirectProduct() throws {
+        try XCTSkipUnless(BLAS.smallKernels, "libxsmm has no kernels here (LIBXSMM_TARGET=generic)")
+        var rng = Xoshiro256(seed: 31)
+        var padded = 0
+        let shapes = [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 15, 18, 66, 71].flatMap { n in
+            [1, 12, 17, 300].flatMap { m in [2, 10, 64, 130].map { k in (m: m, n: n, k: k) } }
+        }
+        for (m, n, k) in shapes {
+            let a = (0..<(m * k)).map { _ in 2 * rng.nextUniform() - 1 }
+            let b = (0..<(k * (n + 3))).map { _ in 2 * rng.nextUniform() - 1 }  // ldb = n + 3
+            let c0 = (0..<(m * (n + 1))).map { _ in 2 * rng.nextUniform() - 1 }  // ldc = n + 1
+            for beta: Float in [0, 1] {
+                var got = c0, want = c0
+                a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in
+                    got.withUnsafeMutableBufferPointer { C in
+                        BLAS.gemm(m: m, n: n, k: k, a: A.baseAddress!, lda: k, b: B.baseAddress!, ldb: n + 3, beta: beta,
+                                  c: C.baseAddress!, ldc: n + 1)
+                    }
+                    want.withUnsafeMutableBufferPointer { C in
+                        for first in stride(from: 0, to: n, by: 64) {
+                            XCTAssertTrue(BLAS.smallGEMM(transA: false, transB: false, m: m, n: min(64, n - first), k: k,
+                                                         a: A.baseAddress!, lda: k, b: B.baseAddress! + first, ldb: n + 3,
+                                                         beta: beta, c: C.baseAddress! + first, ldc: n + 1))
+                        }
+                    }
+                } }
+                XCTAssertEqual(got.map { $0.bitPattern }, want.map { $0.bitPattern }, "m \(m) n \(n) k \(k) β \(beta)")
+                if BLAS.paddedWidth(n % 64) != nil { padded += 1 }
+            }
+        }
+        if BLAS.padsNarrowPanels { XCTAssertGreaterThan(padded, 0) }
+    }
 }
