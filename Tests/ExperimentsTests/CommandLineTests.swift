@@ -179,6 +179,13 @@ final class CommandLineTests: ScratchFolderTestCase {
             XCTAssertTrue(earlyMessage.contains("before this run's first checkpoint: the complete run it was to replace is kept as it was")
                           && earlyMessage.contains("/sig\(signal).failed.h5; start again with --overwrite"), earlyMessage)
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), complete)
+            // So does a continuation of it (--resume with more iterations), which is to be resumed again.
+            let longer = long.map { $0 == "iterations=4000" ? "iterations=100000" : $0 }
+            let (stoppedContinuing, continuingMessage) = try interrupted(longer + ["--resume", "--checkpoint-every", "0"])
+            XCTAssertEqual(stoppedContinuing, 130)
+            XCTAssertTrue(continuingMessage.contains("the complete run it continued is kept as it was")
+                          && continuingMessage.contains("/sig\(signal).failed.h5; continue it again with --resume"), continuingMessage)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), complete)
         }
         // A closed standard output (`train … | head -2`) ends the run after a checkpoint, as an interruption.
         let piped = directory + "/piped.h5"

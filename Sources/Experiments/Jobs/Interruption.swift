@@ -84,11 +84,16 @@ public struct Interrupted: Error, CustomStringConvertible {
     /// Where the stopped state went when the file at the path was a complete run this one had not yet replaced
     /// (stopped before its first checkpoint): that run is kept as it was.
     public var stateBeside: String?
+    /// Whether this run continued the complete run at the path (`--resume` with more iterations) rather than
+    /// replacing it (`--overwrite`): the advice after a stop before the first checkpoint is then to resume again.
+    public var continuedCompleteRun = false
 
     public var description: String {
         if let stateBeside {
+            let what = continuedCompleteRun ? "it continued" : "it was to replace"
+            let again = continuedCompleteRun ? "continue it again with --resume" : "start again with --overwrite"
             return "interrupted by \(reason) after \(unit) \(iteration), before this run's first checkpoint: the complete run "
-                + "it was to replace is kept as it was, and the stopped state is in \(stateBeside); start again with --overwrite"
+                + "\(what) is kept as it was, and the stopped state is in \(stateBeside); \(again)"
         }
         return "interrupted by \(reason) after \(unit) \(iteration); the checkpoint is kept: continue with --resume"
             + (replacedRun.map { " (the run it replaces is kept at \($0) until it completes)" } ?? "")

@@ -98,7 +98,10 @@ public struct Job {
         } catch var stop as Interrupted {
             provenance.endTime = Date()
             if output.replacing && output.hasWritten { stop.replacedRun = output.replacedPath }
-            if output.keepsFile(stoppedAs: "interrupted") { stop.stateBeside = output.failedPath }  // not yet replaced
+            if output.keepsFile(stoppedAs: "interrupted") {  // not yet replaced
+                stop.stateBeside = output.failedPath
+                stop.continuedCompleteRun = output.resuming
+            }
             restorePreviousLog(stoppedAs: "interrupted")
             try output.writeInterrupted(RunFile.node(learner, provenance: provenance, status: "interrupted", error: "\(stop)"))
             throw stop
