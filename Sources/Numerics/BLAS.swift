@@ -8,9 +8,9 @@ public enum BLAS {
     /// `m×k` is the shape of op(A), `k×n` of op(B), `m×n` of C; `lda`, `ldb`, `ldc` are the row strides.
     /// With α = 1 and β ∈ {0, 1}, the layers' products go to libxsmm's JIT kernels, which skip OpenBLAS's packing and
     /// ran 20–60 % faster at these shapes (Results/README, issue 22, session 22): row-wise products with k ≤ 256,
-    /// in panels of at most 64 columns, and weight gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64 (those with n < 16 and
-    /// 17–64 rows as their transpose, `narrowWeightGradient`). Everything else goes
-    /// to OpenBLAS. In a row-wise product each row's values then depend neither on m nor on where the row sits in
+    /// in panels of at most 64 columns (narrow ones padded to a multiple of 8 on AVX2, `paddedWidth`), and weight
+    /// gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64 (those with n < 16 and 17–64 rows as their transpose,
+    /// `narrowWeightGradient`). Everything else goes to OpenBLAS. In a row-wise product each row's values then depend neither on m nor on where the row sits in
     /// the block, so samples do not depend on the thread count (OpenBLAS's kernels alone do not promise that; it
     /// holds on the OpenBLAS route, k > 256 or `LIBXSMM_TARGET=generic`, only for some shapes).
     @inlinable

@@ -25,6 +25,7 @@ struct SweepCommand: ParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 && jobs <= 256 else { throw ValidationError("--jobs must be from 1 to 256 (got \(jobs))") }
+        if dryRun && slurm != nil { throw ValidationError("--dry-run only lists the runs and --slurm writes a script for them; give one") }
     }
 
     func run() throws {
@@ -111,7 +112,13 @@ struct SweepRunner {
             slots.wait()
             let file = directory + "/" + run.fileName
             let logPath = directory + "/logs/" + (run.fileName as NSString).deletingPathExtension + ".log"
-            let log = try Self.openLog(logPath)
+            // A run that cannot start (its log cannot be opened) fails alone; the others go on.
+            func failed(_ error: String) {
+                outcomes.append(Outcome(run: run, error: error), report: "FAILED: \(run.fileName) — \(error)")
+                slots.signal()
+            }
+            let log: FileHandle
+            do { log = try Self.openLog(logPath) } catch { failed("\(error)"); continue }
             let child = Process()
             child.executableURL = URL(fileURLWithPath: executable)
             child.arguments = ["train"] + run.settings + ["threads=1", "--out", file, "--resume",
@@ -124,14 +131,19 @@ struct SweepRunner {
                 // Done means the run file says complete, whatever the exit status.
                 let state = SweepSpec.state(of: file)
                 let error: String? = p.terminationStatus == 0 && state == .complete ? nil
-                    : Self.failure(file: file, log: logPath, status: p.terminationStatus, state: state)
+                    : Self.failure(file: file, log: logPath, status: p.terminationStatus,
+                                   signalled: p.terminationReason == .uncaughtSignal, state: state)
                 outcomes.append(Outcome(run: run, error: error),
                                 report: "\(error == nil ? "done" : "FAILED"): \(run.fileName)\(error.map { " — " + $0 } ?? "")")
                 slots.signal()
                 group.leave()
             }
             outcomes.say("start: \(run.fileName)  \(run.settings.joined(separator: " "))")
-            try child.run()
+            do { try child.run() } catch {
+                try? log.close()
+                failed("could not start dsampler train: \(error)")
+                group.leave()
+            }
         }
         group.wait()
         return outcomes.all
@@ -150,27 +162,49 @@ struct SweepRunner {
     static let attemptMarker = "--- dsampler sweep: the run starts again"
 
     /// The run's log, opened to append: a resumed or retried run keeps its earlier attempts' lines (a failure's error
-    /// among them), and its own follow a marker line.
+    /// among them), and its own follow a marker line. Only a regular file of its own is written: a link is not
+    /// followed (it could point outside the sweep's folder) and a pipe is not waited on.
     static func openLog(_ path: String) throws -> FileHandle {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ValidationError("cannot open the log \(path): \(String(cString: strerror(errno)))") }
+        // Read and write: the last byte is read back to see whether the earlier attempt ended its line.
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "it is a symbolic link" : errno == EISDIR ? "it is a folder" : String(cString: strerror(errno))
+            throw ValidationError("cannot open the log \(path): \(reason); remove it or move it away")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw ValidationError("cannot open the log \(path): it is not a regular file; remove it or move it away")
+        }
+        _ = fcntl(fd, F_SETFL, O_APPEND)  // blocking writes, as for any file the child opens itself
         let log = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        if try log.seekToEnd() > 0 {
+        let end = lseek(fd, 0, SEEK_END)
+        if end > 0 {
+            // After a partial last line (a run killed while writing), the marker starts a line of its own.
+            var last: UInt8 = 0
+            let newline = pread(fd, &last, 1, end - 1) == 1 && last == UInt8(ascii: "\n")
             let stamp = ISO8601DateFormatter().string(from: Date())
-            try log.write(contentsOf: Data("\(attemptMarker) at \(stamp) ---\n".utf8))
+            try log.write(contentsOf: Data("\(newline ? "" : "\n")\(attemptMarker) at \(stamp) ---\n".utf8))
         }
         return log
     }
 
-    /// The error stored in the run file, or else the last error line of the run's latest attempt in its log (not the
-    /// settings line).
-    static func failure(file: String, log: String, status: Int32, state: SweepSpec.FileState) -> String {
+    /// The error stored in the run file, or else the last error line of the run's latest attempt in its log (or,
+    /// unless a signal ended it, its last line that is not the settings line). Reads at most the log's last 64 KiB.
+    static func failure(file: String, log: String, status: Int32, signalled: Bool = false, state: SweepSpec.FileState) -> String {
         if case .failed(let error) = state { return error }
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        var text = ""
+        if let handle = FileHandle(forReadingAtPath: log) {
+            let size = (try? handle.seekToEnd()) ?? 0
+            try? handle.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+            text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+            try? handle.close()
+        }
         let latest = text.components(separatedBy: attemptMarker).last ?? text
         let lines = latest.split(separator: "\n").dropFirst(text.contains(attemptMarker) ? 1 : 0).map(String.init)
-        let reason = lines.last { $0.hasPrefix("error:") } ?? lines.last { !$0.hasPrefix("dsampler train:") }
-        let what = status == 0 ? "exited 0 but its run file is \(state == .missing ? "missing" : "not complete")" : "exit status \(status)"
+        let reason = lines.last { $0.hasPrefix("error:") } ?? (signalled ? nil : lines.last { !$0.hasPrefix("dsampler train:") })
+        let what = signalled ? "killed by signal \(status)"
+            : status == 0 ? "exited 0 but its run file is \(state == .missing ? "missing" : "not complete")" : "exit status \(status)"
         return what + (reason.map { ": " + $0 } ?? "")
     }
 }

@@ -248,6 +248,27 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertTrue(rest.hasPrefix("--- dsampler sweep: the run starts again at "), String(rest))
         XCTAssertEqual(twice.components(separatedBy: "dsampler train: ").count - 1, 2, twice)
         XCTAssertTrue(rest.contains("error:"), String(rest))
+        // A run whose log is a folder or a link fails alone, with the reason, and the link's target is untouched; the
+        // other runs go on. A log left with a partial last line gets the marker on a line of its own.
+        let grid = ["sweep", "target=gmm25", "objective=tb", "iterations=10", "batch_size=16", "steps=5", "hidden=8",
+                    "eval_paths=32", "seed=0,1,2", "--name", "odd", "--out", directory + "/odd", "--jobs", "2"]
+        let listed = try dsampler(grid + ["--dry-run"]).output.split(separator: "\n").filter { $0.hasPrefix("to run: ") }
+        let names = listed.map { String($0.dropFirst(8).prefix { $0 != " " }.dropLast(3)) }
+        XCTAssertEqual(names.count, 3, "\(listed)")
+        let logs3 = directory + "/odd/logs/"
+        try FileManager.default.createDirectory(atPath: logs3 + names[0] + ".log", withIntermediateDirectories: true)
+        try Data("kept".utf8).write(to: URL(fileURLWithPath: directory + "/victim.txt"))
+        try FileManager.default.createSymbolicLink(atPath: logs3 + names[1] + ".log", withDestinationPath: directory + "/victim.txt")
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: logs3 + names[2] + ".log"))
+        let odd = try dsampler(grid, seconds: 120)
+        XCTAssertFalse(odd.signalled, odd.output)
+        XCTAssertEqual(odd.status, 1, odd.output)
+        XCTAssertTrue(odd.output.contains("FAILED: \(names[0]).h5 — cannot open the log") && odd.output.contains("it is a folder"), odd.output)
+        XCTAssertTrue(odd.output.contains("FAILED: \(names[1]).h5 — cannot open the log") && odd.output.contains("it is a symbolic link"), odd.output)
+        XCTAssertTrue(odd.output.contains("done: \(names[2]).h5"), odd.output)
+        XCTAssertEqual(try String(contentsOfFile: directory + "/victim.txt", encoding: .utf8), "kept")
+        XCTAssertTrue(try String(contentsOfFile: logs3 + names[2] + ".log", encoding: .utf8).hasPrefix("partial\n--- dsampler sweep: "))
+        try assertRefused(grid + ["--dry-run", "--slurm", directory + "/s.sbatch"], "--dry-run only lists the runs and --slurm writes")
     }
 
     /// A full disk: the first checkpoint that does not fit stops the run with the real cause, a clean exit 1 (no

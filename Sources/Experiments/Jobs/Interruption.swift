@@ -91,7 +91,8 @@ public struct Interrupted: Error, CustomStringConvertible {
     public var description: String {
         if let stateBeside {
             let what = continuedCompleteRun ? "it continued" : "it was to replace"
-            let again = continuedCompleteRun ? "continue it again with --resume" : "start again with --overwrite"
+            let again = continuedCompleteRun ? "continue it again with --resume (from the complete run; this attempt's iterations are not kept)"
+                : "start again with --overwrite"
             return "interrupted by \(reason) after \(unit) \(iteration), before this run's first checkpoint: the complete run "
                 + "\(what) is kept as it was, and the stopped state is in \(stateBeside); \(again)"
         }

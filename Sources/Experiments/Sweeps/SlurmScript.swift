@@ -41,7 +41,7 @@ public struct SlurmScript: Sendable {
                      "#SBATCH --array=0-\(max(runs.count - 1, 0))",
                      "#SBATCH --cpus-per-task=1",
                      "#SBATCH --output=\(folder)/logs/slurm-%A_%a.log",
-                     "#SBATCH --open-mode=append",  // a requeued task keeps its earlier attempts' lines, as sweep logs do
+                     "#SBATCH --open-mode=append",  // a requeued task (same log name) keeps its earlier attempts' lines
                      "# Written by dsampler sweep --slurm: one array task per run still to do.",
                      "set -euo pipefail",
                      "cd \(Self.quoted(here))",
