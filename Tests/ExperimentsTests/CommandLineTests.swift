@@ -228,6 +228,27 @@ final class CommandLineTests: ScratchFolderTestCase {
         XCTAssertTrue(error.contains("inside the target's code") && error.contains("iteration 300"), error)
     }
 
+    /// OPENBLAS_CORETYPE naming kernels this CPU cannot run (AVX-512 ones on an AVX2 machine) is dropped with a
+    /// warning instead of dying by SIGILL at the first product; a runnable value is left as it is. Needs a CPU without
+    /// AVX-512 for the first half.
+    func testUnrunnableOpenBLASCoreTypeIsIgnored() throws {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = "Sandybridge"  // AVX, which every x86-64 CPU of this decade has
+        let runnable = try Binary.run(["bench", "tb-gmm25", "--threads", "1", "--repeats", "1", "--iterations", "1"], seconds: 120, environment: environment)
+        XCTAssertEqual(runnable.status, 0, runnable.output)
+        XCTAssertTrue(runnable.output.contains("Sandybridge") && !runnable.output.contains("warning: OPENBLAS_CORETYPE"), runnable.output)
+        try XCTSkipIf(flags.contains("avx512f"), "this CPU runs AVX-512 kernels")
+        environment["OPENBLAS_CORETYPE"] = "SkylakeX"
+        let run = try Binary.run(["bench", "tb-gmm25", "--threads", "1", "--repeats", "1", "--iterations", "1"], seconds: 120, environment: environment)
+        XCTAssertFalse(run.signalled, run.output)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("warning: OPENBLAS_CORETYPE=SkylakeX selects kernels that need avx512f, which this CPU lacks; ignored"),
+                      run.output)
+        XCTAssertTrue(run.output.contains("bench sgemm-peak gflops=") && !run.output.contains("SkylakeX MAX_THREADS"), run.output)
+    }
+
     /// A sweep run's log keeps every attempt: a failed run retried with `--retry-failed` appends after a marker line,
     /// so the first failure's error stays readable beside the retry's.
     func testSweepLogsKeepEveryAttempt() throws {
