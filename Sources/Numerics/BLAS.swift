@@ -10,9 +10,10 @@ public enum BLAS {
     /// ran 20–60 % faster at these shapes (Results/README, issue 22, session 22): row-wise products with k ≤ 256,
     /// in panels of at most 64 columns (narrow ones padded to a multiple of 8 on AVX2, `paddedWidth`), and weight
     /// gradients op(A) = Aᵀ with m ≤ 256 and n ≤ 64 (those with n < 16 and 17–64 rows as their transpose,
-    /// `narrowWeightGradient`). Everything else goes to OpenBLAS. In a row-wise product each row's values then depend neither on m nor on where the row sits in
-    /// the block, so samples do not depend on the thread count (OpenBLAS's kernels alone do not promise that; it
-    /// holds on the OpenBLAS route, k > 256 or `LIBXSMM_TARGET=generic`, only for some shapes).
+    /// `narrowWeightGradient`). Everything else goes to OpenBLAS. In a row-wise product each row's values then depend
+    /// neither on m nor on where the row sits in the block, so samples do not depend on the thread count (OpenBLAS's
+    /// kernels alone do not promise that; it holds on the OpenBLAS route, k > 256 or `LIBXSMM_TARGET=generic`, only
+    /// for some shapes).
     @inlinable
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -81,7 +82,8 @@ public enum BLAS {
     /// The padded width for an output panel `width` columns wide, or nil where the direct kernel is as fast.
     @usableFromInline
     static func paddedWidth(_ width: Int) -> Int? {
-        guard padsNarrowPanels, [2, 3, 5, 6, 7].contains(width % 8) else { return nil }
+        let remainder = width % 8  // 2, 3, 5, 6 or 7: two or more pieces; 1 and 4 are one piece, as fast as padded
+        guard padsNarrowPanels, remainder >= 5 || remainder == 2 || remainder == 3 else { return nil }
         return (width + 7) & ~7
     }
 
