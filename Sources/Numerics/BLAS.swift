@@ -42,6 +42,10 @@ public enum BLAS {
                narrowWeightGradient(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
                 return
             }
+            if transA && !transB && beta == 1 && n % 16 == 0 && n <= 64 && m <= 256 && ownsWeightGradients {
+                dsn_weight_gradient(Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc))
+                return
+            }
             if transA && n <= 64 && m <= 256 && (!transB || k <= 256),
                smallGEMM(transA: true, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
                          c: c, ldc: ldc) {
@@ -78,6 +82,13 @@ public enum BLAS {
     /// weight padded with zeros: 10.3–11.2 µs, copies included. Each value is the same chain of fused multiply-adds
     /// over k in order either way, so the same bits (`GEMMTests`); other targets keep their direct kernels.
     @usableFromInline static let padsNarrowPanels = String(cString: dsn_small_gemm_target()) == "hsw"
+
+    /// Whether weight gradients C += Aᵀ·B with 16, 32, 48 or 64 columns go through `dsn_weight_gradient`, our own
+    /// AVX2 kernel, instead of libxsmm's: on libxsmm's AVX2 code (`hsw`), whose transposed product took 67–77 µs at
+    /// 64 × 64 over 600 rows (the TB backward tile's hᵀ·δ) where ours takes 55–57 (session 32, Zen 3). Each value is
+    /// the same chain of fused multiply-adds over k in order, so the same bits (`GEMMTests`); other targets keep
+    /// libxsmm's kernels.
+    @usableFromInline static let ownsWeightGradients = padsNarrowPanels
 
     /// The padded width for an output panel `width` columns wide, or nil where the direct kernel is as fast.
     @usableFromInline

@@ -37,16 +37,15 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let names = cases.isEmpty ? Self.allNames : cases
-        var peak: Double?
+        var peak: Double?, probe: Benchmark.GEMMPeakProbe?
         if names.contains(where: { name in Benchmark.cases.contains { $0.name == name } }) {
             peak = Benchmark.gemmPeak(threads: threads)
+            probe = Benchmark.GEMMPeakProbe(threads: threads)
             print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on %d BLAS threads, %@)", peak!, threads, BLAS.configuration))
         }
         for name in names {
             if let c = Benchmark.cases.first(where: { $0.name == name }) {
-                var result = try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations)
-                result.peakShare = peak.map { result.gflops / $0 }
-                print(result.line)
+                print(try Benchmark.run(c, threads: threads, repeats: repeats, iterations: iterations, probe: probe).line)
             } else if Benchmark.densityCases[name] != nil {
                 print(try Benchmark.runDensity(name, repeats: repeats).line)
             } else if name == Benchmark.energyMatchingCase {

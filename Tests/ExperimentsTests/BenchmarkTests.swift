@@ -21,4 +21,15 @@ final class BenchmarkTests: XCTestCase {
         }
         XCTAssertTrue(lines.allSatisfy { $0.contains(" peak_share=") && !$0.contains("nan") && !$0.contains("inf") }, lines.joined(separator: "\n"))
     }
+
+    /// Each group's rate goes over the better peak beside it, not over one peak measured at another time: a group at
+    /// 10 ms per 1-GFLOP iteration (100 GFLOP/s) between peaks of 200 and 150 is at 0.5, one at 20 ms (50 GFLOP/s)
+    /// between 150 and 100 at 1/3, one at 5 ms between 100 and 400 at 0.5.
+    func testPeakShareIsTheMedianOfEachGroupOverItsNeighbouringPeaks() {
+        let paired = Benchmark.pairedPeakShare(flops: 1e9, milliseconds: [10, 20, 5], peaks: [200, 150, 100, 400])
+        XCTAssertEqual(paired.share, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(paired.peak, 200)
+        let single = Benchmark.pairedPeakShare(flops: 1e9, milliseconds: [20], peaks: [100, 150])
+        XCTAssertEqual(single.share, 50.0 / 150, accuracy: 1e-12)
+    }
 }

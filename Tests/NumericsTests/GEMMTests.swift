@@ -276,4 +276,34 @@ final class GEMMTests: XCTestCase {
         }
         if BLAS.padsNarrowPanels { XCTAssertGreaterThan(padded, 0) }
     }
+
+    /// Our AVX2 weight-gradient kernel (`dsn_weight_gradient`, used on libxsmm's `hsw` code) must give libxsmm's bits:
+    /// every shape it takes (16–64 columns, any rows up to 256, k across its 64-row slices), with leading dimensions
+    /// beyond the widths, against libxsmm's transposed product for the same call.
+    func testOwnWeightGradientIsLibxsmmsProduct() throws {
+        try XCTSkipUnless(BLAS.ownsWeightGradients, "only libxsmm's AVX2 code (hsw) hands weight gradients to our kernel")
+        var rng = Xoshiro256(seed: 32)
+        var shapes = [(m: 64, n: 64, k: 600), (m: 64, n: 32, k: 600), (m: 32, n: 64, k: 600), (m: 2, n: 64, k: 600)]
+        for m in [1, 3, 5, 6, 7, 13, 64, 200] { for n in [16, 48] { for k in [1, 63, 64, 65, 1000] { shapes.append((m, n, k)) } } }
+        for (m, n, k) in shapes {
+            let lda = m + 2, ldb = n + 5, ldc = n + 3
+            let a = (0..<(k * lda)).map { _ in 2 * rng.nextUniform() - 1 }
+            // A fifth of δ exactly zero, as after clipped outputs.
+            let b = (0..<(k * ldb)).map { i in i % 5 == 0 ? 0 : 2 * rng.nextUniform() - 1 }
+            let c0 = (0..<(m * ldc)).map { _ in 2 * rng.nextUniform() - 1 }
+            var got = c0, want = c0
+            a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in
+                got.withUnsafeMutableBufferPointer { C in
+                    BLAS.gemm(transA: true, m: m, n: n, k: k, a: A.baseAddress!, lda: lda, b: B.baseAddress!, ldb: ldb,
+                              beta: 1, c: C.baseAddress!, ldc: ldc)
+                }
+                want.withUnsafeMutableBufferPointer { C in
+                    XCTAssertTrue(BLAS.smallGEMM(transA: true, transB: false, m: m, n: n, k: k, a: A.baseAddress!, lda: lda,
+                                                 b: B.baseAddress!, ldb: ldb, beta: 1, c: C.baseAddress!, ldc: ldc))
+                }
+            } }
+            XCTAssertEqual(got.map { $0.bitPattern }, want.map { $0.bitPattern }, "m \(m) n \(n) k \(k)")
+            XCTAssertNotEqual(got, c0, "m \(m) n \(n) k \(k): nothing was added")
+        }
+    }
 }

@@ -49,42 +49,90 @@ public enum Benchmark {
         }
     }
 
-    /// Runs `benchCase` with `warmup` untimed iterations, then `repeats` timed groups of `iterations`.
+    /// Runs `benchCase` with `warmup` untimed iterations, then `repeats` timed groups of `iterations`. With `probe`,
+    /// each group sits between two GEMM-peak measurements (each followed by one untimed iteration, so that the BLAS
+    /// threads' spinning after the product is not timed), and the share of the peak is the median over groups of the
+    /// group's rate over the better of its two neighbouring peaks: on a shared machine whose speed drifts by tens of
+    /// per cent within a minute, a rate and a peak measured seconds apart would describe different machines.
     public static func run(_ benchCase: Case, threads: Int, warmup: Int = 3, repeats: Int = 5,
-                           iterations: Int = 10) throws -> Result {
+                           iterations: Int = 10, probe: GEMMPeakProbe? = nil) throws -> Result {
         var config = try RunConfig.parse(benchCase.settings + ["threads=\(threads)"])
-        config.iterations = warmup + repeats * iterations
+        config.iterations = warmup + repeats * iterations + (probe == nil ? 0 : repeats + 1)
         let trainer = try PathSpaceLearner(config: config).trainer
+        let flops = denseFlops(config, dimension: trainer.target.dimension)
         for _ in 0..<warmup { try trainer.step() }
-        var times: [Double] = []
+        func measurePeak() throws -> Double? {
+            guard let probe else { return nil }
+            let rate = probe.measure()
+            try trainer.step()
+            return rate
+        }
+        var times: [Double] = [], peaks: [Double] = []
+        if let rate = try measurePeak() { peaks.append(rate) }
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<iterations { try trainer.step() }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(iterations))
+            if let rate = try measurePeak() { peaks.append(rate) }
         }
-        let median = times.sorted()[times.count / 2]
-        return Result(name: benchCase.name, millisecondsPerIteration: median,
-                      gflops: denseFlops(config, dimension: trainer.target.dimension) / (median * 1e6))
+        let median = Self.median(times)
+        var result = Result(name: benchCase.name, millisecondsPerIteration: median, gflops: flops / (median * 1e6))
+        if probe != nil {
+            let paired = pairedPeakShare(flops: flops, milliseconds: times, peaks: peaks)
+            result.peakShare = paired.share
+            result.extras = [("peak_gflops", paired.peak)]
+        }
+        return result
     }
 
+    /// The share of the GEMM peak over timed groups of iterations (`flops` per iteration, `milliseconds` per iteration
+    /// in each group, `peaks` in GFLOP/s measured before the first group and after each): each group's rate over the
+    /// better of the two peaks around it, then the median over groups; `peak` is the median of those group peaks.
+    static func pairedPeakShare(flops: Double, milliseconds: [Double], peaks: [Double]) -> (share: Double, peak: Double) {
+        precondition(peaks.count == milliseconds.count + 1, "a peak before each group and after the last")
+        let groupPeaks = milliseconds.indices.map { max(peaks[$0], peaks[$0 + 1]) }
+        return (median(milliseconds.indices.map { flops / (milliseconds[$0] * 1e6) / groupPeaks[$0] }), median(groupPeaks))
+    }
+
+    /// The middle value (the upper one of an even count).
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
     /// The single-precision GEMM peak of this machine under the BLAS and kernel in use: the best GFLOP/s of
-    /// `repeats` 2048×2048×2048 products on `threads` BLAS threads, after one warm-up product. Training cases report
-    /// their dense-layer rate as a share of it (their workers run one BLAS thread each, `threads` of them).
+    /// `repeats` 2048×2048×2048 products on `threads` BLAS threads, after one warm-up product (the `bench sgemm-peak`
+    /// line). Training cases report their dense-layer rate as a share of the peak (their workers run one BLAS thread
+    /// each, `threads` of them), measured beside each of their timed groups (`run`).
     public static func gemmPeak(threads: Int, repeats: Int = 3) -> Double {
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        BLAS.setThreads(threads)
-        defer { BLAS.setThreads(1) }
-        var best = Double.infinity
-        for r in 0...repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in c.withUnsafeMutableBufferPointer { C in
-                BLAS.gemm(m: n, n: n, k: n, a: A.baseAddress!, lda: n, b: B.baseAddress!, ldb: n, c: C.baseAddress!, ldc: n)
-            } } }
-            if r > 0 { best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start)) }
+        let probe = GEMMPeakProbe(threads: threads)
+        _ = probe.measure()
+        return (0..<repeats).map { _ in probe.measure() }.max()!
+    }
+
+    /// One 2048×2048×2048 single-precision product through `BLAS.gemm` (OpenBLAS at this size) on fixed operands.
+    public final class GEMMPeakProbe {
+        let threads: Int
+        static let size = 2048
+        private let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>
+
+        /// Operands of 16 MB each, allocated once; products run on `threads` BLAS threads.
+        public init(threads: Int) {
+            let count = Self.size * Self.size
+            self.threads = threads
+            (a, b, c) = (Memory.allocateFloats(count), Memory.allocateFloats(count), Memory.allocateFloats(count))
+            a.initialize(repeating: 0.5, count: count)
+            b.initialize(repeating: 0.25, count: count)
+            c.initialize(repeating: 0, count: count)
         }
-        return 2 * Double(n * n * n) / best
+        deinit { [a, b, c].forEach { $0.deallocate() } }
+
+        /// GFLOP/s of one product, timed alone; BLAS goes back to one thread after it.
+        public func measure() -> Double {
+            let n = Self.size
+            BLAS.setThreads(threads)
+            defer { BLAS.setThreads(1) }
+            let start = DispatchTime.now().uptimeNanoseconds
+            BLAS.gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            return 2 * Double(n * n * n) / Double(DispatchTime.now().uptimeNanoseconds - start)
+        }
     }
 
     /// Density cases: one batched evaluation of log R and its gradient at 300 points.
