@@ -90,12 +90,12 @@ public struct Method: Sendable {
         Method(name: "lv-baseline", summary: "log-variance loss with a learned baseline scalar at the network's rate (Richter et al. 2020)",
                family: .pathSpace, scalarRate: .network, objective: { _ in LogVarianceBaseline() }),
         Method(name: "db", summary: "detailed balance with learned flows (Bengio et al. 2023)", family: .pathSpace,
-               flowHead: true, objective: { _ in SubTrajectoryBalance.detailedBalance() }),
+               flowHead: true, objective: { c in SubTrajectoryBalance.detailedBalance().threaded(c.threads) }),
         Method(name: "subtb", summary: "sub-trajectory balance (Madan et al. 2023)", family: .pathSpace, flowHead: true,
-               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda) }),
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda).threaded(c.threads) }),
         Method(name: "fl-subtb", summary: "SubTB with forward-looking flows (Pan et al. 2023)", family: .pathSpace,
                flowHead: true, forwardLooking: true,
-               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda, forwardLooking: true) }),
+               objective: { c in SubTrajectoryBalance.subTrajectoryBalance(lambda: c.subtbLambda, forwardLooking: true).threaded(c.threads) }),
         Method(name: "pis", summary: "path integral sampler, reverse KL through the path (Zhang & Chen 2022)", family: .pathSpace,
                gradient: .pathwise, objective: { _ in ReverseKL() }),
         Method(name: "dis", summary: "time-reversed diffusion sampler: reverse KL through the path, variance-preserving "
@@ -145,7 +145,11 @@ public struct ObjectiveSettings: Sendable, Equatable {
     public var subtbLambda: Double
     /// RTB's reward exponent β (posterior ∝ prior·r^β).
     public var beta: Double
+    /// Worker threads of objectives that split the batch's paths (SubTB and DB); their numbers do not depend on it.
+    public var threads: Int
 
     /// Settings with the given values.
-    public init(subtbLambda: Double = 2, beta: Double = 1) { (self.subtbLambda, self.beta) = (subtbLambda, beta) }
+    public init(subtbLambda: Double = 2, beta: Double = 1, threads: Int = 1) {
+        (self.subtbLambda, self.beta, self.threads) = (subtbLambda, beta, threads)
+    }
 }

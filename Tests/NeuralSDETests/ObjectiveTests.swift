@@ -1,4 +1,6 @@
 import XCTest
+import Foundation
+import Numerics
 @testable import NeuralSDE
 @testable import Objectives
 
@@ -46,6 +48,60 @@ final class ObjectiveTests: XCTestCase {
         assertEqual(out.logForwardCotangent, [-0.7, -1.3, -1.05, -2.9])
         assertEqual(try XCTUnwrap(out.logFlowCotangent), [-0.7, -1.3, -0.35, -1.6])
         XCTAssertEqual(out.logZEstimate, 0.4, accuracy: 1e-6)
+    }
+
+    /// SubTB's pairs run as vectors over a batch's paths on several threads: the cotangents must be bit for bit those of
+    /// one loop over the pairs in order (sequential sums, as before session 32), the loss that loop's within rounding,
+    /// and every number the same at 1, 2 and 5 threads; T = 37 and 23 leave remainders of every group of four.
+    func testSubTrajectoryBalanceVectorPairsKeepTheSequentialCotangents() {
+        var rng = Numerics.Xoshiro256(seed: 5)
+        for (T, B, lambda) in [(37, 13, 2.0), (23, 4, 1.5)] {
+            var batch = TrajectoryBatch(batchSize: B, steps: T, dimension: 1, flows: true)
+            for k in 0..<(T * B) {
+                batch.logForward[k] = 4 * rng.nextUniform() - 2
+                batch.logBackward[k] = 4 * rng.nextUniform() - 2
+                batch.logFlow[k] = 10 * rng.nextUniform() - 5
+            }
+            batch.logReward = (0..<B).map { _ in Double(20 * rng.nextUniform() - 10) }
+            // The sequential pairs: one running loss and one gradient update per pair, i inside L.
+            let w = (1...T).map { Foundation.pow(lambda, Double($0 - T)) }
+            let total = (1...T).reduce(0.0) { $0 + Double(T - $1 + 1) * w[$1 - 1] }
+            var loss = 0.0, forward = [Float](repeating: 0, count: T * B), flow = forward
+            for b in 0..<B {
+                var u = [Double](repeating: 0, count: T + 1), g = u, prefix = 0.0
+                for k in 0..<T {
+                    u[k] = Double(batch.logFlow[k * B + b]) - prefix
+                    prefix += Double(batch.logForward[k * B + b]) - Double(batch.logBackward[k * B + b])
+                }
+                u[T] = batch.logReward[b] - prefix
+                for L in 1...T {
+                    let weight = w[L - 1] / total
+                    for i in 0...(T - L) {
+                        let delta = u[i] - u[i + L]
+                        loss += weight * delta * delta
+                        g[i] += 2 * weight * delta
+                        g[i + L] -= 2 * weight * delta
+                    }
+                }
+                var suffix = 0.0
+                for m in stride(from: T - 1, through: 0, by: -1) {
+                    suffix += g[m + 1]
+                    forward[m * B + b] = Float(-suffix / Double(B))
+                    flow[m * B + b] = Float(g[m] / Double(B))
+                }
+            }
+            var outputs: [ObjectiveOutput] = []
+            for threads in [1, 2, 5] {
+                var subtb = SubTrajectoryBalance.subTrajectoryBalance(lambda: lambda).threaded(threads)
+                outputs.append(subtb.evaluate(batch))
+            }
+            for out in outputs {
+                XCTAssertEqual(out.logForwardCotangent.map(\.bitPattern), forward.map(\.bitPattern), "T \(T)")
+                XCTAssertEqual(out.logFlowCotangent?.map(\.bitPattern), flow.map(\.bitPattern), "T \(T)")
+                XCTAssertEqual(out.loss.bitPattern, outputs[0].loss.bitPattern, "T \(T): the loss depends on the threads")
+                XCTAssertEqual(out.loss, loss / Double(B), accuracy: 1e-12 * loss / Double(B), "T \(T)")
+            }
+        }
     }
 
     func testSubTrajectoryBalanceByHand() throws {

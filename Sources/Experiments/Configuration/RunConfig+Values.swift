@@ -55,7 +55,9 @@ extension RunConfig {
     }
 
     /// The settings the method's loss is built from, resolved once.
-    public var objectiveSettings: ObjectiveSettings { ObjectiveSettings(subtbLambda: Double(subtbLambda), beta: Double(beta)) }
+    public var objectiveSettings: ObjectiveSettings {
+        ObjectiveSettings(subtbLambda: Double(subtbLambda), beta: Double(beta), threads: threads)
+    }
 
     /// A file path made absolute against the working directory (and standardised), so that a run file's `/config`
     /// names the same file from any directory (`eval`, `plot`, `--resume`). Paths are stored as given when absolute.
