@@ -41,7 +41,7 @@ struct Bench: ParsableCommand {
         if names.contains(where: { name in Benchmark.cases.contains { $0.name == name } }) {
             peak = Benchmark.gemmPeak(threads: threads)
             probe = Benchmark.GEMMPeakProbe(threads: threads)
-            print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on %d BLAS threads, %@)", peak!, threads, BLAS.configuration))
+            print(String(format: "bench sgemm-peak gflops=%.1f (2048³ split over %d workers, one BLAS thread each, %@)", peak!, threads, BLAS.configuration))
         }
         for name in names {
             if let c = Benchmark.cases.first(where: { $0.name == name }) {
@@ -58,7 +58,7 @@ struct Bench: ParsableCommand {
                 // Its products run on one thread: their shares refer to the one-thread peak.
                 let onePeak = threads == 1 && peak != nil ? peak! : Benchmark.gemmPeak(threads: 1)
                 if threads != 1 || peak == nil {
-                    print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on 1 BLAS thread, %@)", onePeak, BLAS.configuration))
+                    print(String(format: "bench sgemm-peak gflops=%.1f (2048³ on 1 worker, one BLAS thread, %@)", onePeak, BLAS.configuration))
                 }
                 Benchmark.runProducts(peak: onePeak, repeats: repeats).forEach { print($0.line) }
             } else if name == Benchmark.localSearchCase {

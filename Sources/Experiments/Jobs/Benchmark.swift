@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import NeuralSDE
 import Objectives
 import Training
 import Evaluation
@@ -98,8 +99,8 @@ public enum Benchmark {
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     /// The single-precision GEMM peak of this machine under the BLAS and kernel in use: the best GFLOP/s of
-    /// `repeats` 2048×2048×2048 products on `threads` BLAS threads, after one warm-up product (the `bench sgemm-peak`
-    /// line). Training cases report their dense-layer rate as a share of the peak (their workers run one BLAS thread
+    /// `repeats` 2048×2048×2048 products on `threads` workers (`GEMMPeakProbe`), after one warm-up product (the
+    /// `bench sgemm-peak` line). Training cases report their dense-layer rate as a share of the peak (their workers run one BLAS thread
     /// each, `threads` of them), measured beside each of their timed groups (`run`).
     public static func gemmPeak(threads: Int, repeats: Int = 3) -> Double {
         let probe = GEMMPeakProbe(threads: threads)
@@ -107,7 +108,10 @@ public enum Benchmark {
         return (0..<repeats).map { _ in probe.measure() }.max()!
     }
 
-    /// One 2048×2048×2048 single-precision product through `BLAS.gemm` (OpenBLAS at this size) on fixed operands.
+    /// One 2048×2048×2048 single-precision product through `BLAS.gemm` (OpenBLAS at this size) on fixed operands, its
+    /// columns split among `threads` workers that each run one BLAS thread, as training runs its products. (OpenBLAS's
+    /// own threads, asked for two, spun in `sched_yield` for a while after each product and took CPU from the training
+    /// iterations timed next: 0.6 s of one core over a two-thread tb-funnel bench, session 32.)
     public final class GEMMPeakProbe {
         let threads: Int
         static let size = 2048
@@ -124,14 +128,22 @@ public enum Benchmark {
         }
         deinit { [a, b, c].forEach { $0.deallocate() } }
 
-        /// GFLOP/s of one product, timed alone; BLAS goes back to one thread after it.
+        /// GFLOP/s of one product, timed alone.
         public func measure() -> Double {
-            let n = Self.size
-            BLAS.setThreads(threads)
-            defer { BLAS.setThreads(1) }
+            let n = Self.size, (a, b, c) = (UncheckedPointers(a), UncheckedPointers(b), UncheckedPointers(c))
+            BLAS.setThreads(1)
             let start = DispatchTime.now().uptimeNanoseconds
-            BLAS.gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            parallelChunks(n, parts: threads) { _, columns in
+                BLAS.gemm(m: n, n: columns.count, k: n, a: a.pointer, lda: n, b: b.pointer + columns.lowerBound, ldb: n,
+                          c: c.pointer + columns.lowerBound, ldc: n)
+            }
             return 2 * Double(n * n * n) / Double(DispatchTime.now().uptimeNanoseconds - start)
+        }
+
+        /// A pointer the workers share; they write disjoint columns of C.
+        private struct UncheckedPointers: @unchecked Sendable {
+            let pointer: UnsafeMutablePointer<Float>
+            init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
         }
     }
 
