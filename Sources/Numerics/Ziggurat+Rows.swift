@@ -39,8 +39,12 @@ extension Xoshiro256 {
                             let pair = UnsafeRawPointer(x + Int(truncatingIfNeeded: layer[lane])).loadUnaligned(as: SIMD2<Double>.self)
                             (width[lane], edge[lane]) = (pair[0], pair[1])
                         }
-                        var uniform = SIMD8<Double>()
-                        for lane in 0..<8 { uniform[lane] = Double(Int64(bitPattern: mantissa[lane])) }
+                        // The 53-bit mantissa as a double, exactly, from its two 32-bit halves put into the mantissa
+                        // of 2⁵² (AVX2 has no 64-bit integer conversion: one scalar conversion per lane took longer).
+                        let magic = Words(repeating: 0x4330_0000_0000_0000)
+                        let high = unsafeBitCast(mantissa &>> 32 | magic, to: SIMD8<Double>.self) - 0x1p52
+                        let low = unsafeBitCast(mantissa & 0xFFFF_FFFF | magic, to: SIMD8<Double>.self) - 0x1p52
+                        let uniform = high * 0x1p32 + low
                         let z = uniform * 0x1p-53 * width
                         let inside = z .< edge
                         let signed = unsafeBitCast(unsafeBitCast(z, to: Words.self) | sign, to: SIMD8<Double>.self)
